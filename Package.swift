@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "mediaworker",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mediaworker", targets: ["mediaworker"]),
+        .library(name: "MediaPipeline", targets: ["MediaPipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libvips through pkg-config, plus static inline shims for its variadic C functions.
+        .systemLibrary(
+            name: "CVips",
+            pkgConfig: "vips",
+            providers: [.apt(["libvips-dev"])]
+        ),
+        // libmagic through pkg-config.
+        .systemLibrary(
+            name: "CMagic",
+            pkgConfig: "libmagic",
+            providers: [.apt(["libmagic-dev"])]
+        ),
+        // The pure media pipeline: (bytes, facts, policy) -> outcome. No queue, HTTP or database.
+        .target(
+            name: "MediaPipeline",
+            dependencies: ["CVips", "CMagic"]
+        ),
+        .executableTarget(
+            name: "mediaworker",
+            dependencies: [
+                "MediaPipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmark program: prints throughput of the pipeline next to the peers (not a test).
+        .executableTarget(
+            name: "mediaworker-bench",
+            dependencies: ["MediaPipeline"]
+        ),
+        .testTarget(
+            name: "MediaPipelineTests",
+            dependencies: ["MediaPipeline"],
+            path: "Tests/MediaPipelineTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,121 @@
+import CVips
+
+/// What the previewer made of one image or PDF.
+enum PreviewResult {
+    /// A thumbnail was made: the file decoded, so it is what its bytes claim.
+    case thumbnail(Artifact)
+    /// The file is acceptable but has no preview (encrypted or unrenderable PDF, time limit).
+    case unavailable(PreviewUnavailable)
+    /// The file is refused.
+    case rejected(RejectionReason, String)
+}
+
+/// Verifies images and PDFs by decoding them with libvips and makes their thumbnails.
+///
+/// Order matters for safety: the header alone is read first (cheap), the pixel limit is enforced on it,
+/// and only then is anything decoded, shrinking on load where the format allows it.
+struct ImagePreviewer {
+    let settings: PipelineSettings
+
+    /// Strict decoding: truncated or damaged images fail instead of decoding silently.
+    private var failOn: Int32 { Int32(VIPS_FAIL_ON_ERROR.rawValue) }
+
+    /// The libvips loader each sniffed type must be opened by; any other loader means the bytes
+    /// disagree with libmagic, and the file is corrupt.
+    static func loader(for type: String) -> String? {
+        switch type {
+        case MediaType.jpeg: return "jpegload_buffer"
+        case MediaType.png: return "pngload_buffer"
+        case MediaType.gif: return "gifload_buffer"
+        case MediaType.pdf: return "pdfload_buffer"
+        default: return nil
+        }
+    }
+
+    func preview(_ bytes: UnsafeRawBufferPointer, type: String) -> PreviewResult {
+        let isPDF = type == MediaType.pdf
+        let deadline = mw_monotonic_us() + gint64(settings.timeLimitSeconds * 1_000_000)
+        guard let base = bytes.baseAddress, let expectedLoader = Self.loader(for: type) else {
+            return .rejected(.unsupportedType, "\(type) has no previewer")
+        }
+        let label = Self.label(type)
+
+        // 1. Header only.
+        guard let opened = mw_image_header(base, bytes.count, failOn) else {
+            let detail = VipsError.take()
+            if isPDF { return PDFStructure(bytes).fallback(detail: detail) }
+            return .rejected(.corrupt, "the \(label) does not decode: \(detail)")
+        }
+        let header = VipsImageRef(opened)
+        guard header.loader == expectedLoader else {
+            return .rejected(.corrupt, "the bytes look like \(label) but libvips reads them as \(header.loader ?? "nothing")")
+        }
+        let (width, height) = (header.width, header.height)
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        if overflow || pixels > settings.maxPixels {
+            let what = isPDF ? "the first page at 72 DPI is" : (type == MediaType.gif ? "the GIF's screen is" : "the image is")
+            return .rejected(.tooManyPixels,
+                "\(what) \(width) × \(height) = \(grouped(pixels)) pixels, over the \(grouped(settings.maxPixels))-pixel limit")
+        }
+
+        // 2. Decode and shrink (JPEG shrinks on load, PDF renders at the reduced scale, GIF frame 1).
+        var thumbnailPointer: UnsafeMutablePointer<VipsImage>? = nil
+        guard mw_thumbnail(base, bytes.count, Int32(settings.thumbnailSize), failOn, "srgb", &thumbnailPointer) == 0,
+              let thumbnailPointer else {
+            let detail = VipsError.take()
+            if isPDF { return .unavailable(.unrenderable) }
+            return .rejected(.corrupt, "the \(label) does not decode: \(detail)")
+        }
+        let thumbnail = VipsImageRef(thumbnailPointer)
+        // Images derived from the thumbnail inherit the deadline, so it stops the evaluation below.
+        let watch = mw_watch_deadline(thumbnail.pointer, deadline)
+
+        // 3. 8-bit sRGB (CMYK, 16-bit, grey and palette images included), alpha kept.
+        var converted: UnsafeMutablePointer<VipsImage>? = nil
+        guard mw_to_srgb8(thumbnail.pointer, &converted) == 0, let converted else {
+            return failure(isPDF: isPDF, label: label, fired: watch?.pointee.fired ?? 0)
+        }
+        var output = VipsImageRef(converted)
+        if settings.thumbnailFormat == .jpeg && output.hasAlpha {
+            var flat: UnsafeMutablePointer<VipsImage>? = nil
+            guard mw_flatten_white(output.pointer, &flat) == 0, let flat else {
+                return failure(isPDF: isPDF, label: label, fired: watch?.pointee.fired ?? 0)
+            }
+            output = VipsImageRef(flat)
+        }
+
+        // 4. Encode with every piece of metadata stripped (EXIF, GPS, XMP, ICC, comments).
+        var buffer: UnsafeMutableRawPointer? = nil
+        var length = 0
+        let status: Int32
+        switch settings.thumbnailFormat {
+        case .webp: status = mw_save_webp(output.pointer, Int32(settings.thumbnailQuality), Int32(settings.webpEffort), &buffer, &length)
+        case .jpeg: status = mw_save_jpeg(output.pointer, Int32(settings.thumbnailQuality), &buffer, &length)
+        case .png: status = mw_save_png(output.pointer, &buffer, &length)
+        }
+        defer { g_free(buffer) }
+        guard status == 0, let buffer else {
+            return failure(isPDF: isPDF, label: label, fired: watch?.pointee.fired ?? 0)
+        }
+        let encoded = [UInt8](UnsafeRawBufferPointer(start: buffer, count: length))
+        return .thumbnail(Artifact(role: .thumbnail, contentType: settings.thumbnailFormat.contentType,
+                                   bytes: encoded, width: output.width, height: output.height))
+    }
+
+    private func failure(isPDF: Bool, label: String, fired: Int32) -> PreviewResult {
+        let detail = VipsError.take()
+        if fired != 0 { return .unavailable(.timeLimit) }
+        if isPDF { return .unavailable(.unrenderable) }
+        return .rejected(.corrupt, "the \(label) does not decode: \(detail)")
+    }
+
+    static func label(_ type: String) -> String {
+        switch type {
+        case MediaType.jpeg: return "JPEG"
+        case MediaType.png: return "PNG"
+        case MediaType.gif: return "GIF"
+        case MediaType.pdf: return "PDF"
+        default: return type
+        }
+    }
+}

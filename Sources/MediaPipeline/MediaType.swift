@@ -1,0 +1,45 @@
+/// Canonical MIME types the pipeline reasons about, and libmagic's aliases for them.
+public enum MediaType {
+    public static let jpeg = "image/jpeg"
+    public static let png = "image/png"
+    public static let gif = "image/gif"
+    public static let pdf = "application/pdf"
+    public static let ogg = "audio/ogg"
+    public static let webp = "image/webp"
+    public static let mpeg = "audio/mpeg"
+    public static let empty = "application/x-empty"
+    public static let octetStream = "application/octet-stream"
+
+    /// Maps libmagic's spelling of a type to the canonical one used in outcomes.
+    public static func canonical(_ magicType: String) -> String {
+        switch magicType {
+        case "image/pjpeg", "image/jpg": return jpeg
+        case "image/x-png": return png
+        case "application/x-pdf": return pdf
+        case "audio/x-m4a": return "audio/mp4"
+        case "audio/x-hx-aac-adts": return "audio/aac"
+        case "audio/x-wav": return "audio/wav"
+        case "audio/x-opus+ogg", "audio/x-vorbis+ogg", "application/ogg": return ogg
+        default: return magicType
+        }
+    }
+
+    /// True for anything that carries sound: every `audio/*`, and WebM (what browsers record).
+    public static func isAudio(_ type: String) -> Bool {
+        type.hasPrefix("audio/") || type == "video/webm"
+    }
+
+    /// File extension used for stored artifacts of a type (never taken from the user's file name).
+    public static func fileExtension(_ type: String) -> String {
+        switch type {
+        case jpeg: return "jpg"
+        case png: return "png"
+        case gif: return "gif"
+        case pdf: return "pdf"
+        case ogg: return "ogg"
+        case webp: return "webp"
+        case mpeg: return "mp3"
+        default: return "bin"
+        }
+    }
+}

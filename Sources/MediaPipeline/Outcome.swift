@@ -1,0 +1,87 @@
+/// What kind of attachment an accepted file is.
+public enum AttachmentKind: String, Sendable, Codable {
+    case image
+    case document
+    case voiceNote = "voice_note"
+}
+
+/// Rejection codes from contract.md: a final, expected outcome, never retried.
+public enum RejectionReason: String, Sendable, Codable, CaseIterable {
+    case empty
+    case tooLarge = "too_large"
+    case unsupportedType = "unsupported_type"
+    case operatorAudioNotAllowed = "operator_audio_not_allowed"
+    case corrupt
+    case tooManyPixels = "too_many_pixels"
+    case tooLong = "too_long"
+}
+
+/// Why an accepted file has no preview (the desk shows a generic icon instead).
+public enum PreviewUnavailable: String, Sendable, Codable {
+    /// A PDF that needs a password to open.
+    case encrypted
+    /// A well-formed PDF that the renderer could not draw.
+    case unrenderable
+    /// Rendering passed the per-file time limit.
+    case timeLimit = "time_limit"
+}
+
+/// One file the pipeline made (or the original it keeps).
+public struct Artifact: Sendable, Equatable {
+    public enum Role: String, Sendable, Codable {
+        case original, thumbnail, playback
+    }
+    public var role: Role
+    public var contentType: String
+    /// The bytes; for `original` these are the input bytes.
+    public var bytes: [UInt8]
+    public var width: Int?
+    public var height: Int?
+    public var durationMs: Int?
+
+    public init(role: Role, contentType: String, bytes: [UInt8], width: Int? = nil, height: Int? = nil, durationMs: Int? = nil) {
+        self.role = role
+        self.contentType = contentType
+        self.bytes = bytes
+        self.width = width
+        self.height = height
+        self.durationMs = durationMs
+    }
+}
+
+/// The final result of the pipeline for one attachment.
+public enum Outcome: Sendable, Equatable {
+    case accepted(Accepted)
+    case rejected(Rejected)
+
+    public struct Accepted: Sendable, Equatable {
+        public var detectedType: String
+        public var kind: AttachmentKind
+        public var size: Int
+        public var artifacts: [Artifact]
+        /// Set when a document or image is accepted without a thumbnail.
+        public var previewUnavailable: PreviewUnavailable?
+    }
+
+    public struct Rejected: Sendable, Equatable, Error {
+        public var reason: RejectionReason
+        public var message: String
+        public var detectedType: String?
+        public var size: Int
+    }
+
+    /// The sniffed type, when sniffing got that far.
+    public var detectedType: String? {
+        switch self {
+        case .accepted(let a): return a.detectedType
+        case .rejected(let r): return r.detectedType
+        }
+    }
+
+    public var size: Int {
+        switch self {
+        case .accepted(let a): return a.size
+        case .rejected(let r): return r.size
+        }
+    }
+}

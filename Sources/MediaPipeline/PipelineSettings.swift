@@ -1,0 +1,74 @@
+/// Output format of thumbnails.
+public enum ThumbnailFormat: String, Sendable, CaseIterable {
+    case webp, jpeg, png
+
+    public var contentType: String {
+        switch self {
+        case .webp: return MediaType.webp
+        case .jpeg: return MediaType.jpeg
+        case .png: return MediaType.png
+        }
+    }
+}
+
+/// Every limit and knob of the pipeline, with the defaults documented in the README.
+public struct PipelineSettings: Sendable, Equatable {
+    /// Largest accepted attachment in bytes (`MEDIAWORKER_MAX_BYTES`, default 5 MiB = 5,242,880).
+    public var maxBytes: Int = 5 * 1024 * 1024
+    /// Largest accepted width × height, read from the header before decoding (`MEDIAWORKER_MAX_PIXELS`).
+    public var maxPixels: Int = 50_000_000
+    /// Longest side of a thumbnail in pixels; smaller images are never upscaled (`MEDIAWORKER_THUMBNAIL_SIZE`).
+    public var thumbnailSize: Int = 480
+    /// Thumbnail encoding (`MEDIAWORKER_THUMBNAIL_FORMAT`: webp, jpeg or png).
+    public var thumbnailFormat: ThumbnailFormat = .webp
+    /// Lossy quality for WebP and JPEG thumbnails, 1–100 (`MEDIAWORKER_THUMBNAIL_QUALITY`).
+    public var thumbnailQuality: Int = 80
+    /// libwebp effort 0–6: higher is smaller and slower (`MEDIAWORKER_WEBP_EFFORT`, libwebp's default 4).
+    public var webpEffort: Int = 4
+    /// Per-file processing time limit in seconds (`MEDIAWORKER_TIME_LIMIT`).
+    public var timeLimitSeconds: Double = 20
+    /// Longest accepted voice note in seconds (`MEDIAWORKER_MAX_DURATION`, default 30 minutes).
+    public var maxDurationSeconds: Double = 30 * 60
+
+    public init() {}
+
+    /// Reads `MEDIAWORKER_*` variables over the defaults; throws on a malformed value.
+    public init(environment: [String: String]) throws {
+        self.init()
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let raw = environment[key] else { return nil }
+            guard let v = Int(raw.replacingOccurrences(of: "_", with: "")), range.contains(v) else {
+                throw SettingsError(key: key, value: raw, expected: "an integer in \(range)")
+            }
+            return v
+        }
+        func double(_ key: String) throws -> Double? {
+            guard let raw = environment[key] else { return nil }
+            guard let v = Double(raw), v > 0, v.isFinite else {
+                throw SettingsError(key: key, value: raw, expected: "a positive number")
+            }
+            return v
+        }
+        if let v = try int("MEDIAWORKER_MAX_BYTES", 1...(1 << 40)) { maxBytes = v }
+        if let v = try int("MEDIAWORKER_MAX_PIXELS", 1...(1 << 40)) { maxPixels = v }
+        if let v = try int("MEDIAWORKER_THUMBNAIL_SIZE", 16...4096) { thumbnailSize = v }
+        if let v = try int("MEDIAWORKER_THUMBNAIL_QUALITY", 1...100) { thumbnailQuality = v }
+        if let v = try int("MEDIAWORKER_WEBP_EFFORT", 0...6) { webpEffort = v }
+        if let v = try double("MEDIAWORKER_TIME_LIMIT") { timeLimitSeconds = v }
+        if let v = try double("MEDIAWORKER_MAX_DURATION") { maxDurationSeconds = v }
+        if let raw = environment["MEDIAWORKER_THUMBNAIL_FORMAT"] {
+            guard let f = ThumbnailFormat(rawValue: raw.lowercased()) else {
+                throw SettingsError(key: "MEDIAWORKER_THUMBNAIL_FORMAT", value: raw, expected: "webp, jpeg or png")
+            }
+            thumbnailFormat = f
+        }
+    }
+}
+
+/// A setting whose value cannot be used.
+public struct SettingsError: Error, CustomStringConvertible {
+    public var key: String
+    public var value: String
+    public var expected: String
+    public var description: String { "\(key)=\(value): expected \(expected)" }
+}

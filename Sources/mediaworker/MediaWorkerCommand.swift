@@ -1,0 +1,13 @@
+import ArgumentParser
+import Foundation
+import MediaPipeline
+
+/// `mediaworker`: command-line parsing and wiring only.
+@main
+struct MediaWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mediaworker",
+        abstract: "Judges, checks and converts the attachments of a WhatsApp customer-service channel.",
+        subcommands: [ProcessCommand.self]
+    )
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import MediaPipeline
+
+/// `mediaworker process FILE`: one file through the same pipeline the queue worker runs; one JSON line out.
+struct ProcessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "process",
+        abstract: "Process one file and print the outcome as one JSON line (exit 0 for accepted and rejected)."
+    )
+
+    @Argument(help: "The file to process.")
+    var file: String
+
+    @Option(help: "Who sent it: visitor or operator.")
+    var from: Sender = .visitor
+
+    @Option(name: .customLong("declared-type"), help: "The MIME type the sender declared (recorded, never trusted).")
+    var declaredType: String?
+
+    @Option(name: .customLong("file-name"), help: "The sender's file name (recorded, never used as a path).")
+    var fileName: String?
+
+    @Option(help: "Folder for the artifacts (default: a new temporary folder).")
+    var out: String?
+
+    func run() throws {
+        let settings: PipelineSettings
+        do { settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment) } catch {
+            throw ValidationError("\(error)")
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ValidationError("cannot read \(file)")
+        }
+        let pipeline = try MediaPipeline(settings: settings)
+        let outcome = try pipeline.process([UInt8](data), facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName))
+
+        let folder = try out.map(ArtifactFolder.existing) ?? ArtifactFolder.temporary()
+        var paths: [Artifact.Role: String] = [:]
+        if case .accepted(let accepted) = outcome {
+            for artifact in accepted.artifacts {
+                paths[artifact.role] = try folder.write(artifact)
+            }
+        }
+        print(outcome.json(location: { paths[$0.role] }).serialized())
+    }
+}
+
+extension Sender: ExpressibleByArgument {}
+
+/// Where the CLI writes artifacts: named by role and sniffed type only, never by the user's file name.
+struct ArtifactFolder {
+    let url: URL
+
+    static func existing(_ path: String) throws -> ArtifactFolder {
+        let url = URL(fileURLWithPath: path, isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return ArtifactFolder(url: url)
+    }
+
+    static func temporary() throws -> ArtifactFolder {
+        var template = Array((NSTemporaryDirectory() + "/mediaworker-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }) else {
+            throw ValidationError("cannot create a temporary folder")
+        }
+        return ArtifactFolder(url: URL(fileURLWithPath: String(cString: made), isDirectory: true))
+    }
+
+    /// Writes atomically (temporary file, then rename) and returns the path.
+    func write(_ artifact: Artifact) throws -> String {
+        let target = url.appendingPathComponent("\(artifact.role.rawValue).\(MediaType.fileExtension(artifact.contentType))")
+        try Data(artifact.bytes).write(to: target, options: .atomic)
+        return target.standardizedFileURL.path
+    }
+}
