@@ -9,12 +9,14 @@ static inline VipsImage *mw_image_header(const void *buf, size_t len, int fail_o
 }
 
 /// vips_thumbnail_buffer: longest side `size`, never upscaled, EXIF orientation applied.
-static inline int mw_thumbnail(const void *buf, size_t len, int size, int fail_on,
+/// `loader_options` reach the loader (libvips 8.14 does not forward thumbnail's own `fail_on` to
+/// buffer loaders, so strictness is passed as "fail_on=warning" here).
+static inline int mw_thumbnail(const void *buf, size_t len, int size, const char *loader_options,
                                const char *export_profile, VipsImage **out) {
     return vips_thumbnail_buffer((void *) buf, len, out, size,
         "height", size,
         "size", VIPS_SIZE_DOWN,
-        "fail_on", fail_on,
+        "option_string", loader_options,
         "export_profile", export_profile,
         NULL);
 }

@@ -17,8 +17,9 @@ enum PreviewResult {
 struct ImagePreviewer {
     let settings: PipelineSettings
 
-    /// Strict decoding: truncated or damaged images fail instead of decoding silently.
-    private var failOn: Int32 { Int32(VIPS_FAIL_ON_ERROR.rawValue) }
+    /// Strict decoding: truncated or damaged images fail instead of decoding silently. libvips 8.14
+    /// reports a truncated JPEG and a damaged PNG stream only as warnings, so the level is `warning`.
+    private var failOn: Int32 { Int32(VIPS_FAIL_ON_WARNING.rawValue) }
 
     /// The libvips loader each sniffed type must be opened by; any other loader means the bytes
     /// disagree with libmagic, and the file is corrupt.
@@ -40,6 +41,15 @@ struct ImagePreviewer {
         }
         let label = Self.label(type)
 
+        // 0. libnsgif clamps an absurd logical screen to the first frame, so read the GIF's own header.
+        if type == MediaType.gif, bytes.count >= 10 {
+            let width = Int(bytes[6]) | Int(bytes[7]) << 8, height = Int(bytes[8]) | Int(bytes[9]) << 8
+            if width * height > settings.maxPixels {
+                return .rejected(.tooManyPixels,
+                    "the GIF's screen is \(width) × \(height) = \(grouped(width * height)) pixels, over the \(grouped(settings.maxPixels))-pixel limit")
+            }
+        }
+
         // 1. Header only.
         guard let opened = mw_image_header(base, bytes.count, failOn) else {
             let detail = VipsError.take()
@@ -60,7 +70,7 @@ struct ImagePreviewer {
 
         // 2. Decode and shrink (JPEG shrinks on load, PDF renders at the reduced scale, GIF frame 1).
         var thumbnailPointer: UnsafeMutablePointer<VipsImage>? = nil
-        guard mw_thumbnail(base, bytes.count, Int32(settings.thumbnailSize), failOn, "srgb", &thumbnailPointer) == 0,
+        guard mw_thumbnail(base, bytes.count, Int32(settings.thumbnailSize), "fail_on=warning", "srgb", &thumbnailPointer) == 0,
               let thumbnailPointer else {
             let detail = VipsError.take()
             if isPDF { return .unavailable(.unrenderable) }
@@ -76,7 +86,8 @@ struct ImagePreviewer {
             return failure(isPDF: isPDF, label: label, fired: watch?.pointee.fired ?? 0)
         }
         var output = VipsImageRef(converted)
-        if settings.thumbnailFormat == .jpeg && output.hasAlpha {
+        // PDF pages are paper: poppler's alpha channel is dropped onto white.
+        if (settings.thumbnailFormat == .jpeg || isPDF) && output.hasAlpha {
             var flat: UnsafeMutablePointer<VipsImage>? = nil
             guard mw_flatten_white(output.pointer, &flat) == 0, let flat else {
                 return failure(isPDF: isPDF, label: label, fired: watch?.pointee.fired ?? 0)
@@ -97,7 +108,14 @@ struct ImagePreviewer {
         guard status == 0, let buffer else {
             return failure(isPDF: isPDF, label: label, fired: watch?.pointee.fired ?? 0)
         }
-        let encoded = [UInt8](UnsafeRawBufferPointer(start: buffer, count: length))
+        var encoded = [UInt8](UnsafeRawBufferPointer(start: buffer, count: length))
+        if settings.thumbnailFormat == .webp {
+            // libvips 8.14's webpsave writes EXIF and ICC chunks even with `strip`; remove them here.
+            guard let stripped = WebPContainer.strippingMetadata(encoded) else {
+                return .rejected(.corrupt, "the thumbnail encoder produced an unreadable WebP")
+            }
+            encoded = stripped
+        }
         return .thumbnail(Artifact(role: .thumbnail, contentType: settings.thumbnailFormat.contentType,
                                    bytes: encoded, width: output.width, height: output.height))
     }
