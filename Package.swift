@@ -43,7 +43,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaPipelineTests",
-            dependencies: ["MediaPipeline"],
+            dependencies: ["MediaPipeline", "CVips"],
             path: "Tests/MediaPipelineTests"
         ),
     ],

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// `mediaworker process` as a user runs it: a real process, one JSON line on stdout, artifacts on disk.
+@Suite struct CLITests {
+    /// The built `mediaworker` next to the test bundle (`make test` builds it before testing).
+    static let binary: URL = {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("mediaworker")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent(".build/debug/mediaworker")
+    }()
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:]
+        }
+    }
+
+    func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self))
+    }
+
+    func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mw-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    @Test("an accepted photo: one JSON line, exit 0, artifacts written where it says")
+    func accepted() throws {
+        let out = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let photo = FixtureManifest.folder.appendingPathComponent("images/whatsapp_photo.jpg").path
+        let r = try run(["process", photo, "--from", "visitor", "--declared-type", "image/png",
+                         "--file-name", "../../../etc/passwd", "--out", out.path])
+        #expect(r.status == 0)
+        #expect(r.stdout.filter { $0 == "\n" }.count == 1, "exactly one line")
+        let json = r.json
+        #expect(json["status"] as? String == "accepted")
+        #expect(json["detectedType"] as? String == "image/jpeg")
+        #expect(json["kind"] as? String == "image")
+        let artifacts = json["artifacts"] as? [[String: Any]] ?? []
+        #expect(artifacts.map { $0["role"] as? String } == ["original", "thumbnail"])
+        for artifact in artifacts {
+            let path = artifact["path"] as? String ?? ""
+            // Named by role and sniffed type inside --out, never by the user's file name.
+            #expect(URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path == out.standardizedFileURL.path)
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? -1
+            #expect(size == artifact["size"] as? Int)
+        }
+        #expect(artifacts.last?["width"] as? Int == 480 && artifacts.last?["height"] as? Int == 300)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["original.jpg", "thumbnail.webp"])
+    }
+
+    @Test("a rejected file still exits 0, with reason, message and no artifacts")
+    func rejected() throws {
+        let out = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let html = FixtureManifest.folder.appendingPathComponent("hostile/cat.html").path
+        let r = try run(["process", html, "--declared-type", "image/jpeg", "--out", out.path])
+        #expect(r.status == 0)
+        let json = r.json
+        #expect(json["status"] as? String == "rejected")
+        #expect(json["reason"] as? String == "unsupported_type")
+        #expect((json["message"] as? String)?.isEmpty == false)
+        #expect(json["detectedType"] as? String == "text/html")
+        #expect((json["artifacts"] as? [Any])?.isEmpty == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty)
+    }
+
+    @Test("an operator's voice note is refused through the CLI too")
+    func operatorAudio() throws {
+        let note = FixtureManifest.all.first { $0.id == "ogg-opus-voice-note-operator" }!.file
+        let r = try run(["process", FixtureManifest.folder.appendingPathComponent(note).path, "--from", "operator",
+                         "--declared-type", "application/pdf", "--file-name", "invoice.pdf"])
+        #expect(r.status == 0)
+        #expect(r.json["reason"] as? String == "operator_audio_not_allowed")
+    }
+
+    @Test("usage errors exit non-zero and print no JSON")
+    func usageErrors() throws {
+        let photo = FixtureManifest.folder.appendingPathComponent("images/whatsapp_photo.jpg").path
+        let badFrom = try run(["process", photo, "--from", "robot"])
+        #expect(badFrom.status != 0 && badFrom.stdout.isEmpty)
+        let missing = try run(["process", "/nonexistent/file.jpg"])
+        #expect(missing.status != 0 && missing.stdout.isEmpty)
+    }
+}
