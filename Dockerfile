@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Build stage: Swift 6 on Debian bookworm with the -dev packages the Makefile installs
+# (scripts/debian/build.txt is the one list both use).
+FROM swift:6.3-bookworm AS build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /src
+COPY scripts/debian/build.txt scripts/debian/build.txt
+RUN apt-get update \
+ && grep -v '^#' scripts/debian/build.txt | xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/*
+COPY Package.swift ./
+COPY Sources Sources
+RUN swift build -c release --static-swift-stdlib --product mediaworker \
+ && install -D "$(swift build -c release --show-bin-path)/mediaworker" /out/mediaworker
+
+# Runtime stage: slim bookworm with only the shared libraries (scripts/debian/runtime.txt).
+FROM debian:bookworm-slim
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+COPY scripts/debian/runtime.txt /tmp/runtime.txt
+RUN apt-get update \
+ && grep -v '^#' /tmp/runtime.txt | xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime.txt \
+ && useradd --system --create-home --home-dir /var/lib/mediaworker --shell /usr/sbin/nologin mediaworker
+COPY --from=build /out/mediaworker /usr/local/bin/mediaworker
+USER mediaworker
+WORKDIR /var/lib/mediaworker
+ENTRYPOINT ["mediaworker"]
+CMD ["--help"]

