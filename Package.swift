@@ -24,10 +24,17 @@ let package = Package(
             pkgConfig: "libmagic",
             providers: [.apt(["libmagic-dev"])]
         ),
+        // Audio: Ogg/Opus, Ogg Vorbis and MP3 decoders, MP3 encoder.
+        .systemLibrary(name: "COpusFile", pkgConfig: "opusfile", providers: [.apt(["libopusfile-dev"])]),
+        .systemLibrary(name: "CVorbisFile", pkgConfig: "vorbisfile", providers: [.apt(["libvorbis-dev"])]),
+        .systemLibrary(name: "CMpg123", pkgConfig: "libmpg123", providers: [.apt(["libmpg123-dev"])]),
+        .systemLibrary(name: "CLame", pkgConfig: "lame", providers: [.apt(["libmp3lame-dev"])]),
         // The pure media pipeline: (bytes, facts, policy) -> outcome. No queue, HTTP or database.
         .target(
             name: "MediaPipeline",
-            dependencies: ["CVips", "CMagic"]
+            dependencies: ["CVips", "CMagic", "COpusFile", "CVorbisFile", "CMpg123", "CLame"],
+            // COpusFile's shim calls libopus itself; opusfile.pc lists libopus only as private.
+            linkerSettings: [.linkedLibrary("opus")]
         ),
         .executableTarget(
             name: "mediaworker",

@@ -6,9 +6,11 @@ public struct AttachmentPolicy: Sendable {
     public let allowed: [Sender: [String: AttachmentKind]]
 
     /// contract.md: visitors send JPG/PNG/GIF, PDF and Ogg/Opus voice notes; operators the same but no audio.
+    /// Visitors' MP3 is converted too (and Ogg Vorbis, decided by the codec inside `audio/ogg`);
+    /// AAC/M4A and AMR are `unsupported_type`.
     public static let whatsapp = AttachmentPolicy(channel: "whatsapp", allowed: [
         .visitor: [MediaType.jpeg: .image, MediaType.png: .image, MediaType.gif: .image,
-                   MediaType.pdf: .document, MediaType.ogg: .voiceNote],
+                   MediaType.pdf: .document, MediaType.ogg: .voiceNote, MediaType.mpeg: .voiceNote],
         .operator: [MediaType.jpeg: .image, MediaType.png: .image, MediaType.gif: .image,
                     MediaType.pdf: .document],
     ])

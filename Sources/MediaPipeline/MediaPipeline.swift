@@ -54,10 +54,17 @@ public final class MediaPipeline: Sendable {
                                        artifacts: [originalArtifact, thumbnail], previewUnavailable: nil))
             }
         case .voiceNote:
-            // Conversion to MP3 arrives with the voice-note transcoder (issue #3); until then the
-            // original is kept and the desk is told there is no playback.
-            return .accepted(.init(detectedType: detected, kind: kind, size: size,
-                                   artifacts: [originalArtifact], previewUnavailable: .unrenderable))
+            switch VoiceNoteTranscoder(settings: settings).transcode(raw, type: detected) {
+            case .rejected(let reason, let message):
+                return reject(reason, message)
+            case .unavailable(let why):
+                return .accepted(.init(detectedType: detected, kind: kind, size: size,
+                                       artifacts: [originalArtifact], previewUnavailable: why))
+            case .playback(let playback, let waveform, let gainDb):
+                return .accepted(.init(detectedType: detected, kind: kind, size: size,
+                                       artifacts: [originalArtifact, playback], previewUnavailable: nil,
+                                       waveform: waveform, gainDb: gainDb))
+            }
         }
     }
 

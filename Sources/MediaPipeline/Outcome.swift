@@ -61,6 +61,10 @@ public enum Outcome: Sendable, Equatable {
         public var artifacts: [Artifact]
         /// Set when a document or image is accepted without a thumbnail.
         public var previewUnavailable: PreviewUnavailable?
+        /// Voice notes: normalised peak values (loudest = 1) for the desk to draw.
+        public var waveform: [Double]? = nil
+        /// Voice notes: the loudness gain applied, dB (0 when none).
+        public var gainDb: Double? = nil
     }
 
     public struct Rejected: Sendable, Equatable, Error {

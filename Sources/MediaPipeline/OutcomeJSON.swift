@@ -82,6 +82,8 @@ extension Outcome {
                 ("kind", .string(a.kind.rawValue)), ("size", .int(a.size)),
             ]
             if let why = a.previewUnavailable { members.append(("previewUnavailable", .string(why.rawValue))) }
+            if let gain = a.gainDb { members.append(("gainDb", .double(gain))) }
+            if let waveform = a.waveform { members.append(("waveform", .array(waveform.map { .double($0) }))) }
             members.append(("artifacts", .array(a.artifacts.map(artifactJSON))))
             return .object(members)
         case .rejected(let r):

@@ -25,10 +25,26 @@ public struct PipelineSettings: Sendable, Equatable {
     public var thumbnailQuality: Int = 80
     /// libwebp effort 0–6: higher is smaller and slower (`MEDIAWORKER_WEBP_EFFORT`, libwebp's default 4).
     public var webpEffort: Int = 4
-    /// Per-file processing time limit in seconds (`MEDIAWORKER_TIME_LIMIT`).
-    public var timeLimitSeconds: Double = 20
+    /// Per-file processing time limit in seconds (`MEDIAWORKER_TIME_LIMIT`): covers a thumbnail's
+    /// evaluation and a voice note's whole conversion (a 30-minute note takes about 10 s on one core).
+    public var timeLimitSeconds: Double = 60
     /// Longest accepted voice note in seconds (`MEDIAWORKER_MAX_DURATION`, default 30 minutes).
     public var maxDurationSeconds: Double = 30 * 60
+    /// libmp3lame VBR quality of converted voice notes, 0 (best) to 9 (`MEDIAWORKER_VOICE_VBR_QUALITY`);
+    /// 6 gives about 50 kbps for 24 kHz mono speech.
+    public var voiceVBRQuality: Int = 6
+    /// MP3 sample rate of converted voice notes, Hz (`MEDIAWORKER_VOICE_SAMPLE_RATE`: 16000, 22050 or 24000).
+    public var voiceSampleRate: Int = 24_000
+    /// libmp3lame's algorithm quality, 0 (best, slowest) to 9 (`MEDIAWORKER_MP3_QUALITY`).
+    public var mp3Quality: Int = 5
+    /// Boost quiet voice notes towards `voiceTargetDbfs` (`MEDIAWORKER_VOICE_NORMALIZE`: true or false).
+    public var normalizeVoiceNotes: Bool = true
+    /// Speech level quiet notes are raised to, dBFS RMS over voiced parts (`MEDIAWORKER_VOICE_TARGET_DBFS`).
+    public var voiceTargetDbfs: Double = -20
+    /// The most a note is boosted, dB (`MEDIAWORKER_VOICE_MAX_GAIN_DB`); loud notes are never cut.
+    public var voiceMaxGainDb: Double = 15
+    /// Number of peak values in a voice note's waveform (`MEDIAWORKER_WAVEFORM_POINTS`).
+    public var waveformPoints: Int = 64
 
     public init() {}
 
@@ -56,6 +72,24 @@ public struct PipelineSettings: Sendable, Equatable {
         if let v = try int("MEDIAWORKER_WEBP_EFFORT", 0...6) { webpEffort = v }
         if let v = try double("MEDIAWORKER_TIME_LIMIT") { timeLimitSeconds = v }
         if let v = try double("MEDIAWORKER_MAX_DURATION") { maxDurationSeconds = v }
+        if let v = try int("MEDIAWORKER_VOICE_VBR_QUALITY", 0...9) { voiceVBRQuality = v }
+        if let v = try int("MEDIAWORKER_VOICE_SAMPLE_RATE", 8000...48000) { voiceSampleRate = v }
+        if let v = try int("MEDIAWORKER_MP3_QUALITY", 0...9) { mp3Quality = v }
+        if let v = try int("MEDIAWORKER_WAVEFORM_POINTS", 8...1000) { waveformPoints = v }
+        if let v = try double("MEDIAWORKER_VOICE_MAX_GAIN_DB") { voiceMaxGainDb = v }
+        if let raw = environment["MEDIAWORKER_VOICE_TARGET_DBFS"] {
+            guard let v = Double(raw), v < 0, v > -60 else {
+                throw SettingsError(key: "MEDIAWORKER_VOICE_TARGET_DBFS", value: raw, expected: "a level between -60 and 0")
+            }
+            voiceTargetDbfs = v
+        }
+        if let raw = environment["MEDIAWORKER_VOICE_NORMALIZE"] {
+            switch raw.lowercased() {
+            case "1", "true", "yes", "on": normalizeVoiceNotes = true
+            case "0", "false", "no", "off": normalizeVoiceNotes = false
+            default: throw SettingsError(key: "MEDIAWORKER_VOICE_NORMALIZE", value: raw, expected: "true or false")
+            }
+        }
         if let raw = environment["MEDIAWORKER_THUMBNAIL_FORMAT"] {
             guard let f = ThumbnailFormat(rawValue: raw.lowercased()) else {
                 throw SettingsError(key: "MEDIAWORKER_THUMBNAIL_FORMAT", value: raw, expected: "webp, jpeg or png")

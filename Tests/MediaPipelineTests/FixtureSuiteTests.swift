@@ -14,13 +14,6 @@ import Testing
         let outcome = try Self.pipeline.process(bytes, facts: fixture.facts)
         let expect = fixture.expect
 
-        if expect.kind == "voice_note" && expect.playback != nil {
-            // MP3 playback for voice notes is issue #3; the fixture's expectation already says what it must be.
-            withKnownIssue("voice-note transcoding is not built yet (issue #3)") {
-                check(outcome, fixture, bytes)
-            }
-            return
-        }
         check(outcome, fixture, bytes)
     }
 
