@@ -36,10 +36,10 @@ import Testing
             let thumbnail = a.artifacts.first { $0.role == .thumbnail }
             #expect(a.previewUnavailable?.rawValue == expect.previewUnavailable)
             if let playback = expect.playback {
-                let artifact = a.artifacts.first { $0.role == .playback }
-                #expect(artifact?.contentType == MediaType.mpeg)
-                if let ms = artifact?.durationMs { #expect(abs(ms - playback.durationMs) <= 50) }
-                else { Issue.record("no playback artifact") }
+                guard let artifact = a.artifacts.first(where: { $0.role == .playback }) else {
+                    Issue.record("no playback artifact"); return
+                }
+                checkPlayback(artifact, a, expectedMs: playback.durationMs)
             }
             switch expect.thumbnail {
             case .none: break
@@ -50,6 +50,23 @@ import Testing
                 checkThumbnail(thumbnail, want)
             }
         }
+    }
+
+    private func checkPlayback(_ artifact: Artifact, _ accepted: Outcome.Accepted, expectedMs: Int) {
+        #expect(artifact.contentType == MediaType.mpeg)
+        #expect(abs((artifact.durationMs ?? -1000) - expectedMs) <= 50, "reported \(artifact.durationMs ?? -1) ms")
+        // The file itself, read independently: mono 24 kHz MP3 whose gapless duration matches the source.
+        guard let mp3 = MP3Inspector(artifact.bytes) else { Issue.record("playback is not an MP3 stream"); return }
+        #expect(mp3.allMono)
+        #expect(mp3.sampleRate == 24_000)
+        #expect(mp3.hasLAMETag && mp3.lameTagCRCValid)
+        #expect(mp3.xingFrames == mp3.frames, "Xing frame count \(mp3.xingFrames ?? -1) vs \(mp3.frames) frames")
+        #expect(abs(mp3.durationMs - Double(expectedMs)) <= 50, "MP3 lasts \(mp3.durationMs) ms, source \(expectedMs) ms")
+        // The waveform for the desk: 64 peaks in [0, 1], the loudest 1.
+        let waveform = accepted.waveform ?? []
+        #expect(waveform.count == min(64, max(1, expectedMs / 10)))
+        #expect(waveform.allSatisfy { (0...1).contains($0) })
+        #expect(waveform.max() == 1)
     }
 
     private func checkThumbnail(_ thumbnail: Artifact, _ want: FixtureManifest.Fixture.Thumbnail) {
