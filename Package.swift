@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // libvips through pkg-config, plus static inline shims for its variadic C functions.
@@ -29,10 +30,19 @@ let package = Package(
         .systemLibrary(name: "CVorbisFile", pkgConfig: "vorbisfile", providers: [.apt(["libvorbis-dev"])]),
         .systemLibrary(name: "CMpg123", pkgConfig: "libmpg123", providers: [.apt(["libmpg123-dev"])]),
         .systemLibrary(name: "CLame", pkgConfig: "lame", providers: [.apt(["libmp3lame-dev"])]),
+        // Ordered JSON writing shared by the pipeline, the queue and the CLI.
+        .target(name: "MediaJSON"),
+        // The queue contract (job model, states, retries) and its SQLite driver.
+        .target(
+            name: "MediaQueue",
+            dependencies: ["MediaJSON", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The blob store contract and its file-system backend.
+        .target(name: "MediaStore"),
         // The pure media pipeline: (bytes, facts, policy) -> outcome. No queue, HTTP or database.
         .target(
             name: "MediaPipeline",
-            dependencies: ["CVips", "CMagic", "COpusFile", "CVorbisFile", "CMpg123", "CLame"],
+            dependencies: ["MediaJSON", "CVips", "CMagic", "COpusFile", "CVorbisFile", "CMpg123", "CLame"],
             // COpusFile's shim calls libopus itself; opusfile.pc lists libopus only as private.
             linkerSettings: [.linkedLibrary("opus")]
         ),

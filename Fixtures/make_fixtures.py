@@ -8,7 +8,9 @@ already extracted (default /tmp/wall, override with MW_WALLPAPER_ROOT), the
 script runs `apt-get download mate-backgrounds` and `dpkg -x` into a temp dir.
 
 Needs (Debian bookworm): python3-pil, imagemagick, libimage-exiftool-perl,
-qpdf, webp, espeak-ng, sox, opus-tools, file, libvips-tools (verification).
+qpdf, webp, espeak-ng, sox, libsox-fmt-base, opus-tools, lame, vorbis-tools,
+ffmpeg, file, libopusfile0, libvorbisfile3, libmpg123-0 (durations, via ctypes),
+libvips-tools (verification).
 Everything is seeded / pinned so that, with the same package versions, the
 output is byte-for-byte identical -- except the two AES-256 encrypted PDFs
 (qpdf always draws a random file key for R6 encryption).
@@ -66,6 +68,18 @@ def libmagic(rel):
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
+# libmagic names a few types differently from what the service reports; the service maps them.
+CANONICAL_TYPES = {
+    "audio/x-m4a": "audio/mp4",
+    "audio/x-hx-aac-adts": "audio/aac",
+    "audio/x-wav": "audio/wav",
+}
+
+
+def canonical_type(mime):
+    return CANONICAL_TYPES.get(mime, mime)
+
+
 def thumb(w, h, alpha=False):
     s = min(1.0, MAX_THUMB / max(w, h))
     return {"width": int(math.floor(w * s + 0.5)), "height": int(math.floor(h * s + 0.5)),
@@ -77,10 +91,10 @@ def add(id, rel, description, expect, frm="visitor", declared=None, name=None, d
              "declaredType": declared, "fileName": name}
     if derive:
         entry["derive"] = derive
-    # detectedType is always what libmagic says about the bytes on disk
-    # (appending zero bytes does not change it for any fixture here).
+    # detectedType is always what libmagic says about the bytes on disk, mapped to the canonical
+    # name the service reports (CANONICAL_TYPES); appending zero bytes does not change it here.
     e = dict(expect)
-    det = libmagic(rel)
+    det = canonical_type(libmagic(rel))
     if "detectedType" in e and e["detectedType"] != det:
         sys.exit(f"{id}: libmagic says {det}, expected {e['detectedType']}")
     e["detectedType"] = det
@@ -540,6 +554,471 @@ def make_audio():
         declared="application/pdf", name="invoice.pdf")
 
 
+# --------------------------------------------------------------------------- more voice notes
+#
+# Real speech (espeak-ng) in the formats WhatsApp and browsers carry. Durations: every accepted note's
+# durationMs is the number of samples the service's own decoder library yields for the SOURCE
+# (libopusfile / libvorbisfile / libmpg123, loaded here through ctypes), * 1000 / rate, rounded half
+# away from zero like Swift's rounded(). For an intact Opus stream that equals (last granule -
+# pre-skip) / 48, for Vorbis ov_pcm_total, for a LAME-tagged MP3 the length of the PCM given to lame;
+# the script asserts those cross-checks too.
+
+SUPPORT_LINES = [
+    "Hi, I ordered a blue jacket last week and it still has not arrived.",
+    "Could you please check the tracking number for me?",
+    "The parcel says delivered, but there is nothing at my door.",
+    "I was charged twice for the same order. Can you refund one of the payments?",
+    "My account is locked since I tried to reset the password this morning.",
+    "The size is too small, so I would like to exchange it for a large one.",
+    "Can I change the delivery address to my office on Baker Street?",
+    "The screen of the phone was cracked when I opened the box.",
+    "I will send you a photo of the receipt in a minute.",
+    "Please call me back after five o'clock, I am at work until then.",
+    "My order number is four seven one one, and the postcode is one zero one one five.",
+    "The discount code from your newsletter does not work at the checkout.",
+    "Is it possible to pay by bank transfer instead of credit card?",
+    "Thank you very much for your help, have a nice day.",
+]
+
+
+def ms_half_up(samples, rate):
+    """samples / rate in ms, rounded half away from zero (Swift's rounded())."""
+    return (2 * samples * 1000 + rate) // (2 * rate)
+
+
+def sox_samples(path):
+    return int(subprocess.run(["soxi", "-s", path], check=True, capture_output=True,
+                              text=True).stdout.strip())
+
+
+def speak(tmp, name, text, voice="en-us", speed=160, rate=16000, target_ms=None):
+    """espeak-ng -> mono 16-bit wav at `rate`, trailing silence trimmed, then padded with silence
+    (or cut) to exactly target_ms. Returns the wav path."""
+    raw = os.path.join(tmp, name + ".raw.wav")
+    wav = os.path.join(tmp, name + ".wav")
+    run("espeak-ng", "-v", voice, "-s", speed, "-w", raw, text)
+    trimmed = os.path.join(tmp, name + ".trim.wav")
+    run("sox", "-D", "-v", "0.8", raw, "-r", rate, "-c", "1", "-b", "16", trimmed,   # -v: no clipping
+        "reverse", "silence", "1", "0.02", "0.5%", "reverse")
+    if target_ms is None:
+        os.replace(trimmed, wav)
+        return wav
+    have, want = sox_samples(trimmed), rate * target_ms // 1000
+    assert rate * target_ms % 1000 == 0
+    if os.environ.get("MW_FIXTURE_DEBUG"):
+        print(f"{name}: {have / rate:.3f} s of speech for {target_ms} ms")
+    assert have <= want * 1.15, f"{name}: {have / rate:.2f} s of speech for a {target_ms} ms note"
+    if have >= want:
+        run("sox", "-D", trimmed, wav, "trim", "0", f"{want}s")
+    else:
+        run("sox", "-D", trimmed, wav, "pad", "0", f"{want - have}s")
+    assert sox_samples(wav) == want
+    return wav
+
+
+def concat(tmp, name, wavs, rate, target_ms):
+    """Join wavs with 400 ms pauses, then pad/cut to exactly target_ms."""
+    gap = os.path.join(tmp, "gap.wav")
+    run("sox", "-D", "-n", "-r", rate, "-c", "1", "-b", "16", gap, "trim", "0", "0.4")
+    joined = os.path.join(tmp, name + ".joined.wav")
+    parts = [wavs[0]]
+    for w in wavs[1:]:
+        parts += [gap, w]
+    if len(parts) > 1:
+        run("sox", "-D", *parts, joined)
+    else:
+        shutil.copyfile(parts[0], joined)
+    have, want = sox_samples(joined), rate * target_ms // 1000
+    if os.environ.get("MW_FIXTURE_DEBUG"):
+        print(f"{name}: {have / rate:.3f} s of speech for {target_ms} ms")
+    assert want * 0.85 <= have <= want * 1.15, (name, have / rate)
+    wav = os.path.join(tmp, name + ".wav")
+    if have >= want:
+        run("sox", "-D", joined, wav, "trim", "0", f"{want}s", "fade", "t", "0", "-0", "0.05")
+    else:
+        run("sox", "-D", joined, wav, "pad", "0", f"{want - have}s")
+    assert sox_samples(wav) == want
+    return wav
+
+
+def opusenc(wav, rel, serial, bitrate=16, extra=()):
+    run("opusenc", "--quiet", "--serial", serial, "--bitrate", bitrate, "--comp", "10",
+        "--framesize", "20", *extra, wav, out(rel))
+    return rel
+
+
+def ogg_page_spans(data):
+    """(offset, length, granule, flags) of every complete Ogg page."""
+    spans, pos = [], 0
+    while pos + 27 <= len(data) and data[pos:pos + 4] == b"OggS":
+        nseg = data[pos + 26]
+        if pos + 27 + nseg > len(data):
+            break
+        end = pos + 27 + nseg + sum(data[pos + 27:pos + 27 + nseg])
+        if end > len(data):
+            break
+        spans.append((pos, end - pos, struct.unpack_from("<q", data, pos + 6)[0], data[pos + 5]))
+        pos = end
+    return spans
+
+
+def _ogg_crc_table():
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
+        table.append(r & 0xFFFFFFFF)
+    return table
+
+
+OGG_CRC_TABLE = _ogg_crc_table()
+
+
+def ogg_crc(page):
+    """Ogg's CRC-32: polynomial 0x04C11DB7, not reflected, init 0, no final xor (CRC field zeroed)."""
+    crc = 0
+    for b in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ OGG_CRC_TABLE[((crc >> 24) ^ b) & 0xFF]
+    return crc
+
+
+def opus_pre_skip(data):
+    head = next(ogg_pages(data))[1]
+    assert head[:8] == b"OpusHead"
+    return struct.unpack_from("<H", head, 10)[0]
+
+
+class _Lib:
+    """The decoder libraries the service links, through ctypes, to count decoded samples."""
+    _cache = {}
+
+    @classmethod
+    def get(cls, soname):
+        import ctypes
+        if soname not in cls._cache:
+            try:
+                cls._cache[soname] = ctypes.CDLL(soname)
+            except OSError:
+                sys.exit(f"{soname} is missing: apt-get install libopusfile0 libvorbisfile3 libmpg123-0")
+        return cls._cache[soname]
+
+
+def opusfile_decode(path):
+    """(samples per channel libopusfile decodes, op_pcm_total) at 48 kHz."""
+    import ctypes
+    lib = _Lib.get("libopusfile.so.0")
+    lib.op_open_file.restype = ctypes.c_void_p
+    lib.op_open_file.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+    lib.op_read_float.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int,
+                                  ctypes.c_void_p]
+    lib.op_pcm_total.restype = ctypes.c_int64
+    lib.op_pcm_total.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.op_free.argtypes = [ctypes.c_void_p]
+    err = ctypes.c_int(0)
+    of = lib.op_open_file(path.encode(), ctypes.byref(err))
+    assert of, f"op_open_file({path}) failed: {err.value}"
+    total = lib.op_pcm_total(of, -1)
+    buf = (ctypes.c_float * (5760 * 8))()
+    n = 0
+    while True:
+        r = lib.op_read_float(of, buf, len(buf), None)
+        if r == -3:            # OP_HOLE: skipped, as the service does
+            continue
+        assert r >= 0, f"op_read_float({path}) = {r}"
+        if r == 0:
+            break
+        n += r
+    lib.op_free(of)
+    return n, total
+
+
+def opusfile_total(path):
+    """op_pcm_total only (no decoding): what the service checks against the duration limit."""
+    import ctypes
+    lib = _Lib.get("libopusfile.so.0")
+    lib.op_open_file.restype = ctypes.c_void_p
+    lib.op_open_file.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+    lib.op_pcm_total.restype = ctypes.c_int64
+    lib.op_pcm_total.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.op_free.argtypes = [ctypes.c_void_p]
+    err = ctypes.c_int(0)
+    of = lib.op_open_file(path.encode(), ctypes.byref(err))
+    assert of, f"op_open_file({path}) failed: {err.value}"
+    total = lib.op_pcm_total(of, -1)
+    lib.op_free(of)
+    return total
+
+
+def vorbisfile_decode(path):
+    """(samples per channel libvorbisfile decodes, ov_pcm_total, rate)."""
+    import ctypes
+    lib = _Lib.get("libvorbisfile.so.3")
+    vf = ctypes.create_string_buffer(8192)          # > sizeof(OggVorbis_File)
+    assert lib.ov_fopen(path.encode(), vf) == 0
+    lib.ov_pcm_total.restype = ctypes.c_int64
+    lib.ov_info.restype = ctypes.POINTER(ctypes.c_int)   # vorbis_info: int version, int channels, long rate
+    info = lib.ov_info(vf, -1)
+    rate = ctypes.cast(info, ctypes.POINTER(ctypes.c_long))[1]
+    total = lib.ov_pcm_total(vf, -1)
+    pcm = ctypes.POINTER(ctypes.POINTER(ctypes.c_float))()
+    stream = ctypes.c_int()
+    n = 0
+    while True:
+        r = lib.ov_read_float(vf, ctypes.byref(pcm), 4096, ctypes.byref(stream))
+        assert r >= 0, r
+        if r == 0:
+            break
+        n += r
+    lib.ov_clear(vf)
+    return n, total, rate
+
+
+def mpg123_decode(path):
+    """(samples per channel libmpg123 decodes (gapless, as by default), rate)."""
+    import ctypes
+    lib = _Lib.get("libmpg123.so.0")
+    lib.mpg123_init()
+    lib.mpg123_new.restype = ctypes.c_void_p
+    lib.mpg123_new.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    lib.mpg123_open.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.mpg123_getformat.argtypes = [ctypes.c_void_p] + [ctypes.c_void_p] * 3
+    lib.mpg123_read.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                ctypes.POINTER(ctypes.c_size_t)]
+    lib.mpg123_encsize.argtypes = [ctypes.c_int]
+    lib.mpg123_delete.argtypes = [ctypes.c_void_p]
+    lib.mpg123_close.argtypes = [ctypes.c_void_p]
+    h = lib.mpg123_new(None, None)
+    assert h and lib.mpg123_open(h, path.encode()) == 0
+    rate, ch, enc = ctypes.c_long(), ctypes.c_int(), ctypes.c_int()
+    assert lib.mpg123_getformat(h, ctypes.byref(rate), ctypes.byref(ch), ctypes.byref(enc)) == 0
+    buf, done, nbytes = ctypes.create_string_buffer(1 << 16), ctypes.c_size_t(), 0
+    while True:
+        r = lib.mpg123_read(h, buf, len(buf), ctypes.byref(done))
+        nbytes += done.value
+        if r == -12:           # MPG123_DONE
+            break
+        assert r in (0, -11), r    # MPG123_OK, MPG123_NEW_FORMAT
+    lib.mpg123_close(h)
+    lib.mpg123_delete(h)
+    return nbytes // (ch.value * lib.mpg123_encsize(enc.value)), rate.value
+
+
+def opus_note(rel, tmp, source_samples=None):
+    """Checks an Opus note and returns (durationMs, description of how it was measured)."""
+    with open(out(rel), "rb") as f:
+        data = f.read()
+    pre = opus_pre_skip(data)
+    last = max(g for _, _, g, _ in ogg_page_spans(data))
+    decoded, total = opusfile_decode(out(rel))
+    assert decoded == total == last - pre, (rel, decoded, total, last, pre)
+    if source_samples is not None:         # opusenc keeps the exact input length
+        assert decoded * source_samples[1] == source_samples[0] * 48000, (rel, decoded, source_samples)
+    ms = ms_half_up(decoded, 48000)
+    return ms, f"(final granule {last} - pre-skip {pre}) / 48 kHz = {ms} ms"
+
+
+def make_voice_notes():
+    tmp = tempfile.mkdtemp(prefix="mw-voice-")
+    A = "audio/"
+    L = SUPPORT_LINES
+    opus_expect = lambda ms, **kw: dict({"status": "accepted", "detectedType": "audio/ogg",
+                                         "kind": "voice_note", "playback": {"durationMs": ms}}, **kw)
+
+    # 1. WhatsApp-like push-to-talk notes: 16 kHz mono in, Opus 16 kbps, 20 ms frames.
+    notes = [
+        ("1s", 1000, [("en-us+f3", 190, "Yes, thank you!")], 20261201, "WA0010"),
+        ("15s", 15000, [("en-gb", 160, " ".join(L[0:3] + L[8:9]))], 20261202, "WA0011"),
+        ("60s", 60000, [("en-us", 155, " ".join(L[a:b])) for a, b in ((0, 5), (5, 10), (10, 14))],
+         20261203, "WA0012"),
+        ("4m40s", 280000, [(v, s, " ".join(L)) for v, s in
+                          (("en-us", 160), ("en-gb", 155), ("en-gb-scotland", 160), ("en-us+f2", 170),
+                           ("en-029", 160))], 20261204, "WA0013"),
+    ]
+    opus60 = None
+    for tag, ms_want, parts, serial, wa in notes:
+        wavs = [speak(tmp, f"{tag}-{i}", text, voice, speed)
+                for i, (voice, speed, text) in enumerate(parts)]
+        wav = concat(tmp, tag, wavs, 16000, ms_want)
+        rel = opusenc(wav, A + f"voice_note_{tag}.ogg", serial)
+        ms, how = opus_note(rel, tmp, (sox_samples(wav), 16000))
+        assert ms == ms_want
+        voices = ", ".join(sorted({v for v, _, _ in parts}))
+        add(f"ogg-opus-voice-note-{tag}", rel,
+            f"WhatsApp-like voice note, espeak-ng speech ({voices}) 16 kHz mono -> Ogg/Opus 16 kbps "
+            f"20 ms frames (opusenc --serial {serial}); {how}",
+            opus_expect(ms), declared="audio/ogg; codecs=opus", name=f"PTT-20261125-{wa}.opus")
+        if tag == "60s":
+            opus60 = rel
+
+    # 2. Stereo 48 kHz, different speakers left and right.
+    left = speak(tmp, "left", " ".join(L[4:6]), "en-us", 165, 48000, 10000)
+    right = speak(tmp, "right", " ".join(L[10:12]), "en-gb+f3", 175, 48000, 10000)
+    stereo = os.path.join(tmp, "stereo.wav")
+    run("sox", "-D", "-M", left, right, stereo)
+    rel = opusenc(stereo, A + "stereo_48k.ogg", 20261205, bitrate=32)
+    ms, how = opus_note(rel, tmp, (sox_samples(stereo), 48000))
+    add("ogg-opus-stereo-48k", rel,
+        "stereo 48 kHz Ogg/Opus 32 kbps: en-us speech on the left, en-gb+f3 on the right "
+        f"(must be mixed down to mono); {how}",
+        opus_expect(ms), declared="audio/ogg", name="voice-message.ogg")
+
+    # 3. Narrow-band: an 8 kHz source (phone line) encoded to Opus.
+    nb = speak(tmp, "nb", L[9], "en-us", 160, 8000, 5000)
+    rel = opusenc(nb, A + "narrowband_8k.ogg", 20261206, bitrate=12)
+    ms, how = opus_note(rel, tmp, (sox_samples(nb), 8000))
+    add("ogg-opus-narrowband-8k", rel,
+        "narrow-band source: espeak-ng speech resampled to 8 kHz mono -> Ogg/Opus 12 kbps "
+        f"(OpusHead input rate 8000); {how}",
+        opus_expect(ms), declared="audio/ogg; codecs=opus", name="PTT-20261125-WA0014.opus")
+
+    # 4. Quiet note: speech at about -38 dBFS RMS.
+    q = speak(tmp, "quiet-src", " ".join(L[6:8]), "en-gb-x-rp", 150, 16000, 8000)
+    rms = float(subprocess.run(["sox", q, "-n", "stats"], check=True, capture_output=True,
+                               text=True).stderr.split("RMS lev dB")[1].split()[0])
+    quiet = os.path.join(tmp, "quiet.wav")
+    run("sox", "-D", q, quiet, "gain", f"{-38 - rms:.2f}")
+    rms_q = float(subprocess.run(["sox", quiet, "-n", "stats"], check=True, capture_output=True,
+                                 text=True).stderr.split("RMS lev dB")[1].split()[0])
+    peak_q = float(subprocess.run(["sox", quiet, "-n", "stats"], check=True, capture_output=True,
+                                  text=True).stderr.split("Pk lev dB")[1].split()[0])
+    assert -38.5 <= rms_q <= -37.5, rms_q
+    rel = opusenc(quiet, A + "quiet.ogg", 20261207)
+    ms, how = opus_note(rel, tmp, (sox_samples(quiet), 16000))
+    add("ogg-opus-quiet", rel,
+        f"quiet voice note: espeak-ng speech lowered with sox gain to {rms_q:.1f} dBFS RMS "
+        f"(peak {peak_q:.1f} dBFS) over the whole 8 s, 16 kHz mono -> Opus 16 kbps; playback "
+        f"should be normalised louder; {how}",
+        opus_expect(ms, quiet=True), declared="audio/ogg; codecs=opus",
+        name="PTT-20261125-WA0015.opus")
+
+    # 5. Truncated upload: the 60 s note cut at 55% of its bytes, in the middle of a page.
+    with open(out(opus60), "rb") as f:
+        full = f.read()
+    cut = len(full) * 55 // 100
+    spans = ogg_page_spans(full)
+    assert all(off != cut and off + ln != cut for off, ln, _, _ in spans), "cut lands on a page boundary"
+    rel = write_bytes(A + "truncated_60s.ogg", full[:cut])
+    complete = ogg_page_spans(full[:cut])
+    decoded, total = opusfile_decode(out(rel))
+    pre = opus_pre_skip(full)
+    assert decoded == total == complete[-1][2] - pre, (decoded, total, complete[-1][2], pre)
+    dec_wav = os.path.join(tmp, "truncated.wav")
+    run("opusdec", "--quiet", "--rate", "48000", out(rel), dec_wav)
+    assert sox_samples(dec_wav) == decoded, (sox_samples(dec_wav), decoded)
+    ms = ms_half_up(decoded, 48000)
+    add("ogg-opus-truncated", rel,
+        f"the 60 s voice note cut after {cut} of {len(full)} bytes (55%, mid-page, no EOS page): "
+        f"libopusfile decodes {decoded} samples = the last complete page's granule "
+        f"{complete[-1][2]} - pre-skip {pre} (opusdec --rate 48000 writes the same), "
+        f"{decoded}/48 = {ms} ms",
+        opus_expect(ms), declared="audio/ogg; codecs=opus", name="PTT-20261125-WA0016.opus")
+
+    # 6. A note whose last page claims 31 minutes: rejected from the granule positions alone.
+    with open(out(A + "voice_note_15s.ogg"), "rb") as f:
+        data = bytearray(f.read())
+    pre = opus_pre_skip(data)
+    off, ln, gran, flags = ogg_page_spans(bytes(data))[-1]
+    assert flags & 4, "last page has no EOS flag"
+    fake = 31 * 60 * 48000 + pre
+    struct.pack_into("<q", data, off + 6, fake)
+    struct.pack_into("<I", data, off + 22, 0)
+    struct.pack_into("<I", data, off + 22, ogg_crc(data[off:off + ln]))
+    rel = write_bytes(A + "claims_31min.ogg", bytes(data))
+    assert opusfile_total(out(rel)) == 31 * 60 * 48000
+    add("ogg-opus-claims-31-minutes", rel,
+        f"the 15 s note with its last (EOS) page's granule position rewritten from {gran} to "
+        f"{fake} (31 min at 48 kHz + pre-skip {pre}), page CRC recomputed: op_pcm_total says "
+        "31:00, over the 30-minute limit before anything is decoded",
+        {"status": "rejected", "reason": "too_long", "detectedType": "audio/ogg"},
+        declared="audio/ogg; codecs=opus", name="PTT-20261125-WA0017.opus")
+
+    # 7. Ogg Vorbis.
+    vw = speak(tmp, "vorbis", L[12], "en-gb", 165, 16000, 5000)
+    rel = A + "vorbis_16k.ogg"
+    run("oggenc", "--quiet", "--serial", "20261208", "-q", "2", "-o", out(rel), vw)
+    decoded, total, rate = vorbisfile_decode(out(rel))
+    assert decoded == total == sox_samples(vw) and rate == 16000, (decoded, total, rate)
+    ms = ms_half_up(decoded, rate)
+    add("ogg-vorbis-voice-note", rel,
+        f"Ogg Vorbis (oggenc -q 2 --serial 20261208) of espeak-ng speech, 16 kHz mono: "
+        f"ov_pcm_total {total} samples = decoded samples, / 16 kHz = {ms} ms",
+        {"status": "accepted", "detectedType": "audio/ogg", "kind": "voice_note",
+         "playback": {"durationMs": ms}},
+        declared="audio/ogg", name="AUD-20261125-WA0018.ogg")
+
+    # 8. MP3 with an ID3v2 title (lame writes the Xing/LAME tag with delay and padding).
+    mw = speak(tmp, "mp3", L[3], "en-us+m3", 160, 22050, 5000)
+    rel = A + "speech_22k.mp3"
+    # VBR (Xing + LAME tag). NB: a CBR file (--cbr -b 48, 'Info' + LAME tag) at 22.05 kHz decodes
+    # to whole frames in libmpg123 1.31 (gapless trimming not applied), so its length would not be exact.
+    run("lame", "--quiet", "-V", "7", "-m", "m", "--id3v2-only",
+        "--tt", "Question about order 4711", "--ta", "Customer", mw, out(rel))
+    with open(out(rel), "rb") as f:
+        head = f.read(10)
+    assert head[:3] == b"ID3" and head[3] == 3, head
+    decoded, rate = mpg123_decode(out(rel))
+    assert decoded == sox_samples(mw) and rate == 22050, (decoded, sox_samples(mw), rate)
+    ms = ms_half_up(decoded, rate)
+    add("mp3-voice-note", rel,
+        "MP3 (lame -V 7 VBR mono 22.05 kHz, Xing + LAME tag) with an ID3v2.3 tag (TIT2 'Question about "
+        f"order 4711'): libmpg123 decodes {decoded} samples (gapless) = the PCM given to lame, "
+        f"/ 22.05 kHz = {ms} ms",
+        {"status": "accepted", "detectedType": "audio/mpeg", "kind": "voice_note",
+         "playback": {"durationMs": ms}},
+        declared="audio/mpeg", name="AUD-20261125-WA0019.mp3")
+    add("mp3-operator", rel, "the same MP3 sent by an operator",
+        rejected("operator_audio_not_allowed", "audio/mpeg"), frm="operator",
+        declared="audio/mpeg", name="hold_music.mp3")
+
+    # 9. AAC: M4A (iPhone voice memo style) and raw ADTS. Not converted: unsupported_type.
+    aw = speak(tmp, "aac", L[5], "en-us", 165, 44100, 5000)
+    ff = ("ffmpeg", "-nostdin", "-v", "error", "-y", "-i")
+    bitexact = ("-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact")
+    rel = A + "speech.m4a"
+    run(*ff, aw, *bitexact, "-c:a", "aac", "-b:a", "48k", "-movflags", "+faststart", out(rel))
+    raw = libmagic(rel)
+    add("m4a-aac-visitor", rel,
+        f"AAC-LC in an MP4/M4A container (ffmpeg aac 48 kbps, 44.1 kHz mono) of espeak-ng speech; "
+        f"libmagic says {raw}, reported as {canonical_type(raw)}",
+        rejected("unsupported_type", "audio/mp4"), declared="audio/mp4",
+        name="AUD-20261125-WA0020.m4a")
+    rel = A + "speech.aac"
+    run(*ff, aw, *bitexact, "-c:a", "aac", "-b:a", "48k", "-f", "adts", out(rel))
+    raw = libmagic(rel)
+    add("aac-adts-visitor", rel,
+        f"the same AAC as a raw ADTS stream; libmagic says {raw}, reported as {canonical_type(raw)}",
+        rejected("unsupported_type", "audio/aac"), declared="audio/aac",
+        name="AUD-20261125-WA0021.aac")
+
+    # 10. AMR-NB 12.2 kbps (sox's amr-nb handler, libopencore-amrnb).
+    am = speak(tmp, "amr", L[4], "en-us", 170, 8000, 5000)
+    rel = A + "speech.amr"
+    run("sox", "-D", am, "-t", "amr-nb", "-C", "7", out(rel))
+    add("amr-nb-visitor", rel,
+        "AMR-NB 12.2 kbps (sox -t amr-nb -C 7, libopencore-amrnb) of 8 kHz espeak-ng speech, "
+        "'#!AMR' header",
+        rejected("unsupported_type", "audio/amr"), declared="audio/amr",
+        name="AUD-20261125-WA0022.amr")
+
+    # 11. Browser recording (MediaRecorder style): WebM with Opus audio.
+    ww = speak(tmp, "webm", " ".join(L[7:9]), "en-gb", 165, 48000, 6000)
+    rel = A + "browser_recording.webm"
+    run(*ff, ww, *bitexact, "-c:a", "libopus", "-b:a", "32k", "-application", "voip", "-f", "webm",
+        out(rel))
+    raw = libmagic(rel)
+    add("webm-opus-operator", rel,
+        f"browser recording (WebM/Matroska with one Opus track, ffmpeg libopus 32 kbps) sent by an "
+        f"operator; libmagic says {raw}",
+        rejected("operator_audio_not_allowed"), frm="operator", declared="audio/webm",
+        name="voice-message.webm")
+    add("webm-opus-visitor", rel,
+        "the same WebM/Opus browser recording from a visitor: only Ogg-framed Opus is a voice note",
+        rejected("unsupported_type"), declared="audio/webm; codecs=opus", name="voice-message.webm")
+
+    shutil.rmtree(tmp)
+
+
 # --------------------------------------------------------------------------- hostile
 
 def png_chunk(typ, data):
@@ -745,6 +1224,7 @@ def main():
     make_images()
     make_documents()
     make_audio()
+    make_voice_notes()
     make_hostile()
     ids = [f["id"] for f in fixtures]
     assert len(ids) == len(set(ids)), "duplicate ids"

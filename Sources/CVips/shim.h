@@ -13,12 +13,29 @@ static inline VipsImage *mw_image_header(const void *buf, size_t len, int fail_o
 /// buffer loaders, so strictness is passed as "fail_on=warning" here).
 static inline int mw_thumbnail(const void *buf, size_t len, int size, const char *loader_options,
                                const char *export_profile, VipsImage **out) {
+    if (!export_profile)
+        return vips_thumbnail_buffer((void *) buf, len, out, size,
+            "height", size, "size", VIPS_SIZE_DOWN, "option_string", loader_options, NULL);
     return vips_thumbnail_buffer((void *) buf, len, out, size,
         "height", size,
         "size", VIPS_SIZE_DOWN,
         "option_string", loader_options,
         "export_profile", export_profile,
         NULL);
+}
+
+/// JPEG decoded at 1/shrink scale by libjpeg's DCT scaling (shrink 1, 2, 4 or 8), strict, sequential.
+static inline int mw_jpeg_shrunk(const void *buf, size_t len, int shrink, VipsImage **out) {
+    return vips_jpegload_buffer((void *) buf, len, out, "shrink", shrink,
+        "fail_on", VIPS_FAIL_ON_WARNING, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+}
+
+/// vips_thumbnail_image on an already-loaded (already shrunk) image.
+static inline int mw_thumbnail_image(VipsImage *in, int size, const char *export_profile, VipsImage **out) {
+    if (export_profile)
+        return vips_thumbnail_image(in, out, size, "height", size, "size", VIPS_SIZE_DOWN,
+            "export_profile", export_profile, NULL);
+    return vips_thumbnail_image(in, out, size, "height", size, "size", VIPS_SIZE_DOWN, NULL);
 }
 
 /// Converts any interpretation (B_W, GREY16, RGB16, CMYK, ...) to 8-bit sRGB, keeping alpha.

@@ -68,10 +68,24 @@ struct ImagePreviewer {
                 "\(what) \(width) × \(height) = \(grouped(pixels)) pixels, over the \(grouped(settings.maxPixels))-pixel limit")
         }
 
-        // 2. Decode and shrink (JPEG shrinks on load, PDF renders at the reduced scale, GIF frame 1).
+        // 2. Decode and shrink. Colour management only where there is something to manage: an embedded
+        //    ICC profile is honoured (then dropped); untagged images are sRGB already, and CMYK without a
+        //    profile is imported by libvips with its default CMYK profile either way.
+        let exportProfile: String? = header.hasICCProfile ? "srgb" : nil
         var thumbnailPointer: UnsafeMutablePointer<VipsImage>? = nil
-        guard mw_thumbnail(base, bytes.count, Int32(settings.thumbnailSize), "fail_on=warning", "srgb", &thumbnailPointer) == 0,
-              let thumbnailPointer else {
+        let decoded = exportProfile.withOptionalCString { profile -> Int32 in
+            let shrink = Self.jpegShrink(width: width, height: height, target: settings.thumbnailSize)
+            if type == MediaType.jpeg && shrink > 1 {
+                // libjpeg decodes at 1/2, 1/4 or 1/8 while the longest side stays ≥ the target (libvips
+                // itself keeps 2× more, decoding a 1600 px photo at full size for a 480 px thumbnail).
+                var shrunk: UnsafeMutablePointer<VipsImage>? = nil
+                guard mw_jpeg_shrunk(base, bytes.count, Int32(shrink), &shrunk) == 0, let shrunk else { return -1 }
+                let loaded = VipsImageRef(shrunk)
+                return mw_thumbnail_image(loaded.pointer, Int32(settings.thumbnailSize), profile, &thumbnailPointer)
+            }
+            return mw_thumbnail(base, bytes.count, Int32(settings.thumbnailSize), "fail_on=warning", profile, &thumbnailPointer)
+        }
+        guard decoded == 0, let thumbnailPointer else {
             let detail = VipsError.take()
             if isPDF { return .unavailable(.unrenderable) }
             return .rejected(.corrupt, "the \(label) does not decode: \(detail)")
@@ -125,6 +139,13 @@ struct ImagePreviewer {
         if fired != 0 { return .unavailable(.timeLimit) }
         if isPDF { return .unavailable(.unrenderable) }
         return .rejected(.corrupt, "the \(label) does not decode: \(detail)")
+    }
+
+    /// The largest libjpeg scale-down (8, 4 or 2) that keeps the longest side at least `target`.
+    static func jpegShrink(width: Int, height: Int, target: Int) -> Int {
+        let longest = max(width, height)
+        for shrink in [8, 4, 2] where longest / shrink >= target { return shrink }
+        return 1
     }
 
     static func label(_ type: String) -> String {

@@ -61,6 +61,9 @@ final class VipsImageRef {
     var bands: Int { Int(vips_image_get_bands(pointer)) }
     var hasAlpha: Bool { vips_image_hasalpha(pointer) != 0 }
 
+    /// True when the file embeds an ICC colour profile.
+    var hasICCProfile: Bool { vips_image_get_typeof(pointer, "icc-profile-data") != 0 }
+
     /// The nickname of the loader that opened this image, such as `jpegload_buffer`.
     var loader: String? { string("vips-loader") }
 
@@ -70,5 +73,15 @@ final class VipsImageRef {
             return nil
         }
         return String(cString: out)
+    }
+}
+
+extension Optional where Wrapped == String {
+    /// Calls `body` with a C string, or with nil.
+    func withOptionalCString<R>(_ body: (UnsafePointer<CChar>?) -> R) -> R {
+        switch self {
+        case .some(let s): return s.withCString { body($0) }
+        case .none: return body(nil)
+        }
     }
 }

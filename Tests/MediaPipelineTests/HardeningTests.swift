@@ -47,7 +47,8 @@ import Testing
     @Test("all fixtures on 4 threads at once give the same outcomes as one by one")
     func parallelMatchesSerial() throws {
         let pipeline = FixtureSuiteTests.pipeline
-        let fixtures = FixtureManifest.all
+        // Minutes-long notes add time, not coverage: the short ones exercise the same code paths.
+        let fixtures = FixtureManifest.all.filter { ($0.expect.playback?.durationMs ?? 0) <= 20_000 }
         let inputs = try fixtures.map { try $0.bytes() }
         @Sendable func summary(_ o: Outcome) -> String {
             switch o {

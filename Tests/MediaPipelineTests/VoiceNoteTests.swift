@@ -43,6 +43,20 @@ import Testing
         #expect(inspected.map { abs($0.durationMs - 5131) <= 50 } == true)
     }
 
+    @Test("a quiet note is raised losslessly towards speech level, within the peak's headroom")
+    func quietNoteRaised() throws {
+        guard let quiet = FixtureManifest.all.first(where: { $0.id == "ogg-opus-quiet" }) else { return }
+        guard case .accepted(let a) = try convert(quiet.id), let raised = playback(.accepted(a)),
+              let plain = playback(try convert(quiet.id) { $0.normalizeVoiceNotes = false }) else {
+            Issue.record("not converted"); return
+        }
+        let gain = a.gainDb ?? 0
+        #expect(gain >= 12 && gain <= 15, "fixture is −38 dBFS RMS with its peak at −17.9 dBFS: \(gain) dB")
+        let measured = 20 * log10(try rms(raised.bytes) / rms(plain.bytes))
+        #expect(abs(measured - gain) < 0.5, "decoded level rose \(measured) dB for a \(gain) dB gain")
+        #expect(MP3Inspector(raised.bytes)?.lameTagCRCValid == true)
+    }
+
     @Test("a note already at speech level is not boosted")
     func normalLevelUntouched() throws {
         guard case .accepted(let a) = try convert("ogg-opus-voice-note") else { Issue.record("not accepted"); return }

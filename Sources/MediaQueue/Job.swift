@@ -1,0 +1,175 @@
+import Foundation
+import MediaJSON
+
+/// Where a job is in its life. `accepted`, `rejected` and `dead` are final.
+public enum JobState: String, Sendable, Codable, CaseIterable {
+    /// Waiting to be claimed (new, or back after a retryable error once `runAfter` has passed).
+    case queued
+    /// Claimed by a worker that holds its lease.
+    case running
+    /// The pipeline accepted the file; artifacts are stored.
+    case accepted
+    /// The pipeline rejected the file (a final, expected outcome with a code).
+    case rejected
+    /// Retries exhausted; `lastError` says why. `mediaworker jobs retry ID` re-queues it.
+    case dead
+
+    public var isFinal: Bool { self == .accepted || self == .rejected || self == .dead }
+}
+
+/// What the gateway submits: the facts of one attachment (its bytes go to the blob store).
+public struct NewJob: Sendable, Equatable {
+    public var from: String
+    public var channel: String
+    public var declaredType: String?
+    public var fileName: String?
+    public var idempotencyKey: String?
+    public var conversationId: String?
+    public var businessNumber: String?
+    /// SHA-256 of the bytes, hex; decides whether a repeated idempotency key is the same upload.
+    public var contentSHA256: String
+    public var size: Int
+
+    public init(from: String, channel: String = "whatsapp", declaredType: String? = nil, fileName: String? = nil,
+                idempotencyKey: String? = nil, conversationId: String? = nil, businessNumber: String? = nil,
+                contentSHA256: String, size: Int) {
+        self.from = from
+        self.channel = channel
+        self.declaredType = declaredType
+        self.fileName = fileName
+        self.idempotencyKey = idempotencyKey
+        self.conversationId = conversationId
+        self.businessNumber = businessNumber
+        self.contentSHA256 = contentSHA256
+        self.size = size
+    }
+}
+
+/// One job as stored.
+public struct Job: Sendable, Equatable {
+    public var id: String
+    public var state: JobState
+    public var submission: NewJob
+    /// Claims so far; counted when a job is claimed.
+    public var attempts: Int
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// Earliest time a queued job may be claimed (backoff after an error).
+    public var runAfter: Date
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Date?
+    public var lastError: String?
+    /// The pipeline's outcome (JSON object) once final.
+    public var outcomeJSON: String?
+    /// The stored artifacts (JSON array of {role, contentType, size, …}) once accepted.
+    public var artifactsJSON: String?
+
+    public init(id: String, state: JobState, submission: NewJob, attempts: Int, createdAt: Date, startedAt: Date?,
+                finishedAt: Date?, runAfter: Date, leaseOwner: String?, leaseExpiresAt: Date?, lastError: String?,
+                outcomeJSON: String?, artifactsJSON: String?) {
+        self.id = id
+        self.state = state
+        self.submission = submission
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.runAfter = runAfter
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.lastError = lastError
+        self.outcomeJSON = outcomeJSON
+        self.artifactsJSON = artifactsJSON
+    }
+
+    /// The job as contract.md's `GET /v1/jobs/{id}` shows it; `artifacts` lets the HTTP layer add URLs.
+    public func json(artifacts: JSONValue? = nil) -> JSONValue {
+        var m: [(String, JSONValue)] = [
+            ("id", .string(id)), ("state", .string(state.rawValue)),
+            ("from", .string(submission.from)), ("channel", .string(submission.channel)),
+        ]
+        func optional(_ key: String, _ value: String?) { if let value { m.append((key, .string(value))) } }
+        optional("declaredType", submission.declaredType)
+        optional("fileName", submission.fileName)
+        optional("conversationId", submission.conversationId)
+        optional("businessNumber", submission.businessNumber)
+        optional("idempotencyKey", submission.idempotencyKey)
+        m.append(("size", .int(submission.size)))
+        m.append(("attempts", .int(attempts)))
+        m.append(("createdAt", .string(Self.timestamp(createdAt))))
+        if let startedAt { m.append(("startedAt", .string(Self.timestamp(startedAt)))) }
+        if let finishedAt { m.append(("finishedAt", .string(Self.timestamp(finishedAt)))) }
+        if state == .queued && attempts > 0 { m.append(("retryAt", .string(Self.timestamp(runAfter)))) }
+        optional("lastError", lastError)
+        if let outcomeJSON { m.append(("outcome", .raw(outcomeJSON))) }
+        if let artifacts { m.append(("artifacts", artifacts)) }
+        else if let artifactsJSON { m.append(("artifacts", .raw(artifactsJSON))) }
+        else { m.append(("artifacts", .array([]))) }
+        return .object(m)
+    }
+
+    /// RFC 3339 in UTC with milliseconds.
+    public static func timestamp(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var t = time_t(ms / 1000)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ms % 1000), 3))Z"
+    }
+}
+
+/// What a repeated enqueue found.
+public enum EnqueueResult: Sendable, Equatable {
+    /// A new job (HTTP 202).
+    case created(Job)
+    /// The idempotency key was seen with the same bytes: the existing job (HTTP 200).
+    case existing(Job)
+    /// The idempotency key was seen with other bytes (HTTP 409).
+    case conflict(Job)
+
+    public var job: Job {
+        switch self {
+        case .created(let j), .existing(let j), .conflict(let j): return j
+        }
+    }
+}
+
+/// The final result a worker records for a job.
+public struct JobResult: Sendable, Equatable {
+    public var state: JobState
+    public var outcomeJSON: String
+    public var artifactsJSON: String
+
+    public init(state: JobState, outcomeJSON: String, artifactsJSON: String) {
+        precondition(state == .accepted || state == .rejected, "a result is accepted or rejected")
+        self.state = state
+        self.outcomeJSON = outcomeJSON
+        self.artifactsJSON = artifactsJSON
+    }
+}
+
+/// Time-ordered job ids (UUID version 7: 48-bit milliseconds, then random), lower-case with dashes.
+public enum JobID {
+    public static func make(now: Date = Date()) -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        let ms = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: ms >> (8 * UInt64(5 - i))) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x70
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        let c = Array(hex)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+
+    /// True for the ids `make` produces: the only form ever used to build a storage path.
+    public static func isValid(_ id: String) -> Bool {
+        id.count == 36 && id.enumerated().allSatisfy { i, ch in
+            [8, 13, 18, 23].contains(i) ? ch == "-" : ch.isHexDigit && !ch.isUppercase
+        }
+    }
+}

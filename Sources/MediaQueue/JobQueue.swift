@@ -1,0 +1,38 @@
+import Foundation
+
+/// The queue contract, apart from any database: the SQLite driver implements it now, a PostgreSQL driver
+/// later, and the same tests run against both.
+///
+/// Rules every driver keeps:
+/// - claiming is atomic and counts the attempt; a claim takes a lease that expires unless renewed;
+/// - a job whose lease expired is claimable again by any worker (its worker died);
+/// - heartbeat, complete, fail and release succeed only for the worker still holding the lease,
+///   so a worker whose lease was taken over cannot overwrite the new owner's result;
+/// - an idempotency key maps to one job forever (same bytes → that job; other bytes → conflict).
+public protocol JobQueue: Sendable {
+    /// Adds a job, or finds the one its idempotency key already names.
+    func enqueue(_ job: NewJob, id: String, now: Date) throws -> EnqueueResult
+
+    /// Claims the next runnable job for `worker` with a lease of `lease` seconds; nil when none is due.
+    /// A job found with an expired lease after `maxAttempts` claims is declared dead instead.
+    func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job?
+
+    /// Extends the lease; false when `worker` no longer holds it.
+    func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool
+
+    /// Records the final result; false when `worker` no longer holds the lease (nothing is changed).
+    func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool
+
+    /// Records a retryable error: back to `queued` after `retryAt`, or `dead` when `retryAt` is nil.
+    func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool
+
+    /// Gives a claimed job back untouched (graceful shutdown): queued again, claimable at once.
+    func release(id: String, worker: String, now: Date) throws -> Bool
+
+    /// Re-queues a dead job on purpose, with a fresh attempt budget. False unless the job is dead.
+    func retry(id: String, now: Date) throws -> Bool
+
+    func job(id: String) throws -> Job?
+    func jobs(state: JobState?, limit: Int) throws -> [Job]
+    func counts() throws -> [JobState: Int]
+}

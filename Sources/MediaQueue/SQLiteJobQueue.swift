@@ -1,0 +1,223 @@
+import Foundation
+import GRDB
+
+/// The embedded default: the queue in one SQLite file in WAL mode, shared safely by several processes
+/// (SQLite serialises writers; every state change is one short IMMEDIATE transaction, and no transaction
+/// is held while a job runs).
+public final class SQLiteJobQueue: JobQueue {
+    private let pool: DatabasePool
+
+    /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
+    public enum Durability: String, Sendable {
+        /// A commit survives the process being killed; the last ones may be lost on power failure.
+        case normal
+        /// Every commit is fsynced: survives power failure, slower.
+        case full
+    }
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    public init(path: String, durability: Durability = .normal) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// Versioned schema; GRDB records applied migrations and runs each once, in a write transaction,
+    /// so processes starting together apply it once.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    state TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    declared_type TEXT,
+                    file_name TEXT,
+                    idempotency_key TEXT,
+                    conversation_id TEXT,
+                    business_number TEXT,
+                    content_sha256 TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at REAL NOT NULL,
+                    started_at REAL,
+                    finished_at REAL,
+                    run_after REAL NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    last_error TEXT,
+                    outcome TEXT,
+                    artifacts TEXT
+                );
+                CREATE UNIQUE INDEX jobs_idempotency_key ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX jobs_runnable ON jobs(state, run_after);
+                CREATE INDEX jobs_leases ON jobs(state, lease_expires_at);
+                """)
+        }
+        return m
+    }
+
+    public func enqueue(_ new: NewJob, id: String, now: Date) throws -> EnqueueResult {
+        try pool.write { db in
+            if let key = new.idempotencyKey,
+               let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE idempotency_key = ?", arguments: [key]) {
+                let existing = try Self.job(row)
+                return existing.submission.contentSHA256 == new.contentSHA256 ? .existing(existing) : .conflict(existing)
+            }
+            try db.execute(sql: """
+                INSERT INTO jobs (id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id,
+                                  business_number, content_sha256, size, attempts, created_at, run_after)
+                VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                """, arguments: [id, new.from, new.channel, new.declaredType, new.fileName, new.idempotencyKey,
+                                 new.conversationId, new.businessNumber, new.contentSHA256, new.size,
+                                 now.timeIntervalSince1970, now.timeIntervalSince1970])
+            return .created(Job(id: id, state: .queued, submission: new, attempts: 0, createdAt: now, startedAt: nil,
+                                finishedAt: nil, runAfter: now, leaseOwner: nil, leaseExpiresAt: nil, lastError: nil,
+                                outcomeJSON: nil, artifactsJSON: nil))
+        }
+    }
+
+    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
+        let t = now.timeIntervalSince1970
+        return try pool.write { db in
+            // Rescue first: a running job whose lease expired lost its worker.
+            while let row = try Row.fetchOne(db, sql: """
+                SELECT id, attempts FROM jobs WHERE state = 'running' AND lease_expires_at < ?
+                ORDER BY lease_expires_at LIMIT 1
+                """, arguments: [t]) {
+                let id: String = row["id"], attempts: Int = row["attempts"]
+                if attempts < maxAttempts { return try Self.take(db, id: id, worker: worker, lease: lease, now: t) }
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'dead', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+                        last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
+                    WHERE id = ?
+                    """, arguments: [t, id])
+            }
+            guard let id = try String.fetchOne(db, sql: """
+                SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? ORDER BY run_after, id LIMIT 1
+                """, arguments: [t]) else { return nil }
+            return try Self.take(db, id: id, worker: worker, lease: lease, now: t)
+        }
+    }
+
+    private static func take(_ db: Database, id: String, worker: String, lease: TimeInterval, now: Double) throws -> Job? {
+        let row = try Row.fetchOne(db, sql: """
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
+            WHERE id = ? RETURNING *
+            """, arguments: [worker, now + lease, now, id])
+        return try row.map(job)
+    }
+
+    public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?
+                """, arguments: [now.timeIntervalSince1970 + lease, id, worker])
+            return db.changesCount == 1
+        }
+    }
+
+    public func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = ?, outcome = ?, artifacts = ?, finished_at = ?, lease_owner = NULL,
+                    lease_expires_at = NULL, last_error = NULL
+                WHERE id = ? AND state = 'running' AND lease_owner = ?
+                """, arguments: [result.state.rawValue, result.outcomeJSON, result.artifactsJSON,
+                                 now.timeIntervalSince1970, id, worker])
+            return db.changesCount == 1
+        }
+    }
+
+    public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {
+        try pool.write { db in
+            if let retryAt {
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND state = 'running' AND lease_owner = ?
+                    """, arguments: [retryAt.timeIntervalSince1970, error, id, worker])
+            } else {
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'dead', finished_at = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND state = 'running' AND lease_owner = ?
+                    """, arguments: [now.timeIntervalSince1970, error, id, worker])
+            }
+            return db.changesCount == 1
+        }
+    }
+
+    public func release(id: String, worker: String, now: Date) throws -> Bool {
+        try pool.write { db in
+            // The attempt counted at claim time is given back: the job never really ran.
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'queued', run_after = ?, attempts = MAX(0, attempts - 1), lease_owner = NULL,
+                    lease_expires_at = NULL
+                WHERE id = ? AND state = 'running' AND lease_owner = ?
+                """, arguments: [now.timeIntervalSince1970, id, worker])
+            return db.changesCount == 1
+        }
+    }
+
+    public func retry(id: String, now: Date) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, finished_at = NULL WHERE id = ? AND state = 'dead'
+                """, arguments: [now.timeIntervalSince1970, id])
+            return db.changesCount == 1
+        }
+    }
+
+    public func job(id: String) throws -> Job? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
+    }
+
+    public func jobs(state: JobState?, limit: Int) throws -> [Job] {
+        try pool.read { db in
+            let rows: [Row]
+            if let state {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
+                                        arguments: [state.rawValue, limit])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY id DESC LIMIT ?", arguments: [limit])
+            }
+            return try rows.map(Self.job)
+        }
+    }
+
+    public func counts() throws -> [JobState: Int] {
+        try pool.read { db in
+            var counts: [JobState: Int] = [:]
+            for state in JobState.allCases { counts[state] = 0 }
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
+                if let state = JobState(rawValue: row["state"]) { counts[state] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    private static func job(_ row: Row) throws -> Job {
+        func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        guard let state = JobState(rawValue: row["state"]) else {
+            throw DatabaseError(message: "unknown job state \(String(describing: row["state"] as String?))")
+        }
+        return Job(
+            id: row["id"], state: state,
+            submission: NewJob(from: row["sender"], channel: row["channel"], declaredType: row["declared_type"],
+                               fileName: row["file_name"], idempotencyKey: row["idempotency_key"],
+                               conversationId: row["conversation_id"], businessNumber: row["business_number"],
+                               contentSHA256: row["content_sha256"], size: row["size"]),
+            attempts: row["attempts"], createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
+            startedAt: date("started_at"), finishedAt: date("finished_at"),
+            runAfter: date("run_after") ?? Date(timeIntervalSince1970: 0),
+            leaseOwner: row["lease_owner"], leaseExpiresAt: date("lease_expires_at"), lastError: row["last_error"],
+            outcomeJSON: row["outcome"], artifactsJSON: row["artifacts"])
+    }
+}

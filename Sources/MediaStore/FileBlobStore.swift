@@ -1,0 +1,102 @@
+import Foundation
+
+/// Blobs as files under a root folder: `ROOT/blobs/<first 2 hex of the id's random part>/<job id>/<role>`.
+/// Writes go to a temporary file in the same folder, are fsynced, renamed over the target, and the folder
+/// is fsynced, so a crash leaves the old blob or the new one, whole.
+public final class FileBlobStore: BlobStore {
+    public let root: URL
+
+    /// `root` is created when missing (`MEDIAWORKER_DATA`, default `./data`).
+    public init(root: URL) throws {
+        self.root = root.appendingPathComponent("blobs", isDirectory: true)
+        try FileManager.default.createDirectory(at: self.root, withIntermediateDirectories: true)
+    }
+
+    /// Job ids are UUIDs and roles are lower-case words: nothing else can reach the file system.
+    func folder(_ jobID: String) throws -> URL {
+        guard jobID.count == 36, jobID.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw InvalidBlobKey(jobID: jobID, role: "")
+        }
+        let shard = String(jobID.suffix(2)).lowercased()
+        return root.appendingPathComponent(shard, isDirectory: true).appendingPathComponent(jobID.lowercased(), isDirectory: true)
+    }
+
+    func file(_ jobID: String, _ role: String) throws -> URL {
+        guard !role.isEmpty, role.count <= 32, role.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_") }) else {
+            throw InvalidBlobKey(jobID: jobID, role: role)
+        }
+        return try folder(jobID).appendingPathComponent(role)
+    }
+
+    public func put(jobID: String, role: String, bytes: [UInt8]) throws {
+        let target = try file(jobID, role)
+        let dir = target.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let temporary = dir.appendingPathComponent(".\(role).\(UInt64.random(in: 0...UInt64.max)).tmp")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw POSIXError.current("create \(temporary.path)") }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary.path) }
+        }
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    let error = POSIXError.current("write \(temporary.path)")
+                    close(fd)
+                    throw error
+                }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else {
+            let error = POSIXError.current("fsync \(temporary.path)")
+            close(fd)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary.path, target.path) == 0 else { throw POSIXError.current("rename to \(target.path)") }
+        ok = true
+        let dirFD = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirFD >= 0 {
+            fsync(dirFD)
+            close(dirFD)
+        }
+    }
+
+    public func get(jobID: String, role: String) throws -> [UInt8]? {
+        let path = try file(jobID, role).path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if FileManager.default.fileExists(atPath: path) { throw POSIXError.current("read \(path)") }
+            return nil
+        }
+        return [UInt8](data)
+    }
+
+    public func size(jobID: String, role: String) throws -> Int? {
+        var st = stat()
+        let path = try file(jobID, role).path
+        guard stat(path, &st) == 0 else {
+            if errno == ENOENT { return nil }
+            throw POSIXError.current("stat \(path)")
+        }
+        return Int(st.st_size)
+    }
+
+    public func delete(jobID: String) throws {
+        let dir = try folder(jobID)
+        if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
+    }
+}
+
+extension POSIXError {
+    /// The current `errno` as an error mentioning what was being done.
+    static func current(_ what: String) -> Error {
+        let code = errno
+        return NSError(domain: NSPOSIXErrorDomain, code: Int(code),
+                       userInfo: [NSLocalizedDescriptionKey: "\(what): \(String(cString: strerror(code)))"])
+    }
+}
