@@ -11,6 +11,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libvips through pkg-config, plus static inline shims for its variadic C functions.
@@ -39,6 +42,11 @@ let package = Package(
         ),
         // The blob store contract and its file-system backend.
         .target(name: "MediaStore"),
+        // Intake: store the original, then enqueue (shared by the CLI and, later, the HTTP upload).
+        .target(
+            name: "MediaIntake",
+            dependencies: ["MediaQueue", "MediaStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The pure media pipeline: (bytes, facts, policy) -> outcome. No queue, HTTP or database.
         .target(
             name: "MediaPipeline",
@@ -46,10 +54,21 @@ let package = Package(
             // COpusFile's shim calls libopus itself; opusfile.pc lists libopus only as private.
             linkerSettings: [.linkedLibrary("opus")]
         ),
+        // The worker runtime: claim → load → process → store → complete, leases, retries, shutdown.
+        .target(
+            name: "MediaWorker",
+            dependencies: [
+                "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "mediaworker",
             dependencies: [
-                "MediaPipeline",
+                "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaJSON",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

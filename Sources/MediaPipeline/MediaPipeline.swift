@@ -15,13 +15,25 @@ public final class MediaPipeline: Sendable {
 
     /// Judges and processes one attachment. Thread-safe; CPU-bound: call it from a worker thread.
     public func process(_ bytes: [UInt8], facts: AttachmentFacts) throws -> Outcome {
-        try bytes.withUnsafeBytes { raw in try process(raw, original: bytes, facts: facts) }
+        var timings = PhaseTimings()
+        return try process(bytes, facts: facts, timings: &timings)
     }
 
-    private func process(_ raw: UnsafeRawBufferPointer, original: [UInt8], facts: AttachmentFacts) throws -> Outcome {
+    /// The same, reporting how long sniffing and the transform took.
+    public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings) throws -> Outcome {
+        try bytes.withUnsafeBytes { raw in try process(raw, original: bytes, facts: facts, timings: &timings) }
+    }
+
+    private func process(_ raw: UnsafeRawBufferPointer, original: [UInt8], facts: AttachmentFacts,
+                         timings: inout PhaseTimings) throws -> Outcome {
         let size = raw.count
+        let clock = ContinuousClock()
+        let started = clock.now
         // Sniff a bounded prefix: enough for every signature libmagic knows, cheap on any size.
         let detected = try sniffer.sniff(UnsafeRawBufferPointer(rebasing: raw.prefix(Self.sniffBytes)))
+        let sniffed = clock.now
+        timings.sniff = sniffed - started
+        defer { timings.transform = clock.now - sniffed }
         func reject(_ reason: RejectionReason, _ message: String) -> Outcome {
             .rejected(.init(reason: reason, message: message, detectedType: detected, size: size))
         }
@@ -66,6 +78,13 @@ public final class MediaPipeline: Sendable {
                                        waveform: waveform, gainDb: gainDb))
             }
         }
+    }
+
+    /// Durations of the pipeline's phases for one file (logged per job by the worker).
+    public struct PhaseTimings: Sendable {
+        public var sniff: Duration = .zero
+        public var transform: Duration = .zero
+        public init() {}
     }
 
     /// libmagic reads at most this many leading bytes.

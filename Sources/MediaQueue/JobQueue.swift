@@ -33,6 +33,8 @@ public protocol JobQueue: Sendable {
     func retry(id: String, now: Date) throws -> Bool
 
     func job(id: String) throws -> Job?
+    /// The job an idempotency key names (zero or one).
+    func jobs(idempotencyKey: String) throws -> [Job]
     func jobs(state: JobState?, limit: Int) throws -> [Job]
     func counts() throws -> [JobState: Int]
 }

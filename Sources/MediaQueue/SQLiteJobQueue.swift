@@ -179,6 +179,12 @@ public final class SQLiteJobQueue: JobQueue {
         try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
     }
 
+    public func jobs(idempotencyKey: String) throws -> [Job] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE idempotency_key = ?", arguments: [idempotencyKey]).map(Self.job)
+        }
+    }
+
     public func jobs(state: JobState?, limit: Int) throws -> [Job] {
         try pool.read { db in
             let rows: [Row]

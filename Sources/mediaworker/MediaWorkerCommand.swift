@@ -4,10 +4,10 @@ import MediaPipeline
 
 /// `mediaworker`: command-line parsing and wiring only.
 @main
-struct MediaWorkerCommand: ParsableCommand {
+struct MediaWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mediaworker",
         abstract: "Judges, checks and converts the attachments of a WhatsApp customer-service channel.",
-        subcommands: [ProcessCommand.self]
+        subcommands: [ProcessCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self]
     )
 }

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import MediaIntake
+import MediaJSON
+import MediaPipeline
+import MediaQueue
+import MediaStore
+
+/// One claimed job, start to finish: load the original → pipeline → store artifacts → complete.
+/// Content problems end as a `rejected` result; anything thrown (I/O, database, libmagic) is retried.
+public struct JobProcessor: Sendable {
+    public let pipeline: MediaPipeline
+    public let queue: any JobQueue
+    public let store: any BlobStore
+    public let retry: RetryPolicy
+
+    public init(pipeline: MediaPipeline, queue: any JobQueue, store: any BlobStore, retry: RetryPolicy) {
+        self.pipeline = pipeline
+        self.queue = queue
+        self.store = store
+        self.retry = retry
+    }
+
+    /// What happened to a job on this worker.
+    public enum Disposition: String, Sendable {
+        case completed, retried, dead, leaseLost = "lease_lost"
+    }
+
+    /// Processes `job` (claimed by `worker`) and records the result or the error. Never throws: a queue
+    /// that cannot be written to leaves the job for lease rescue.
+    @discardableResult
+    public func run(_ job: Job, worker: String, logger: Logger) -> Disposition {
+        var log = logger
+        log[metadataKey: "job"] = "\(job.id)"
+        log[metadataKey: "attempt"] = "\(job.attempts)"
+        let clock = ContinuousClock()
+        var phases: [(String, Duration)] = []
+        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let start = clock.now
+            defer { phases.append((name, clock.now - start)) }
+            return try body()
+        }
+        do {
+            guard let bytes = try timed("load", { try store.get(jobID: job.id, role: AttachmentIntake.originalRole) }) else {
+                throw MissingOriginal(jobID: job.id)
+            }
+            guard let sender = Sender(rawValue: job.submission.from) else { throw UnknownSender(value: job.submission.from) }
+            var timings = MediaPipeline.PhaseTimings()
+            let outcome = try pipeline.process(bytes, facts: AttachmentFacts(
+                from: sender, declaredType: job.submission.declaredType, fileName: job.submission.fileName,
+                channel: job.submission.channel), timings: &timings)
+            phases.append(("sniff", timings.sniff))
+            phases.append(("transform", timings.transform))
+            let result = try timed("store") { try storeArtifacts(of: outcome, jobID: job.id) }
+            let held = try timed("complete") { try queue.complete(id: job.id, worker: worker, result: result, now: Date()) }
+            log.info(held ? "job finished" : "job finished but its lease was taken over; result discarded",
+                     metadata: metadata(phases, ["state": "\(result.state.rawValue)"]))
+            return held ? .completed : .leaseLost
+        } catch {
+            let message = "\(error)"
+            let retryAt = retry.retryAt(afterAttempt: job.attempts, now: Date())
+            let held = (try? queue.fail(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date())) ?? false
+            log.warning(retryAt == nil ? "job failed; no attempts left, it is dead" : "job failed; will retry",
+                        metadata: metadata(phases, ["error": "\(message)",
+                                                    "retry_at": "\(retryAt.map(Job.timestamp) ?? "never")"]))
+            return held ? (retryAt == nil ? .dead : .retried) : .leaseLost
+        }
+    }
+
+    /// Writes every artifact but the original (already stored at intake) and builds the job result.
+    func storeArtifacts(of outcome: Outcome, jobID: String) throws -> JobResult {
+        let outcomeJSON = outcome.json(location: { _ in nil })
+        guard case .accepted(let accepted) = outcome else {
+            return JobResult(state: .rejected, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifactsJSON: "[]")
+        }
+        for artifact in accepted.artifacts where artifact.role != .original {
+            try store.put(jobID: jobID, role: artifact.role.rawValue, bytes: artifact.bytes)
+        }
+        let artifacts: [JSONValue] = accepted.artifacts.map { a in
+            var m: [(String, JSONValue)] = [("role", .string(a.role.rawValue)), ("contentType", .string(a.contentType)),
+                                            ("size", .int(a.bytes.count))]
+            if let w = a.width { m.append(("width", .int(w))) }
+            if let h = a.height { m.append(("height", .int(h))) }
+            if let d = a.durationMs { m.append(("durationMs", .int(d))) }
+            return .object(m)
+        }
+        return JobResult(state: .accepted, outcomeJSON: Self.withoutArtifacts(outcomeJSON),
+                         artifactsJSON: JSONValue.array(artifacts).serialized())
+    }
+
+    /// The job carries artifacts beside the outcome (contract.md), so the outcome object omits them.
+    static func withoutArtifacts(_ json: JSONValue) -> String {
+        guard case .object(let members) = json else { return json.serialized() }
+        return JSONValue.object(members.filter { $0.0 != "artifacts" }).serialized()
+    }
+
+    private func metadata(_ phases: [(String, Duration)], _ extra: Logger.Metadata) -> Logger.Metadata {
+        var m = extra
+        for (name, d) in phases {
+            let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+            m["\(name)_ms"] = "\((ms * 10).rounded() / 10)"
+        }
+        return m
+    }
+}
+
+/// The original of a queued job is gone from the store (retried: a shared store may be briefly unreachable).
+struct MissingOriginal: Error, CustomStringConvertible {
+    var jobID: String
+    var description: String { "the original of job \(jobID) is missing from the store" }
+}
+
+struct UnknownSender: Error, CustomStringConvertible {
+    var value: String
+    var description: String { "unknown sender \(value)" }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import MediaQueue
+
+/// Runs jobs: `concurrency` slots, each an OS thread (codec work stays off Swift's cooperative pool),
+/// claiming with a lease, plus one heartbeat thread renewing the leases of jobs in flight.
+///
+/// Shutdown (`stop`): stop claiming, let jobs in flight finish within the grace period, then release
+/// the ones still running so another worker picks them up at once.
+public final class Worker: @unchecked Sendable {
+    public let id: String
+    private let processor: JobProcessor
+    private let settings: WorkerSettings
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var stopping = false
+    private var running = 0
+    private var inFlight: [String: Date] = [:]  // job id → claimed at
+    private var wakeups = 0
+
+    public init(processor: JobProcessor, settings: WorkerSettings, logger: Logger,
+                id: String = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))") {
+        self.id = id
+        self.processor = processor
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Starts the slots and the heartbeat.
+    public func start() {
+        condition.lock()
+        running = settings.concurrency + 1
+        condition.unlock()
+        for slot in 0..<settings.concurrency {
+            let thread = Thread { [self] in slotLoop(slot) }
+            thread.name = "mediaworker.slot\(slot)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        let heartbeat = Thread { [self] in heartbeatLoop() }
+        heartbeat.name = "mediaworker.heartbeat"
+        heartbeat.start()
+        logger.info("worker started", metadata: ["worker": "\(id)", "slots": "\(settings.concurrency)",
+                                                 "lease_s": "\(settings.lease)"])
+    }
+
+    /// Wakes idle slots at once (a job was just enqueued in this process).
+    public func wake() {
+        condition.lock()
+        wakeups += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Stops claiming, waits up to the grace period for jobs in flight, releases what is left, and
+    /// returns when every thread has ended or been given up on.
+    public func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        let deadline = Date().addingTimeInterval(settings.grace)
+        while !inFlight.isEmpty && Date() < deadline { _ = condition.wait(until: deadline) }
+        let left = Array(inFlight.keys)
+        condition.unlock()
+        for job in left {
+            let released = (try? processor.queue.release(id: job, worker: id, now: Date())) ?? false
+            logger.warning("grace period over; job released", metadata: ["job": "\(job)", "released": "\(released)"])
+        }
+        condition.lock()
+        // Slots still inside a job cannot be interrupted; their result is refused (lease released).
+        let end = Date().addingTimeInterval(left.isEmpty ? 5 : 0.1)
+        while running > left.count && Date() < end { _ = condition.wait(until: end) }
+        condition.unlock()
+        logger.info("worker stopped", metadata: ["worker": "\(id)", "released": "\(left.count)"])
+    }
+
+    private func slotLoop(_ slot: Int) {
+        var idle = 0.005
+        var seen = 0
+        while true {
+            condition.lock()
+            if stopping {
+                running -= 1
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            seen = wakeups
+            condition.unlock()
+
+            let job: Job?
+            do {
+                job = try processor.queue.claim(worker: id, lease: settings.lease, maxAttempts: settings.retry.maxAttempts, now: Date())
+            } catch {
+                logger.error("claim failed", metadata: ["error": "\(error)"])
+                job = nil
+            }
+            guard let job else {
+                condition.lock()
+                if !stopping && wakeups == seen { _ = condition.wait(until: Date().addingTimeInterval(idle)) }
+                condition.unlock()
+                idle = min(settings.pollMax, idle * 2)
+                continue
+            }
+            idle = 0.005
+            condition.lock()
+            inFlight[job.id] = Date()
+            condition.unlock()
+            processor.run(job, worker: id, logger: logger)
+            condition.lock()
+            inFlight[job.id] = nil
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    private func heartbeatLoop() {
+        let interval = settings.lease / 3
+        while true {
+            condition.lock()
+            _ = condition.wait(until: Date().addingTimeInterval(interval))
+            if stopping && inFlight.isEmpty {
+                running -= 1
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let jobs = Array(inFlight.keys)
+            condition.unlock()
+            for job in jobs {
+                do {
+                    if try !processor.queue.heartbeat(id: job, worker: id, lease: settings.lease, now: Date()) {
+                        logger.warning("lease lost (taken over by another worker)", metadata: ["job": "\(job)"])
+                    }
+                } catch {
+                    logger.error("heartbeat failed", metadata: ["job": "\(job)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import MediaQueue
+
+/// How the queue worker runs, from `MEDIAWORKER_*` variables (defaults in the README).
+public struct WorkerSettings: Sendable, Equatable {
+    /// Jobs processed at once (`MEDIAWORKER_WORKERS`, default: the number of cores).
+    public var concurrency: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Seconds a claim lasts without a heartbeat (`MEDIAWORKER_LEASE`); a dead worker's jobs are
+    /// reclaimed this long after it stopped renewing them.
+    public var lease: TimeInterval = 30
+    /// Longest wait between polls of an empty queue, seconds (`MEDIAWORKER_POLL_MAX`).
+    public var pollMax: TimeInterval = 0.5
+    /// Seconds in-flight jobs may take to finish after SIGTERM before they are released (`MEDIAWORKER_GRACE`).
+    public var grace: TimeInterval = 20
+    /// Retries and backoff (`MEDIAWORKER_MAX_ATTEMPTS`, `MEDIAWORKER_RETRY_BASE`, `MEDIAWORKER_RETRY_MAX`).
+    public var retry = RetryPolicy()
+
+    public init() {}
+
+    public init(environment: [String: String]) throws {
+        self.init()
+        func number(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
+            guard let raw = environment[key] else { return nil }
+            guard let v = Double(raw), range.contains(v) else {
+                throw WorkerSettingsError(description: "\(key)=\(raw): expected a number in \(range.lowerBound)…\(range.upperBound)")
+            }
+            return v
+        }
+        if let v = try number("MEDIAWORKER_WORKERS", 1...256) { concurrency = Int(v) }
+        if let v = try number("MEDIAWORKER_LEASE", 0.5...86_400) { lease = v }
+        if let v = try number("MEDIAWORKER_POLL_MAX", 0.001...60) { pollMax = v }
+        if let v = try number("MEDIAWORKER_GRACE", 0...3600) { grace = v }
+        if let v = try number("MEDIAWORKER_MAX_ATTEMPTS", 1...100) { retry.maxAttempts = Int(v) }
+        if let v = try number("MEDIAWORKER_RETRY_BASE", 0.001...3600) { retry.base = v }
+        if let v = try number("MEDIAWORKER_RETRY_MAX", 0.001...86_400) { retry.maximum = v }
+    }
+}
+
+public struct WorkerSettingsError: Error, CustomStringConvertible {
+    public var description: String
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MediaIntake
+import MediaJSON
+import MediaPipeline
+import MediaQueue
+import MediaStore
+import MediaWorker
+import ServiceLifecycle
+
+/// `mediaworker enqueue FILE`: stores the file and queues its job; prints the job.
+struct EnqueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enqueue",
+        abstract: "Store a file and queue it for processing; print the job as JSON.",
+        discussion: "Exit 0 for a new job or the existing job of a repeated idempotency key with the same bytes; exit 3 when the key was used for other bytes.")
+
+    @Argument(help: "The file to enqueue.") var file: String
+    @Option(help: "Who sent it: visitor or operator.") var from: Sender
+    @Option(name: .customLong("declared-type"), help: "The MIME type the sender declared.") var declaredType: String?
+    @Option(name: .customLong("file-name"), help: "The sender's file name (recorded only).") var fileName: String?
+    @Option(name: .customLong("idempotency-key"), help: "WhatsApp's message id plus the attachment's index.") var idempotencyKey: String?
+    @Option(name: .customLong("conversation-id")) var conversationId: String?
+    @Option(name: .customLong("business-number")) var businessNumber: String?
+    @OptionGroup var storage: StorageOptions
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let (queue, store) = try storage.open()
+        let result = try AttachmentIntake(queue: queue, store: store).submit(
+            [UInt8](data), from: from.rawValue, declaredType: declaredType, fileName: fileName,
+            idempotencyKey: idempotencyKey, conversationId: conversationId, businessNumber: businessNumber)
+        printJSON(result.job.json())
+        if case .conflict = result {
+            FileHandle.standardError.write(Data("idempotency key \(idempotencyKey ?? "") was already used for other bytes\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+/// `mediaworker work`: runs workers until SIGTERM or SIGINT.
+struct WorkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "work",
+        abstract: "Process queued jobs until stopped (SIGTERM/SIGINT: finish in-flight jobs within the grace period).")
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        Logs.bootstrap()
+        let env = storage.environment
+        let settings = try PipelineSettings(environment: env)
+        let workerSettings = try WorkerSettings(environment: env)
+        let (queue, store) = try storage.open()
+        let pipeline = try MediaPipeline(settings: settings)
+        let logger = Logger(label: "mediaworker")
+        let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry),
+                            settings: workerSettings, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: WorkerService(worker: worker))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+/// `mediaworker jobs show|list|retry`.
+struct JobsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "Inspect and re-queue jobs.",
+        subcommands: [Show.self, List.self, Retry.self])
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one job as JSON (exit 4 when there is none).")
+        @Argument var id: String
+        @OptionGroup var storage: StorageOptions
+        func run() throws {
+            guard let job = try storage.open().queue.job(id: id) else {
+                FileHandle.standardError.write(Data("no job \(id)\n".utf8))
+                throw ExitCode(4)
+            }
+            printJSON(job.json())
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print jobs, newest first, one JSON object per line.")
+        @Option(help: "Only jobs in this state: queued, running, accepted, rejected or dead.") var state: JobState?
+        @Option(help: "At most this many.") var limit: Int = 100
+        @OptionGroup var storage: StorageOptions
+        func run() throws {
+            for job in try storage.open().queue.jobs(state: state, limit: limit) { printJSON(job.json()) }
+        }
+    }
+
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-queue a dead job with a fresh attempt budget (exit 4 unless it is dead).")
+        @Argument var id: String
+        @OptionGroup var storage: StorageOptions
+        func run() throws {
+            let queue = try storage.open().queue
+            guard try queue.retry(id: id, now: Date()), let job = try queue.job(id: id) else {
+                FileHandle.standardError.write(Data("job \(id) is not dead (or does not exist)\n".utf8))
+                throw ExitCode(4)
+            }
+            printJSON(job.json())
+        }
+    }
+}
+
+extension JobState: ExpressibleByArgument {}
