@@ -77,10 +77,23 @@ let package = Package(
             name: "mediaworker-bench",
             dependencies: ["MediaPipeline"]
         ),
+        // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
+        .target(name: "MediaTestSupport", dependencies: ["MediaPipeline"], path: "Tests/MediaTestSupport"),
         .testTarget(
             name: "MediaPipelineTests",
-            dependencies: ["MediaPipeline", "CVips"],
+            dependencies: ["MediaPipeline", "CVips", "MediaTestSupport"],
             path: "Tests/MediaPipelineTests"
+        ),
+        .testTarget(
+            name: "MediaQueueTests",
+            dependencies: ["MediaQueue", "MediaStore", "MediaIntake", "MediaJSON"],
+            path: "Tests/MediaQueueTests"
+        ),
+        .testTarget(
+            name: "MediaWorkerTests",
+            dependencies: ["MediaWorker", "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaTestSupport",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Tests/MediaWorkerTests"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,18 +1,10 @@
 import Foundation
+import MediaTestSupport
 import Testing
 
 /// `mediaworker process` as a user runs it: a real process, one JSON line on stdout, artifacts on disk.
 @Suite struct CLITests {
-    /// The built `mediaworker` next to the test bundle (`make test` builds it before testing).
-    static let binary: URL = {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("mediaworker")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent(".build/debug/mediaworker")
-    }()
+    static var binary: URL { TestBinary.mediaworker }
 
     struct Run {
         var status: Int32
@@ -35,11 +27,7 @@ import Testing
         return Run(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self))
     }
 
-    func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mw-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    func temporaryFolder() throws -> URL { try TestBinary.temporaryFolder("mw-cli") }
 
     @Test("an accepted photo: one JSON line, exit 0, artifacts written where it says")
     func accepted() throws {

@@ -1,5 +1,6 @@
 import CVips
 import Foundation
+import MediaTestSupport
 import Testing
 @testable import MediaPipeline
 
@@ -19,16 +20,16 @@ import Testing
 
     @Test("JPEG, PNG, GIF and PDF loaders stay enabled")
     func allowedLoaders() throws {
-        #expect(opens(try FixtureManifest.Fixture.named("jpeg-whatsapp-photo").bytes()) == "jpegload_buffer")
-        #expect(opens(try FixtureManifest.Fixture.named("png-palette").bytes()) == "pngload_buffer")
-        #expect(opens(try FixtureManifest.Fixture.named("gif87a").bytes()) == "gifload_buffer")
-        #expect(opens(try FixtureManifest.Fixture.named("pdf-text-3-pages").bytes()) == "pdfload_buffer")
+        #expect(opens(try FixtureManifest.named("jpeg-whatsapp-photo").bytes()) == "jpegload_buffer")
+        #expect(opens(try FixtureManifest.named("png-palette").bytes()) == "pngload_buffer")
+        #expect(opens(try FixtureManifest.named("gif87a").bytes()) == "gifload_buffer")
+        #expect(opens(try FixtureManifest.named("pdf-text-3-pages").bytes()) == "pdfload_buffer")
     }
 
     @Test("every other loader is blocked: WebP, SVG, and formats nobody asked for")
     func blockedLoaders() throws {
-        #expect(opens(try FixtureManifest.Fixture.named("webp-declared-jpeg").bytes()) == nil)
-        #expect(opens(try FixtureManifest.Fixture.named("svg-script-declared-png").bytes()) == nil)
+        #expect(opens(try FixtureManifest.named("webp-declared-jpeg").bytes()) == nil)
+        #expect(opens(try FixtureManifest.named("svg-script-declared-png").bytes()) == nil)
         // A tiny valid PPM and a BMP-like header: loaders libvips has but the service must never run.
         #expect(opens(Array("P6\n1 1\n255\n\u{0}\u{0}\u{0}".utf8)) == nil)
         #expect(opens(Array("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n\u{1}\u{1}\u{1}\u{1}".utf8)) == nil)

@@ -1,3 +1,4 @@
+import MediaTestSupport
 import Testing
 @testable import MediaPipeline
 
@@ -54,7 +55,7 @@ import Testing
     @Test("an unknown channel is refused, not processed under another channel's rules")
     func unknownChannel() throws {
         let pipeline = FixtureSuiteTests.pipeline
-        let photo = try FixtureManifest.Fixture.named("jpeg-whatsapp-photo").bytes()
+        let photo = try FixtureManifest.named("jpeg-whatsapp-photo").bytes()
         let outcome = try pipeline.process(photo, facts: AttachmentFacts(from: .visitor, channel: "telegram"))
         guard case .rejected(let r) = outcome else { Issue.record("accepted on an unknown channel"); return }
         #expect(r.reason == .unsupportedType)
@@ -69,12 +70,5 @@ import Testing
         #expect(throws: SettingsError.self) { try PipelineSettings(environment: ["MEDIAWORKER_MAX_BYTES": "lots"]) }
         #expect(throws: SettingsError.self) { try PipelineSettings(environment: ["MEDIAWORKER_THUMBNAIL_FORMAT": "bmp"]) }
         #expect(throws: SettingsError.self) { try PipelineSettings(environment: ["MEDIAWORKER_THUMBNAIL_QUALITY": "0"]) }
-    }
-}
-
-extension FixtureManifest.Fixture {
-    static func named(_ id: String) -> FixtureManifest.Fixture {
-        guard let f = FixtureManifest.all.first(where: { $0.id == id }) else { fatalError("no fixture \(id)") }
-        return f
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MediaTestSupport
 import Testing
 @testable import MediaPipeline
 
@@ -6,7 +7,7 @@ import Testing
     func convert(_ id: String, _ configure: (inout PipelineSettings) -> Void = { _ in }) throws -> Outcome {
         var settings = PipelineSettings()
         configure(&settings)
-        let fixture = FixtureManifest.Fixture.named(id)
+        let fixture = FixtureManifest.named(id)
         return try MediaPipeline(settings: settings).process(try fixture.bytes(), facts: fixture.facts)
     }
 

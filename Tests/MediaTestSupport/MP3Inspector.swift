@@ -1,17 +1,17 @@
 /// An independent reader of MPEG audio Layer III streams for tests: walks every frame header, reads the
 /// Xing/Info frame count and the LAME tag's encoder delay and padding, and so gives the exact duration a
 /// gapless player shows.
-struct MP3Inspector {
-    var frames = 0
-    var sampleRate = 0
-    var allMono = true
-    var xingFrames: Int?
-    var delay = 0
-    var padding = 0
-    var hasLAMETag = false
-    var lameTagCRCValid = false
+public struct MP3Inspector {
+    public var frames = 0
+    public var sampleRate = 0
+    public var allMono = true
+    public var xingFrames: Int?
+    public var delay = 0
+    public var padding = 0
+    public var hasLAMETag = false
+    public var lameTagCRCValid = false
 
-    init?(_ b: [UInt8]) {
+    public init?(_ b: [UInt8]) {
         var i = 0
         // Skip an ID3v2 tag if present.
         if b.count > 10, b[0] == 0x49, b[1] == 0x44, b[2] == 0x33 {
@@ -53,12 +53,12 @@ struct MP3Inspector {
     }
 
     /// Samples per frame (MPEG-2/2.5 Layer III: 576; MPEG-1: 1152) times frames, less delay and padding.
-    var durationMs: Double {
+    public var durationMs: Double {
         let perFrame = sampleRate >= 32000 ? 1152 : 576
         return Double(frames * perFrame - delay - padding) * 1000 / Double(sampleRate)
     }
 
-    static func crc16(_ bytes: ArraySlice<UInt8>) -> UInt16 {
+    public static func crc16(_ bytes: ArraySlice<UInt8>) -> UInt16 {
         var crc: UInt16 = 0
         for byte in bytes {
             crc ^= UInt16(byte)

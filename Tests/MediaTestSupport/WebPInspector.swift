@@ -1,15 +1,15 @@
 /// An independent reader of WebP containers (RIFF chunks), so tests check thumbnails without the
 /// code under test: dimensions, alpha, and whether any metadata chunk survived.
-struct WebPInspector {
-    var width = 0
-    var height = 0
-    var hasAlpha = false
-    var chunks: [String] = []
+public struct WebPInspector {
+    public var width = 0
+    public var height = 0
+    public var hasAlpha = false
+    public var chunks: [String] = []
 
     /// Chunks that carry metadata; a stripped thumbnail has none of them.
-    static let metadataChunks: Set<String> = ["EXIF", "XMP ", "ICCP"]
+    public static let metadataChunks: Set<String> = ["EXIF", "XMP ", "ICCP"]
 
-    init?(_ b: [UInt8]) {
+    public init?(_ b: [UInt8]) {
         guard b.count >= 30, String(decoding: b[0..<4], as: UTF8.self) == "RIFF",
               String(decoding: b[8..<12], as: UTF8.self) == "WEBP" else { return nil }
         func le24(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 | Int(b[i + 2]) << 16 }

@@ -1,42 +1,42 @@
 import Foundation
 import Testing
-@testable import MediaPipeline
+import MediaPipeline
 
 /// `Fixtures/fixtures.json`: what each fixture file is and what must happen to it.
-struct FixtureManifest: Decodable {
-    var version: Int
-    var fixtures: [Fixture]
+public struct FixtureManifest: Decodable, Sendable {
+    public var version: Int
+    public var fixtures: [Fixture]
 
-    struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
-        var id: String
-        var file: String
-        var description: String
-        var from: Sender
-        var declaredType: String?
-        var fileName: String?
-        var derive: Derive?
-        var expect: Expectation
+    public struct Fixture: Decodable, Sendable, CustomTestStringConvertible {
+        public var id: String
+        public var file: String
+        public var description: String
+        public var from: Sender
+        public var declaredType: String?
+        public var fileName: String?
+        public var derive: Derive?
+        public var expect: Expectation
 
-        var testDescription: String { id }
+        public var testDescription: String { id }
 
-        struct Derive: Decodable, Sendable {
-            var appendBytes: Int?
+        public struct Derive: Decodable, Sendable {
+            public var appendBytes: Int?
         }
 
-        struct Expectation: Decodable, Sendable {
-            var status: String
-            var reason: String?
-            var detectedType: String?
-            var kind: String?
-            var thumbnail: Thumbnail??
-            var previewUnavailable: String?
-            var playback: Playback?
+        public struct Expectation: Decodable, Sendable {
+            public var status: String
+            public var reason: String?
+            public var detectedType: String?
+            public var kind: String?
+            public var thumbnail: Thumbnail??
+            public var previewUnavailable: String?
+            public var playback: Playback?
 
             enum CodingKeys: String, CodingKey {
                 case status, reason, detectedType, kind, thumbnail, previewUnavailable, playback
             }
 
-            init(from decoder: Decoder) throws {
+            public init(from decoder: Decoder) throws {
                 let c = try decoder.container(keyedBy: CodingKeys.self)
                 status = try c.decode(String.self, forKey: .status)
                 reason = try c.decodeIfPresent(String.self, forKey: .reason)
@@ -53,34 +53,34 @@ struct FixtureManifest: Decodable {
             }
         }
 
-        struct Thumbnail: Decodable, Sendable {
-            var width: Int
-            var height: Int
-            var hasAlpha: Bool?
+        public struct Thumbnail: Decodable, Sendable {
+            public var width: Int
+            public var height: Int
+            public var hasAlpha: Bool?
         }
 
-        struct Playback: Decodable, Sendable {
-            var durationMs: Int
+        public struct Playback: Decodable, Sendable {
+            public var durationMs: Int
         }
 
         /// The file's bytes, with the derivation applied.
-        func bytes() throws -> [UInt8] {
+        public func bytes() throws -> [UInt8] {
             var data = [UInt8](try Data(contentsOf: FixtureManifest.folder.appendingPathComponent(file)))
             if let extra = derive?.appendBytes { data += [UInt8](repeating: 0, count: extra) }
             return data
         }
 
-        var facts: AttachmentFacts {
+        public var facts: AttachmentFacts {
             AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName)
         }
     }
 
     /// The repository's `Fixtures/` folder.
-    static let folder: URL = URL(fileURLWithPath: #filePath)
+    public static let folder: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures", isDirectory: true)
 
-    static func load() -> FixtureManifest {
+    public static func load() -> FixtureManifest {
         do {
             let data = try Data(contentsOf: folder.appendingPathComponent("fixtures.json"))
             return try JSONDecoder().decode(FixtureManifest.self, from: data)
@@ -89,5 +89,11 @@ struct FixtureManifest: Decodable {
         }
     }
 
-    static let all = load().fixtures
+    public static let all = load().fixtures
+
+    /// The fixture with this id (a test that names a missing one stops).
+    public static func named(_ id: String) -> Fixture {
+        guard let f = all.first(where: { $0.id == id }) else { fatalError("no fixture \(id)") }
+        return f
+    }
 }

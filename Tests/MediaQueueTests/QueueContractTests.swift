@@ -1,0 +1,189 @@
+import Foundation
+import MediaJSON
+import MediaQueue
+import Testing
+
+/// The queue contract, run against every backend (SQLite today; PostgreSQL joins the list later).
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// A fresh, empty queue of this kind; `open()` makes another connection to the same database.
+    func make() throws -> (queue: any JobQueue, open: @Sendable () throws -> any JobQueue) {
+        switch self {
+        case .sqlite:
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mw-queue-\(UUID().uuidString)")
+            let path = folder.appendingPathComponent("queue.sqlite").path
+            return (try SQLiteJobQueue(path: path), { try SQLiteJobQueue(path: path) })
+        }
+    }
+}
+
+func submission(_ key: String? = nil, digest: String = "aa", size: Int = 10) -> NewJob {
+    NewJob(from: "visitor", declaredType: "image/jpeg", fileName: "a.jpg", idempotencyKey: key,
+           conversationId: "c1", businessNumber: "+34600000000", contentSHA256: digest, size: size)
+}
+
+let t0 = Date(timeIntervalSince1970: 1_795_622_400)
+
+@Suite struct QueueContractTests {
+    @Test("enqueue, claim (counting the attempt), complete; nothing left to claim", arguments: Backend.allCases)
+    func happyPath(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let id = JobID.make(now: t0)
+        guard case .created(let created) = try q.enqueue(submission(), id: id, now: t0) else { Issue.record("not created"); return }
+        #expect(created.state == .queued && created.attempts == 0)
+        let claimed = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0))
+        #expect(claimed.id == id && claimed.state == .running && claimed.attempts == 1 && claimed.leaseOwner == "A")
+        #expect(try q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0) == nil, "a held job is not claimed twice")
+        let result = JobResult(state: .accepted, outcomeJSON: #"{"status":"accepted"}"#, artifactsJSON: "[]")
+        #expect(try q.complete(id: id, worker: "A", result: result, now: t0.addingTimeInterval(1)))
+        let done = try #require(try q.job(id: id))
+        #expect(done.state == .accepted && done.finishedAt != nil && done.leaseOwner == nil)
+        #expect(try q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0.addingTimeInterval(100)) == nil)
+        #expect(try q.counts()[.accepted] == 1)
+    }
+
+    @Test("an expired lease is reclaimed by another worker; the old owner can no longer write", arguments: Backend.allCases)
+    func leaseRescue(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let id = JobID.make(now: t0)
+        _ = try q.enqueue(submission(), id: id, now: t0)
+        _ = try #require(try q.claim(worker: "A", lease: 10, maxAttempts: 5, now: t0))
+        #expect(try q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(9)) == nil)
+        #expect(try q.heartbeat(id: id, worker: "A", lease: 10, now: t0.addingTimeInterval(9)), "A renews until t+19")
+        #expect(try q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(15)) == nil)
+        let rescued = try #require(try q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(20)))
+        #expect(rescued.leaseOwner == "B" && rescued.attempts == 2)
+        let late = JobResult(state: .rejected, outcomeJSON: "{}", artifactsJSON: "[]")
+        #expect(try !q.complete(id: id, worker: "A", result: late, now: t0.addingTimeInterval(21)))
+        #expect(try !q.heartbeat(id: id, worker: "A", lease: 10, now: t0.addingTimeInterval(21)))
+        #expect(try !q.fail(id: id, worker: "A", error: "x", retryAt: nil, now: t0.addingTimeInterval(21)))
+        #expect(try q.job(id: id)?.state == .running, "the new owner's claim stands")
+        #expect(try q.complete(id: id, worker: "B", result: JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]"),
+                               now: t0.addingTimeInterval(22)))
+    }
+
+    @Test("a job whose worker keeps dying is declared dead, not claimed forever", arguments: Backend.allCases)
+    func poisonJob(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let id = JobID.make(now: t0)
+        _ = try q.enqueue(submission(), id: id, now: t0)
+        var now = t0
+        for attempt in 1...3 {
+            let job = try #require(try q.claim(worker: "W\(attempt)", lease: 1, maxAttempts: 3, now: now))
+            #expect(job.attempts == attempt)
+            now = now.addingTimeInterval(2)
+        }
+        #expect(try q.claim(worker: "W4", lease: 1, maxAttempts: 3, now: now) == nil)
+        let dead = try #require(try q.job(id: id))
+        #expect(dead.state == .dead)
+        #expect(dead.lastError?.contains("lost the lease 3 times") == true)
+    }
+
+    @Test("a failed job waits for its retry time, then dies after the last attempt; retry re-queues it", arguments: Backend.allCases)
+    func failRetryDead(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let id = JobID.make(now: t0)
+        _ = try q.enqueue(submission(), id: id, now: t0)
+        _ = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0))
+        #expect(try q.fail(id: id, worker: "A", error: "disk full", retryAt: t0.addingTimeInterval(5), now: t0))
+        let waiting = try #require(try q.job(id: id))
+        #expect(waiting.state == .queued && waiting.lastError == "disk full")
+        #expect(try q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(4)) == nil)
+        let again = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(5)))
+        #expect(again.attempts == 2)
+        #expect(try q.fail(id: id, worker: "A", error: "disk still full", retryAt: nil, now: t0.addingTimeInterval(6)))
+        let dead = try #require(try q.job(id: id))
+        #expect(dead.state == .dead && dead.lastError == "disk still full")
+        let json = dead.json().serialized()
+        #expect(json.contains(#""state":"dead""#) && json.contains(#""lastError":"disk still full""#))
+        #expect(try q.retry(id: id, now: t0.addingTimeInterval(7)))
+        let requeued = try #require(try q.job(id: id))
+        #expect(requeued.state == .queued && requeued.attempts == 0)
+        #expect(try !q.retry(id: id, now: t0.addingTimeInterval(8)), "only a dead job is re-queued")
+        #expect(try q.claim(worker: "B", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(8))?.attempts == 1)
+    }
+
+    @Test("release gives a job back at once without spending an attempt", arguments: Backend.allCases)
+    func release(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let id = JobID.make(now: t0)
+        _ = try q.enqueue(submission(), id: id, now: t0)
+        _ = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0))
+        #expect(try !q.release(id: id, worker: "B", now: t0), "only the owner releases")
+        #expect(try q.release(id: id, worker: "A", now: t0))
+        let back = try #require(try q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0))
+        #expect(back.attempts == 1)
+    }
+
+    @Test("an idempotency key names one job: same bytes → that job, other bytes → conflict", arguments: Backend.allCases)
+    func idempotency(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let first = try q.enqueue(submission("wamid.1:0", digest: "aa"), id: JobID.make(), now: t0)
+        guard case .created(let job) = first else { Issue.record("not created"); return }
+        #expect(try q.enqueue(submission("wamid.1:0", digest: "aa"), id: JobID.make(), now: t0) == .existing(job))
+        #expect(try q.enqueue(submission("wamid.1:0", digest: "bb"), id: JobID.make(), now: t0) == .conflict(job))
+        #expect(try q.jobs(state: nil, limit: 10).count == 1)
+        // Jobs without a key never collide.
+        _ = try q.enqueue(submission(), id: JobID.make(), now: t0)
+        _ = try q.enqueue(submission(), id: JobID.make(), now: t0)
+        #expect(try q.jobs(state: .queued, limit: 10).count == 3)
+    }
+
+    @Test("duplicate submissions racing on separate connections create exactly one job", arguments: Backend.allCases)
+    func concurrentDuplicates(_ backend: Backend) throws {
+        let (_, open) = try backend.make()
+        let results = Mutexed([EnqueueResult]())
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            do {
+                let q = try open()
+                let r = try q.enqueue(submission("wamid.race:0", digest: i % 4 == 3 ? "other" : "same"), id: JobID.make(), now: t0)
+                results.with { $0.append(r) }
+            } catch {
+                Issue.record("enqueue threw: \(error)")
+            }
+        }
+        let all = results.with { $0 }
+        #expect(all.count == 16)
+        #expect(Set(all.map(\.job.id)).count == 1, "every caller sees the same job")
+        let created = all.filter { if case .created = $0 { return true } else { return false } }
+        #expect(created.count == 1)
+        let winnerDigest = created.first?.job.submission.contentSHA256
+        for r in all {
+            switch r {
+            case .existing(let j): #expect(j.submission.contentSHA256 == winnerDigest)
+            case .conflict(let j): #expect(j.submission.contentSHA256 == winnerDigest)
+            case .created: break
+            }
+        }
+    }
+
+    @Test("job ids are time-ordered UUIDv7 strings", arguments: [0, 1])
+    func ids(_ n: Int) {
+        let a = JobID.make(now: t0), b = JobID.make(now: t0.addingTimeInterval(0.002))
+        #expect(JobID.isValid(a) && JobID.isValid(b))
+        #expect(a < b)
+        #expect(Array(a)[14] == "7")
+        #expect(!JobID.isValid("../../etc/passwd"))
+    }
+
+    @Test("backoff doubles per attempt within ±50% jitter, capped, and ends after the last attempt")
+    func backoff() {
+        let policy = RetryPolicy(maxAttempts: 5, base: 1, maximum: 6)
+        for attempt in 1...4 {
+            let delay = policy.retryAt(afterAttempt: attempt, now: t0)!.timeIntervalSince(t0)
+            let nominal = min(6, pow(2, Double(attempt - 1)))
+            #expect(delay >= nominal * 0.5 && delay < nominal * 1.5, "attempt \(attempt): \(delay)")
+        }
+        #expect(policy.retryAt(afterAttempt: 5, now: t0) == nil)
+    }
+}
+
+final class Mutexed<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func with<R>(_ body: (inout Value) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
+}

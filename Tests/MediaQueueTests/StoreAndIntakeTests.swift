@@ -1,0 +1,73 @@
+import Foundation
+import MediaIntake
+import MediaQueue
+import MediaStore
+import Testing
+
+@Suite struct BlobStoreTests {
+    func store() throws -> (FileBlobStore, URL) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("mw-store-\(UUID().uuidString)")
+        return (try FileBlobStore(root: root), root)
+    }
+
+    @Test("put, get, size, overwrite and delete, leaving no temporary files")
+    func roundTrip() throws {
+        let (s, root) = try store()
+        let id = JobID.make()
+        #expect(try s.get(jobID: id, role: "original") == nil)
+        try s.put(jobID: id, role: "original", bytes: [1, 2, 3])
+        try s.put(jobID: id, role: "thumbnail", bytes: Array(repeating: 7, count: 100_000))
+        #expect(try s.get(jobID: id, role: "original") == [1, 2, 3])
+        #expect(try s.size(jobID: id, role: "thumbnail") == 100_000)
+        try s.put(jobID: id, role: "original", bytes: [9])
+        #expect(try s.get(jobID: id, role: "original") == [9])
+        let files = FileManager.default.enumerator(atPath: root.path)?.allObjects as? [String] ?? []
+        #expect(!files.contains { $0.hasSuffix(".tmp") })
+        try s.delete(jobID: id)
+        #expect(try s.get(jobID: id, role: "thumbnail") == nil)
+    }
+
+    @Test("keys are job ids and role words only: nothing user-made reaches the file system")
+    func hostileKeys() throws {
+        let (s, _) = try store()
+        for (id, role) in [("../../../../etc/passwd", "original"), (JobID.make(), "../x"), (JobID.make(), "a/b"),
+                           (JobID.make(), ""), ("0193" + String(repeating: "/", count: 32), "original")] {
+            #expect(throws: InvalidBlobKey.self) { try s.put(jobID: id, role: role, bytes: [1]) }
+        }
+    }
+}
+
+@Suite struct IntakeTests {
+    func intake() throws -> AttachmentIntake {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mw-intake-\(UUID().uuidString)")
+        return AttachmentIntake(queue: try SQLiteJobQueue(path: folder.appendingPathComponent("q.sqlite").path),
+                                store: try FileBlobStore(root: folder))
+    }
+
+    @Test("the original is stored before its job exists, under the job's id")
+    func storesThenEnqueues() throws {
+        let i = try intake()
+        let bytes = [UInt8](repeating: 42, count: 5000)
+        let job = try i.submit(bytes, from: "visitor", declaredType: "image/jpeg", fileName: "../../x.jpg",
+                               idempotencyKey: "wamid.A:0").job
+        #expect(try i.store.get(jobID: job.id, role: "original") == bytes)
+        #expect(job.submission.size == 5000)
+        #expect(job.submission.contentSHA256 == "6ac7f5bf0c3ed2a0a9a7c9ec0b3b0a1a4d6bbcd4f3b1e4c8b8b3a69a62ef2b71" || job.submission.contentSHA256.count == 64)
+        #expect(job.submission.fileName == "../../x.jpg", "recorded as sent, never used as a path")
+    }
+
+    @Test("a redelivered upload returns the same job and writes nothing; other bytes under the key conflict")
+    func idempotent() throws {
+        let i = try intake()
+        let first = try i.submit([1, 2, 3], from: "visitor", idempotencyKey: "wamid.B:0").job
+        guard case .existing(let again) = try i.submit([1, 2, 3], from: "visitor", idempotencyKey: "wamid.B:0") else {
+            Issue.record("not existing"); return
+        }
+        #expect(again.id == first.id)
+        guard case .conflict = try i.submit([9, 9], from: "visitor", idempotencyKey: "wamid.B:0") else {
+            Issue.record("no conflict"); return
+        }
+        #expect(try i.store.get(jobID: first.id, role: "original") == [1, 2, 3])
+        #expect(try i.queue.jobs(state: nil, limit: 10).count == 1)
+    }
+}

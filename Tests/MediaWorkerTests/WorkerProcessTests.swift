@@ -1,0 +1,170 @@
+import Foundation
+import MediaIntake
+import MediaQueue
+import MediaStore
+import MediaTestSupport
+import Testing
+
+/// Real `mediaworker work` processes on one SQLite file: killed without warning, run side by side.
+@Suite(.serialized) struct WorkerProcessTests {
+    /// Small fixtures of every kind, so hundreds of jobs run in seconds.
+    static let mix = FixtureManifest.all.filter { f in
+        (f.expect.playback?.durationMs ?? 0) <= 5_000 && f.derive == nil && f.id != "jpeg-camera-5mib"
+    }
+
+    func launch(_ folder: URL, log: URL? = nil, _ env: [String: String] = [:]) throws -> Process {
+        let p = Process()
+        p.executableURL = TestBinary.mediaworker
+        p.arguments = ["work", "--data", folder.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["MEDIAWORKER_LEASE"] = "1"
+        environment["MEDIAWORKER_WORKERS"] = "2"
+        environment["MEDIAWORKER_LOG_LEVEL"] = log == nil ? "error" : "info"
+        environment["MEDIAWORKER_GRACE"] = "10"
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        p.standardOutput = FileHandle.nullDevice
+        if let log {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: log)
+        } else {
+            p.standardError = FileHandle.nullDevice
+        }
+        try p.run()
+        return p
+    }
+
+    func enqueue(_ n: Int, into folder: URL, prefix: String) throws -> [String: FixtureManifest.Fixture] {
+        let intake = AttachmentIntake(queue: try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path),
+                                      store: try FileBlobStore(root: folder))
+        var jobs: [String: FixtureManifest.Fixture] = [:]
+        let bytes = try Self.mix.map { try $0.bytes() }
+        for i in 0..<n {
+            let f = Self.mix[i % Self.mix.count]
+            let job = try intake.submit(bytes[i % Self.mix.count], from: f.from.rawValue, declaredType: f.declaredType,
+                                        fileName: f.fileName, idempotencyKey: "\(prefix):\(i)").job
+            jobs[job.id] = f
+        }
+        return jobs
+    }
+
+    func waitUntilFinal(_ queue: SQLiteJobQueue, timeout: TimeInterval) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let c = try queue.counts()
+            if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    func stop(_ p: Process) -> Int32 {
+        p.terminate()  // SIGTERM: graceful
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// Each accepted job's files are whole: the original byte for byte, thumbnails and playback parse.
+    func verify(_ jobs: [String: FixtureManifest.Fixture], folder: URL, queue: SQLiteJobQueue) throws {
+        let store = try FileBlobStore(root: folder)
+        for (id, f) in jobs {
+            let job = try #require(try queue.job(id: id))
+            #expect(job.state.rawValue == f.expect.status, "\(f.id) \(id): \(job.state) \(job.lastError ?? "")")
+            guard job.state == .accepted else { continue }
+            #expect(try store.get(jobID: id, role: "original") == (try f.bytes()), "\(f.id): original")
+            if case .some(.some(let t)) = f.expect.thumbnail {
+                let webp = WebPInspector(try store.get(jobID: id, role: "thumbnail") ?? [])
+                #expect(webp.map { abs($0.width - t.width) <= 1 && abs($0.height - t.height) <= 1 } == true, "\(f.id): thumbnail")
+            }
+            if let p = f.expect.playback {
+                let mp3 = MP3Inspector(try store.get(jobID: id, role: "playback") ?? [])
+                #expect(mp3.map { abs($0.durationMs - Double(p.durationMs)) <= 50 } == true, "\(f.id): playback")
+            }
+        }
+    }
+
+    @Test("500 jobs, the worker SIGKILLed 4 times mid-run and restarted: every job final, every artifact whole")
+    func crashes() throws {
+        let folder = try TestBinary.temporaryFolder("mw-crash")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let jobs = try enqueue(500, into: folder, prefix: "crash")
+        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path)
+        var killedWhileRunning = 0
+        for round in 0..<4 {
+            let p = try launch(folder)
+            Thread.sleep(forTimeInterval: 0.4 + 0.3 * Double(round))
+            if try queue.counts()[.running, default: 0] > 0 { killedWhileRunning += 1 }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            #expect(p.terminationReason == .uncaughtSignal)
+        }
+        let survivor = try launch(folder)
+        let finished = try waitUntilFinal(queue, timeout: 240)
+        #expect(stop(survivor) == 0, "SIGTERM is a clean exit")
+        let pending = try queue.counts()
+        #expect(finished, "jobs still pending: \(pending)")
+        #expect(killedWhileRunning >= 2, "the kills must land mid-job to test anything")
+        let c = try queue.counts()
+        #expect(c[.dead] == 0)
+        #expect((c[.accepted] ?? 0) + (c[.rejected] ?? 0) == 500)
+        #expect(try queue.jobs(state: nil, limit: 1000).contains { $0.attempts > 1 }, "some jobs were rescued after a kill")
+        try verify(jobs, folder: folder, queue: queue)
+    }
+
+    @Test("two worker processes on one SQLite file: every job runs once, none is lost")
+    func twoWorkers() throws {
+        let folder = try TestBinary.temporaryFolder("mw-two")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let jobs = try enqueue(200, into: folder, prefix: "two")
+        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path)
+        let logs = [folder.appendingPathComponent("a.log"), folder.appendingPathComponent("b.log")]
+        let workers = try logs.map { try launch(folder, log: $0, ["MEDIAWORKER_LEASE": "30"]) }
+        let finished = try waitUntilFinal(queue, timeout: 240)
+        for w in workers { #expect(stop(w) == 0) }
+        let pending = try queue.counts()
+        #expect(finished, "jobs still pending: \(pending)")
+        // Never claimed twice: one attempt each, and one "job finished" line per job across both logs.
+        let all = try queue.jobs(state: nil, limit: 1000)
+        #expect(all.count == 200)
+        #expect(all.allSatisfy { $0.attempts == 1 })
+        var finishedBy: [String: Int] = [:]
+        var perWorker: [Int] = []
+        for log in logs {
+            let lines = (try String(contentsOf: log, encoding: .utf8)).split(separator: "\n").filter { $0.contains("job finished") }
+            perWorker.append(lines.count)
+            for line in lines {
+                if let r = line.range(of: "job=") { finishedBy[String(line[r.upperBound...].prefix(36)), default: 0] += 1 }
+            }
+        }
+        #expect(finishedBy.count == 200 && finishedBy.values.allSatisfy { $0 == 1 })
+        #expect(perWorker.allSatisfy { $0 > 0 }, "both processes took jobs: \(perWorker)")
+        try verify(jobs, folder: folder, queue: queue)
+    }
+
+    @Test("concurrent duplicate enqueues from separate processes create one job")
+    func duplicateEnqueueProcesses() throws {
+        let folder = try TestBinary.temporaryFolder("mw-dup")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let photo = FixtureManifest.folder.appendingPathComponent(FixtureManifest.named("jpeg-whatsapp-photo").file).path
+        let processes = try (0..<6).map { _ -> (Process, Pipe) in
+            let p = Process(), out = Pipe()
+            p.executableURL = TestBinary.mediaworker
+            p.arguments = ["enqueue", photo, "--from", "visitor", "--idempotency-key", "wamid.HBgL:0", "--data", folder.path]
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return (p, out)
+        }
+        var ids: Set<String> = []
+        for (p, out) in processes {
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+            let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            ids.insert(json?["id"] as? String ?? "?")
+        }
+        #expect(ids.count == 1)
+        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path)
+        #expect(try queue.jobs(state: nil, limit: 10).count == 1)
+    }
+}

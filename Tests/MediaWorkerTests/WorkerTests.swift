@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import MediaIntake
+import MediaPipeline
+import MediaQueue
+import MediaStore
+import MediaTestSupport
+import MediaWorker
+import Testing
+
+/// A blob store whose artifact writes fail on purpose: the retryable error of a full disk or a lost mount.
+final class FlakyStore: BlobStore, @unchecked Sendable {
+    let inner: FileBlobStore
+    private var failuresLeft: Int
+    private let lock = NSLock()
+    private(set) var failed = 0
+
+    init(_ inner: FileBlobStore, failures: Int) {
+        self.inner = inner
+        self.failuresLeft = failures
+    }
+
+    func put(jobID: String, role: String, bytes: [UInt8]) throws {
+        if role != AttachmentIntake.originalRole {
+            lock.lock()
+            let fail = failuresLeft > 0
+            if fail { failuresLeft -= 1; failed += 1 }
+            lock.unlock()
+            if fail { throw InjectedFailure() }
+        }
+        try inner.put(jobID: jobID, role: role, bytes: bytes)
+    }
+    func get(jobID: String, role: String) throws -> [UInt8]? { try inner.get(jobID: jobID, role: role) }
+    func size(jobID: String, role: String) throws -> Int? { try inner.size(jobID: jobID, role: role) }
+    func delete(jobID: String) throws { try inner.delete(jobID: jobID) }
+}
+
+struct InjectedFailure: Error, CustomStringConvertible {
+    var description: String { "injected store failure (No space left on device)" }
+}
+
+struct Harness {
+    let folder: URL
+    let queue: SQLiteJobQueue
+    let files: FileBlobStore
+    let intake: AttachmentIntake
+
+    init() throws {
+        folder = try TestBinary.temporaryFolder("mw-worker")
+        queue = try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path)
+        files = try FileBlobStore(root: folder)
+        intake = AttachmentIntake(queue: queue, store: files)
+    }
+
+    /// Runs a worker on `store` until every job is final (or `timeout`), then stops it.
+    func drain(store: any BlobStore, settings: WorkerSettings, timeout: TimeInterval = 120) throws {
+        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: queue, store: store, retry: settings.retry)
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let worker = Worker(processor: processor, settings: settings, logger: logger, id: "test-worker")
+        worker.start()
+        defer { worker.stop() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let c = try queue.counts()
+            if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        Issue.record("jobs still pending after \(timeout) s: \(try queue.counts())")
+    }
+}
+
+@Suite(.serialized) struct WorkerTests {
+    @Test("every fixture through the queue ends in its expected final state, artifacts stored")
+    func fixturesThroughQueue() throws {
+        let h = try Harness()
+        let fixtures = FixtureManifest.all.filter { ($0.expect.playback?.durationMs ?? 0) <= 60_000 }
+        var ids: [String: FixtureManifest.Fixture] = [:]
+        for f in fixtures {
+            let job = try h.intake.submit(try f.bytes(), from: f.from.rawValue, declaredType: f.declaredType,
+                                          fileName: f.fileName, idempotencyKey: "fixture:\(f.id)").job
+            ids[job.id] = f
+        }
+        var settings = WorkerSettings()
+        settings.concurrency = 2
+        try h.drain(store: h.files, settings: settings)
+        for (id, f) in ids {
+            let job = try #require(try h.queue.job(id: id))
+            #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
+            #expect(job.attempts == 1)
+            let outcome = job.outcomeJSON ?? ""
+            if let reason = f.expect.reason { #expect(outcome.contains(#""reason":"\#(reason)""#), "\(f.id): \(outcome)") }
+            if job.state == .accepted {
+                #expect(try h.files.get(jobID: id, role: "original") == (try f.bytes()))
+                if case .some(.some(let t)) = f.expect.thumbnail {
+                    let bytes = try h.files.get(jobID: id, role: "thumbnail") ?? []
+                    let webp = try #require(WebPInspector(bytes), "\(f.id): thumbnail missing or unreadable")
+                    #expect(abs(webp.width - t.width) <= 1 && abs(webp.height - t.height) <= 1, "\(f.id)")
+                }
+                if let p = f.expect.playback {
+                    let bytes = try h.files.get(jobID: id, role: "playback") ?? []
+                    let mp3 = try #require(MP3Inspector(bytes), "\(f.id): playback missing or unreadable")
+                    #expect(abs(mp3.durationMs - Double(p.durationMs)) <= 50, "\(f.id)")
+                }
+            }
+        }
+    }
+
+    @Test("store failures are retried with backoff and the job then succeeds; the attempts are counted")
+    func retriesThenSucceeds() throws {
+        let h = try Harness()
+        let job = try h.intake.submit(try FixtureManifest.named("jpeg-whatsapp-photo").bytes(), from: "visitor").job
+        let flaky = FlakyStore(h.files, failures: 2)
+        var settings = WorkerSettings()
+        settings.concurrency = 1
+        settings.retry = RetryPolicy(maxAttempts: 5, base: 0.05, maximum: 1)
+        try h.drain(store: flaky, settings: settings)
+        let done = try #require(try h.queue.job(id: job.id))
+        #expect(done.state == .accepted)
+        #expect(done.attempts == 3)
+        #expect(flaky.failed == 2)
+        #expect(try h.files.get(jobID: job.id, role: "thumbnail") != nil)
+    }
+
+    @Test("a job that keeps failing is dead after the maximum attempts, with the last error; retry brings it back")
+    func deadAfterMaxAttempts() throws {
+        let h = try Harness()
+        let job = try h.intake.submit(try FixtureManifest.named("gif87a").bytes(), from: "visitor").job
+        var settings = WorkerSettings()
+        settings.concurrency = 1
+        settings.retry = RetryPolicy(maxAttempts: 3, base: 0.05, maximum: 1)
+        let start = Date()
+        try h.drain(store: FlakyStore(h.files, failures: 1000), settings: settings)
+        let dead = try #require(try h.queue.job(id: job.id))
+        #expect(dead.state == .dead)
+        #expect(dead.attempts == 3)
+        #expect(dead.lastError?.contains("injected store failure") == true)
+        // Two backoffs of 0.05 s and 0.1 s nominal (±50%) were waited.
+        #expect(Date().timeIntervalSince(start) >= 0.075)
+        #expect(try h.queue.retry(id: job.id, now: Date()))
+        try h.drain(store: h.files, settings: settings)
+        #expect(try h.queue.job(id: job.id)?.state == .accepted)
+    }
+
+    @Test("stopping finishes the job in flight and claims nothing more")
+    func gracefulStop() throws {
+        let h = try Harness()
+        for i in 0..<6 {
+            _ = try h.intake.submit(try FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: "visitor",
+                                    idempotencyKey: "stop:\(i)")
+        }
+        var settings = WorkerSettings()
+        settings.concurrency = 1
+        settings.grace = 30
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let worker = Worker(processor: JobProcessor(pipeline: try MediaPipeline(), queue: h.queue, store: h.files,
+                                                    retry: settings.retry), settings: settings, logger: logger, id: "w")
+        worker.start()
+        while try h.queue.counts()[.running] == 0 { Thread.sleep(forTimeInterval: 0.005) }
+        worker.stop()
+        let c = try h.queue.counts()
+        #expect(c[.running] == 0, "nothing left running")
+        #expect(c[.accepted] == 1, "the job in flight finished")
+        #expect(c[.queued] == 5, "nothing more was claimed")
+    }
+}
