@@ -75,7 +75,8 @@ let package = Package(
         // Benchmark program: prints throughput of the pipeline next to the peers (not a test).
         .executableTarget(
             name: "mediaworker-bench",
-            dependencies: ["MediaPipeline"]
+            dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline"], path: "Tests/MediaTestSupport"),

@@ -2,6 +2,8 @@
 // never a timed test; scripts/bench.sh runs it next to vipsthumbnail, Pillow and ImageMagick.
 //
 //   mediaworker-bench thumbnails DIR [--threads N] [--repeat R] [--out OUTDIR] [--vips-concurrency C] [--quiet]
+//   mediaworker-bench voice …   (VoiceBench.swift)
+//   mediaworker-bench queue …   (QueueBench.swift)
 //
 // Every regular file under DIR (recursively, sorted) goes through `MediaPipeline.process` exactly as the
 // worker runs it: the file is read from disk inside the timed region (as the peers do), libvips runs
@@ -263,4 +265,14 @@ func main() -> Int32 {
     }
 }
 
-exit(main())
+/// `thumbnails` is this file's benchmark; `voice` and `queue` live in VoiceBench.swift and QueueBench.swift.
+func dispatch() -> Int32 {
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    switch arguments.first {
+    case "voice": return VoiceBench.run(Array(arguments.dropFirst()))
+    case "queue": return QueueBench.run(Array(arguments.dropFirst()))
+    default: return main()
+    }
+}
+
+exit(dispatch())
