@@ -30,9 +30,10 @@ check-swift:
 build: deps
 	$(SWIFT) build
 
-# Until the queue exists (issue #4), `run` processes a fixture through the pipeline and prints the outcome.
+# The worker on the embedded default (SQLite + files in ./data) until Ctrl-C; queue files with
+# `mediaworker enqueue FILE --from visitor` from another shell.
 run: build
-	$(SWIFT) run mediaworker process Fixtures/images/whatsapp_photo.jpg --from visitor --declared-type image/jpeg
+	$(SWIFT) run mediaworker work --data data
 
 test: deps lint $(TOOLS)/venv/.ready
 	$(SWIFT) build --build-tests
