@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libvips through pkg-config, plus static inline shims for its variadic C functions.
@@ -59,14 +63,33 @@ let package = Package(
             name: "MediaWorker",
             dependencies: [
                 "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The HTTP service: uploads, jobs, signed media with ranges, health, metrics, webhooks (never the codecs).
+        .target(
+            name: "MediaServer",
+            dependencies: [
+                "MediaQueue", "MediaStore", "MediaIntake", "MediaJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("openapi.yaml")]
         ),
         .executableTarget(
             name: "mediaworker",
             dependencies: [
-                "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaJSON",
+                "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaJSON", "MediaServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -4,7 +4,7 @@ import GRDB
 /// The embedded default: the queue in one SQLite file in WAL mode, shared safely by several processes
 /// (SQLite serialises writers; every state change is one short IMMEDIATE transaction, and no transaction
 /// is held while a job runs).
-public final class SQLiteJobQueue: JobQueue {
+public final class SQLiteJobQueue: JobQueue, EventOutbox {
     private let pool: DatabasePool
 
     /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
@@ -62,7 +62,66 @@ public final class SQLiteJobQueue: JobQueue {
                 CREATE INDEX jobs_leases ON jobs(state, lease_expires_at);
                 """)
         }
+        m.registerMigration("v2-outbox") { db in
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    job_id TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL NOT NULL,
+                    delivered_at REAL,
+                    last_error TEXT
+                );
+                CREATE INDEX outbox_due ON outbox(delivered_at, next_attempt_at);
+                """)
+        }
         return m
+    }
+
+    /// Writes the final-state event of job `id` in the caller's transaction.
+    private static func recordFinal(_ db: Database, id: String, now: Double) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { return }
+        let job = try Self.job(row)
+        let eventID = JobID.make(now: Date(timeIntervalSince1970: now))
+        let payload = MediaJSONEvent.payload(eventID: eventID, job: job, at: Date(timeIntervalSince1970: now))
+        try db.execute(sql: """
+            INSERT INTO outbox (id, job_id, payload, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)
+            """, arguments: [eventID, id, payload, now, now])
+    }
+
+    public func claimEvents(limit: Int, lease: TimeInterval, now: Date) throws -> [OutboxEvent] {
+        let t = now.timeIntervalSince1970
+        return try pool.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1
+                WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ?
+                             ORDER BY next_attempt_at LIMIT ?)
+                RETURNING id, job_id, payload, attempts, created_at
+                """, arguments: [t + lease, t, limit])
+            return rows.map { OutboxEvent(id: $0["id"], jobID: $0["job_id"], payload: $0["payload"], attempts: $0["attempts"],
+                                          createdAt: Date(timeIntervalSince1970: $0["created_at"])) }
+                .sorted { $0.id < $1.id }
+        }
+    }
+
+    public func markDelivered(id: String, now: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ?",
+                           arguments: [now.timeIntervalSince1970, id])
+        }
+    }
+
+    public func markFailed(id: String, error: String, retryAt: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND delivered_at IS NULL",
+                           arguments: [retryAt.timeIntervalSince1970, error, id])
+        }
+    }
+
+    public func pendingEvents() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL") ?? 0 }
     }
 
     public func enqueue(_ new: NewJob, id: String, now: Date) throws -> EnqueueResult {
@@ -100,6 +159,7 @@ public final class SQLiteJobQueue: JobQueue {
                         last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
                     WHERE id = ?
                     """, arguments: [t, id])
+                try Self.recordFinal(db, id: id, now: t)
             }
             guard let id = try String.fetchOne(db, sql: """
                 SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? ORDER BY run_after, id LIMIT 1
@@ -133,7 +193,9 @@ public final class SQLiteJobQueue: JobQueue {
                 WHERE id = ? AND state = 'running' AND lease_owner = ?
                 """, arguments: [result.state.rawValue, result.outcomeJSON, result.artifactsJSON,
                                  now.timeIntervalSince1970, id, worker])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            try Self.recordFinal(db, id: id, now: now.timeIntervalSince1970)
+            return true
         }
     }
 
@@ -149,6 +211,9 @@ public final class SQLiteJobQueue: JobQueue {
                     UPDATE jobs SET state = 'dead', finished_at = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
                     WHERE id = ? AND state = 'running' AND lease_owner = ?
                     """, arguments: [now.timeIntervalSince1970, error, id, worker])
+                guard db.changesCount == 1 else { return false }
+                try Self.recordFinal(db, id: id, now: now.timeIntervalSince1970)
+                return true
             }
             return db.changesCount == 1
         }

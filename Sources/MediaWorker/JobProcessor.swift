@@ -1,6 +1,8 @@
+import Crypto
 import Foundation
 import Logging
 import MediaIntake
+import Metrics
 import MediaJSON
 import MediaPipeline
 import MediaQueue
@@ -55,6 +57,7 @@ public struct JobProcessor: Sendable {
             let held = try timed("complete") { try queue.complete(id: job.id, worker: worker, result: result, now: Date()) }
             log.info(held ? "job finished" : "job finished but its lease was taken over; result discarded",
                      metadata: metadata(phases, ["state": "\(result.state.rawValue)"]))
+            if held { record(job, outcome: outcome, phases: phases) }
             return held ? .completed : .leaseLost
         } catch {
             let message = "\(error)"
@@ -63,6 +66,8 @@ public struct JobProcessor: Sendable {
             log.warning(retryAt == nil ? "job failed; no attempts left, it is dead" : "job failed; will retry",
                         metadata: metadata(phases, ["error": "\(message)",
                                                     "retry_at": "\(retryAt.map(Job.timestamp) ?? "never")"]))
+            Counter(label: "mediaworker_jobs_total", dimensions: dimensions(job, kind: "unknown",
+                                                                           outcome: retryAt == nil ? "dead" : "retry")).increment()
             return held ? (retryAt == nil ? .dead : .retried) : .leaseLost
         }
     }
@@ -77,8 +82,10 @@ public struct JobProcessor: Sendable {
             try store.put(jobID: jobID, role: artifact.role.rawValue, bytes: artifact.bytes)
         }
         let artifacts: [JSONValue] = accepted.artifacts.map { a in
+            // A strong validator for HTTP caching and If-Range: the SHA-256 of the bytes.
+            let etag = SHA256.hash(data: a.bytes).prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
             var m: [(String, JSONValue)] = [("role", .string(a.role.rawValue)), ("contentType", .string(a.contentType)),
-                                            ("size", .int(a.bytes.count))]
+                                            ("size", .int(a.bytes.count)), ("etag", .string(etag))]
             if let w = a.width { m.append(("width", .int(w))) }
             if let h = a.height { m.append(("height", .int(h))) }
             if let d = a.durationMs { m.append(("durationMs", .int(d))) }
@@ -92,6 +99,25 @@ public struct JobProcessor: Sendable {
     static func withoutArtifacts(_ json: JSONValue) -> String {
         guard case .object(let members) = json else { return json.serialized() }
         return JSONValue.object(members.filter { $0.0 != "artifacts" }).serialized()
+    }
+
+    /// Jobs by channel, business number, kind and outcome (accepted or the rejection code); phase durations.
+    private func record(_ job: Job, outcome: Outcome, phases: [(String, Duration)]) {
+        let (kind, result): (String, String)
+        switch outcome {
+        case .accepted(let a): (kind, result) = (a.kind.rawValue, "accepted")
+        case .rejected(let r): (kind, result) = ("none", r.reason.rawValue)
+        }
+        Counter(label: "mediaworker_jobs_total", dimensions: dimensions(job, kind: kind, outcome: result)).increment()
+        for (name, d) in phases {
+            Timer(label: "mediaworker_phase_duration_seconds", dimensions: [("phase", name)])
+                .recordNanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+        }
+    }
+
+    private func dimensions(_ job: Job, kind: String, outcome: String) -> [(String, String)] {
+        [("channel", job.submission.channel), ("business_number", job.submission.businessNumber ?? "none"),
+         ("kind", kind), ("outcome", outcome)]
     }
 
     private func metadata(_ phases: [(String, Duration)], _ extra: Logger.Metadata) -> Logger.Metadata {

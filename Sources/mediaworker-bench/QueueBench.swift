@@ -1,4 +1,479 @@
-/// Queue benchmark (to be written).
+// mediaworker-bench queue: how fast the SQLite job queue moves jobs, and what the worker costs over the bare
+// pipeline. A program that prints figures, never a timed test; scripts/bench_queue.sh runs it next to huey.
+//
+//   mediaworker-bench queue noop --jobs N [--workers W] [--concurrent] [--repeat R] [--quiet]
+//   mediaworker-bench queue corpus DIR [--workers W] [--repeat R] [--quiet]
+//
+// noop: the pipeline is bypassed. A fresh `SQLiteJobQueue` file in a new temporary folder (WAL, the default
+// `.normal` durability = `PRAGMA synchronous = NORMAL`: no fsync per commit, a commit survives the process
+// being killed) gets N jobs enqueued one by one from one thread (`NewJob` with a fixed digest, straight
+// into the `JobQueue`: no blob store), then W OS threads each loop claim → complete (accepted, "{}", "[]")
+// until the queue is empty. Each call is its own transaction, as in the worker. Printed: enqueue jobs/s,
+// drain jobs/s (claim + complete) and overall jobs/s = N / (enqueue + drain seconds). With --concurrent
+// the producer and the W consumers run at the same time (overall = N / wall seconds); consumers that find
+// the queue empty before the producer is done sleep 0.2 ms and claim again. Every job must end accepted.
+//
+//   RESULT mode=sequential workers=1 jobs=20000 enqueue_seconds=… drain_seconds=… enqueue_per_second=…
+//          drain_per_second=… overall_per_second=…
+//
+// corpus: the fixtures listed in DIR/fixtures.json (accepted and rejected alike, with their sender,
+// declared type, file name and `derive.appendBytes`), except audio notes longer than 60 s. Per round, in
+// this order (fresh queue, blob store and temporary folder each time):
+//   bare      W OS threads take the files from a shared counter: read the input file, `MediaPipeline.process`,
+//             write the artifacts (not the original) to a `FileBlobStore` (fsync + rename, as the worker does).
+//   worker    every file through `AttachmentIntake` (FileBlobStore + queue) first, untimed; then a `Worker`
+//             with W slots starts; wall = start → the last job's finishedAt.
+//   end2end   a `Worker` with W slots is started idle; every file goes through `AttachmentIntake` in a
+//             burst (wake() after each); per job latency = its enqueue time (the `now` given to submit, stored
+//             as createdAt) → finishedAt; jobs/s = jobs / (first enqueue → last finishedAt).
+// Worker overhead = (worker wall − bare wall) / bare wall, best round of each. libvips runs with its default
+// concurrency in both (the worker never sets it). The worker logs one line per job (swift-log, stderr, info),
+// as in production.
+
+import Foundation
+import Logging
+import MediaIntake
+import MediaPipeline
+import MediaQueue
+import MediaStore
+import MediaWorker
+import Synchronization
+
 enum QueueBench {
-    static func run(_ arguments: [String]) -> Int32 { 2 }
+    static let usage = """
+        usage: mediaworker-bench queue noop --jobs N [--workers W] [--concurrent] [--repeat R] [--quiet]
+               mediaworker-bench queue corpus DIR [--workers W] [--repeat R] [--quiet]
+          --jobs N      no-op jobs per run
+          --workers W   consumer threads / worker slots (default: \(ProcessInfo.processInfo.activeProcessorCount), the cores)
+          --concurrent  noop: enqueue and drain at the same time
+          --repeat R    runs; the best one is reported (default 1 for noop, 3 for corpus)
+          --quiet       only the RESULT lines
+        """
+
+    struct Options {
+        var mode = ""
+        var directory = ""
+        var jobs = 0
+        var workers = ProcessInfo.processInfo.activeProcessorCount
+        var concurrent = false
+        var repeats: Int?
+        var quiet = false
+
+        init(_ arguments: [String]) throws {
+            var rest = arguments[...]
+            guard let m = rest.popFirst(), m == "noop" || m == "corpus" else { throw Usage(description: QueueBench.usage) }
+            mode = m
+            func value(_ flag: String) throws -> String {
+                guard let v = rest.popFirst() else { throw Usage(description: "\(flag) needs a value\n\(QueueBench.usage)") }
+                return v
+            }
+            func positive(_ flag: String) throws -> Int {
+                let raw = try value(flag)
+                guard let n = Int(raw.replacingOccurrences(of: "_", with: "")), n >= 1 else {
+                    throw Usage(description: "\(flag) \(raw): expected a positive integer")
+                }
+                return n
+            }
+            while let arg = rest.popFirst() {
+                switch arg {
+                case "--jobs": jobs = try positive(arg)
+                case "--workers": workers = try positive(arg)
+                case "--concurrent": concurrent = true
+                case "--repeat": repeats = try positive(arg)
+                case "--quiet": quiet = true
+                default:
+                    guard mode == "corpus", directory.isEmpty, !arg.hasPrefix("-") else {
+                        throw Usage(description: "unexpected \(arg)\n\(QueueBench.usage)")
+                    }
+                    directory = arg
+                }
+            }
+            if mode == "noop" && jobs == 0 { throw Usage(description: "noop needs --jobs N\n\(QueueBench.usage)") }
+            if mode == "corpus" && directory.isEmpty { throw Usage(description: "corpus needs DIR\n\(QueueBench.usage)") }
+        }
+    }
+
+    static func run(_ arguments: [String]) -> Int32 {
+        let options: Options
+        do { options = try Options(arguments) } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return 2
+        }
+        do {
+            return options.mode == "noop" ? try noop(options) : try corpus(options)
+        } catch {
+            FileHandle.standardError.write(Data("mediaworker-bench queue: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------- helpers
+
+    /// A new empty folder under the temporary directory (removed by the caller).
+    static func temporaryFolder(_ tag: String) throws -> String {
+        var template = Array((NSTemporaryDirectory() + "/mw-bench-\(tag)-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }) else {
+            throw Usage(description: "cannot create a temporary folder")
+        }
+        return String(cString: made)
+    }
+
+    static func remove(_ folder: String) { try? FileManager.default.removeItem(atPath: folder) }
+
+    /// Starts `count` OS threads running `body(index)` and waits for all of them.
+    static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let finished = DispatchSemaphore(value: 0)
+        for t in 0..<count {
+            let thread = Thread {
+                body(t)
+                finished.signal()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        for _ in 0..<count { finished.wait() }
+    }
+
+    /// Nearest-rank percentile of sorted values.
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+        return sorted[min(sorted.count, max(1, rank)) - 1]
+    }
+
+    // ------------------------------------------------------------------------------------------- noop
+
+    static let digest = String(repeating: "ab", count: 32)
+
+    struct NoopRun {
+        var enqueue = 0.0, drain = 0.0, wall = 0.0
+    }
+
+    static func noop(_ options: Options) throws -> Int32 {
+        let n = options.jobs, w = options.workers
+        let repeats = options.repeats ?? 1
+        if !options.quiet {
+            print("mediaworker-bench queue noop: \(n) jobs, \(w) consumer threads, \(options.concurrent ? "enqueue and drain concurrently" : "enqueue, then drain"); "
+                  + "SQLite WAL, durability .normal (synchronous=NORMAL), fresh file in a temporary folder; repeat=\(repeats)")
+        }
+        var best: NoopRun?
+        func overall(_ r: NoopRun) -> Double { options.concurrent ? r.wall : r.enqueue + r.drain }
+        for round in 1...repeats {
+            let r = options.concurrent ? try noopConcurrent(jobs: n, workers: w) : try noopSequential(jobs: n, workers: w)
+            if !options.quiet {
+                print("run \(round): enqueue \(fmt(r.enqueue)) s, drain \(fmt(r.drain)) s, overall \(fmt(overall(r))) s "
+                      + "= \(fmt(Double(n) / overall(r), 0)) jobs/s")
+            }
+            if best == nil || overall(r) < overall(best!) { best = r }
+        }
+        let b = best!
+        print("RESULT mode=\(options.concurrent ? "concurrent" : "sequential") workers=\(w) jobs=\(n) "
+              + "enqueue_seconds=\(fmt(b.enqueue, 4)) drain_seconds=\(fmt(b.drain, 4)) "
+              + "enqueue_per_second=\(fmt(Double(n) / b.enqueue, 1)) drain_per_second=\(fmt(Double(n) / b.drain, 1)) "
+              + "overall_per_second=\(fmt(Double(n) / overall(b), 1))")
+        return 0
+    }
+
+    static func newJob() -> NewJob { NewJob(from: "visitor", channel: "whatsapp", contentSHA256: digest, size: 1) }
+    static let noopResult = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+
+    /// Claims and completes until a claim finds nothing; returns how many it completed.
+    static func drainLoop(_ queue: SQLiteJobQueue, worker: String, producerDone: (() -> Bool)? = nil) throws -> Int {
+        var done = 0
+        while true {
+            guard let job = try queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date()) else {
+                if let producerDone, !producerDone() {
+                    usleep(200)
+                    continue
+                }
+                // Re-check once: the producer may have finished between our empty claim and its flag.
+                if producerDone != nil, let job = try queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date()) {
+                    guard try queue.complete(id: job.id, worker: worker, result: noopResult, now: Date()) else {
+                        throw Usage(description: "complete refused for \(job.id)")
+                    }
+                    done += 1
+                    continue
+                }
+                return done
+            }
+            guard try queue.complete(id: job.id, worker: worker, result: noopResult, now: Date()) else {
+                throw Usage(description: "complete refused for \(job.id)")
+            }
+            done += 1
+        }
+    }
+
+    static func verify(_ queue: SQLiteJobQueue, jobs: Int, completed: Int) throws {
+        let counts = try queue.counts()
+        guard completed == jobs, counts[.accepted] == jobs else {
+            throw Usage(description: "expected \(jobs) accepted jobs, got \(completed) completed and counts \(counts)")
+        }
+    }
+
+    static func noopSequential(jobs n: Int, workers w: Int) throws -> NoopRun {
+        let folder = try temporaryFolder("noop")
+        defer { remove(folder) }
+        let queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
+        var r = NoopRun()
+        let job = newJob()
+        let t0 = now()
+        for _ in 0..<n {
+            let stamp = Date()
+            _ = try queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
+        }
+        let t1 = now()
+        let completed = Atomic<Int>(0)
+        let failure = Mutex<String?>(nil)
+        onThreads(w) { t in
+            do {
+                completed.wrappingAdd(try drainLoop(queue, worker: "bench-\(t)"), ordering: .relaxed)
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+            }
+        }
+        let t2 = now()
+        if let f = failure.withLock({ $0 }) { throw Usage(description: f) }
+        try verify(queue, jobs: n, completed: completed.load(ordering: .relaxed))
+        r.enqueue = t1 - t0
+        r.drain = t2 - t1
+        r.wall = t2 - t0
+        return r
+    }
+
+    static func noopConcurrent(jobs n: Int, workers w: Int) throws -> NoopRun {
+        let folder = try temporaryFolder("noop")
+        defer { remove(folder) }
+        let queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
+        let producerDone = Atomic<Bool>(false)
+        let completed = Atomic<Int>(0)
+        let failure = Mutex<String?>(nil)
+        let enqueueEnd = Mutex<Double>(0)
+        let job = newJob()
+        let t0 = now()
+        onThreads(w + 1) { t in
+            do {
+                if t == w {
+                    for _ in 0..<n {
+                        let stamp = Date()
+                        _ = try queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
+                    }
+                    enqueueEnd.withLock { $0 = now() }
+                    producerDone.store(true, ordering: .releasing)
+                } else {
+                    let done = try drainLoop(queue, worker: "bench-\(t)") { producerDone.load(ordering: .acquiring) }
+                    completed.wrappingAdd(done, ordering: .relaxed)
+                }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+                producerDone.store(true, ordering: .releasing)
+            }
+        }
+        let t2 = now()
+        if let f = failure.withLock({ $0 }) { throw Usage(description: f) }
+        try verify(queue, jobs: n, completed: completed.load(ordering: .relaxed))
+        let t1 = enqueueEnd.withLock { $0 }
+        return NoopRun(enqueue: t1 - t0, drain: t2 - t0, wall: t2 - t0)
+    }
+
+    // ------------------------------------------------------------------------------------------- corpus
+
+    /// One fixture to push through: its bytes (derived when the manifest says so) and the facts sent with it.
+    struct Input: Sendable {
+        var id: String
+        var path: String
+        var bytes: [UInt8]
+        var from: Sender
+        var declaredType: String?
+        var fileName: String?
+        var expected: String
+    }
+
+    /// The fixtures of DIR/fixtures.json, minus audio over 60 s; also returns what was left out.
+    static func loadFixtures(_ directory: String) throws -> (used: [Input], skipped: [String]) {
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/fixtures.json"))
+        guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let list = root["fixtures"] as? [[String: Any]] else {
+            throw Usage(description: "\(directory)/fixtures.json: no fixtures list")
+        }
+        var used: [Input] = [], skipped: [String] = []
+        for f in list {
+            guard let id = f["id"] as? String, let file = f["file"] as? String, let expect = f["expect"] as? [String: Any],
+                  let status = expect["status"] as? String else { throw Usage(description: "malformed fixture \(f)") }
+            if let playback = expect["playback"] as? [String: Any], let ms = playback["durationMs"] as? Int, ms > 60_000 {
+                skipped.append("\(id) (\(ms / 1000) s of audio)")
+                continue
+            }
+            var bytes = try readFile(directory + "/" + file)
+            if let derive = f["derive"] as? [String: Any], let extra = derive["appendBytes"] as? Int {
+                bytes += [UInt8](repeating: 0, count: extra)
+            }
+            guard let from = Sender(rawValue: f["from"] as? String ?? "visitor") else { throw Usage(description: "\(id): bad sender") }
+            used.append(Input(id: id, path: file, bytes: bytes, from: from, declaredType: f["declaredType"] as? String,
+                              fileName: f["fileName"] as? String, expected: status))
+        }
+        return (used, skipped)
+    }
+
+    static func corpus(_ options: Options) throws -> Int32 {
+        let repeats = options.repeats ?? 3
+        let w = options.workers
+        let (inputs, skipped) = try loadFixtures(options.directory)
+        guard !inputs.isEmpty else { throw Usage(description: "no fixtures") }
+        let settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment)
+        let pipeline = try MediaPipeline(settings: settings)
+        var logger = Logger(label: "mediaworker.bench", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = .info
+        let totalBytes = inputs.reduce(0) { $0 + $1.bytes.count }
+        if !options.quiet {
+            let accepted = inputs.filter { $0.expected == "accepted" }.count
+            print("mediaworker-bench queue corpus: \(inputs.count) jobs from \(options.directory)/fixtures.json "
+                  + "(\(accepted) expected accepted, \(inputs.count - accepted) rejected; \(fmt(Double(totalBytes) / 1_048_576, 1)) MiB), "
+                  + "\(w) worker slots / bare threads, repeat=\(repeats); SQLite WAL, durability .normal")
+            print("used: " + inputs.map(\.id).joined(separator: " "))
+            print("left out (audio over 60 s): " + (skipped.isEmpty ? "none" : skipped.joined(separator: ", ")))
+        }
+        // The bare pipeline reads real files: write each input (derived ones included) once, untimed.
+        let inputsFolder = try temporaryFolder("inputs")
+        defer { remove(inputsFolder) }
+        let paths = try inputs.enumerated().map { i, input in
+            let p = inputsFolder + "/\(i)"
+            try writeFile(p, input.bytes)
+            return p
+        }
+
+        var bestBare = Double.infinity, bestWorker = Double.infinity, bestE2E = Double.infinity
+        var bestE2ELatencies: [Double] = []
+        for round in 1...repeats {
+            let bare = try bareRun(pipeline: pipeline, inputs: inputs, paths: paths, threads: w)
+            let worker = try workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: false)
+            let e2e = try workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: true)
+            let l = e2e.latencies.sorted()
+            if !options.quiet {
+                print("run \(round): bare \(fmt(bare)) s, worker \(fmt(worker.wall)) s (+\(fmt(100 * (worker.wall - bare) / bare, 1)) %), "
+                      + "end to end \(fmt(e2e.wall)) s, latency p50 \(fmt(percentile(l, 50) * 1000, 0)) ms p99 \(fmt(percentile(l, 99) * 1000, 0)) ms")
+            }
+            bestBare = min(bestBare, bare)
+            bestWorker = min(bestWorker, worker.wall)
+            if e2e.wall < bestE2E { bestE2E = e2e.wall; bestE2ELatencies = l }
+        }
+        let n = Double(inputs.count)
+        let overhead = (bestWorker - bestBare) / bestBare
+        if !options.quiet {
+            print("best: bare \(fmt(bestBare)) s = \(fmt(n / bestBare, 1)) jobs/s; worker \(fmt(bestWorker)) s = \(fmt(n / bestWorker, 1)) jobs/s "
+                  + "(overhead \(fmt(100 * overhead, 1)) %); end to end \(fmt(bestE2E)) s = \(fmt(n / bestE2E, 1)) jobs/s")
+        }
+        print("RESULT mode=corpus jobs=\(inputs.count) workers=\(w) repeat=\(repeats) bare_seconds=\(fmt(bestBare, 4)) "
+              + "worker_seconds=\(fmt(bestWorker, 4)) overhead_percent=\(fmt(100 * overhead, 2)) "
+              + "end2end_seconds=\(fmt(bestE2E, 4)) end2end_per_second=\(fmt(n / bestE2E, 2)) worker_per_second=\(fmt(n / bestWorker, 2)) "
+              + "bare_per_second=\(fmt(n / bestBare, 2)) latency_p50_ms=\(fmt(percentile(bestE2ELatencies, 50) * 1000, 1)) "
+              + "latency_p99_ms=\(fmt(percentile(bestE2ELatencies, 99) * 1000, 1)) "
+              + "latency_max_ms=\(fmt((bestE2ELatencies.last ?? .nan) * 1000, 1))")
+        return 0
+    }
+
+    /// The pipeline alone on `threads` OS threads: read + process + store artifacts. Returns wall seconds.
+    static func bareRun(pipeline: MediaPipeline, inputs: [Input], paths: [String], threads: Int) throws -> Double {
+        let folder = try temporaryFolder("bare")
+        defer { remove(folder) }
+        let store = try FileBlobStore(root: URL(fileURLWithPath: folder))
+        let ids = inputs.map { _ in JobID.make() }  // where each file's artifacts go (made untimed)
+        let next = Atomic<Int>(0)
+        let failures = Mutex<[String]>([])
+        let start = now()
+        onThreads(threads) { _ in
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if i >= inputs.count { break }
+                let input = inputs[i]
+                do {
+                    let bytes = try readFile(paths[i])
+                    let outcome = try pipeline.process(bytes, facts: AttachmentFacts(
+                        from: input.from, declaredType: input.declaredType, fileName: input.fileName, channel: "whatsapp"))
+                    let status: String
+                    switch outcome {
+                    case .accepted(let accepted):
+                        status = "accepted"
+                        for artifact in accepted.artifacts where artifact.role != .original {
+                            try store.put(jobID: ids[i], role: artifact.role.rawValue, bytes: artifact.bytes)
+                        }
+                    case .rejected:
+                        status = "rejected"
+                    }
+                    if status != input.expected { failures.withLock { $0.append("\(input.id): \(status), expected \(input.expected)") } }
+                } catch {
+                    failures.withLock { $0.append("\(input.id): \(error)") }
+                }
+            }
+        }
+        let elapsed = now() - start
+        let f = failures.withLock { $0 }
+        guard f.isEmpty else { throw Usage(description: "bare run: " + f.joined(separator: "; ")) }
+        return elapsed
+    }
+
+    struct WorkerRun {
+        var wall: Double
+        var latencies: [Double]
+    }
+
+    /// Through intake + queue + `Worker`. burst false: everything enqueued first (untimed), then the worker
+    /// starts; wall = start → last finishedAt. burst true: the worker runs first, then everything is enqueued;
+    /// wall = first enqueue → last finishedAt, latencies = createdAt → finishedAt per job.
+    static func workerRun(pipeline: MediaPipeline, inputs: [Input], slots: Int, logger: Logger, burst: Bool) throws -> WorkerRun {
+        let folder = try temporaryFolder(burst ? "e2e" : "worker")
+        defer { remove(folder) }
+        let queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
+        let store = try FileBlobStore(root: URL(fileURLWithPath: folder))
+        let intake = AttachmentIntake(queue: queue, store: store)
+        var settings = WorkerSettings()
+        settings.concurrency = slots
+        let processor = JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: settings.retry)
+        let worker = Worker(processor: processor, settings: settings, logger: logger, id: "bench-\(burst ? "e2e" : "worker")")
+        var expected: [String: String] = [:]
+        func submitAll() throws {
+            for input in inputs {
+                let result = try intake.submit(input.bytes, from: input.from.rawValue, channel: "whatsapp",
+                                               declaredType: input.declaredType, fileName: input.fileName, now: Date())
+                guard case .created(let job) = result else { throw Usage(description: "\(input.id): not created: \(result)") }
+                expected[job.id] = input.expected
+                if burst { worker.wake() }
+            }
+        }
+        let start: Date
+        if burst {
+            worker.start()
+            usleep(50_000)  // let the slots reach their idle wait
+            start = Date()
+            try submitAll()
+        } else {
+            try submitAll()
+            start = Date()
+            worker.start()
+        }
+        // Wait until every job is final (polled; the figures come from the stored timestamps, not from here).
+        let deadline = Date().addingTimeInterval(300)
+        while true {
+            let counts = try queue.counts()
+            let final = (counts[.accepted] ?? 0) + (counts[.rejected] ?? 0) + (counts[.dead] ?? 0)
+            if final == inputs.count { break }
+            if Date() > deadline { worker.stop(); throw Usage(description: "jobs not final after 300 s: \(counts)") }
+            usleep(10_000)
+        }
+        worker.stop()
+        let jobs = try queue.jobs(state: nil, limit: inputs.count + 10)
+        var latencies: [Double] = [], last = start
+        var wrong: [String] = []
+        for job in jobs {
+            guard let finished = job.finishedAt else { throw Usage(description: "job \(job.id) has no finishedAt") }
+            if job.state.rawValue != expected[job.id] {
+                wrong.append("\(job.submission.fileName ?? job.id): \(job.state.rawValue), expected \(expected[job.id] ?? "?") \(job.lastError ?? "")")
+            }
+            latencies.append(finished.timeIntervalSince(job.createdAt))
+            last = max(last, finished)
+        }
+        guard wrong.isEmpty, jobs.count == inputs.count else {
+            throw Usage(description: "worker run: \(jobs.count) jobs; " + wrong.joined(separator: "; "))
+        }
+        return WorkerRun(wall: last.timeIntervalSince(start), latencies: latencies)
+    }
 }

@@ -1,0 +1,327 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MediaIntake
+import MediaJSON
+import MediaQueue
+import MediaStore
+import Metrics
+import NIOCore
+import NIOPosix
+import Prometheus
+
+/// The routes of contract.md: the gateway's uploads and job status (bearer token), the desk's signed media,
+/// and the operational endpoints. Depends on the queue and the store, never on the codecs.
+public struct MediaHTTPService: Sendable {
+    public let queue: any JobQueue & EventOutbox
+    public let store: any BlobStore
+    public let settings: ServerSettings
+    public let signer: SignedMediaURL
+    let intake: AttachmentIntake
+    let registry: PrometheusCollectorRegistry
+    /// Called after each new job, so an in-process worker claims it at once.
+    let wake: @Sendable () -> Void
+    /// Final jobs never change: their artifact lists are cached for media requests.
+    let finalJobs = JobCache(capacity: 10_000)
+
+    public init(queue: any JobQueue & EventOutbox, store: any BlobStore, settings: ServerSettings,
+                registry: PrometheusCollectorRegistry, wake: @escaping @Sendable () -> Void = {}) {
+        self.queue = queue
+        self.store = store
+        self.settings = settings
+        self.signer = SignedMediaURL(keys: settings.signingKeys)
+        self.intake = AttachmentIntake(queue: queue, store: store)
+        self.registry = registry
+        self.wake = wake
+    }
+
+    public func router() -> Router<MediaRequestContext> {
+        let router = Router(context: MediaRequestContext.self)
+        router.post("/v1/attachments") { request, context in try await upload(request, context) }
+        router.get("/v1/jobs/:id") { request, context in try await job(request, context) }
+        router.get("/v1/media/:jobId/:role") { request, context in try await media(request, context, head: false) }
+        router.head("/v1/media/:jobId/:role") { request, context in try await media(request, context, head: true) }
+        router.get("/healthz") { _, _ in Self.text(.ok, "ok\n") }
+        router.get("/readyz") { _, _ in try await ready() }
+        router.get("/metrics") { _, _ in try await metrics() }
+        router.get("/openapi.yaml") { _, _ in Self.openAPI() }
+        return router
+    }
+
+    // MARK: Gateway
+
+    func authorize(_ request: Request) -> Response? {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            return Self.error(.unauthorized, "unauthorized", "an Authorization: Bearer token is required",
+                              extra: [.wwwAuthenticate: "Bearer"])
+        }
+        let token = String(header.dropFirst(7))
+        var ok = false
+        for known in settings.tokens where constantTimeEquals(token, known) { ok = true }
+        return ok ? nil : Self.error(.unauthorized, "unauthorized", "the token is not valid", extra: [.wwwAuthenticate: "Bearer"])
+    }
+
+    func upload(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
+        if let refused = authorize(request) { return refused }
+        let query = request.uri.queryParameters
+        func param(_ name: String, max: Int = 255) throws -> String? {
+            guard let raw = query[name[...]] else { return nil }
+            let value = String(raw)
+            guard !value.isEmpty, value.utf8.count <= max, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw BadParameter(name: name, reason: "must be 1–\(max) bytes without control characters")
+            }
+            return value
+        }
+        let from: String, channel: String
+        let declaredType: String?, fileName: String?, key: String?, conversation: String?, business: String?
+        do {
+            guard let f = try param("from"), ["visitor", "operator"].contains(f) else {
+                throw BadParameter(name: "from", reason: "is required: visitor or operator")
+            }
+            from = f
+            channel = try param("channel") ?? "whatsapp"
+            guard channel == "whatsapp" else { throw BadParameter(name: "channel", reason: "must be whatsapp") }
+            declaredType = try param("declaredType")
+            fileName = try param("fileName")
+            key = try param("idempotencyKey")
+            conversation = try param("conversationId")
+            business = try param("businessNumber", max: 32)
+            if let b = business, !(b.hasPrefix("+") && b.dropFirst().allSatisfy(\.isNumber) && b.count >= 3) {
+                throw BadParameter(name: "businessNumber", reason: "must be an E.164 number such as +34600000000")
+            }
+        } catch let bad as BadParameter {
+            return Self.error(.badRequest, "invalid_parameter", "\(bad.name) \(bad.reason)")
+        }
+
+        // The size cap: refused from Content-Length before reading, or as soon as the stream passes it.
+        let cap = settings.maxBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > cap {
+            return tooLarge(context, length: length)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(cap, request.headers[.contentLength].flatMap(Int.init) ?? 65_536))
+        for try await chunk in request.body {
+            guard bytes.count + chunk.readableBytes <= cap else { return tooLarge(context, length: nil) }
+            bytes.append(contentsOf: chunk.readableBytesView)
+        }
+        let body = bytes
+        let result = try await NIOThreadPool.singleton.runIfActive {
+            try intake.submit(body, from: from, channel: channel, declaredType: declaredType, fileName: fileName,
+                              idempotencyKey: key, conversationId: conversation, businessNumber: business)
+        }
+        switch result {
+        case .created(let job):
+            wake()
+            return Self.json(.accepted, jobJSON(job))
+        case .existing(let job):
+            return Self.json(.ok, jobJSON(try await fresh(job)))
+        case .conflict(let job):
+            return Self.json(.conflict, .object([
+                ("error", .string("idempotency_conflict")),
+                ("message", .string("idempotencyKey \(key ?? "") was already used for other bytes")),
+                ("job", jobJSON(try await fresh(job))),
+            ]))
+        }
+    }
+
+    /// Answers 413 and closes the connection's input, so the rest of an oversize body is never read.
+    func tooLarge(_ context: MediaRequestContext, length: Int?) -> Response {
+        context.channel.close(mode: .input, promise: nil)
+        let what = length.map { "\(grouped($0)) bytes is" } ?? "the body is"
+        return Self.error(.contentTooLarge, "too_large", "\(what) over the \(grouped(settings.maxBytes))-byte limit",
+                          extra: [.connection: "close"])
+    }
+
+    func fresh(_ job: Job) async throws -> Job {
+        try await NIOThreadPool.singleton.runIfActive { try queue.job(id: job.id) } ?? job
+    }
+
+    func job(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
+        if let refused = authorize(request) { return refused }
+        let id = try context.parameters.require("id")
+        guard JobID.isValid(id), let job = try await NIOThreadPool.singleton.runIfActive({ try queue.job(id: id) }) else {
+            return Self.error(.notFound, "not_found", "no job \(id)")
+        }
+        return Self.json(.ok, jobJSON(job))
+    }
+
+    /// The job as contract.md shows it, each artifact with a signed URL valid for `urlTTL`.
+    func jobJSON(_ job: Job) -> JSONValue {
+        let expires = Int(Date().timeIntervalSince1970 + settings.urlTTL)
+        let artifacts = (job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue ?? []).map { artifact -> JSONValue in
+            guard let role = artifact["role"]?.stringValue else { return artifact }
+            return artifact.removing("etag").setting("url", .string(signer.url(jobID: job.id, role: role, expires: expires)))
+        }
+        return job.json(artifacts: .array(artifacts))
+    }
+
+    // MARK: Desk
+
+    func media(_ request: Request, _ context: MediaRequestContext, head: Bool) async throws -> Response {
+        let query = request.uri.queryParameters
+        // The signature first: nothing is looked up for a forged or expired link.
+        switch signer.verify(method: head ? "HEAD" : "GET", path: request.uri.path,
+                             expires: query["expires"].map(String.init), sig: query["sig"].map(String.init), now: Date()) {
+        case .forged: return Self.error(.forbidden, "forbidden", "the link's signature is not valid")
+        case .expired: return Self.error(.forbidden, "expired", "the link has expired")
+        case .valid: break
+        }
+        let jobID = try context.parameters.require("jobId"), role = try context.parameters.require("role")
+        guard let (job, artifact) = try await artifact(jobID: jobID, role: role),
+              let contentType = artifact["contentType"]?.stringValue,
+              let bytes = try await NIOThreadPool.singleton.runIfActive({ try store.get(jobID: jobID, role: role) }) else {
+            return Self.error(.notFound, "not_found", "no \(role) for job \(jobID)")
+        }
+        let etag = "\"\(artifact["etag"]?.stringValue ?? job.submission.contentSHA256.prefix(32).description)\""
+        let expires = Int(query["expires"].map(String.init) ?? "") ?? 0
+        var headers: HTTPFields = [
+            .contentType: contentType,
+            .acceptRanges: "bytes",
+            .eTag: etag,
+            .cacheControl: "private, max-age=\(max(0, expires - Int(Date().timeIntervalSince1970)))",
+            .xContentTypeOptions: "nosniff",
+            .contentSecurityPolicy: Self.mediaCSP,
+            .referrerPolicy: "no-referrer",
+            .contentDisposition: ContentDisposition.header(contentType: contentType, fileName: job.submission.fileName,
+                                                           fallback: role == "original" ? "attachment" : role),
+        ]
+        if let tags = request.headers[.ifNoneMatch], tags.split(separator: ",").contains(where: {
+            let t = $0.trimmingCharacters(in: .whitespaces)
+            return t == etag || t == "W/" + etag || t == "*"
+        }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        var range = ByteRangeRequest.parse(request.headers[.range], length: bytes.count)
+        if let condition = request.headers[.ifRange], condition != etag { range = .whole }  // changed: send it all
+        switch range {
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(bytes.count)"
+            return Self.error(.rangeNotSatisfiable, "range_not_satisfiable", "the range is outside 0–\(bytes.count)",
+                              extra: headers.filter { $0.name != .contentType && $0.name != .contentDisposition })
+        case .whole:
+            headers[.contentLength] = "\(bytes.count)"
+            return Response(status: .ok, headers: headers, body: head ? .init() : .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .partial(let r):
+            headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound)/\(bytes.count)"
+            headers[.contentLength] = "\(r.count)"
+            return Response(status: .partialContent, headers: headers,
+                            body: head ? .init() : .init(byteBuffer: ByteBuffer(bytes: bytes[r])))
+        }
+    }
+
+    /// Audio plays and images show, but nothing can run: no script, no plugin, no fetch, a sandboxed origin.
+    static let mediaCSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
+
+    func artifact(jobID: String, role: String) async throws -> (Job, JSONValue)? {
+        guard JobID.isValid(jobID) else { return nil }
+        let job: Job
+        if let cached = finalJobs.get(jobID) {
+            job = cached
+        } else {
+            guard let loaded = try await NIOThreadPool.singleton.runIfActive({ try queue.job(id: jobID) }) else { return nil }
+            if loaded.state.isFinal { finalJobs.put(loaded) }
+            job = loaded
+        }
+        guard let artifact = job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue?.first(where: { $0["role"]?.stringValue == role }) else {
+            return nil
+        }
+        return (job, artifact)
+    }
+
+    // MARK: Operations
+
+    func ready() async throws -> Response {
+        do {
+            let counts = try await NIOThreadPool.singleton.runIfActive { () throws -> [JobState: Int] in
+                let counts = try queue.counts()
+                _ = try store.size(jobID: "00000000-0000-7000-8000-000000000000", role: "original")
+                return counts
+            }
+            return Self.json(.ok, .object([("status", .string("ready")), ("queued", .int(counts[.queued] ?? 0))]))
+        } catch {
+            return Self.error(.serviceUnavailable, "not_ready", "\(error)")
+        }
+    }
+
+    func metrics() async throws -> Response {
+        let (counts, pending) = try await NIOThreadPool.singleton.runIfActive { (try queue.counts(), try queue.pendingEvents()) }
+        for (state, n) in counts {
+            Gauge(label: "mediaworker_queue_jobs", dimensions: [("state", state.rawValue)]).record(n)
+        }
+        Gauge(label: "mediaworker_outbox_pending").record(pending)
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+
+    static func openAPI() -> Response {
+        let text = Bundle.module.url(forResource: "openapi", withExtension: "yaml").flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
+        return Response(status: text.isEmpty ? .internalServerError : .ok, headers: [.contentType: "application/yaml"],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    // MARK: Responses
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue, extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        headers.append(contentsOf: extra)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized() + "\n")))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String, extra: HTTPFields = [:]) -> Response {
+        json(status, .object([("error", .string(code)), ("message", .string(message))]), extra: extra)
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+struct BadParameter: Error {
+    var name: String
+    var reason: String
+}
+
+/// A small bounded cache of final jobs (oldest dropped first).
+final class JobCache: @unchecked Sendable {
+    private var jobs: [String: Job] = [:]
+    private var order: [String] = []
+    private let capacity: Int
+    private let lock = NSLock()
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func get(_ id: String) -> Job? { lock.lock(); defer { lock.unlock() }; return jobs[id] }
+
+    func put(_ job: Job) {
+        lock.lock(); defer { lock.unlock() }
+        if jobs.updateValue(job, forKey: job.id) == nil { order.append(job.id) }
+        if order.count > capacity { jobs[order.removeFirst()] = nil }
+    }
+}
+
+extension HTTPField.Name {
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+    static let contentSecurityPolicy = Self("Content-Security-Policy")!
+}
+
+extension JSONValue {
+    func removing(_ key: String) -> JSONValue {
+        guard case .object(let members) = self else { return self }
+        return .object(members.filter { $0.0 != key })
+    }
+}
+
+/// 5242880 → "5,242,880".
+func grouped(_ n: Int) -> String {
+    let digits = Array(String(n))
+    var out = ""
+    for (i, d) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(d)
+    }
+    return out
+}

@@ -1,0 +1,82 @@
+@preconcurrency import Crypto
+import Foundation
+
+/// How the HTTP service runs, from `MEDIAWORKER_*` variables (defaults in the README).
+public struct ServerSettings: Sendable {
+    /// Listening address (`MEDIAWORKER_HOST`, default loopback only).
+    public var host = "127.0.0.1"
+    /// Listening port (`MEDIAWORKER_PORT`).
+    public var port = 8080
+    /// Bearer tokens the gateway may use (`MEDIAWORKER_TOKENS`, comma-separated).
+    public var tokens: [String] = []
+    /// HMAC keys for media URLs (`MEDIAWORKER_SIGNING_KEYS`, comma-separated): the first signs, all verify,
+    /// so a key can be rotated in without breaking links already handed out.
+    public var signingKeys: [String] = []
+    /// Lifetime of a signed media URL, seconds (`MEDIAWORKER_URL_TTL`).
+    public var urlTTL: TimeInterval = 900
+    /// Largest accepted upload, bytes (`MEDIAWORKER_MAX_BYTES`, shared with the pipeline).
+    public var maxBytes = 5 * 1024 * 1024
+    /// Where final job events are POSTed (`MEDIAWORKER_CALLBACK_URL`); nil: events are kept, not sent.
+    public var callbackURL: URL?
+    /// HMAC key for the callback signature (`MEDIAWORKER_CALLBACK_SECRET`).
+    public var callbackSecret = ""
+    /// Tokens or keys that were generated because none were configured (the operator is told in the log).
+    public var generated: [String] = []
+
+    public init() {}
+
+    public init(environment env: [String: String]) throws {
+        self.init()
+        if let v = env["MEDIAWORKER_HOST"] { host = v }
+        if let raw = env["MEDIAWORKER_PORT"] {
+            guard let v = Int(raw), (0...65535).contains(v) else { throw ServerSettingsError("MEDIAWORKER_PORT=\(raw): expected 0…65535") }
+            port = v
+        }
+        func list(_ key: String) -> [String] {
+            (env[key] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        tokens = list("MEDIAWORKER_TOKENS")
+        signingKeys = list("MEDIAWORKER_SIGNING_KEYS")
+        if tokens.isEmpty {
+            let token = Self.randomSecret()
+            tokens = [token]
+            generated.append("MEDIAWORKER_TOKENS=\(token)")
+        }
+        if signingKeys.isEmpty {
+            signingKeys = [Self.randomSecret()]
+            generated.append("MEDIAWORKER_SIGNING_KEYS (random; media URLs stop working at restart)")
+        }
+        if let raw = env["MEDIAWORKER_URL_TTL"] {
+            guard let v = Double(raw), v > 0 else { throw ServerSettingsError("MEDIAWORKER_URL_TTL=\(raw): expected seconds > 0") }
+            urlTTL = v
+        }
+        if let raw = env["MEDIAWORKER_MAX_BYTES"] {
+            guard let v = Int(raw), v > 0 else { throw ServerSettingsError("MEDIAWORKER_MAX_BYTES=\(raw): expected bytes > 0") }
+            maxBytes = v
+        }
+        if let raw = env["MEDIAWORKER_CALLBACK_URL"], !raw.isEmpty {
+            guard let url = URL(string: raw), ["http", "https"].contains(url.scheme ?? "") else {
+                throw ServerSettingsError("MEDIAWORKER_CALLBACK_URL=\(raw): expected an http(s) URL")
+            }
+            callbackURL = url
+        }
+        callbackSecret = env["MEDIAWORKER_CALLBACK_SECRET"] ?? ""
+    }
+
+    static func randomSecret() -> String {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64URL
+    }
+}
+
+public struct ServerSettingsError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}
+
+extension Data {
+    /// Base64url without padding (RFC 4648 §5), safe in a query string.
+    var base64URL: String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import MediaPipeline
+import MediaServer
+import MediaWorker
+import Metrics
+import Prometheus
+
+/// `mediaworker serve`: the HTTP service, the workers and the webhook dispatcher in one process.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP API, the workers and the callback dispatcher until SIGTERM/SIGINT.",
+        discussion: "Prints one line `listening on http://HOST:PORT` on standard output once the port is open.")
+
+    @Option(help: "Address to listen on (default: $MEDIAWORKER_HOST or 127.0.0.1).") var host: String?
+    @Option(help: "Port (default: $MEDIAWORKER_PORT or 8080; 0 picks a free one).") var port: Int?
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        Logs.bootstrap()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let env = storage.environment
+        var settings = try ServerSettings(environment: env)
+        if let host { settings.host = host }
+        if let port { settings.port = port }
+        let workerSettings = try WorkerSettings(environment: env)
+        let (queue, store) = try storage.open()
+        let logger = Logger(label: "mediaworker")
+        for note in settings.generated { logger.warning("not configured, generated for this run: \(note)") }
+
+        let pipeline = try MediaPipeline(settings: try PipelineSettings(environment: env))
+        let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry),
+                            settings: workerSettings, logger: logger)
+        let service = MediaHTTPService(queue: queue, store: store, settings: settings, registry: registry,
+                                       wake: { worker.wake() })
+        let (listenHost, listenPort) = (settings.host, settings.port)
+        var app = Application(
+            router: service.router(),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "mediaworker"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? listenPort
+                FileHandle.standardOutput.write(Data("listening on http://\(listenHost):\(port)\n".utf8))
+            },
+            logger: logger)
+        app.addServices(WorkerService(worker: worker))
+        if let url = settings.callbackURL {
+            app.addServices(WebhookDispatcher(outbox: queue, url: url, secret: settings.callbackSecret, logger: logger))
+        } else {
+            logger.notice("MEDIAWORKER_CALLBACK_URL not set: job events are kept in the outbox, not sent")
+        }
+        try await app.runService()
+    }
+}
