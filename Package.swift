@@ -114,6 +114,14 @@ let package = Package(
             path: "Tests/MediaQueueTests"
         ),
         .testTarget(
+            name: "MediaServerTests",
+            dependencies: ["MediaServer", "MediaQueue", "MediaTestSupport",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/MediaServerTests"
+        ),
+        .testTarget(
             name: "MediaWorkerTests",
             dependencies: ["MediaWorker", "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaTestSupport",
                            .product(name: "Logging", package: "swift-log")],

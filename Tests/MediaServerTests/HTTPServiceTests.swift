@@ -1,0 +1,214 @@
+import Crypto
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MediaQueue
+import MediaServer
+import MediaTestSupport
+import Testing
+
+@Suite(.serialized) struct HTTPServiceTests {
+    @Test("upload → poll → download: the thumbnail and the original come back byte for byte")
+    func roundTrip() async throws {
+        let server = try ServerProcess()
+        let job = try await server.uploadAndWait("images/whatsapp_photo.jpg",
+            query: "from=visitor&declaredType=image/jpeg&fileName=IMG-20261125-WA0001.jpg&idempotencyKey=wamid.X:0&conversationId=c-1&businessNumber=%2B34600000000&channel=whatsapp")
+        #expect(job["state"] as? String == "accepted")
+        let artifacts = job["artifacts"] as? [[String: Any]] ?? []
+        #expect(artifacts.compactMap { $0["role"] as? String } == ["original", "thumbnail"])
+        for artifact in artifacts {
+            let url = try #require(artifact["url"] as? String)
+            let reply = try await server.request("GET", url, auth: false)
+            #expect(reply.status == 200)
+            #expect(reply.body.count == artifact["size"] as? Int)
+            #expect(reply.header("Content-Type") == artifact["contentType"] as? String)
+            #expect(reply.header("X-Content-Type-Options") == "nosniff")
+            #expect(reply.header("Referrer-Policy") == "no-referrer")
+            #expect(reply.header("Content-Security-Policy")?.hasPrefix("sandbox; default-src 'none'") == true)
+            #expect(reply.header("Cache-Control")?.hasPrefix("private, max-age=") == true)
+            #expect(reply.header("Content-Disposition")?.hasPrefix("inline; filename=\"IMG-20261125-WA0001.") == true)
+        }
+        let original = try await server.request("GET", artifacts[0]["url"] as! String, auth: false)
+        #expect(original.body == (try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("images/whatsapp_photo.jpg"))))
+        let thumb = try await server.request("GET", artifacts[1]["url"] as! String, auth: false)
+        #expect(WebPInspector([UInt8](thumb.body))?.width == 480)
+    }
+
+    @Test("the same idempotency key: same bytes → 200 with the job, other bytes → 409")
+    func idempotency() async throws {
+        let server = try ServerProcess()
+        let a = Data(repeating: 1, count: 100), b = Data(repeating: 2, count: 100)
+        let first = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: a)
+        #expect(first.status == 202)
+        let again = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: a)
+        #expect(again.status == 200)
+        #expect(again.json["id"] as? String == first.json["id"] as? String)
+        let other = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: b)
+        #expect(other.status == 409)
+        #expect(other.json["error"] as? String == "idempotency_conflict")
+    }
+
+    @Test("401 without a valid token, 400 for bad parameters, 404 for unknown jobs")
+    func refusals() async throws {
+        let server = try ServerProcess()
+        #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]), auth: false).status == 401)
+        #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]),
+                                         headers: ["Authorization": "Bearer test-tokeN"], auth: false).status == 401)
+        #expect(try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925", auth: false).status == 401)
+        for query in ["", "from=robot", "from=visitor&channel=telegram", "from=visitor&businessNumber=abc",
+                      "from=visitor&fileName=" + String(repeating: "a", count: 300)] {
+            let r = try await server.request("POST", "/v1/attachments?\(query)", body: Data([1]))
+            #expect(r.status == 400, "\(query)")
+            #expect(r.json["error"] as? String == "invalid_parameter")
+        }
+        #expect(try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925").status == 404)
+        #expect(try await server.request("GET", "/v1/jobs/..%2F..%2Fetc%2Fpasswd").status == 404)
+    }
+
+    @Test("ranges as Safari and Firefox send them: bytes=0-1 first, open-ended, suffix, unsatisfiable, malformed, HEAD")
+    func ranges() async throws {
+        let server = try ServerProcess()
+        let job = try await server.uploadAndWait("audio/voice_note.ogg", query: "from=visitor&fileName=PTT.opus")
+        let playback = try #require((job["artifacts"] as? [[String: Any]])?.first { $0["role"] as? String == "playback" })
+        let url = try #require(playback["url"] as? String)
+        let full = try await server.request("GET", url, auth: false)
+        let n = full.body.count
+        #expect(full.status == 200 && n == playback["size"] as? Int && full.header("Accept-Ranges") == "bytes")
+        #expect(full.header("Content-Type") == "audio/mpeg")
+        #expect(full.header("Content-Disposition") == "inline; filename=\"PTT.mp3\"; filename*=UTF-8''PTT.mp3")
+
+        func get(_ range: String, _ extra: [String: String] = [:]) async throws -> ServerProcess.Reply {
+            try await server.request("GET", url, headers: extra.merging(["Range": range]) { a, _ in a }, auth: false)
+        }
+        let probe = try await get("bytes=0-1")
+        #expect(probe.status == 206 && probe.body == full.body.prefix(2) && probe.header("Content-Range") == "bytes 0-1/\(n)")
+        let open = try await get("bytes=100-")
+        #expect(open.status == 206 && open.body == full.body.dropFirst(100) && open.header("Content-Range") == "bytes 100-\(n - 1)/\(n)")
+        let suffix = try await get("bytes=-500")
+        #expect(suffix.status == 206 && suffix.body == full.body.suffix(500) && suffix.header("Content-Range") == "bytes \(n - 500)-\(n - 1)/\(n)")
+        let past = try await get("bytes=\(n)-")
+        #expect(past.status == 416 && past.header("Content-Range") == "bytes */\(n)")
+        let clipped = try await get("bytes=\(n - 10)-\(n + 1000)")
+        #expect(clipped.status == 206 && clipped.body.count == 10)
+        for malformed in ["bytes=abc", "bytes=5-1", "items=0-1", "bytes=0-1,5-9", "bytes="] {
+            let r = try await get(malformed)
+            #expect(r.status == 200 && r.body.count == n, "\(malformed) is ignored")
+        }
+        let etag = try #require(full.header("ETag"))
+        #expect(try await server.request("GET", url, headers: ["If-None-Match": etag], auth: false).status == 304)
+        #expect(try await get("bytes=0-9", ["If-Range": etag]).status == 206)
+        #expect(try await get("bytes=0-9", ["If-Range": "\"stale\""]).status == 200)
+        let head = try await server.request("HEAD", url, auth: false)
+        #expect(head.status == 200 && head.body.isEmpty && head.header("Content-Length") == "\(n)")
+    }
+
+    @Test("forged, tampered and expired links get 403 before anything is read; a rotated-out key still verifies")
+    func signatures() async throws {
+        let server = try ServerProcess()
+        let job = try await server.uploadAndWait("images/gif87a.gif", query: "from=visitor")
+        let id = try #require(job["id"] as? String)
+        let url = try #require((job["artifacts"] as? [[String: Any]])?.first?["url"] as? String)
+        #expect(try await server.request("GET", url, auth: false).status == 200)
+        let tamperedRole = url.replacingOccurrences(of: "/original?", with: "/thumbnail?")
+        #expect(try await server.request("GET", tamperedRole, auth: false).status == 403)
+        let later = url.replacingOccurrences(of: "expires=", with: "expires=9")
+        #expect(try await server.request("GET", later, auth: false).status == 403)
+        #expect(try await server.request("GET", "/v1/media/\(id)/original", auth: false).status == 403)
+        // Signed correctly with the older key, but expired a minute ago.
+        let expired = SignedMediaURL(keys: ["key-2026-10"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) - 60)
+        let r = try await server.request("GET", expired, auth: false)
+        #expect(r.status == 403 && r.json["error"] as? String == "expired")
+        let rotated = SignedMediaURL(keys: ["key-2026-10"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) + 60)
+        #expect(try await server.request("GET", rotated, auth: false).status == 200)
+        let missing = SignedMediaURL(keys: ["key-2026-11"]).url(jobID: id, role: "playback", expires: Int(Date().timeIntervalSince1970) + 60)
+        #expect(try await server.request("GET", missing, auth: false).status == 404)
+    }
+
+    @Test("an oversize upload is refused from Content-Length, and a chunked one is cut off early with memory bounded")
+    func oversize() async throws {
+        let server = try ServerProcess()
+        let declared = try await server.request("POST", "/v1/attachments?from=visitor", body: Data(count: 5 * 1024 * 1024 + 1))
+        #expect(declared.status == 413)
+        #expect(declared.json["error"] as? String == "too_large")
+        let exact = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=exact",
+                                             body: try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("images/camera_5mib.jpg")))
+        #expect(exact.status == 202, "exactly 5 MiB is accepted")
+
+        let before = server.residentBytes
+        let (status, sent) = try ChunkedUpload.send(port: server.port, path: "/v1/attachments?from=visitor",
+                                                    token: ServerProcess.token, total: 64 * 1024 * 1024)
+        #expect(status == 413)
+        #expect(sent < 24 * 1024 * 1024, "cut off after \(sent) bytes of 64 MiB")
+        let growth = server.residentBytes - before
+        #expect(growth < 40 * 1024 * 1024, "server grew by \(growth) bytes")
+        #expect(try await server.request("GET", "/healthz", auth: false).status == 200, "still serving")
+    }
+
+    @Test("health, readiness, metrics by outcome, and the OpenAPI document")
+    func operations() async throws {
+        let server = try ServerProcess()
+        _ = try await server.uploadAndWait("hostile/cat.html", query: "from=visitor&businessNumber=%2B34600000000")
+        _ = try await server.uploadAndWait("images/gif87a.gif", query: "from=visitor&businessNumber=%2B34600000000")
+        #expect(try await server.request("GET", "/healthz", auth: false).status == 200)
+        let ready = try await server.request("GET", "/readyz", auth: false)
+        #expect(ready.status == 200 && ready.json["status"] as? String == "ready")
+        let metrics = String(decoding: try await server.request("GET", "/metrics", auth: false).body, as: UTF8.self)
+        #expect(metrics.contains(#"mediaworker_jobs_total{"#) && metrics.contains(#"outcome="unsupported_type""#))
+        #expect(metrics.contains(#"business_number="+34600000000""#) && metrics.contains(#"kind="image""#))
+        #expect(metrics.contains(#"mediaworker_queue_jobs{state="accepted"} 1"#))
+        #expect(metrics.contains("mediaworker_phase_duration_seconds_bucket"))
+        let spec = try await server.request("GET", "/openapi.yaml", auth: false)
+        #expect(spec.status == 200 && String(decoding: spec.body, as: UTF8.self).hasPrefix("openapi: 3.1"))
+    }
+}
+
+/// A raw HTTP/1.1 chunked upload over a socket: sends until the server answers (or `total` bytes).
+enum ChunkedUpload {
+    static func send(port: Int, path: String, token: String, total: Int) throws -> (status: Int, sent: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        func write(_ bytes: [UInt8]) -> Bool {
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        _ = write(Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nTransfer-Encoding: chunked\r\n\r\n".utf8))
+        let chunk = [UInt8](repeating: 0x41, count: 64 * 1024)
+        let frame = Array("10000\r\n".utf8) + chunk + Array("\r\n".utf8)
+        var sent = 0, response = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while sent < total {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 { response += buffer[0..<n] }
+            if response.count >= 12 { break }
+            guard write(frame) else { break }
+            sent += chunk.count
+        }
+        // Read whatever answer arrived (the server may have closed its side by now).
+        timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        while response.count < 12 {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            response += buffer[0..<n]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return (status, sent)
+    }
+}
