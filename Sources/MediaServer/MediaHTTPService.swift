@@ -183,6 +183,9 @@ public struct MediaHTTPService: Sendable {
             .xContentTypeOptions: "nosniff",
             .contentSecurityPolicy: Self.mediaCSP,
             .referrerPolicy: "no-referrer",
+            // The sandboxed tab has an opaque origin, and Chrome's media document fetches with crossorigin=anonymous:
+            // without this the audio never loads. The signed URL stays the only credential (no cookies involved).
+            .accessControlAllowOrigin: "*",
             .contentDisposition: ContentDisposition.header(contentType: contentType, fileName: job.submission.fileName,
                                                            fallback: role == "original" ? "attachment" : role),
         ]

@@ -147,6 +147,8 @@ enum QueueBench {
 
     struct NoopRun {
         var enqueue = 0.0, drain = 0.0, wall = 0.0
+        /// Sequential mode: seconds spent inside claim() and complete(), summed over the consumer threads.
+        var claim = 0.0, complete = 0.0
     }
 
     static func noop(_ options: Options) throws -> Int32 {
@@ -170,18 +172,27 @@ enum QueueBench {
         print("RESULT mode=\(options.concurrent ? "concurrent" : "sequential") workers=\(w) jobs=\(n) "
               + "enqueue_seconds=\(fmt(b.enqueue, 4)) drain_seconds=\(fmt(b.drain, 4)) "
               + "enqueue_per_second=\(fmt(Double(n) / b.enqueue, 1)) drain_per_second=\(fmt(Double(n) / b.drain, 1)) "
-              + "overall_per_second=\(fmt(Double(n) / overall(b), 1))")
+              + "overall_per_second=\(fmt(Double(n) / overall(b), 1))"
+              + (options.concurrent ? "" : " claim_us=\(fmt(b.claim / Double(n) * 1e6, 1)) complete_us=\(fmt(b.complete / Double(n) * 1e6, 1)) "
+                 + "enqueue_us=\(fmt(b.enqueue / Double(n) * 1e6, 1))"))
         return 0
     }
 
     static func newJob() -> NewJob { NewJob(from: "visitor", channel: "whatsapp", contentSHA256: digest, size: 1) }
     static let noopResult = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
 
-    /// Claims and completes until a claim finds nothing; returns how many it completed.
-    static func drainLoop(_ queue: SQLiteJobQueue, worker: String, producerDone: (() -> Bool)? = nil) throws -> Int {
+    /// Claims and completes until a claim finds nothing; returns how many it completed, and the seconds this
+    /// thread spent inside claim and inside complete.
+    static func drainLoop(_ queue: SQLiteJobQueue, worker: String, producerDone: (() -> Bool)? = nil) throws
+        -> (done: Int, claim: Double, complete: Double) {
         var done = 0
+        var claimSeconds = 0.0, completeSeconds = 0.0
         while true {
-            guard let job = try queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date()) else {
+            let c0 = now()
+            let claimed = try queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date())
+            let c1 = now()
+            claimSeconds += c1 - c0
+            guard let job = claimed else {
                 if let producerDone, !producerDone() {
                     usleep(200)
                     continue
@@ -194,11 +205,12 @@ enum QueueBench {
                     done += 1
                     continue
                 }
-                return done
+                return (done, claimSeconds, completeSeconds)
             }
             guard try queue.complete(id: job.id, worker: worker, result: noopResult, now: Date()) else {
                 throw Usage(description: "complete refused for \(job.id)")
             }
+            completeSeconds += now() - c1
             done += 1
         }
     }
@@ -224,9 +236,12 @@ enum QueueBench {
         let t1 = now()
         let completed = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
+        let spent = Mutex<(Double, Double)>((0, 0))
         onThreads(w) { t in
             do {
-                completed.wrappingAdd(try drainLoop(queue, worker: "bench-\(t)"), ordering: .relaxed)
+                let d = try drainLoop(queue, worker: "bench-\(t)")
+                completed.wrappingAdd(d.done, ordering: .relaxed)
+                spent.withLock { $0.0 += d.claim; $0.1 += d.complete }
             } catch {
                 failure.withLock { $0 = "\(error)" }
             }
@@ -237,6 +252,7 @@ enum QueueBench {
         r.enqueue = t1 - t0
         r.drain = t2 - t1
         r.wall = t2 - t0
+        (r.claim, r.complete) = spent.withLock { $0 }
         return r
     }
 
@@ -260,8 +276,8 @@ enum QueueBench {
                     enqueueEnd.withLock { $0 = now() }
                     producerDone.store(true, ordering: .releasing)
                 } else {
-                    let done = try drainLoop(queue, worker: "bench-\(t)") { producerDone.load(ordering: .acquiring) }
-                    completed.wrappingAdd(done, ordering: .relaxed)
+                    let d = try drainLoop(queue, worker: "bench-\(t)") { producerDone.load(ordering: .acquiring) }
+                    completed.wrappingAdd(d.done, ordering: .relaxed)
                 }
             } catch {
                 failure.withLock { $0 = "\(error)" }

@@ -27,12 +27,27 @@ import Testing
             #expect(reply.header("Referrer-Policy") == "no-referrer")
             #expect(reply.header("Content-Security-Policy")?.hasPrefix("sandbox; default-src 'none'") == true)
             #expect(reply.header("Cache-Control")?.hasPrefix("private, max-age=") == true)
+            #expect(reply.header("Access-Control-Allow-Origin") == "*", "the sandboxed tab's media fetch is CORS")
             #expect(reply.header("Content-Disposition")?.hasPrefix("inline; filename=\"IMG-20261125-WA0001.") == true)
         }
         let original = try await server.request("GET", artifacts[0]["url"] as! String, auth: false)
         #expect(original.body == (try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("images/whatsapp_photo.jpg"))))
         let thumb = try await server.request("GET", artifacts[1]["url"] as! String, auth: false)
         #expect(WebPInspector([UInt8](thumb.body))?.width == 480)
+    }
+
+    @Test("a PDF downloads as an attachment under its sniffed extension; its preview shows inline; names are made safe")
+    func pdfDisposition() async throws {
+        let server = try ServerProcess()
+        let job = try await server.uploadAndWait("documents/text_3_pages.pdf",
+                                                 query: "from=visitor&declaredType=image/png&fileName=..%2F..%2F%E2%80%AEfdp.exe.png")
+        let artifacts = job["artifacts"] as? [[String: Any]] ?? []
+        let original = try await server.request("GET", artifacts.first { $0["role"] as? String == "original" }?["url"] as? String ?? "", auth: false)
+        #expect(original.header("Content-Type") == "application/pdf")
+        // No path, no right-to-left override, the extension of what the bytes are.
+        #expect(original.header("Content-Disposition") == "attachment; filename=\"fdp.exe.pdf\"; filename*=UTF-8''fdp.exe.pdf")
+        let preview = try await server.request("GET", artifacts.first { $0["role"] as? String == "thumbnail" }?["url"] as? String ?? "", auth: false)
+        #expect(preview.header("Content-Disposition")?.hasPrefix("inline; filename=\"fdp.exe.webp\"") == true)
     }
 
     @Test("the same idempotency key: same bytes → 200 with the job, other bytes → 409")

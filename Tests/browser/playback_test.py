@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Real-browser playback test for converted voice notes.
+"""Real-browser tests: converted voice notes play, and the service's signed media URLs work in a tab.
 
 Every accepted voice note in Fixtures/fixtures.json goes through the real `mediaworker process`; each MP3 it
 makes is served over HTTP from 127.0.0.1 (with byte ranges, as the service will serve media) and opened by
 headless Chromium in a new tab, exactly as an operator opens a voice note. The tab's media element must reach
 metadata with no error and a duration within 100 ms of the source's.
+
+Second part: a real `mediaworker serve` gets a voice note and a photo uploaded through the API; their signed
+URLs are opened in new tabs under the service's own headers (sandbox CSP, nosniff, ranges): the audio must reach
+metadata with the right duration and the image must display (naturalWidth > 0).
 
 Usage: playback_test.py MEDIAWORKER_BINARY
 Prints one line per note, then "N passed, N failed"; exits non-zero on any failure.
@@ -111,6 +115,91 @@ const deadline = Date.now() + 10000;
 """
 
 
+# Under the service's `sandbox` CSP the page may not run timers, so these probes are synchronous and the
+# polling happens here, in Python.
+AUDIO_STATE = """
+const m = document.querySelector('video, audio');
+if (!m) return null;
+if (m.error) return {error: m.error.code + ' ' + (m.error.message || '')};
+if (m.readyState >= 1 && isFinite(m.duration)) return {duration: m.duration};
+return null;
+"""
+IMAGE_STATE = """
+const img = document.querySelector('img');
+if (img && img.complete && img.naturalWidth > 0) return {width: img.naturalWidth, height: img.naturalHeight};
+return null;
+"""
+
+
+def poll(driver, script, what, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        result = driver.execute_script(script)
+        if result:
+            return result
+        time.sleep(0.05)
+    return {"error": f"{what} within {seconds} s"}
+
+
+def served_checks(binary, driver, out_dir):
+    """Upload through the HTTP API, then open the signed URLs as the desk does. Yields (name, ok, detail)."""
+    import urllib.request
+    data = os.path.join(out_dir, "serve-data")
+    env = dict(os.environ, MEDIAWORKER_TOKENS="browser-token", MEDIAWORKER_SIGNING_KEYS="browser-key",
+               MEDIAWORKER_LOG_LEVEL="warning")
+    server = subprocess.Popen([binary, "serve", "--port", "0", "--data", data], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        base = server.stdout.readline().strip().split(" ")[-1]
+
+        def api(method, path, body=None):
+            req = urllib.request.Request(base + path, data=body, method=method,
+                                         headers={"Authorization": "Bearer browser-token"})
+            with urllib.request.urlopen(req) as r:
+                return json.loads(r.read())
+
+        def upload(rel, query):
+            job = api("POST", "/v1/attachments?" + query, open(os.path.join(FIXTURES, rel), "rb").read())
+            for _ in range(500):
+                job = api("GET", "/v1/jobs/" + job["id"])
+                if job["state"] in ("accepted", "rejected", "dead"):
+                    return job
+                time.sleep(0.02)
+            return job
+
+        note = upload("audio/voice_note_15s.ogg", "from=visitor&fileName=PTT-20261125-WA0011.opus")
+        photo = upload("images/exif_rotated_gps.jpg", "from=visitor&fileName=IMG-20261125-WA0002.jpg")
+        playback = [a for a in note.get("artifacts", []) if a["role"] == "playback"]
+        thumb = [a for a in photo.get("artifacts", []) if a["role"] == "thumbnail"]
+        original = [a for a in photo.get("artifacts", []) if a["role"] == "original"]
+        if not playback or not thumb or not original:
+            yield ("served artifacts", False, f"missing: {note.get('state')} {photo.get('state')}")
+            return
+        checks = [("served voice note", playback[0], AUDIO_STATE), ("served thumbnail", thumb[0], IMAGE_STATE),
+                  ("served original photo", original[0], IMAGE_STATE)]
+        for name, artifact, probe in checks:
+            driver.switch_to.new_window("tab")
+            driver.get(base + artifact["url"])
+            result = poll(driver, probe, "no metadata" if probe is AUDIO_STATE else "image not displayed")
+            if name == "served thumbnail":
+                driver.save_screenshot(os.path.join(ROOT, ".build-tools", "served-thumbnail.png"))
+            driver.close()
+            driver.switch_to.window(driver.window_handles[0])
+            if "error" in result:
+                yield (name, False, str(result))
+            elif "duration" in result:
+                got = result["duration"] * 1000
+                yield (name, abs(got - artifact["durationMs"]) <= TOLERANCE_MS,
+                       f"browser duration {got:.0f} ms, artifact {artifact['durationMs']} ms")
+            else:
+                want = (artifact.get("width"), artifact.get("height"))
+                ok = want == (None, None) or (result["width"], result["height"]) == want
+                yield (name, ok, f"displayed {result['width']}x{result['height']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -149,6 +238,10 @@ def main():
                 got_ms = result["duration"] * 1000
                 ok = abs(got_ms - expected_ms) <= TOLERANCE_MS
                 print(f"{'ok  ' if ok else 'FAIL'} {note_id}: browser duration {got_ms:.0f} ms, source {expected_ms} ms")
+                passed += ok
+                failed += not ok
+            for name, ok, detail in served_checks(binary, driver, out_dir):
+                print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
                 passed += ok
                 failed += not ok
         finally:
