@@ -11,7 +11,9 @@ RUN apt-get update \
 COPY Package.swift ./
 COPY Sources Sources
 RUN swift build -c release --static-swift-stdlib --product mediaworker \
- && install -D "$(swift build -c release --show-bin-path)/mediaworker" /out/mediaworker
+ && bin="$(swift build -c release --show-bin-path)" \
+ && install -D "$bin/mediaworker" /out/mediaworker \
+ && cp -R "$bin"/*.resources /out/
 
 # Runtime stage: slim bookworm with only the shared libraries (scripts/debian/runtime.txt).
 FROM debian:bookworm-slim
@@ -21,8 +23,13 @@ RUN apt-get update \
  && grep -v '^#' /tmp/runtime.txt | xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime.txt \
  && useradd --system --create-home --home-dir /var/lib/mediaworker --shell /usr/sbin/nologin mediaworker
-COPY --from=build /out/mediaworker /usr/local/bin/mediaworker
+# The binary and its resource bundles (the OpenAPI document) side by side.
+COPY --from=build /out/ /usr/local/bin/
 USER mediaworker
 WORKDIR /var/lib/mediaworker
+ENV MEDIAWORKER_DATA=/var/lib/mediaworker/data
+VOLUME ["/var/lib/mediaworker/data"]
+EXPOSE 8080
 ENTRYPOINT ["mediaworker"]
-CMD ["--help"]
+# Inside a container the service must listen beyond loopback; set MEDIAWORKER_TOKENS and MEDIAWORKER_SIGNING_KEYS.
+CMD ["serve", "--host", "0.0.0.0"]
