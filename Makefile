@@ -30,10 +30,10 @@ check-swift:
 build: deps
 	$(SWIFT) build
 
-# The worker on the embedded default (SQLite + files in ./data) until Ctrl-C; queue files with
-# `mediaworker enqueue FILE --from visitor` from another shell.
+# The HTTP service and the workers on the embedded default (SQLite + files in ./data), on 127.0.0.1:8080,
+# until Ctrl-C. Without MEDIAWORKER_TOKENS a token is generated and printed in the log.
 run: build
-	$(SWIFT) run mediaworker work --data data
+	$(SWIFT) run mediaworker serve --data data
 
 test: deps lint $(TOOLS)/venv/.ready
 	$(SWIFT) build --build-tests

@@ -26,7 +26,7 @@
 //   end2end   a `Worker` with W slots is started idle; every file goes through `AttachmentIntake` in a
 //             burst (wake() after each); per job latency = its enqueue time (the `now` given to submit, stored
 //             as createdAt) → finishedAt; jobs/s = jobs / (first enqueue → last finishedAt).
-// Worker overhead = (worker wall − bare wall) / bare wall, best round of each. libvips runs with its default
+// An untimed bare pass warms up first. Worker overhead = (worker wall − bare wall) / bare wall, best round of each. libvips runs with its default
 // concurrency in both (the worker never sets it). The worker logs one line per job (swift-log, stderr, info),
 // as in production.
 
@@ -356,6 +356,9 @@ enum QueueBench {
             try writeFile(p, input.bytes)
             return p
         }
+
+        // One untimed pass first: libvips, poppler and the page cache warm up outside every measured run.
+        _ = try bareRun(pipeline: pipeline, inputs: inputs, paths: paths, threads: w)
 
         var bestBare = Double.infinity, bestWorker = Double.infinity, bestE2E = Double.infinity
         var bestE2ELatencies: [Double] = []
