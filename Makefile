@@ -39,6 +39,7 @@ test: deps lint $(TOOLS)/venv/.ready
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(TOOLS)/venv/bin/python Tests/browser/playback_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
+	bash Tests/http/schemathesis_check.sh "$$($(SWIFT) build --show-bin-path)/mediaworker"
 
 # Python tools for the tests: hadolint (Dockerfile lint) and selenium (drives Debian's chromium).
 $(TOOLS)/venv/.ready: scripts/python-tools.txt

@@ -52,7 +52,8 @@ public struct MediaHTTPService: Sendable {
     // MARK: Gateway
 
     func authorize(_ request: Request) -> Response? {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
+        guard let header = request.headers[.authorization], header.prefix(7).lowercased() == "bearer " else {
             return Self.error(.unauthorized, "unauthorized", "an Authorization: Bearer token is required",
                               extra: [.wwwAuthenticate: "Bearer"])
         }
@@ -87,7 +88,8 @@ public struct MediaHTTPService: Sendable {
             key = try param("idempotencyKey")
             conversation = try param("conversationId")
             business = try param("businessNumber", max: 32)
-            if let b = business, !(b.hasPrefix("+") && b.dropFirst().allSatisfy(\.isNumber) && b.count >= 3) {
+            if let b = business, !(b.hasPrefix("+") && (3...16).contains(b.count)
+                                    && b.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber })) {
                 throw BadParameter(name: "businessNumber", reason: "must be an E.164 number such as +34600000000")
             }
         } catch let bad as BadParameter {
@@ -200,8 +202,8 @@ public struct MediaHTTPService: Sendable {
         switch range {
         case .unsatisfiable:
             headers[.contentRange] = "bytes */\(bytes.count)"
-            return Self.error(.rangeNotSatisfiable, "range_not_satisfiable", "the range is outside 0–\(bytes.count)",
-                              extra: headers.filter { $0.name != .contentType && $0.name != .contentDisposition })
+            return Self.error(.rangeNotSatisfiable, "range_not_satisfiable", "the range starts past the last byte (\(bytes.count - 1))",
+                              extra: headers.filter { ![.contentType, .contentDisposition, .cacheControl].contains($0.name) })
         case .whole:
             headers[.contentLength] = "\(bytes.count)"
             return Response(status: .ok, headers: headers, body: head ? .init() : .init(byteBuffer: ByteBuffer(bytes: bytes)))

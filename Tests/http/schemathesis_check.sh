@@ -8,7 +8,8 @@
 # are real jobs (accepted, rejected, an idempotent repeat and a conflict), then runs schemathesis twice:
 #   1. every operation, generated from the served document (positive and negative data, stateful links);
 #   2. the media operations with a real signed URL, so 200/206/304/416 answers and their headers are checked.
-# Prints `N passed, N failed` (operations × runs) last; exits non-zero on any failure.
+# Prints `N passed, N failed` last (test cases of the JUnit reports: one per operation and one for the stateful
+# phase, in each run); exits non-zero on any failure.
 # Environment: VENV (default .build-tools/venv, with scripts/python-tools.txt installed), MAX_EXAMPLES (30), SEED.
 set -uo pipefail
 
@@ -64,10 +65,25 @@ done
 echo "server: $BASE (data $WORK/data)"
 
 # --- real jobs ----------------------------------------------------------------------------------------------------
-# upload FILE QUERY → prints "STATUS BODY"
-upload() {
-    curl -sS -o "$WORK/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
-        -H 'Content-Type: application/octet-stream' --data-binary "@$1" "$BASE/v1/attachments?$2" || return 1
+# http METHOD PATH [FILE]: sends the request (bearer token, FILE as an octet-stream body), writes the body to
+# $WORK/body and the status line and headers to $WORK/headers, prints the status code. Python, so the check
+# needs nothing beyond the venv.
+http() {
+    "$PY" - "$1" "$BASE$2" "$TOKEN" "$WORK" "${3:-}" <<'EOF'
+import sys, urllib.error, urllib.request
+method, url, token, work, file = sys.argv[1:6]
+data = open(file, "rb").read() if file else None
+req = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {token}"})
+if data is not None:
+    req.add_header("Content-Type", "application/octet-stream")
+try:
+    resp = urllib.request.urlopen(req, timeout=30)
+except urllib.error.HTTPError as e:
+    resp = e
+open(f"{work}/body", "wb").write(resp.read())
+open(f"{work}/headers", "w").write(f"HTTP/1.1 {resp.status}\n" + "".join(f"{k}: {v}\n" for k, v in resp.headers.items()))
+print(resp.status)
+EOF
 }
 # json_field KEY…: a field of the last response body (KEY… is a path: json_field job id).
 json_field() { "$PY" -c 'import json,sys; v=json.load(open(sys.argv[1]))
@@ -77,7 +93,7 @@ print(v)' "$WORK/body" "$@"; }
 declare -a JOBS=()
 expect_upload() {  # expected-status file query
     local status
-    status=$(upload "$2" "$3") || fail_setup "upload of $2 failed"
+    status=$(http POST "/v1/attachments?$3" "$2") || fail_setup "upload of $2 failed"
     [ "$status" = "$1" ] || fail_setup "POST /v1/attachments?$3 ($2): expected $1, got $status: $(cat "$WORK/body")"
     if [ "$1" = 409 ]; then
         [ "$(json_field job id)" = "${JOBS[0]}" ] || fail_setup "the 409 does not carry the first job: $(cat "$WORK/body")"
@@ -97,7 +113,7 @@ expect_upload 409 "$F/hostile/cat.html" 'from=visitor&idempotencyKey=fixture-jpe
 for id in "${JOBS[@]:0:4}"; do
     state=
     for _ in $(seq 300); do
-        curl -sS -o "$WORK/body" -H "Authorization: Bearer $TOKEN" "$BASE/v1/jobs/$id" || fail_setup "GET /v1/jobs/$id failed"
+        http GET "/v1/jobs/$id" >/dev/null || fail_setup "GET /v1/jobs/$id failed"
         state=$(json_field state)
         case $state in accepted|rejected|dead) break ;; esac
         sleep 0.2
@@ -105,14 +121,14 @@ for id in "${JOBS[@]:0:4}"; do
     echo "job $id: $state"
     case $state in accepted|rejected) ;; *) fail_setup "job $id did not finish (state $state)" ;; esac
 done
-curl -sS -o "$WORK/body" -H "Authorization: Bearer $TOKEN" "$BASE/v1/jobs/${JOBS[0]}"
+http GET "/v1/jobs/${JOBS[0]}" >/dev/null || fail_setup "GET /v1/jobs/${JOBS[0]} failed"
 MEDIA_URL=$("$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print([a["url"] for a in j["artifacts"] if a["role"]=="original"][0])' "$WORK/body") \
     || fail_setup "the JPEG job has no original artifact: $(cat "$WORK/body")"
 
 # A schemathesis config that pins the media operations' path and signature to that real, valid URL, and draws
 # the headers they vary (Range, If-None-Match, If-Range) from values that reach the 200/206/304/416 answers.
-curl -sS -o /dev/null -D "$WORK/media.headers" "$BASE$MEDIA_URL" || fail_setup "GET $MEDIA_URL failed"
-"$PY" - "$MEDIA_URL" "$WORK/media.headers" >"$WORK/media.toml" <<'EOF' || fail_setup "cannot pin $MEDIA_URL"
+http GET "$MEDIA_URL" >/dev/null || fail_setup "GET $MEDIA_URL failed"
+"$PY" - "$MEDIA_URL" "$WORK/headers" >"$WORK/media.toml" <<'EOF' || fail_setup "cannot pin $MEDIA_URL"
 import json, sys, urllib.parse
 url = urllib.parse.urlsplit(sys.argv[1])
 _, _, _, job, role = url.path.split("/")
@@ -122,6 +138,7 @@ assert lines[0].split()[1] == "200", lines[0]
 h = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if ":" in l)}
 etag, n = h["etag"], int(h["content-length"])
 s = json.dumps
+print("[cache]\nenabled = false")  # no .schemathesis/ folder in the work tree, no replay of earlier runs
 print("[dictionaries.ranges]")
 # Hypothesis favours the first entries, so the rarer answers (416, then 206) come first.
 print("values = " + s([f"bytes={n}-", f"bytes=0-{n // 2}", f"bytes={n + 100}-{n + 200}", f"bytes={n - 10}-", "bytes=-0",
@@ -177,7 +194,7 @@ EOF
 }
 
 # run NAME CONFIG [STATUS…] -- [schemathesis run options...]: counts the run's operations as passed or failed from its JUnit
-# report. CONFIG is a schemathesis.toml (an empty one keeps a stray ./schemathesis.toml out).
+# report. CONFIG is a schemathesis.toml (given explicitly, so a stray ./schemathesis.toml is never read).
 run() {
     local name=$1 config=$2; shift 2
     local required=()
@@ -218,6 +235,8 @@ EOF
     # A run that failed without reporting a failing operation (a bad schema, a crash) still counts as one failure.
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     echo "=== $name: status codes ==="
+    # Whether the pinned values reached every answer only matters in a run that passed (a failure stops early).
+    [ "$rc" -eq 0 ] || required=()
     statuses "$WORK/$name.har" "${required[@]}" || f=$((f + 1))
     echo "=== $name: exit $rc, $p operations passed, $f failed ==="
     PASSED=$((PASSED + p))
@@ -225,9 +244,16 @@ EOF
 }
 
 START=$SECONDS
-# The first run cannot sign media URLs, so it warns that they answered only 403: the second run covers them.
-: >"$WORK/empty.toml"
-run all-operations "$WORK/empty.toml" -- --phases examples,coverage,fuzzing,stateful
+# The first run reads the real jobs (accepted image, voice note and PDF, rejected HTML) half the time it reads
+# one, so finished jobs with outcomes and artifacts are checked too; the jobs it creates itself are read back
+# through the document's links while still queued. It cannot sign media URLs, so it warns that they answered
+# only 403: the second run covers them.
+{
+    printf '[cache]\nenabled = false\n'
+    printf '[dictionaries.jobs]\nvalues = [%s]\n' "$(printf '"%s", ' "${JOBS[@]:0:4}")"
+    printf '[parameters]\n"path.id" = { dictionary = "jobs", probability = 0.5 }\n'
+} >"$WORK/jobs.toml"
+run all-operations "$WORK/jobs.toml" -- --phases examples,coverage,fuzzing,stateful
 run signed-media "$WORK/media.toml" 200 206 304 416 -- --include-operation-id getMedia --include-operation-id headMedia \
     --phases examples,coverage,fuzzing --mode positive --max-examples "$((MAX_EXAMPLES * 3))"
 echo
