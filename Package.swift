@@ -105,7 +105,7 @@ let package = Package(
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline"], path: "Tests/MediaTestSupport"),
         .testTarget(
             name: "MediaPipelineTests",
-            dependencies: ["MediaPipeline", "CVips", "MediaTestSupport"],
+            dependencies: ["MediaPipeline", "MediaJSON", "CVips", "MediaTestSupport"],
             path: "Tests/MediaPipelineTests"
         ),
         .testTarget(

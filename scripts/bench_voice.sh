@@ -231,10 +231,12 @@ echo "(MB = 10^6 bytes; GNU time reports KiB)"
 echo "RESULT rss_kb_29m30s=$OURS_RSS"
 
 # ------------------------------------------------------------------------------------------- durations
-# ffprobe's duration of every MP3 (ours from the last 2-thread run, ffmpeg's like-for-like) against the
-# source's decoded length (the durationMs the pipeline reported; for the fixtures also checked against
-# fixtures.json, for the long notes against corpus.txt).
-echo "== durations: ffprobe of the MP3s vs the source (decoded length)"
+# Every MP3 (ours from the last 2-thread run, ffmpeg's like-for-like) against the source's decoded length
+# (the durationMs the pipeline reported; for the fixtures also checked against fixtures.json, for the long
+# notes against corpus.txt), two ways: ffprobe's format duration (what a player that ignores the LAME tag's
+# encoder delay/padding shows: it includes them), and the gapless length ffmpeg decodes (samples / 24 kHz,
+# encoder delay and padding removed as the LAME tag says).
+echo "== durations: the MP3s vs the source (decoded length), ffprobe and gapless decode"
 $PY - "$OUT/notes.txt" "$MP3" "$ROOT/Fixtures/fixtures.json" "$OUT/corpus.txt" "$OUT/long_29m30s.playback.mp3" \
   "$OUT/rss-out/long_29m30s.ogg.mp3" <<'EOF'
 import json, os, re, subprocess, sys
@@ -243,6 +245,10 @@ def probe(path):
     out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
                          check=True, capture_output=True, text=True).stdout.strip()
     return float(out) * 1000
+def decoded(path):
+    pcm = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "s16le", "-ac", "1", "-ar", "24000", "-"],
+                         check=True, capture_output=True).stdout
+    return len(pcm) / 2 / 24000 * 1000
 expected = {}
 for f in json.load(open(manifest))["fixtures"]:
     pb = f["expect"].get("playback")
@@ -250,31 +256,29 @@ for f in json.load(open(manifest))["fixtures"]:
 for line in open(corpus_txt):
     m = re.match(r"(long_\w+\.ogg): \d+ samples at \d+ Hz = (\d+) ms", line)
     if m: expected[m.group(1)] = int(m.group(2))
-rows, worst, worst_ff, bad = [], (0, ""), (0, ""), []
+items, bad = [], []
 for line in open(notes):
     m = re.match(r"NOTE (\S+) duration_ms=(\d+)", line)
     path, ms = m.group(1), int(m.group(2))
     name = os.path.basename(path)
     if name in expected and expected[name] != ms:
         bad.append(f"{name}: pipeline says {ms} ms, expected {expected[name]}")
-    if name.startswith("long_"):
-        ours_mp3, ff_mp3 = f"{mp3}/long_ours/{name}.mp3", f"{mp3}/long_ff_like/{name}.mp3"
-    else:
-        ours_mp3, ff_mp3 = f"{mp3}/ours/{name}.mp3", f"{mp3}/ff_like/{name}.mp3"
-    o, f = probe(ours_mp3), probe(ff_mp3)
-    rows.append((name, ms, o, f))
-    worst = max(worst, (abs(o - ms), name))
-    worst_ff = max(worst_ff, (abs(f - ms), name))
+    sub = ("long_ours", "long_ff_like") if name.startswith("long_") else ("ours", "ff_like")
+    items.append((name, ms, f"{mp3}/{sub[0]}/{name}.mp3", f"{mp3}/{sub[1]}/{name}.mp3"))
 # The 29:30 note from the RSS runs (mediaworker process, and ffmpeg like-for-like).
-ms = expected["long_29m30s.ogg"]
-o, f = probe(rss_ours), probe(rss_ff)
-rows.append(("long_29m30s.ogg", ms, o, f))
-worst, worst_ff = max(worst, (abs(o - ms), "long_29m30s.ogg")), max(worst_ff, (abs(f - ms), "long_29m30s.ogg"))
-print(f"{'note':<24} {'source ms':>10} {'ours ms':>10} {'diff':>8} {'ffmpeg ms':>10} {'diff':>8}")
-for name, ms, o, f in rows:
-    print(f"{name:<24} {ms:>10} {o:>10.1f} {o - ms:>+8.1f} {f:>10.1f} {f - ms:>+8.1f}")
-print(f"max |ours - source| = {worst[0]:.1f} ms ({worst[1]}); ffmpeg like-for-like: {worst_ff[0]:.1f} ms ({worst_ff[1]})")
-print(f"RESULT max_duration_error_ms={worst[0]:.1f} ffmpeg_max_duration_error_ms={worst_ff[0]:.1f}")
+items.append(("long_29m30s.ogg", expected["long_29m30s.ogg"], rss_ours, rss_ff))
+worst = {k: (0, "") for k in ("probe", "dec", "ff_probe", "ff_dec")}
+print(f"{'note':<22} {'source ms':>10} | {'ours: ffprobe':>13} {'decoded':>10} | {'ffmpeg: ffprobe':>15} {'decoded':>10}")
+for name, ms, ours, ff in items:
+    v = {"probe": probe(ours) - ms, "dec": decoded(ours) - ms, "ff_probe": probe(ff) - ms, "ff_dec": decoded(ff) - ms}
+    for k in v: worst[k] = max(worst[k], (abs(v[k]), name))
+    print(f"{name:<22} {ms:>10} | {v['probe']:>+13.1f} {v['dec']:>+10.2f} | {v['ff_probe']:>+15.1f} {v['ff_dec']:>+10.2f}")
+print("(differences from the source in ms)")
+print(f"max |ours - source|: {worst['dec'][0]:.2f} ms decoded gapless ({worst['dec'][1]}), "
+      f"{worst['probe'][0]:.1f} ms by ffprobe's format duration ({worst['probe'][1]})")
+print(f"ffmpeg like-for-like:  {worst['ff_dec'][0]:.2f} ms decoded gapless, {worst['ff_probe'][0]:.1f} ms by ffprobe")
+print(f"RESULT max_duration_error_ms_decoded={worst['dec'][0]:.2f} max_duration_error_ms_ffprobe={worst['probe'][0]:.1f} "
+      f"ffmpeg_max_duration_error_ms_decoded={worst['ff_dec'][0]:.2f} ffmpeg_max_duration_error_ms_ffprobe={worst['ff_probe'][0]:.1f}")
 if bad:
     sys.exit("durationMs mismatch: " + "; ".join(bad))
 EOF

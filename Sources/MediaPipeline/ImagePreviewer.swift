@@ -1,3 +1,4 @@
+import MediaJSON
 import CVips
 
 /// What the previewer made of one image or PDF.

@@ -1,3 +1,4 @@
+import MediaJSON
 /// The media pipeline: `(bytes, attachment facts, policy) → outcome`, with no queue, HTTP or database.
 ///
 /// The CLI and the queue worker call exactly this. Content problems end in a `.rejected` outcome (final);

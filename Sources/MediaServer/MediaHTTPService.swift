@@ -319,14 +319,3 @@ extension JSONValue {
         return .object(members.filter { $0.0 != key })
     }
 }
-
-/// 5242880 → "5,242,880".
-func grouped(_ n: Int) -> String {
-    let digits = Array(String(n))
-    var out = ""
-    for (i, d) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(d)
-    }
-    return out
-}

@@ -1,3 +1,4 @@
+import MediaJSON
 import MediaTestSupport
 import Testing
 @testable import MediaPipeline
