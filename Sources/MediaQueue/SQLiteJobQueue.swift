@@ -1,11 +1,15 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The embedded default: the queue in one SQLite file in WAL mode, shared safely by several processes
 /// (SQLite serialises writers; every state change is one short IMMEDIATE transaction, and no transaction
 /// is held while a job runs).
 public final class SQLiteJobQueue: JobQueue, EventOutbox {
     private let pool: DatabasePool
+    /// Whether the last claim through this instance found a job: while work keeps coming, claims go straight
+    /// to the write transaction; after an empty claim, a read checks first.
+    private let busy = Mutex(true)
 
     /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
     public enum Durability: String, Sendable {
@@ -80,15 +84,13 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         return m
     }
 
-    /// Writes the final-state event of job `id` in the caller's transaction.
-    private static func recordFinal(_ db: Database, id: String, now: Double) throws {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { return }
-        let job = try Self.job(row)
+    /// Writes the final-state event of `job` (as just updated) in the caller's transaction.
+    private static func recordFinal(_ db: Database, job: Job, now: Double) throws {
         let eventID = JobID.make(now: Date(timeIntervalSince1970: now))
         let payload = MediaJSONEvent.payload(eventID: eventID, job: job, at: Date(timeIntervalSince1970: now))
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO outbox (id, job_id, payload, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)
-            """, arguments: [eventID, id, payload, now, now])
+            """).execute(arguments: [eventID, job.id, payload, now, now])
     }
 
     public func claimEvents(limit: Int, lease: TimeInterval, now: Date) throws -> [OutboxEvent] {
@@ -127,15 +129,16 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     public func enqueue(_ new: NewJob, id: String, now: Date) throws -> EnqueueResult {
         try pool.write { db in
             if let key = new.idempotencyKey,
-               let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE idempotency_key = ?", arguments: [key]) {
+               let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?"),
+                                          arguments: [key]) {
                 let existing = try Self.job(row)
                 return existing.submission.contentSHA256 == new.contentSHA256 ? .existing(existing) : .conflict(existing)
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO jobs (id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id,
                                   business_number, content_sha256, size, attempts, created_at, run_after)
                 VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-                """, arguments: [id, new.from, new.channel, new.declaredType, new.fileName, new.idempotencyKey,
+                """).execute(arguments: [id, new.from, new.channel, new.declaredType, new.fileName, new.idempotencyKey,
                                  new.conversationId, new.businessNumber, new.contentSHA256, new.size,
                                  now.timeIntervalSince1970, now.timeIntervalSince1970])
             return .created(Job(id: id, state: .queued, submission: new, attempts: 0, createdAt: now, startedAt: nil,
@@ -146,55 +149,69 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
 
     public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
         let t = now.timeIntervalSince1970
-        return try pool.write { db in
+        // A read first, without the write lock: idle workers polling an empty queue must not serialise
+        // behind each other or behind enqueues.
+        if !busy.withLock({ $0 }) {
+            let due = try pool.read { db in
+                try Bool.fetchOne(db.cachedStatement(sql: """
+                    SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_after <= ?)
+                        OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < ?)
+                    """), arguments: [t, t]) ?? false
+            }
+            guard due else { return nil }
+        }
+        let job = try pool.write { db in
             // Rescue first: a running job whose lease expired lost its worker.
-            while let row = try Row.fetchOne(db, sql: """
+            while let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT id, attempts FROM jobs WHERE state = 'running' AND lease_expires_at < ?
                 ORDER BY lease_expires_at LIMIT 1
-                """, arguments: [t]) {
-                let id: String = row["id"], attempts: Int = row["attempts"]
+                """), arguments: [t]) {
+                let id: String = row[0], attempts: Int = row[1]
                 if attempts < maxAttempts { return try Self.take(db, id: id, worker: worker, lease: lease, now: t) }
-                try db.execute(sql: """
+                let dead = try Row.fetchOne(db.cachedStatement(sql: """
                     UPDATE jobs SET state = 'dead', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
                         last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
-                    WHERE id = ?
-                    """, arguments: [t, id])
-                try Self.recordFinal(db, id: id, now: t)
+                    WHERE id = ? RETURNING \(Self.columns)
+                    """), arguments: [t, id])
+                if let dead { try Self.recordFinal(db, job: try Self.job(dead), now: t) }
             }
-            guard let id = try String.fetchOne(db, sql: """
-                SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? ORDER BY run_after, id LIMIT 1
-                """, arguments: [t]) else { return nil }
-            return try Self.take(db, id: id, worker: worker, lease: lease, now: t)
+            return try Row.fetchOne(db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
+                WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? ORDER BY run_after, id LIMIT 1)
+                RETURNING \(Self.columns)
+                """), arguments: [worker, t + lease, t, t]).map(Self.job)
         }
+        busy.withLock { $0 = job != nil }
+        return job
     }
 
     private static func take(_ db: Database, id: String, worker: String, lease: TimeInterval, now: Double) throws -> Job? {
-        let row = try Row.fetchOne(db, sql: """
+        let row = try Row.fetchOne(db.cachedStatement(sql: """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
-            WHERE id = ? RETURNING *
-            """, arguments: [worker, now + lease, now, id])
+            WHERE id = ? RETURNING \(Self.columns)
+            """), arguments: [worker, now + lease, now, id])
         return try row.map(job)
     }
 
     public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
         try pool.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?
-                """, arguments: [now.timeIntervalSince1970 + lease, id, worker])
+                """).execute(arguments: [now.timeIntervalSince1970 + lease, id, worker])
             return db.changesCount == 1
         }
     }
 
     public func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
         try pool.write { db in
-            try db.execute(sql: """
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 UPDATE jobs SET state = ?, outcome = ?, artifacts = ?, finished_at = ?, lease_owner = NULL,
                     lease_expires_at = NULL, last_error = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ?
-                """, arguments: [result.state.rawValue, result.outcomeJSON, result.artifactsJSON,
-                                 now.timeIntervalSince1970, id, worker])
-            guard db.changesCount == 1 else { return false }
-            try Self.recordFinal(db, id: id, now: now.timeIntervalSince1970)
+                RETURNING \(Self.columns)
+                """), arguments: [result.state.rawValue, result.outcomeJSON, result.artifactsJSON,
+                                  now.timeIntervalSince1970, id, worker]) else { return false }
+            try Self.recordFinal(db, job: try Self.job(row), now: now.timeIntervalSince1970)
             return true
         }
     }
@@ -207,12 +224,11 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
                     WHERE id = ? AND state = 'running' AND lease_owner = ?
                     """, arguments: [retryAt.timeIntervalSince1970, error, id, worker])
             } else {
-                try db.execute(sql: """
+                guard let row = try Row.fetchOne(db, sql: """
                     UPDATE jobs SET state = 'dead', finished_at = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND state = 'running' AND lease_owner = ?
-                    """, arguments: [now.timeIntervalSince1970, error, id, worker])
-                guard db.changesCount == 1 else { return false }
-                try Self.recordFinal(db, id: id, now: now.timeIntervalSince1970)
+                    WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING \(Self.columns)
+                    """, arguments: [now.timeIntervalSince1970, error, id, worker]) else { return false }
+                try Self.recordFinal(db, job: try Self.job(row), now: now.timeIntervalSince1970)
                 return true
             }
             return db.changesCount == 1
@@ -241,12 +257,12 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func job(id: String) throws -> Job? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
     }
 
     public func jobs(idempotencyKey: String) throws -> [Job] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE idempotency_key = ?", arguments: [idempotencyKey]).map(Self.job)
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?", arguments: [idempotencyKey]).map(Self.job)
         }
     }
 
@@ -254,10 +270,10 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         try pool.read { db in
             let rows: [Row]
             if let state {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
+                rows = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
                                         arguments: [state.rawValue, limit])
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY id DESC LIMIT ?", arguments: [limit])
+                rows = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs ORDER BY id DESC LIMIT ?", arguments: [limit])
             }
             return try rows.map(Self.job)
         }
@@ -274,21 +290,25 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
+    /// Every job column, in the order `job(_:)` reads them by index (cheaper than by name on the hot path).
+    static let columns = """
+        id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id, business_number, \
+        content_sha256, size, attempts, created_at, started_at, finished_at, run_after, lease_owner, lease_expires_at, \
+        last_error, outcome, artifacts
+        """
+
     private static func job(_ row: Row) throws -> Job {
-        func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
-        guard let state = JobState(rawValue: row["state"]) else {
-            throw DatabaseError(message: "unknown job state \(String(describing: row["state"] as String?))")
+        func date(_ i: Int) -> Date? { (row[i] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        let stateName: String = row[1]
+        guard let state = JobState(rawValue: stateName) else {
+            throw DatabaseError(message: "unknown job state \(stateName)")
         }
         return Job(
-            id: row["id"], state: state,
-            submission: NewJob(from: row["sender"], channel: row["channel"], declaredType: row["declared_type"],
-                               fileName: row["file_name"], idempotencyKey: row["idempotency_key"],
-                               conversationId: row["conversation_id"], businessNumber: row["business_number"],
-                               contentSHA256: row["content_sha256"], size: row["size"]),
-            attempts: row["attempts"], createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
-            startedAt: date("started_at"), finishedAt: date("finished_at"),
-            runAfter: date("run_after") ?? Date(timeIntervalSince1970: 0),
-            leaseOwner: row["lease_owner"], leaseExpiresAt: date("lease_expires_at"), lastError: row["last_error"],
-            outcomeJSON: row["outcome"], artifactsJSON: row["artifacts"])
+            id: row[0], state: state,
+            submission: NewJob(from: row[2], channel: row[3], declaredType: row[4], fileName: row[5], idempotencyKey: row[6],
+                               conversationId: row[7], businessNumber: row[8], contentSHA256: row[9], size: row[10]),
+            attempts: row[11], createdAt: date(12) ?? Date(timeIntervalSince1970: 0), startedAt: date(13), finishedAt: date(14),
+            runAfter: date(15) ?? Date(timeIntervalSince1970: 0), leaseOwner: row[16], leaseExpiresAt: date(17),
+            lastError: row[18], outcomeJSON: row[19], artifactsJSON: row[20])
     }
 }

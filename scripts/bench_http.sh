@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# HTTP benchmark: `mediaworker serve` (release) on loopback, measured from outside like the gateway and the
+# desk use it. It prints figures; it never fails on a slow result (only on a broken run).
+#
+#   scripts/bench_http.sh                                    # about 4-5 minutes on 2 cores
+#   BENCH_HTTP_ROUNDS=5 BENCH_HTTP_WRK_SECONDS=5 scripts/bench_http.sh
+#   BENCH_HTTP_PERF=1 scripts/bench_http.sh                  # plus a perf profile of ours under wrk
+#
+# 1. Upload -> final state: a ~100 KB WhatsApp-like JPEG (Fixtures/images/whatsapp_photo.jpg re-encoded to
+#    1200 px, quality 70, in bench-out/http/), BENCH_HTTP_CONCURRENCY (20) concurrent loops of
+#    POST /v1/attachments?from=visitor (a unique idempotencyKey each) then GET /v1/jobs/{id} every
+#    BENCH_HTTP_POLL_MS (5) ms until final (scripts/bench_http_upload.py). Latency = first POST byte -> final
+#    state seen by the client (polling granularity = the interval + one GET round trip, an upper bound);
+#    server = the job's createdAt -> finishedAt (no polling bias, millisecond timestamps), split into
+#    queued (createdAt -> startedAt) and run (startedAt -> finishedAt). BENCH_HTTP_UPLOADS (400) measured
+#    uploads in total, spread over the rounds, each round after CONCURRENCY unmeasured ramp-up uploads; one
+#    warm-up pass of 40 before round 1. A reference pass with 50 ms polling (100 uploads) shows what the
+#    5 ms polling costs the server.
+# 2. Media serving under wrk (-t2 -c32 -d BENCH_HTTP_WRK_SECONDS (10) s): a real signed URL of a finished
+#    job's `original` (the same photo; MEDIAWORKER_URL_TTL one day) next to nginx (Debian package, config
+#    scripts/bench_http_nginx.conf.in: sendfile on, 2 workers, as the current user) serving the same bytes
+#    from disk at the same path. (a) Range: bytes=0-65535, (b) full GET. wrk, the server and anything else
+#    running share the same cores, so the figures are for the machine as a whole, not for a server alone.
+#    Checked once with curl: both answer 206 with the same bytes, and 200 with the whole file.
+# BENCH_HTTP_ROUNDS (3) interleaved rounds (uploads, then ours and nginx alternating which goes first);
+# the best of each figure is kept, every round is printed so the spread (noise) is visible.
+# Outputs and logs: bench-out/http/ (git-ignored). RESULT lines at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/bench-out/http
+ROUNDS=${BENCH_HTTP_ROUNDS:-3}
+UPLOADS=${BENCH_HTTP_UPLOADS:-400}
+CONC=${BENCH_HTTP_CONCURRENCY:-20}
+POLL_MS=${BENCH_HTTP_POLL_MS:-5}
+WRK_SECONDS=${BENCH_HTTP_WRK_SECONDS:-10}
+WRK_ARGS=(-t2 -c32 "-d${WRK_SECONDS}s")
+PY=/usr/bin/python3
+TOKEN=bench-token
+LOG=$OUT/bench.log
+mkdir -p "$OUT"
+: >"$LOG"
+
+# ------------------------------------------------------------------------------------------- tools
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v vips >/dev/null || missing+=(libvips-tools)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
+
+echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"
+# CPU busy on the machine over one second before anything of ours runs: what other work is going on.
+busy_pct() {
+  local a b
+  a=($(head -n 1 /proc/stat)); sleep 1; b=($(head -n 1 /proc/stat))
+  awk -v u="$(( b[1]+b[2]+b[3]+b[6]+b[7]+b[8] - a[1]-a[2]-a[3]-a[6]-a[7]-a[8] ))" \
+      -v t="$(( b[1]+b[2]+b[3]+b[4]+b[5]+b[6]+b[7]+b[8] - a[1]-a[2]-a[3]-a[4]-a[5]-a[6]-a[7]-a[8] ))" \
+      'BEGIN { printf "%.0f", 100 * u / t }'
+}
+echo "   CPU busy (all processes) over 1 s before start: $(busy_pct)% of $(nproc) cores"
+
+echo "== build: $SWIFT build -c release --product mediaworker"
+"$SWIFT" build -c release --product mediaworker 2>&1 | grep -vE '^warning: prohibited flag' | tail -n 1
+BIN=$("$SWIFT" build -c release --show-bin-path)/mediaworker
+echo "   tree: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ' + uncommitted changes in Sources/Package.swift')"
+
+# ------------------------------------------------------------------------------------------- input
+PHOTO=$OUT/whatsapp_100k.jpg
+if [ ! -s "$PHOTO" ]; then
+  vips thumbnail Fixtures/images/whatsapp_photo.jpg "$PHOTO[Q=70,strip]" 1200
+fi
+PHOTO_BYTES=$(stat -c %s "$PHOTO")
+echo "== input: $PHOTO ($(vipsheader -f width "$PHOTO")x$(vipsheader -f height "$PHOTO"), $PHOTO_BYTES bytes)"
+
+# ------------------------------------------------------------------------------------------- servers
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+DATA=$OUT/data
+rm -rf "$DATA"
+mkdir -p "$DATA"
+MEDIAWORKER_TOKENS=$TOKEN MEDIAWORKER_SIGNING_KEYS=bench-signing-key MEDIAWORKER_LOG_LEVEL=warning \
+  MEDIAWORKER_URL_TTL=86400 "$BIN" serve --port 0 --data "$DATA" >"$OUT/serve.out" 2>>"$LOG" &
+SERVER_PID=$!
+PIDS+=("$SERVER_PID")
+for _ in $(seq 100); do grep -q '^listening on ' "$OUT/serve.out" && break; sleep 0.1; done
+BASE=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$OUT/serve.out")
+[ -n "$BASE" ] || { echo "FAILED: the server did not start (see $LOG)" >&2; tail -n 20 "$LOG" >&2; exit 1; }
+echo "== ours: $BASE (pid $SERVER_PID; MEDIAWORKER_WORKERS default = cores)"
+
+# A finished job's signed `original` URL for the media benchmark.
+job=$(curl -sf -X POST -H "Authorization: Bearer $TOKEN" --data-binary @"$PHOTO" \
+  "$BASE/v1/attachments?from=visitor&declaredType=image/jpeg&fileName=IMG-20261125-WA0001.jpg&idempotencyKey=bench-media")
+JOB_ID=$($PY -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$job")
+for _ in $(seq 200); do
+  job=$(curl -sf -H "Authorization: Bearer $TOKEN" "$BASE/v1/jobs/$JOB_ID")
+  case $job in *'"state":"accepted"'*) break ;; esac
+  sleep 0.05
+done
+MEDIA_PATH=$($PY -c '
+import json, sys
+job = json.loads(sys.argv[1])
+assert job["state"] == "accepted", job
+print(next(a["url"] for a in job["artifacts"] if a["role"] == "original"))' "$job")
+
+NGX=$OUT/nginx
+rm -rf "$NGX"
+mkdir -p "$NGX/tmp" "$NGX/root/v1/media/$JOB_ID"
+cp "$PHOTO" "$NGX/root/v1/media/$JOB_ID/original"
+NGX_PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+USER_LINE=""
+[ "$(id -u)" -ne 0 ] || USER_LINE="user $(id -un) $(id -gn);"
+sed -e "s|@USER_LINE@|$USER_LINE|" -e "s|@WORKERS@|$(nproc)|" -e "s|@PREFIX@|$NGX|g" -e "s|@PORT@|$NGX_PORT|" \
+  -e "s|@ROOT@|$NGX/root|" scripts/bench_http_nginx.conf.in >"$NGX/nginx.conf"
+/usr/sbin/nginx -p "$NGX" -e "$NGX/error.log" -c "$NGX/nginx.conf" -g 'daemon off;' 2>>"$LOG" &
+PIDS+=("$!")
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/" && break; sleep 0.1; done
+echo "== nginx $(/usr/sbin/nginx -v 2>&1 | cut -d/ -f2): http://127.0.0.1:$NGX_PORT ($(nproc) workers, sendfile on)"
+OURS_URL=$BASE$MEDIA_PATH
+NGINX_URL=http://127.0.0.1:$NGX_PORT$MEDIA_PATH
+echo "   URL (same path and query on both): $MEDIA_PATH"
+
+# One curl check: 206 with the same bytes (the first 64 KiB of the photo), and 200 with the whole file.
+for who in ours nginx; do
+  url=$OURS_URL; [ $who = ours ] || url=$NGINX_URL
+  r=$(curl -s -o "$OUT/range_$who.bin" -D "$OUT/range_$who.headers" -w '%{http_code} %{size_download} %{size_header}' \
+    -H 'Range: bytes=0-65535' "$url")
+  f=$(curl -s -o "$OUT/full_$who.bin" -w '%{http_code} %{size_download} %{size_header}' "$url")
+  echo "   curl $who: range -> $r; full -> $f   (status bytes header-bytes)"
+  [ "${r%% *}" = 206 ] && [ "${f%% *}" = 200 ] || { echo "FAILED: $who status" >&2; exit 1; }
+  head -c 65536 "$PHOTO" | cmp -s - "$OUT/range_$who.bin" || { echo "FAILED: $who range bytes differ" >&2; exit 1; }
+  cmp -s "$PHOTO" "$OUT/full_$who.bin" || { echo "FAILED: $who full bytes differ" >&2; exit 1; }
+done
+cmp -s "$OUT/range_ours.bin" "$OUT/range_nginx.bin" && echo "   both: 206, identical 65536 bytes; 200, identical $PHOTO_BYTES bytes"
+
+# ------------------------------------------------------------------------------------------- runners
+upload_round() { # NAME COUNT WARMUP POLL_MS -> appends the ROUND line to $OUT/upload_NAME.txt
+  local line
+  line=$($PY scripts/bench_http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" --count "$2" \
+    --warmup "$3" --concurrency "$CONC" --poll-ms "$4" --dump "$OUT/upload_$1.lat" 2>>"$LOG") \
+    || { echo "FAILED: upload round $1 (see $LOG)" >&2; tail -n 5 "$LOG" >&2; exit 1; }
+  echo "$line" >>"$OUT/upload_$1.txt"
+  echo "$line"
+}
+declare -A RPS LAT
+wrk_run() { # KEY URL [wrk header args] -> best requests/s in RPS[KEY]
+  local key=$1 url=$2 out rps lat err
+  shift 2
+  out=$(wrk "${WRK_ARGS[@]}" "$@" "$url" 2>&1) || { echo "FAILED: wrk $key: $out" >&2; exit 1; }
+  echo "--- wrk $key $*" >>"$LOG"
+  echo "$out" >>"$LOG"
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+  lat=$(awk '$1 == "Latency" { print $2 }' <<<"$out")
+  err=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | tr '\n' ' ' || true)
+  [ -z "$err" ] || echo "   wrk $key: $err" >&2
+  printf '   %-12s %10.0f req/s  avg latency %s\n' "$key" "$rps" "$lat"
+  echo "$key $rps" >>"$OUT/wrk_rounds.txt"
+  if [ -z "${RPS[$key]:-}" ] || awk -v t="$rps" -v b="${RPS[$key]}" 'BEGIN { exit !(t > b) }'; then
+    RPS[$key]=$rps
+    LAT[$key]=$lat
+  fi
+}
+
+# ------------------------------------------------------------------------------------------- rounds
+rm -f "$OUT"/upload_*.txt "$OUT"/upload_*.lat "$OUT/wrk_rounds.txt"
+PER_ROUND=$(( (UPLOADS + ROUNDS - 1) / ROUNDS ))
+echo "== warm-up: 40 uploads"
+$PY scripts/bench_http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" --count 40 --warmup 0 \
+  --concurrency "$CONC" --poll-ms "$POLL_MS" >/dev/null 2>>"$LOG"
+wrk -t2 -c32 -d2s "$OURS_URL" >/dev/null 2>&1
+echo "== $ROUNDS interleaved rounds: $PER_ROUND uploads x $CONC concurrent (poll ${POLL_MS} ms), then wrk ${WRK_ARGS[*]}"
+for round in $(seq "$ROUNDS"); do
+  echo "-- round $round (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  upload_round poll "$PER_ROUND" "$CONC" "$POLL_MS"
+  upload_round poll50 100 "$CONC" 50
+  order=(ours nginx); [ $((round % 2)) -eq 1 ] || order=(nginx ours)
+  for what in range full; do
+    for who in "${order[@]}"; do
+      url=$OURS_URL; [ "$who" = ours ] || url=$NGINX_URL
+      if [ "$what" = range ]; then wrk_run "${who}_range" "$url" -H 'Range: bytes=0-65535'
+      else wrk_run "${who}_full" "$url"; fi
+    done
+  done
+done
+echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ------------------------------------------------------------------------------------------- tables
+echo
+echo "== 1. upload -> final state, ~$((PHOTO_BYTES / 1000)) KB JPEG, $CONC concurrent; best of $ROUNDS rounds per figure (ms)"
+$PY - "$OUT" "$ROUNDS" "$POLL_MS" <<'EOF'
+import sys
+out, rounds, poll = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def rows(name):
+    return [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(f"{out}/upload_{name}.txt")]
+def pct(v, p):
+    v = sorted(v); k = max(0, min(len(v) - 1, -(-p * len(v) // 100) - 1)); return v[k]
+def pooled(name):
+    lat = [tuple(map(float, l.split())) for l in open(f"{out}/upload_{name}.lat")]
+    return lat
+def best(rs, key, hi=False):
+    vals = [float(r[key]) for r in rs]
+    return max(vals) if hi else min(vals)
+def spread(rs, key):
+    vals = [float(r[key]) for r in rs]
+    return f"{min(vals):g}-{max(vals):g}"
+print(f"{'':34} {'e2e p50':>8} {'e2e p99':>8} {'srv p50':>8} {'srv p99':>8} {'queue p50':>9} {'run p50':>8} {'POST p50':>8} {'jobs/s':>7} {'polls/job':>9}")
+for name, label in (("poll", f"poll {poll} ms, best of rounds"), ("poll50", "reference: poll 50 ms, best")):
+    rs = rows(name)
+    print(f"{label:34} {best(rs,'e2e_p50'):8.1f} {best(rs,'e2e_p99'):8.1f} {best(rs,'server_p50'):8.1f} {best(rs,'server_p99'):8.1f}"
+          f" {best(rs,'queued_p50'):9.1f} {best(rs,'run_p50'):8.1f} {best(rs,'post_p50'):8.1f} {best(rs,'jobs_per_s',True):7.1f} {float(rs[0]['polls_per_job']):9.1f}")
+    lat = pooled(name)
+    e2e, srv = [l[0] for l in lat], [l[1] for l in lat]
+    print(f"{'  all ' + str(len(lat)) + ' measured, pooled':34} {pct(e2e,50):8.1f} {pct(e2e,99):8.1f} {pct(srv,50):8.1f} {pct(srv,99):8.1f}")
+    print(f"{'  spread over rounds (min-max)':34} {spread(rs,'e2e_p50'):>8} {spread(rs,'e2e_p99'):>8} {spread(rs,'server_p50'):>8} {spread(rs,'server_p99'):>8}"
+          f" {'':9} {'':8} {'':8} {spread(rs,'jobs_per_s'):>7}")
+rs = rows("poll")
+p50, p99 = best(rs, "e2e_p50"), best(rs, "e2e_p99")
+s50, s99 = best(rs, "server_p50"), best(rs, "server_p99")
+print(f"target e2e p50 <= 40 ms: {'met' if p50 <= 40 else 'MISSED'} ({p50:g}); p99 <= 150 ms: {'met' if p99 <= 150 else 'MISSED'} ({p99:g})"
+      f"   [server-side: p50 {s50:g} ({'met' if s50 <= 40 else 'missed'}), p99 {s99:g} ({'met' if s99 <= 150 else 'missed'})]")
+print(f"polling granularity (lower bound of the e2e resolution): {poll} ms sleep + one GET round trip "
+      f"({min(float(r['poll_rtt_ms']) for r in rs):.2f}-{max(float(r['poll_rtt_ms']) for r in rs):.2f} ms measured); "
+      f"client CPU {max(float(r['client_cores']) for r in rs):.2f} cores at most")
+print("srv = createdAt -> finishedAt from the job JSON (ms timestamps); queue = createdAt -> startedAt; run = startedAt -> finishedAt")
+print(f"RESULT upload_e2e_p50_ms={p50:g} upload_e2e_p99_ms={p99:g} upload_server_p50_ms={s50:g} upload_server_p99_ms={s99:g} upload_jobs_per_s={best(rs,'jobs_per_s',True):g}")
+EOF
+
+echo
+echo "== 2. media serving, $PHOTO_BYTES-byte original, wrk ${WRK_ARGS[*]} (wrk and the servers share $(nproc) cores); best of $ROUNDS rounds"
+printf '%-28s %12s %12s %8s %s\n' "request" "ours req/s" "nginx req/s" "ratio" "target ours >= 0.5x nginx"
+for what in range full; do
+  label="(a) Range: bytes=0-65535"; [ $what = range ] || label="(b) full GET (200)"
+  awk -v l="$label" -v o="${RPS[ours_$what]}" -v n="${RPS[nginx_$what]}" -v lo="${LAT[ours_$what]}" -v ln="${LAT[nginx_$what]}" 'BEGIN {
+    r = o / n
+    printf "%-28s %12.0f %12.0f %7.2fx %s   (avg latency ours %s, nginx %s)\n", l, o, n, r, (r >= 0.5 ? "met" : "MISSED"), lo, ln }'
+done
+for key in ours_range nginx_range ours_full nginx_full; do
+  printf '   %-12s rounds: %s\n' "$key" "$(awk -v k="$key" '$1 == k { printf "%.0f ", $2 }' "$OUT/wrk_rounds.txt")"
+done
+awk -v a="${RPS[ours_range]}" -v b="${RPS[nginx_range]}" -v c="${RPS[ours_full]}" -v d="${RPS[nginx_full]}" 'BEGIN {
+  printf "RESULT media_range_ours_rps=%.0f media_range_nginx_rps=%.0f media_range_ratio=%.2f\n", a, b, a / b
+  printf "RESULT media_full_ours_rps=%.0f media_full_nginx_rps=%.0f media_full_ratio=%.2f\n", c, d, c / d }'
+
+# ------------------------------------------------------------------------------------------- profile
+if [ "${BENCH_HTTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+  echo
+  echo "== perf: ours under wrk (Range: bytes=0-65535), 8 s, self time by symbol"
+  wrk -t2 -c32 -d10s -H 'Range: bytes=0-65535' "$OURS_URL" >/dev/null 2>&1 &
+  WRK_PID=$!
+  sleep 1
+  perf record -F 499 -g -p "$SERVER_PID" -o "$OUT/perf.data" -- sleep 8 >/dev/null 2>>"$LOG"
+  wait "$WRK_PID" || true
+  DEMANGLE=$(dirname "$SWIFT")/swift-demangle
+  perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio 2>>"$LOG" | grep -E '^ +[0-9]' | head -n 30 \
+    | { if [ -x "$DEMANGLE" ]; then "$DEMANGLE" --simplified; else cat; fi; } | cut -c1-160
+fi
