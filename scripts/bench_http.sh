@@ -126,7 +126,8 @@ USER_LINE=""
 sed -e "s|@USER_LINE@|$USER_LINE|" -e "s|@WORKERS@|$(nproc)|" -e "s|@PREFIX@|$NGX|g" -e "s|@PORT@|$NGX_PORT|" \
   -e "s|@ROOT@|$NGX/root|" scripts/bench_http_nginx.conf.in >"$NGX/nginx.conf"
 /usr/sbin/nginx -p "$NGX" -e "$NGX/error.log" -c "$NGX/nginx.conf" -g 'daemon off;' 2>>"$LOG" &
-PIDS+=("$!")
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/" && break; sleep 0.1; done
 echo "== nginx $(/usr/sbin/nginx -v 2>&1 | cut -d/ -f2): http://127.0.0.1:$NGX_PORT ($(nproc) workers, sendfile on)"
 OURS_URL=$BASE$MEDIA_PATH
@@ -147,30 +148,63 @@ done
 cmp -s "$OUT/range_ours.bin" "$OUT/range_nginx.bin" && echo "   both: 206, identical 65536 bytes; 200, identical $PHOTO_BYTES bytes"
 
 # ------------------------------------------------------------------------------------------- runners
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { # PID... -> user+system clock ticks of the processes (a gone process counts 0)
+  local p t=0 f
+  for p in "$@"; do
+    f=($(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null || echo x x x x x x x x x x x 0 0))
+    t=$(( t + f[11] + f[12] ))
+  done
+  echo "$t"
+}
+# Noise meter: CPU used by processes other than ours (server, nginx, and this script's children: wrk, the
+# client) between two marks, from /proc/stat minus our own ticks. Printed per round as cores in use.
+mark() { # -> "machine_busy machine_total ours"
+  local c s
+  c=($(head -n 1 /proc/stat))
+  s=($(sed 's/.*) //' /proc/$$/stat))
+  echo "$(( c[1]+c[2]+c[3]+c[6]+c[7]+c[8] )) $(( c[1]+c[2]+c[3]+c[4]+c[5]+c[6]+c[7]+c[8] ))" \
+    "$(( $(cpu_ticks "$SERVER_PID" "$NGINX_PID" $(pgrep -P "$NGINX_PID")) + s[13] + s[14] ))"
+}
+others() { # MARK0 MARK1 -> cores used by other processes in between
+  awk -v a="$1" -v b="$2" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    o = (y[1] - x[1]) - (y[3] - x[3]); if (o < 0) o = 0; printf "%.2f", n * o / (y[2] - x[2]) }'
+}
 upload_round() { # NAME COUNT WARMUP POLL_MS -> appends the ROUND line to $OUT/upload_NAME.txt
-  local line
+  local line c0 c1
+  c0=$(cpu_ticks "$SERVER_PID")
   line=$($PY scripts/bench_http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" --count "$2" \
     --warmup "$3" --concurrency "$CONC" --poll-ms "$4" --dump "$OUT/upload_$1.lat" 2>>"$LOG") \
     || { echo "FAILED: upload round $1 (see $LOG)" >&2; tail -n 5 "$LOG" >&2; exit 1; }
+  c1=$(cpu_ticks "$SERVER_PID")
+  # Server CPU per job: every upload of the round (ramp-up ones too) is final when the client exits; the
+  # polling GETs are included.
+  line="$line server_cpu_ms_per_job=$(awk -v c=$((c1 - c0)) -v t="$TICK" -v n=$(($2 + $3)) 'BEGIN { printf "%.1f", 1000 * c / t / n }')"
   echo "$line" >>"$OUT/upload_$1.txt"
   echo "$line"
 }
-declare -A RPS LAT
-wrk_run() { # KEY URL [wrk header args] -> best requests/s in RPS[KEY]
-  local key=$1 url=$2 out rps lat err
+declare -A RPS LAT CPUREQ
+wrk_run() { # KEY URL [wrk header args] -> best requests/s in RPS[KEY]; server CPU per request in CPUREQ[KEY]
+  local key=$1 url=$2 out rps lat err c0 c1 pids cpu
   shift 2
+  if [[ $key == ours* ]]; then pids=("$SERVER_PID"); else pids=("$NGINX_PID" $(pgrep -P "$NGINX_PID")); fi
+  c0=$(cpu_ticks "${pids[@]}")
   out=$(wrk "${WRK_ARGS[@]}" "$@" "$url" 2>&1) || { echo "FAILED: wrk $key: $out" >&2; exit 1; }
+  c1=$(cpu_ticks "${pids[@]}")
   echo "--- wrk $key $*" >>"$LOG"
   echo "$out" >>"$LOG"
   rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
   lat=$(awk '$1 == "Latency" { print $2 }' <<<"$out")
   err=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | tr '\n' ' ' || true)
   [ -z "$err" ] || echo "   wrk $key: $err" >&2
-  printf '   %-12s %10.0f req/s  avg latency %s\n' "$key" "$rps" "$lat"
-  echo "$key $rps" >>"$OUT/wrk_rounds.txt"
+  # server CPU microseconds per request (wrk's request count = req/s x duration, close enough)
+  cpu=$(awk -v c=$((c1 - c0)) -v t="$TICK" -v r="$rps" -v d="$WRK_SECONDS" 'BEGIN { printf "%.0f", 1e6 * c / t / (r * d) }')
+  printf '   %-12s %10.0f req/s  avg latency %-8s server CPU %s us/req\n' "$key" "$rps" "$lat" "$cpu"
+  echo "$key $rps $cpu" >>"$OUT/wrk_rounds.txt"
   if [ -z "${RPS[$key]:-}" ] || awk -v t="$rps" -v b="${RPS[$key]}" 'BEGIN { exit !(t > b) }'; then
     RPS[$key]=$rps
     LAT[$key]=$lat
+    CPUREQ[$key]=$cpu
   fi
 }
 
@@ -182,8 +216,10 @@ $PY scripts/bench_http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" 
   --concurrency "$CONC" --poll-ms "$POLL_MS" >/dev/null 2>>"$LOG"
 wrk -t2 -c32 -d2s "$OURS_URL" >/dev/null 2>&1
 echo "== $ROUNDS interleaved rounds: $PER_ROUND uploads x $CONC concurrent (poll ${POLL_MS} ms), then wrk ${WRK_ARGS[*]}"
+NOISE=()
 for round in $(seq "$ROUNDS"); do
   echo "-- round $round (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  m0=$(mark)
   upload_round poll "$PER_ROUND" "$CONC" "$POLL_MS"
   upload_round poll50 100 "$CONC" 50
   order=(ours nginx); [ $((round % 2)) -eq 1 ] || order=(nginx ours)
@@ -194,8 +230,10 @@ for round in $(seq "$ROUNDS"); do
       else wrk_run "${who}_full" "$url"; fi
     done
   done
+  NOISE+=("$(others "$m0" "$(mark)")")
+  echo "   other processes (not ours, wrk or the client) used ${NOISE[-1]} of $(nproc) cores on average this round"
 done
-echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg); other processes' CPU by round (cores): ${NOISE[*]}"
 
 # ------------------------------------------------------------------------------------------- tables
 echo
@@ -207,52 +245,57 @@ def rows(name):
     return [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(f"{out}/upload_{name}.txt")]
 def pct(v, p):
     v = sorted(v); k = max(0, min(len(v) - 1, -(-p * len(v) // 100) - 1)); return v[k]
-def pooled(name):
-    lat = [tuple(map(float, l.split())) for l in open(f"{out}/upload_{name}.lat")]
-    return lat
 def best(rs, key, hi=False):
     vals = [float(r[key]) for r in rs]
     return max(vals) if hi else min(vals)
 def spread(rs, key):
     vals = [float(r[key]) for r in rs]
     return f"{min(vals):g}-{max(vals):g}"
-print(f"{'':34} {'e2e p50':>8} {'e2e p99':>8} {'srv p50':>8} {'srv p99':>8} {'queue p50':>9} {'run p50':>8} {'POST p50':>8} {'jobs/s':>7} {'polls/job':>9}")
-for name, label in (("poll", f"poll {poll} ms, best of rounds"), ("poll50", "reference: poll 50 ms, best")):
+cols = ("e2e_p50", "e2e_p99", "server_p50", "server_p99", "queued_p50", "run_p50", "post_p50", "jobs_per_s", "server_cpu_ms_per_job")
+print(f"{'':36} {'e2e p50':>8} {'e2e p99':>8} {'srv p50':>8} {'srv p99':>8} {'queue p50':>9} {'run p50':>8} {'POST p50':>8} {'jobs/s':>7} {'CPU ms/job':>10}")
+for name, label in (("poll", f"poll {poll} ms: best of {rounds} rounds"), ("poll50", f"reference, poll 50 ms: best")):
     rs = rows(name)
-    print(f"{label:34} {best(rs,'e2e_p50'):8.1f} {best(rs,'e2e_p99'):8.1f} {best(rs,'server_p50'):8.1f} {best(rs,'server_p99'):8.1f}"
-          f" {best(rs,'queued_p50'):9.1f} {best(rs,'run_p50'):8.1f} {best(rs,'post_p50'):8.1f} {best(rs,'jobs_per_s',True):7.1f} {float(rs[0]['polls_per_job']):9.1f}")
-    lat = pooled(name)
+    vals = [best(rs, c, hi=(c == "jobs_per_s")) for c in cols]
+    print(f"{label:36} " + " ".join(f"{v:{w}.1f}" for v, w in zip(vals, (8, 8, 8, 8, 9, 8, 8, 7, 10))))
+    lat = [tuple(map(float, l.split())) for l in open(f"{out}/upload_{name}.lat")]
     e2e, srv = [l[0] for l in lat], [l[1] for l in lat]
-    print(f"{'  all ' + str(len(lat)) + ' measured, pooled':34} {pct(e2e,50):8.1f} {pct(e2e,99):8.1f} {pct(srv,50):8.1f} {pct(srv,99):8.1f}")
-    print(f"{'  spread over rounds (min-max)':34} {spread(rs,'e2e_p50'):>8} {spread(rs,'e2e_p99'):>8} {spread(rs,'server_p50'):>8} {spread(rs,'server_p99'):>8}"
-          f" {'':9} {'':8} {'':8} {spread(rs,'jobs_per_s'):>7}")
+    print(f"{'  all ' + str(len(lat)) + ' measured uploads pooled':36} {pct(e2e,50):8.1f} {pct(e2e,99):8.1f} {pct(srv,50):8.1f} {pct(srv,99):8.1f}")
+    print(f"  rounds (min-max): e2e p50 {spread(rs,'e2e_p50')}, p99 {spread(rs,'e2e_p99')}; server p50 {spread(rs,'server_p50')};"
+          f" jobs/s {spread(rs,'jobs_per_s')}; polls/job {spread(rs,'polls_per_job')}; GET round trip {spread(rs,'poll_rtt_ms')} ms")
 rs = rows("poll")
 p50, p99 = best(rs, "e2e_p50"), best(rs, "e2e_p99")
 s50, s99 = best(rs, "server_p50"), best(rs, "server_p99")
 print(f"target e2e p50 <= 40 ms: {'met' if p50 <= 40 else 'MISSED'} ({p50:g}); p99 <= 150 ms: {'met' if p99 <= 150 else 'MISSED'} ({p99:g})"
       f"   [server-side: p50 {s50:g} ({'met' if s50 <= 40 else 'missed'}), p99 {s99:g} ({'met' if s99 <= 150 else 'missed'})]")
-print(f"polling granularity (lower bound of the e2e resolution): {poll} ms sleep + one GET round trip "
-      f"({min(float(r['poll_rtt_ms']) for r in rs):.2f}-{max(float(r['poll_rtt_ms']) for r in rs):.2f} ms measured); "
-      f"client CPU {max(float(r['client_cores']) for r in rs):.2f} cores at most")
-print("srv = createdAt -> finishedAt from the job JSON (ms timestamps); queue = createdAt -> startedAt; run = startedAt -> finishedAt")
-print(f"RESULT upload_e2e_p50_ms={p50:g} upload_e2e_p99_ms={p99:g} upload_server_p50_ms={s50:g} upload_server_p99_ms={s99:g} upload_jobs_per_s={best(rs,'jobs_per_s',True):g}")
+print(f"polling granularity = {poll} ms sleep + one GET round trip ({best(rs, 'poll_rtt_ms'):.2f} ms at best): the e2e figures"
+      f" are upper bounds with that resolution; client CPU {max(float(r['client_cores']) for r in rs):.2f} cores at most")
+print("srv = createdAt -> finishedAt from the job JSON (ms timestamps, no polling bias); queue = createdAt -> startedAt;")
+print("run = startedAt -> finishedAt; CPU ms/job = server user+system CPU per upload, polling GETs included.")
+print(f"RESULT upload_e2e_p50_ms={p50:g} upload_e2e_p99_ms={p99:g} upload_server_p50_ms={s50:g} upload_server_p99_ms={s99:g}"
+      f" upload_jobs_per_s={best(rs,'jobs_per_s',True):g} upload_server_cpu_ms_per_job={best(rs,'server_cpu_ms_per_job'):g}")
 EOF
 
 echo
 echo "== 2. media serving, $PHOTO_BYTES-byte original, wrk ${WRK_ARGS[*]} (wrk and the servers share $(nproc) cores); best of $ROUNDS rounds"
-printf '%-28s %12s %12s %8s %s\n' "request" "ours req/s" "nginx req/s" "ratio" "target ours >= 0.5x nginx"
+printf '%-26s %11s %12s %7s %-26s %13s %13s %17s\n' "request" "ours req/s" "nginx req/s" "ratio" "target ours >= 0.5x nginx" \
+  "ours lat avg" "nginx lat avg" "CPU us/req o / n"
 for what in range full; do
   label="(a) Range: bytes=0-65535"; [ $what = range ] || label="(b) full GET (200)"
-  awk -v l="$label" -v o="${RPS[ours_$what]}" -v n="${RPS[nginx_$what]}" -v lo="${LAT[ours_$what]}" -v ln="${LAT[nginx_$what]}" 'BEGIN {
+  awk -v l="$label" -v o="${RPS[ours_$what]}" -v n="${RPS[nginx_$what]}" -v lo="${LAT[ours_$what]}" -v ln="${LAT[nginx_$what]}" \
+    -v co="${CPUREQ[ours_$what]}" -v cn="${CPUREQ[nginx_$what]}" 'BEGIN {
     r = o / n
-    printf "%-28s %12.0f %12.0f %7.2fx %s   (avg latency ours %s, nginx %s)\n", l, o, n, r, (r >= 0.5 ? "met" : "MISSED"), lo, ln }'
+    printf "%-26s %11.0f %12.0f %6.2fx %-26s %13s %13s %17s\n", l, o, n, r, (r >= 0.5 ? "met" : "MISSED"), lo, ln, co " / " cn }'
 done
 for key in ours_range nginx_range ours_full nginx_full; do
-  printf '   %-12s rounds: %s\n' "$key" "$(awk -v k="$key" '$1 == k { printf "%.0f ", $2 }' "$OUT/wrk_rounds.txt")"
+  printf '   %-12s req/s by round: %s\n' "$key" "$(awk -v k="$key" '$1 == k { printf "%.0f ", $2 }' "$OUT/wrk_rounds.txt")"
 done
+echo "CPU us/req = user+system CPU of the server processes (ours; nginx master + workers) per request served,"
+echo "less sensitive to other load than req/s. wrk itself takes a large share of the 2 cores in both runs."
+
 awk -v a="${RPS[ours_range]}" -v b="${RPS[nginx_range]}" -v c="${RPS[ours_full]}" -v d="${RPS[nginx_full]}" 'BEGIN {
   printf "RESULT media_range_ours_rps=%.0f media_range_nginx_rps=%.0f media_range_ratio=%.2f\n", a, b, a / b
   printf "RESULT media_full_ours_rps=%.0f media_full_nginx_rps=%.0f media_full_ratio=%.2f\n", c, d, c / d }'
+echo "RESULT noise_other_cores_by_round=$(IFS=,; echo "${NOISE[*]}")"
 
 # ------------------------------------------------------------------------------------------- profile
 if [ "${BENCH_HTTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then

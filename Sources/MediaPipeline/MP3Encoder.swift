@@ -31,6 +31,9 @@ final class MP3Encoder {
 
     deinit { lame_close(lame) }
 
+    /// Reserves room for the whole MP3 up front, so a long note's buffer is not grown by doubling.
+    func reserve(bytes: Int) { output.reserveCapacity(bytes) }
+
     func encode(_ mono: [Float]) {
         guard !mono.isEmpty else { return }
         let needed = mono.count + mono.count / 4 + 7200  // libmp3lame's worst case

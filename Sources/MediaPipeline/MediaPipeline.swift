@@ -7,9 +7,10 @@ public final class MediaPipeline: Sendable {
     public let settings: PipelineSettings
     private let sniffer: MagicSniffer
 
-    /// Starts libvips (hardened) and libmagic; throws when either cannot start.
+    /// Checks libvips's version and starts libmagic; throws when either is unusable. libvips itself is started
+    /// (hardened) on the first image or PDF, so a process that only converts voice notes never pays for it.
     public init(settings: PipelineSettings = PipelineSettings()) throws {
-        try VipsRuntime.start()
+        try VipsRuntime.checkVersion()
         self.settings = settings
         self.sniffer = try MagicSniffer()
     }
@@ -56,6 +57,7 @@ public final class MediaPipeline: Sendable {
         let originalArtifact = Artifact(role: .original, contentType: detected, bytes: original)
         switch kind {
         case .image, .document:
+            try VipsRuntime.start()
             switch ImagePreviewer(settings: settings).preview(raw, type: detected) {
             case .rejected(let reason, let message):
                 return reject(reason, message)

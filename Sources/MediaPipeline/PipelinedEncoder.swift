@@ -12,7 +12,8 @@ final class PipelinedEncoder: @unchecked Sendable {
     private var exited = false
     private static let depth = 8
 
-    init(_ encoder: MP3Encoder) {
+    init(_ encoder: MP3Encoder, expectedBytes: Int = 0) {
+        if expectedBytes > 0 { encoder.reserve(bytes: expectedBytes) }
         self.encoder = encoder
         let thread = Thread { [self] in run() }
         thread.name = "mediaworker.mp3"

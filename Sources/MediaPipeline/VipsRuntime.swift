@@ -30,6 +30,14 @@ public enum VipsRuntime {
         return .success(version)
     }()
 
+    /// Refuses a libvips older than 8.13 without starting it (`vips_version` reports the library's own version).
+    public static func checkVersion() throws {
+        let (major, minor) = (Int(vips_version(0)), Int(vips_version(1)))
+        if (major, minor) < (minimumVersion.major, minimumVersion.minor) {
+            throw PipelineError.vipsStartup("libvips \(major).\(minor) is older than 8.13; refusing to start")
+        }
+    }
+
     /// Starts libvips (idempotent); throws when it cannot start or is too old.
     @discardableResult
     public static func start() throws -> String { try startup.get() }

@@ -27,9 +27,12 @@ struct VoiceNoteTranscoder {
             }
             // 48 kHz (every Opus stream) halves to 24 kHz here; other rates are resampled by libmp3lame.
             var decimator: HalfbandDecimator? = rate == 2 * settings.voiceSampleRate ? HalfbandDecimator() : nil
+            // Speech at these settings stays under ~64 kbps: reserve that much for the known duration.
+            let expected = decoder.declaredFrames.map { Int(Double($0) / Double(rate) * 8_000) + 65_536 } ?? 0
             let encoder = PipelinedEncoder(try MP3Encoder(inputRate: decimator == nil ? rate : settings.voiceSampleRate,
                                                           outputRate: settings.voiceSampleRate,
-                                                          vbrQuality: settings.voiceVBRQuality, quality: settings.mp3Quality))
+                                                          vbrQuality: settings.voiceVBRQuality, quality: settings.mp3Quality),
+                                           expectedBytes: min(expected, 32 << 20))
             var meter = LevelMeter(sampleRate: rate)
             var chunk: [Float] = [], halved: [Float] = [], batch: [Float] = []
             batch.reserveCapacity(Self.batchSize + 8192)

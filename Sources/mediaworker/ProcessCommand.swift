@@ -29,11 +29,9 @@ struct ProcessCommand: ParsableCommand {
         do { settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment) } catch {
             throw ValidationError("\(error)")
         }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw ValidationError("cannot read \(file)")
-        }
+        guard let bytes = readFile(file) else { throw ValidationError("cannot read \(file)") }
         let pipeline = try MediaPipeline(settings: settings)
-        let outcome = try pipeline.process([UInt8](data), facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName))
+        let outcome = try pipeline.process(bytes, facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName))
 
         let folder = try out.map(ArtifactFolder.existing) ?? ArtifactFolder.temporary()
         var paths: [Artifact.Role: String] = [:]
@@ -47,6 +45,27 @@ struct ProcessCommand: ParsableCommand {
 }
 
 extension Sender: ExpressibleByArgument {}
+
+/// The whole file in one buffer, read with POSIX calls (no intermediate `Data` copy).
+func readFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    let size = Int(st.st_size)
+    var failed = false
+    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+        var offset = 0
+        while offset < size {
+            let n = read(fd, buffer.baseAddress! + offset, size - offset)
+            if n <= 0 { failed = n < 0; break }
+            offset += n
+        }
+        count = offset
+    }
+    return failed ? nil : bytes
+}
 
 /// Where the CLI writes artifacts: named by role and sniffed type only, never by the user's file name.
 struct ArtifactFolder {
@@ -66,10 +85,23 @@ struct ArtifactFolder {
         return ArtifactFolder(url: URL(fileURLWithPath: String(cString: made), isDirectory: true))
     }
 
-    /// Writes atomically (temporary file, then rename) and returns the path.
+    /// Writes atomically (temporary file, then rename), straight from the artifact's buffer, and returns the path.
     func write(_ artifact: Artifact) throws -> String {
         let target = url.appendingPathComponent("\(artifact.role.rawValue).\(MediaType.fileExtension(artifact.contentType))")
-        try Data(artifact.bytes).write(to: target, options: .atomic)
+        let temporary = target.path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot write \(temporary)") }
+        let written = artifact.bytes.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        close(fd)
+        guard written, rename(temporary, target.path) == 0 else { throw ValidationError("cannot write \(target.path)") }
         return target.standardizedFileURL.path
     }
 }

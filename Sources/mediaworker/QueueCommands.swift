@@ -26,10 +26,10 @@ struct EnqueueCommand: ParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        guard let bytes = readFile(file) else { throw ValidationError("cannot read \(file)") }
         let (queue, store) = try storage.open()
         let result = try AttachmentIntake(queue: queue, store: store).submit(
-            [UInt8](data), from: from.rawValue, declaredType: declaredType, fileName: fileName,
+            bytes, from: from.rawValue, declaredType: declaredType, fileName: fileName,
             idempotencyKey: idempotencyKey, conversationId: conversationId, businessNumber: businessNumber)
         printJSON(result.job.json())
         if case .conflict = result {
