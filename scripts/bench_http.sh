@@ -34,6 +34,8 @@ UPLOADS=${BENCH_HTTP_UPLOADS:-400}
 CONC=${BENCH_HTTP_CONCURRENCY:-20}
 POLL_MS=${BENCH_HTTP_POLL_MS:-5}
 WRK_SECONDS=${BENCH_HTTP_WRK_SECONDS:-10}
+OPEN_RATE=${BENCH_HTTP_OPEN_RATE:-10}     # uploads/s of the open-loop reference pass
+OPEN_COUNT=${BENCH_HTTP_OPEN_COUNT:-60}
 WRK_ARGS=(-t2 -c32 "-d${WRK_SECONDS}s")
 PY=/usr/bin/python3
 TOKEN=bench-token
@@ -170,11 +172,11 @@ others() { # MARK0 MARK1 -> cores used by other processes in between
   awk -v a="$1" -v b="$2" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ")
     o = (y[1] - x[1]) - (y[3] - x[3]); if (o < 0) o = 0; printf "%.2f", n * o / (y[2] - x[2]) }'
 }
-upload_round() { # NAME COUNT WARMUP POLL_MS -> appends the ROUND line to $OUT/upload_NAME.txt
+upload_round() { # NAME COUNT WARMUP POLL_MS [client args] -> appends the ROUND line to $OUT/upload_NAME.txt
   local line c0 c1
   c0=$(cpu_ticks "$SERVER_PID")
   line=$($PY scripts/bench_http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" --count "$2" \
-    --warmup "$3" --concurrency "$CONC" --poll-ms "$4" --dump "$OUT/upload_$1.lat" 2>>"$LOG") \
+    --warmup "$3" --concurrency "$CONC" --poll-ms "$4" "${@:5}" --dump "$OUT/upload_$1.lat" 2>>"$LOG") \
     || { echo "FAILED: upload round $1 (see $LOG)" >&2; tail -n 5 "$LOG" >&2; exit 1; }
   c1=$(cpu_ticks "$SERVER_PID")
   # Server CPU per job: every upload of the round (ramp-up ones too) is final when the client exits; the
@@ -222,6 +224,7 @@ for round in $(seq "$ROUNDS"); do
   m0=$(mark)
   upload_round poll "$PER_ROUND" "$CONC" "$POLL_MS"
   upload_round poll50 100 "$CONC" 50
+  upload_round open "$OPEN_COUNT" 5 "$POLL_MS" --rate "$OPEN_RATE"
   order=(ours nginx); [ $((round % 2)) -eq 1 ] || order=(nginx ours)
   for what in range full; do
     for who in "${order[@]}"; do
@@ -238,9 +241,9 @@ echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg); other processes'
 # ------------------------------------------------------------------------------------------- tables
 echo
 echo "== 1. upload -> final state, ~$((PHOTO_BYTES / 1000)) KB JPEG, $CONC concurrent; best of $ROUNDS rounds per figure (ms)"
-$PY - "$OUT" "$ROUNDS" "$POLL_MS" <<'EOF'
+$PY - "$OUT" "$ROUNDS" "$POLL_MS" "$OPEN_RATE" <<'EOF'
 import sys
-out, rounds, poll = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out, rounds, poll, open_rate = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def rows(name):
     return [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(f"{out}/upload_{name}.txt")]
 def pct(v, p):
@@ -253,7 +256,8 @@ def spread(rs, key):
     return f"{min(vals):g}-{max(vals):g}"
 cols = ("e2e_p50", "e2e_p99", "server_p50", "server_p99", "queued_p50", "run_p50", "post_p50", "jobs_per_s", "server_cpu_ms_per_job")
 print(f"{'':36} {'e2e p50':>8} {'e2e p99':>8} {'srv p50':>8} {'srv p99':>8} {'queue p50':>9} {'run p50':>8} {'POST p50':>8} {'jobs/s':>7} {'CPU ms/job':>10}")
-for name, label in (("poll", f"poll {poll} ms: best of {rounds} rounds"), ("poll50", f"reference, poll 50 ms: best")):
+for name, label in (("poll", f"poll {poll} ms: best of {rounds} rounds"), ("poll50", "reference, poll 50 ms: best"),
+                    ("open", f"open loop {open_rate}/s, poll {poll} ms: best")):
     rs = rows(name)
     vals = [best(rs, c, hi=(c == "jobs_per_s")) for c in cols]
     print(f"{label:36} " + " ".join(f"{v:{w}.1f}" for v, w in zip(vals, (8, 8, 8, 8, 9, 8, 8, 7, 10))))
@@ -271,6 +275,9 @@ print(f"polling granularity = {poll} ms sleep + one GET round trip ({best(rs, 'p
       f" are upper bounds with that resolution; client CPU {max(float(r['client_cores']) for r in rs):.2f} cores at most")
 print("srv = createdAt -> finishedAt from the job JSON (ms timestamps, no polling bias); queue = createdAt -> startedAt;")
 print("run = startedAt -> finishedAt; CPU ms/job = server user+system CPU per upload, polling GETs included.")
+print("The target rows are the closed loop (20 uploads always in flight: the server is saturated, so latency ~ 20 / throughput).")
+print(f"The open-loop row starts {open_rate} uploads/s (up to {rows('open')[0]['n']} per round, at most CONCURRENCY in flight;"
+      f" started late: {max(int(r['started_late']) for r in rows('open'))}): latency without a standing queue.")
 print(f"RESULT upload_e2e_p50_ms={p50:g} upload_e2e_p99_ms={p99:g} upload_server_p50_ms={s50:g} upload_server_p99_ms={s99:g}"
       f" upload_jobs_per_s={best(rs,'jobs_per_s',True):g} upload_server_cpu_ms_per_job={best(rs,'server_cpu_ms_per_job'):g}")
 EOF
@@ -307,6 +314,12 @@ if [ "${BENCH_HTTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   perf record -F 499 -g -p "$SERVER_PID" -o "$OUT/perf.data" -- sleep 8 >/dev/null 2>>"$LOG"
   wait "$WRK_PID" || true
   DEMANGLE=$(dirname "$SWIFT")/swift-demangle
-  perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio 2>>"$LOG" | grep -E '^ +[0-9]' | head -n 30 \
-    | { if [ -x "$DEMANGLE" ]; then "$DEMANGLE" --simplified; else cat; fi; } | cut -c1-160
+  demangle() { if [ -x "$DEMANGLE" ]; then "$DEMANGLE" --simplified; else cat; fi; }
+  perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio 2>>"$LOG" | grep -E '^ +[0-9]' \
+    | demangle | cut -c1-150 | head -n 25 || true
+  echo "-- inclusive (self + callees) for chosen frames:"
+  perf report -i "$OUT/perf.data" --children --sort sym --stdio 2>>"$LOG" | grep -E '^ +[0-9]' \
+    | demangle \
+    | grep -E '\] (specialized )?(MediaHTTPService\.media|FileBlobStore\.get|SignedMediaURL\.verify|NIOThreadPool\.runIfActive|__GI___writev|JSONValue\.parse|static ContentDisposition\.header|specialized ByteBufferAllocator\.buffer|specialized _copyCollectionToContiguousArray|BetterHTTPParser\.feedInput|MediaHTTPService\.artifact)' \
+    | awk '!seen[$0]++' | cut -c1-150 | head -n 20 || true
 fi

@@ -125,6 +125,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=40, help="uploads before the measured ones (not counted)")
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--poll-ms", type=float, default=5.0)
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="open loop: start uploads at this many per second (at most CONCURRENCY in flight); "
+                         "0 = closed loop, each thread starts its next upload when the last one is final")
     ap.add_argument("--dump", help="append one line `e2e_ms server_ms` per measured upload to this file")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds a job may take before it counts as an error")
     args = ap.parse_args()
@@ -147,6 +150,8 @@ def main():
     errors = []
     total = args.warmup + args.count
     barrier = threading.Barrier(args.concurrency + 1)
+    clock = {"start": 0.0}
+    late = []  # open loop: how late each measured upload started against its schedule (all threads busy)
 
     def one(conn, key):
         t0 = time.perf_counter()
@@ -187,6 +192,14 @@ def main():
                 counter["next"] += 1
             if i >= total:
                 break
+            if args.rate > 0:
+                due = clock["start"] + i / args.rate
+                now = time.perf_counter()
+                if due > now:
+                    time.sleep(due - now)
+                elif i >= args.warmup:
+                    with lock:
+                        late.append(now - due)
             try:
                 r = one(conn, f"bench-{run}-{i}")
                 if i >= args.warmup:
@@ -202,6 +215,7 @@ def main():
     for t in threads:
         t.start()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
+    clock["start"] = time.perf_counter()
     barrier.wait()
     start = time.perf_counter()
     for t in threads:
@@ -234,6 +248,7 @@ def main():
         "post_p50": f"{pct(post, 50):.1f}", "post_p99": f"{pct(post, 99):.1f}",
         "polls_per_job": f"{polls / max(1, len(results)):.1f}",
         "poll_rtt_ms": f"{1000 * rtt / max(1, polls):.2f}",
+        "started_late": len(late), "late_max_ms": f"{1000 * max(late, default=0):.1f}",
         "client_cpu_s": f"{cpu:.2f}", "client_cores": f"{cpu / (end - start):.2f}",
         "states": ",".join(f"{k}:{v}" for k, v in sorted(states.items())),
     }
