@@ -22,8 +22,8 @@ public struct MediaHTTPService: Sendable {
     let registry: PrometheusCollectorRegistry
     /// Called after each new job, so an in-process worker claims it at once.
     let wake: @Sendable () -> Void
-    /// Final jobs never change: their artifact lists are cached for media requests.
-    let finalJobs = JobCache(capacity: 10_000)
+    /// Artifacts of final jobs, ready to serve.
+    let mediaCache: MediaCache
 
     public init(queue: any JobQueue & EventOutbox, store: any BlobStore, settings: ServerSettings,
                 registry: PrometheusCollectorRegistry, wake: @escaping @Sendable () -> Void = {}) {
@@ -34,6 +34,7 @@ public struct MediaHTTPService: Sendable {
         self.intake = AttachmentIntake(queue: queue, store: store)
         self.registry = registry
         self.wake = wake
+        self.mediaCache = MediaCache(budget: settings.mediaCacheBytes)
     }
 
     public func router() -> Router<MediaRequestContext> {
@@ -170,15 +171,14 @@ public struct MediaHTTPService: Sendable {
         case .valid: break
         }
         let jobID = try context.parameters.require("jobId"), role = try context.parameters.require("role")
-        guard let (job, artifact) = try await artifact(jobID: jobID, role: role),
-              let contentType = artifact["contentType"]?.stringValue,
-              let bytes = try await NIOThreadPool.singleton.runIfActive({ try store.get(jobID: jobID, role: role) }) else {
+        guard let served = try await servedArtifact(jobID: jobID, role: role) else {
             return Self.error(.notFound, "not_found", "no \(role) for job \(jobID)")
         }
-        let etag = "\"\(artifact["etag"]?.stringValue ?? job.submission.contentSHA256.prefix(32).description)\""
+        let bytes = served.bytes
+        let etag = served.etag
         let expires = Int(query["expires"].map(String.init) ?? "") ?? 0
         var headers: HTTPFields = [
-            .contentType: contentType,
+            .contentType: served.contentType,
             .acceptRanges: "bytes",
             .eTag: etag,
             .cacheControl: "private, max-age=\(max(0, expires - Int(Date().timeIntervalSince1970)))",
@@ -188,8 +188,7 @@ public struct MediaHTTPService: Sendable {
             // The sandboxed tab has an opaque origin, and Chrome's media document fetches with crossorigin=anonymous:
             // without this the audio never loads. The signed URL stays the only credential (no cookies involved).
             .accessControlAllowOrigin: "*",
-            .contentDisposition: ContentDisposition.header(contentType: contentType, fileName: job.submission.fileName,
-                                                           fallback: role == "original" ? "attachment" : role),
+            .contentDisposition: served.disposition,
         ]
         if let tags = request.headers[.ifNoneMatch], tags.split(separator: ",").contains(where: {
             let t = $0.trimmingCharacters(in: .whitespaces)
@@ -197,41 +196,47 @@ public struct MediaHTTPService: Sendable {
         }) {
             return Response(status: .notModified, headers: headers)
         }
-        var range = ByteRangeRequest.parse(request.headers[.range], length: bytes.count)
+        var range = ByteRangeRequest.parse(request.headers[.range], length: bytes.readableBytes)
         if let condition = request.headers[.ifRange], condition != etag { range = .whole }  // changed: send it all
         switch range {
         case .unsatisfiable:
-            headers[.contentRange] = "bytes */\(bytes.count)"
-            return Self.error(.rangeNotSatisfiable, "range_not_satisfiable", "the range starts past the last byte (\(bytes.count - 1))",
+            headers[.contentRange] = "bytes */\(bytes.readableBytes)"
+            return Self.error(.rangeNotSatisfiable, "range_not_satisfiable", "the range starts past the last byte (\(bytes.readableBytes - 1))",
                               extra: headers.filter { ![.contentType, .contentDisposition, .cacheControl].contains($0.name) })
         case .whole:
-            headers[.contentLength] = "\(bytes.count)"
-            return Response(status: .ok, headers: headers, body: head ? .init() : .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            headers[.contentLength] = "\(bytes.readableBytes)"
+            return Response(status: .ok, headers: headers, body: head ? .init() : .init(byteBuffer: bytes))
         case .partial(let r):
-            headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound)/\(bytes.count)"
+            headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound)/\(bytes.readableBytes)"
             headers[.contentLength] = "\(r.count)"
+            // A slice shares the cached buffer's storage: no copy.
             return Response(status: .partialContent, headers: headers,
-                            body: head ? .init() : .init(byteBuffer: ByteBuffer(bytes: bytes[r])))
+                            body: head ? .init() : .init(byteBuffer: bytes.getSlice(at: bytes.readerIndex + r.lowerBound, length: r.count)!))
         }
     }
 
     /// Audio plays and images show, but nothing can run: no script, no plugin, no fetch, a sandboxed origin.
     static let mediaCSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 
-    func artifact(jobID: String, role: String) async throws -> (Job, JSONValue)? {
+    /// An artifact ready to serve: bytes and headers. Final jobs never change, so what was served once is kept
+    /// (within `MEDIAWORKER_MEDIA_CACHE_BYTES`) and later requests touch neither the database nor the disk.
+    func servedArtifact(jobID: String, role: String) async throws -> MediaCache.Entry? {
         guard JobID.isValid(jobID) else { return nil }
-        let job: Job
-        if let cached = finalJobs.get(jobID) {
-            job = cached
-        } else {
-            guard let loaded = try await NIOThreadPool.singleton.runIfActive({ try queue.job(id: jobID) }) else { return nil }
-            if loaded.state.isFinal { finalJobs.put(loaded) }
-            job = loaded
+        let key = jobID + "/" + role
+        if let hit = mediaCache.get(key) { return hit }
+        return try await NIOThreadPool.singleton.runIfActive { () throws -> MediaCache.Entry? in
+            guard let job = try queue.job(id: jobID),
+                  let artifact = job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue?.first(where: { $0["role"]?.stringValue == role }),
+                  let contentType = artifact["contentType"]?.stringValue,
+                  let bytes = try store.get(jobID: jobID, role: role) else { return nil }
+            let entry = MediaCache.Entry(
+                bytes: ByteBuffer(bytes: bytes), contentType: contentType,
+                etag: "\"\(artifact["etag"]?.stringValue ?? String(job.submission.contentSHA256.prefix(32)))\"",
+                disposition: ContentDisposition.header(contentType: contentType, fileName: job.submission.fileName,
+                                                       fallback: role == "original" ? "attachment" : role))
+            if job.state.isFinal { mediaCache.put(key, entry) }
+            return entry
         }
-        guard let artifact = job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue?.first(where: { $0["role"]?.stringValue == role }) else {
-            return nil
-        }
-        return (job, artifact)
     }
 
     // MARK: Operations
@@ -289,21 +294,36 @@ struct BadParameter: Error {
     var reason: String
 }
 
-/// A small bounded cache of final jobs (oldest dropped first).
-final class JobCache: @unchecked Sendable {
-    private var jobs: [String: Job] = [:]
+/// Served artifacts of final jobs, within a byte budget (least recently added dropped first).
+final class MediaCache: @unchecked Sendable {
+    struct Entry: Sendable {
+        var bytes: ByteBuffer
+        var contentType: String
+        var etag: String
+        var disposition: String
+    }
+    private var entries: [String: Entry] = [:]
     private var order: [String] = []
-    private let capacity: Int
+    private var used = 0
+    private let budget: Int
     private let lock = NSLock()
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(budget: Int) { self.budget = budget }
 
-    func get(_ id: String) -> Job? { lock.lock(); defer { lock.unlock() }; return jobs[id] }
+    func get(_ key: String) -> Entry? { lock.lock(); defer { lock.unlock() }; return entries[key] }
 
-    func put(_ job: Job) {
+    func put(_ key: String, _ entry: Entry) {
+        let size = entry.bytes.readableBytes
+        guard size <= budget / 4 else { return }
         lock.lock(); defer { lock.unlock() }
-        if jobs.updateValue(job, forKey: job.id) == nil { order.append(job.id) }
-        if order.count > capacity { jobs[order.removeFirst()] = nil }
+        guard entries[key] == nil else { return }
+        entries[key] = entry
+        order.append(key)
+        used += size
+        while used > budget, !order.isEmpty {
+            let old = order.removeFirst()
+            used -= entries.removeValue(forKey: old)?.bytes.readableBytes ?? 0
+        }
     }
 }
 

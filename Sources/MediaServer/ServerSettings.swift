@@ -20,6 +20,8 @@ public struct ServerSettings: Sendable {
     public var callbackURL: URL?
     /// HMAC key for the callback signature (`MEDIAWORKER_CALLBACK_SECRET`).
     public var callbackSecret = ""
+    /// Memory for artifacts of final jobs kept ready to serve, bytes (`MEDIAWORKER_MEDIA_CACHE_BYTES`; 0: off).
+    public var mediaCacheBytes = 64 << 20
     /// Tokens or keys that were generated because none were configured (the operator is told in the log).
     public var generated: [String] = []
 
@@ -61,6 +63,10 @@ public struct ServerSettings: Sendable {
             callbackURL = url
         }
         callbackSecret = env["MEDIAWORKER_CALLBACK_SECRET"] ?? ""
+        if let raw = env["MEDIAWORKER_MEDIA_CACHE_BYTES"] {
+            guard let v = Int(raw), v >= 0 else { throw ServerSettingsError("MEDIAWORKER_MEDIA_CACHE_BYTES=\(raw): expected bytes ≥ 0") }
+            mediaCacheBytes = v
+        }
     }
 
     static func randomSecret() -> String {
