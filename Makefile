@@ -52,6 +52,9 @@ lint: $(TOOLS)/venv/.ready
 
 bench: deps
 	bash scripts/bench.sh
+	bash scripts/bench_voice.sh
+	bash scripts/bench_queue.sh
+	bash scripts/bench_http.sh
 
 # Regenerates Fixtures/ (needs the tools listed in Fixtures/README.md).
 fixtures:
