@@ -42,16 +42,17 @@ struct HalfbandDecimator {
         output.removeAll(keepingCapacity: true)
         let taps = Self.coefficients.odd, c0 = Self.coefficients.centre, reach = Self.reach
         pending.withUnsafeBufferPointer { x in
-            while centre + reach < x.count && produced < limit {
-                var acc = c0 * x[centre]
-                var j = 1
-                for t in taps {
-                    acc += t * (x[centre - j] + x[centre + j])
-                    j += 2
+            taps.withUnsafeBufferPointer { h in
+                while centre + reach < x.count && produced < limit {
+                    var acc = c0 * x[centre]
+                    for k in 0..<h.count {
+                        let j = 2 * k + 1
+                        acc += h[k] * (x[centre - j] + x[centre + j])
+                    }
+                    output.append(acc)
+                    produced += 1
+                    centre += 2
                 }
-                output.append(acc)
-                produced += 1
-                centre += 2
             }
         }
         // Keep only the history the next output needs.

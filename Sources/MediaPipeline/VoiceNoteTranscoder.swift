@@ -133,12 +133,23 @@ struct LevelMeter {
 
     mutating func add(_ samples: [Float]) {
         frames += Int64(samples.count)
-        for s in samples {
-            let a = abs(s)
-            if a > blockPeak { blockPeak = a }
-            blockEnergy += s * s
-            inBlock += 1
-            if inBlock == blockSize { closeBlock() }
+        samples.withUnsafeBufferPointer { all in
+            var start = 0
+            while start < all.count {
+                // Whole runs up to the block boundary, in branch-free loops the compiler vectorises.
+                let n = min(blockSize - inBlock, all.count - start)
+                var top: Float = 0, energy: Float = 0
+                for i in start..<(start + n) {
+                    let s = all[i]
+                    top = max(top, abs(s))
+                    energy += s * s
+                }
+                blockPeak = max(blockPeak, top)
+                blockEnergy += energy
+                inBlock += n
+                start += n
+                if inBlock == blockSize { closeBlock() }
+            }
         }
     }
 
