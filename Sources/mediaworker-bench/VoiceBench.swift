@@ -85,53 +85,34 @@ enum VoiceBench {
 
     /// One run over all files with `threads` OS threads; the wall time and each file's result.
     static func convert(pipeline: MediaPipeline, files: [String], threads: Int, out: String?) -> (Double, [NoteResult]) {
-        let next = Atomic<Int>(0)
-        let results = Mutex<[NoteResult]>(Array(repeating: NoteResult(), count: files.count))
-        let finished = DispatchSemaphore(value: 0)
         let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: "whatsapp")
-
-        let work: @Sendable () -> Void = {
-            while true {
-                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                if i >= files.count { break }
-                var result = NoteResult()
-                let start = now()
-                do {
-                    let bytes = try readFile(files[i])
-                    switch try pipeline.process(bytes, facts: facts) {
-                    case .accepted(let accepted):
-                        if let mp3 = accepted.artifacts.first(where: { $0.role == .playback }), let ms = mp3.durationMs {
-                            result.durationMs = ms
-                            result.mp3Bytes = mp3.bytes.count
-                            result.gainDb = accepted.gainDb ?? 0
-                            if let out {
-                                try writeFile(out + "/" + (files[i] as NSString).lastPathComponent + ".mp3", mp3.bytes)
-                            }
-                        } else {
-                            result.failure = "accepted without a playback MP3 (\(accepted.kind.rawValue), "
-                                + "\(accepted.previewUnavailable?.rawValue ?? "no reason"))"
+        return onThreads(threads, count: files.count, empty: NoteResult()) { i in
+            var result = NoteResult()
+            let start = now()
+            do {
+                let bytes = try readFile(files[i])
+                switch try pipeline.process(bytes, facts: facts) {
+                case .accepted(let accepted):
+                    if let mp3 = accepted.artifacts.first(where: { $0.role == .playback }), let ms = mp3.durationMs {
+                        result.durationMs = ms
+                        result.mp3Bytes = mp3.bytes.count
+                        result.gainDb = accepted.gainDb ?? 0
+                        if let out {
+                            try writeFile(out + "/" + (files[i] as NSString).lastPathComponent + ".mp3", mp3.bytes)
                         }
-                    case .rejected(let rejected):
-                        result.failure = "rejected: \(rejected.reason.rawValue): \(rejected.message)"
+                    } else {
+                        result.failure = "accepted without a playback MP3 (\(accepted.kind.rawValue), "
+                            + "\(accepted.previewUnavailable?.rawValue ?? "no reason"))"
                     }
-                } catch {
-                    result.failure = "error: \(error)"
+                case .rejected(let rejected):
+                    result.failure = "rejected: \(rejected.reason.rawValue): \(rejected.message)"
                 }
-                result.seconds = now() - start
-                results.withLock { $0[i] = result }
+            } catch {
+                result.failure = "error: \(error)"
             }
-            finished.signal()
+            result.seconds = now() - start
+            return result
         }
-
-        let start = now()
-        for _ in 0..<threads {
-            let thread = Thread(block: work)
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        for _ in 0..<threads { finished.wait() }
-        let elapsed = now() - start
-        return (elapsed, results.withLock { $0 })
     }
 
     /// Peak resident set of this process so far, KiB.

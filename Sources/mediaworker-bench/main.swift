@@ -135,46 +135,21 @@ struct FileResult: Sendable {
     var failure: String?
 }
 
-/// One run over all files with `threads` OS threads; returns the wall time and each file's result.
-func run(pipeline: MediaPipeline, files: [String], threads: Int, vipsConcurrency: Int, out: String?) -> (Double, [FileResult]) {
+/// Runs `body(i)` for every i in 0..<count on `threads` OS threads (Foundation `Thread`, not Swift's
+/// cooperative pool) taking indices from a shared counter; returns the wall time and the results in order.
+func onThreads<R: Sendable>(_ threads: Int, count: Int, empty: R, _ body: @escaping @Sendable (Int) -> R) -> (Double, [R]) {
     let next = Atomic<Int>(0)
-    let results = Mutex<[FileResult]>(Array(repeating: FileResult(), count: files.count))
+    let results = Mutex<[R]>(Array(repeating: empty, count: count))
     let finished = DispatchSemaphore(value: 0)
-    let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: "whatsapp")
-
     let work: @Sendable () -> Void = {
         while true {
             let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-            if i >= files.count { break }
-            var result = FileResult()
-            let start = now()
-            do {
-                VipsRuntime.setConcurrency(vipsConcurrency)
-                let bytes = try readFile(files[i])
-                let outcome = try pipeline.process(bytes, facts: facts)
-                switch outcome {
-                case .accepted(let accepted):
-                    if let thumb = accepted.artifacts.first(where: { $0.role == .thumbnail }) {
-                        result.thumbnail = (thumb.width ?? 0, thumb.height ?? 0, thumb.bytes.count)
-                        if let out {
-                            let name = (files[i] as NSString).lastPathComponent
-                            try writeFile(out + "/" + name + "." + MediaType.fileExtension(thumb.contentType), thumb.bytes)
-                        }
-                    } else {
-                        result.failure = "accepted without a thumbnail (\(accepted.previewUnavailable?.rawValue ?? "no reason"))"
-                    }
-                case .rejected(let rejected):
-                    result.failure = "rejected: \(rejected.reason.rawValue): \(rejected.message)"
-                }
-            } catch {
-                result.failure = "error: \(error)"
-            }
-            result.seconds = now() - start
+            if i >= count { break }
+            let result = body(i)
             results.withLock { $0[i] = result }
         }
         finished.signal()
     }
-
     let start = now()
     for _ in 0..<threads {
         let thread = Thread(block: work)
@@ -182,8 +157,39 @@ func run(pipeline: MediaPipeline, files: [String], threads: Int, vipsConcurrency
         thread.start()
     }
     for _ in 0..<threads { finished.wait() }
-    let elapsed = now() - start
-    return (elapsed, results.withLock { $0 })
+    return (now() - start, results.withLock { $0 })
+}
+
+/// One run over all files with `threads` OS threads; returns the wall time and each file's result.
+func run(pipeline: MediaPipeline, files: [String], threads: Int, vipsConcurrency: Int, out: String?) -> (Double, [FileResult]) {
+    let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: "whatsapp")
+    return onThreads(threads, count: files.count, empty: FileResult()) { i in
+        var result = FileResult()
+        let start = now()
+        do {
+            VipsRuntime.setConcurrency(vipsConcurrency)
+            let bytes = try readFile(files[i])
+            let outcome = try pipeline.process(bytes, facts: facts)
+            switch outcome {
+            case .accepted(let accepted):
+                if let thumb = accepted.artifacts.first(where: { $0.role == .thumbnail }) {
+                    result.thumbnail = (thumb.width ?? 0, thumb.height ?? 0, thumb.bytes.count)
+                    if let out {
+                        let name = (files[i] as NSString).lastPathComponent
+                        try writeFile(out + "/" + name + "." + MediaType.fileExtension(thumb.contentType), thumb.bytes)
+                    }
+                } else {
+                    result.failure = "accepted without a thumbnail (\(accepted.previewUnavailable?.rawValue ?? "no reason"))"
+                }
+            case .rejected(let rejected):
+                result.failure = "rejected: \(rejected.reason.rawValue): \(rejected.message)"
+            }
+        } catch {
+            result.failure = "error: \(error)"
+        }
+        result.seconds = now() - start
+        return result
+    }
 }
 
 /// User + system CPU seconds this process has used so far (all threads).
