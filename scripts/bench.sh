@@ -21,6 +21,8 @@ if [ "${1:-}" = --convert-loop ]; then
 fi
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench_lib.sh
+source scripts/bench_lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out
 REPEAT=${BENCH_REPEAT:-5}
@@ -31,8 +33,6 @@ mkdir -p "$OUT"
 : >"$LOG"
 
 # ------------------------------------------------------------------------------------------- tools
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=()
 command -v vipsthumbnail >/dev/null || missing+=(libvips-tools)
 [ -x /usr/bin/convert ] || missing+=(imagemagick)
@@ -41,11 +41,7 @@ $PY -c 'from PIL import features; assert features.check("webp")' 2>/dev/null || 
 command -v webpinfo >/dev/null || missing+=(webp)
 pkg-config --exists vips 2>/dev/null || missing+=(libvips-dev)
 pkg-config --exists libmagic 2>/dev/null || missing+=(libmagic-dev)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 CONVERT=/usr/bin/convert                 # ImageMagick's own convert (Debian alternatives link)
 SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
 
@@ -61,22 +57,7 @@ N=${#FILES[@]}
 GROUPS_=(whatsapp camera screenshots)
 THUMBS=$OUT/thumbs
 
-# time_run KEY DEST CMD...: empties DEST (outside the timing), runs CMD once under GNU time and keeps the
-# best (lowest wall) run of KEY in WALL[KEY] / CPU[KEY] (user + system seconds of CMD and its children).
 declare -A WALL CPU
-time_run() {
-  local key=$1 dest=$2 e u s
-  shift 2
-  rm -rf "$dest"
-  mkdir -p "$dest"
-  /usr/bin/time -f '%e %U %S' -o "$OUT/time.txt" "$@" >>"$LOG" 2>&1 \
-    || { echo "FAILED: $key (see $LOG)" >&2; tail -n 20 "$LOG" >&2; exit 1; }
-  read -r e u s <"$OUT/time.txt"
-  if [ -z "${WALL[$key]:-}" ] || awk -v t="$e" -v b="${WALL[$key]}" 'BEGIN { exit !(t < b) }'; then
-    WALL[$key]=$e
-    CPU[$key]=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
-  fi
-}
 # ours_run KEY DIR [args]: one mediaworker-bench run (--repeat 1); its in-process figures go to WALL/CPU[KEY],
 # the whole process (start-up included, under GNU time) to WALL/CPU[KEY_process].
 ours_run() {

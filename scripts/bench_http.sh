@@ -27,6 +27,8 @@
 # Outputs and logs: bench-out/http/ (git-ignored). RESULT lines at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench_lib.sh
+source scripts/bench_lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/http
 ROUNDS=${BENCH_HTTP_ROUNDS:-3}
@@ -44,18 +46,12 @@ mkdir -p "$OUT"
 : >"$LOG"
 
 # ------------------------------------------------------------------------------------------- tools
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v vips >/dev/null || missing+=(libvips-tools)
 command -v curl >/dev/null || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
 
 echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"

@@ -23,6 +23,8 @@
 # Logs: bench-out/queue/bench.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench_lib.sh
+source scripts/bench_lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/queue
 REPEAT=${BENCH_REPEAT:-3}
@@ -36,18 +38,12 @@ LOG=$OUT/bench.log
 : >"$LOG"
 
 # ------------------------------------------------------------------------------------------- tools
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=()
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 for p in libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 if ! "$VENV/bin/python" -c "import huey, sys; sys.exit(huey.__version__ != '$HUEY_VERSION')" 2>/dev/null; then
   echo "== venv: $VENV with huey==$HUEY_VERSION"
   /usr/bin/python3 -m venv "$VENV"

@@ -34,6 +34,8 @@ if [ "${1:-}" = --ffmpeg-loop ]; then
 fi
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench_lib.sh
+source scripts/bench_lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/voice
 REPEAT=${BENCH_REPEAT:-5}
@@ -44,8 +46,6 @@ LOG=$OUT/bench.log
 : >"$LOG"
 
 # ------------------------------------------------------------------------------------------- tools
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
@@ -55,11 +55,7 @@ command -v sox >/dev/null || missing+=(sox)
 for p in libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev libsqlite3-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
 
 # ------------------------------------------------------------------------------------------- build + corpus
@@ -78,22 +74,7 @@ LONG=$OUT/long_5m30s.ogg
 RSSNOTE=$OUT/long_29m30s.ogg
 MP3=$OUT/mp3
 
-# time_run KEY DEST CMD...: empties DEST (outside the timing), runs CMD once under GNU time and keeps the
-# best (lowest wall) run of KEY in WALL[KEY] / CPU[KEY] (user + system seconds of CMD and its children).
 declare -A WALL CPU AUDIO
-time_run() {
-  local key=$1 dest=$2 e u s
-  shift 2
-  rm -rf "$dest"
-  mkdir -p "$dest"
-  /usr/bin/time -f '%e %U %S' -o "$OUT/time.txt" "$@" >>"$LOG" 2>&1 \
-    || { echo "FAILED: $key (see $LOG)" >&2; tail -n 20 "$LOG" >&2; exit 1; }
-  read -r e u s <"$OUT/time.txt"
-  if [ -z "${WALL[$key]:-}" ] || awk -v t="$e" -v b="${WALL[$key]}" 'BEGIN { exit !(t < b) }'; then
-    WALL[$key]=$e
-    CPU[$key]=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
-  fi
-}
 # ours_run KEY PATH THREADS [args]: one mediaworker-bench voice run (--repeat 1); its in-process figures go
 # to WALL/CPU[KEY], the whole process (start-up included, under GNU time) to WALL/CPU[KEY_process].
 ours_run() {
