@@ -19,8 +19,14 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         case full
     }
 
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
-    public init(path: String, durability: Durability = .normal) throws {
+    /// Whether final states write an outbox event (only when someone will receive them: a callback URL is set).
+    private let recordsEvents: Bool
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations. With `recordsEvents`,
+    /// every final state also writes its notification to the outbox in the same transaction; without, the
+    /// outbox stays empty instead of growing by one undeliverable row per job.
+    public init(path: String, durability: Durability = .normal, recordsEvents: Bool = false) throws {
+        self.recordsEvents = recordsEvents
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
@@ -173,7 +179,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
                         last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
                     WHERE id = ? RETURNING \(Self.columns)
                     """), arguments: [t, id])
-                if let dead { try Self.recordFinal(db, job: try Self.job(dead), now: t) }
+                if let dead, recordsEvents { try Self.recordFinal(db, job: try Self.job(dead), now: t) }
             }
             return try Row.fetchOne(db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
@@ -211,7 +217,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
                 RETURNING \(Self.columns)
                 """), arguments: [result.state.rawValue, result.outcomeJSON, result.artifactsJSON,
                                   now.timeIntervalSince1970, id, worker]) else { return false }
-            try Self.recordFinal(db, job: try Self.job(row), now: now.timeIntervalSince1970)
+            if recordsEvents { try Self.recordFinal(db, job: try Self.job(row), now: now.timeIntervalSince1970) }
             return true
         }
     }
@@ -228,7 +234,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
                     UPDATE jobs SET state = 'dead', finished_at = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
                     WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING \(Self.columns)
                     """, arguments: [now.timeIntervalSince1970, error, id, worker]) else { return false }
-                try Self.recordFinal(db, job: try Self.job(row), now: now.timeIntervalSince1970)
+                if recordsEvents { try Self.recordFinal(db, job: try Self.job(row), now: now.timeIntervalSince1970) }
                 return true
             }
             return db.changesCount == 1

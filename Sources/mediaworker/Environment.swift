@@ -28,7 +28,9 @@ struct StorageOptions: ParsableArguments {
         case "full": durability = .full
         case let other: throw ValidationError("MEDIAWORKER_SQLITE_SYNCHRONOUS=\(other): expected normal or full")
         }
-        return (try SQLiteJobQueue(path: path, durability: durability), try FileBlobStore(root: dataFolder))
+        // Final-state events are recorded for delivery only when there is somewhere to deliver them.
+        let notifies = !(environment["MEDIAWORKER_CALLBACK_URL"] ?? "").isEmpty
+        return (try SQLiteJobQueue(path: path, durability: durability, recordsEvents: notifies), try FileBlobStore(root: dataFolder))
     }
 }
 

@@ -71,3 +71,39 @@ import Testing
         #expect(try i.queue.jobs(state: nil, limit: 10).count == 1)
     }
 }
+
+@Suite struct OutboxTests {
+    func finishOne(_ queue: SQLiteJobQueue) throws -> String {
+        let id = JobID.make()
+        _ = try queue.enqueue(NewJob(from: "visitor", contentSHA256: "aa", size: 1), id: id, now: Date())
+        _ = try queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date())
+        #expect(try queue.complete(id: id, worker: "w", result: JobResult(state: .rejected, outcomeJSON: #"{"status":"rejected"}"#,
+                                                                         artifactsJSON: "[]"), now: Date()))
+        return id
+    }
+
+    @Test("with notifications on, a final state writes its event in the same transaction; it is delivered once acknowledged")
+    func recordsEvents() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mw-outbox-\(UUID().uuidString)")
+        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("q.sqlite").path, recordsEvents: true)
+        let id = try finishOne(queue)
+        #expect(try queue.pendingEvents() == 1)
+        let events = try queue.claimEvents(limit: 10, lease: 60, now: Date())
+        #expect(events.count == 1 && events[0].jobID == id && events[0].attempts == 1)
+        #expect(events[0].payload.contains(#""type":"job.finished""#) && events[0].payload.contains(#""state":"rejected""#))
+        #expect(try queue.claimEvents(limit: 10, lease: 60, now: Date()).isEmpty, "hidden while claimed")
+        try queue.markFailed(id: events[0].id, error: "down", retryAt: Date())
+        let again = try queue.claimEvents(limit: 10, lease: 60, now: Date().addingTimeInterval(1))
+        #expect(again.map(\.id) == [events[0].id] && again[0].attempts == 2, "same event id on the retry")
+        try queue.markDelivered(id: events[0].id, now: Date())
+        #expect(try queue.pendingEvents() == 0)
+    }
+
+    @Test("with notifications off (no callback URL), the outbox does not grow")
+    func noReceiverNoEvents() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mw-outbox-\(UUID().uuidString)")
+        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("q.sqlite").path)
+        _ = try finishOne(queue)
+        #expect(try queue.pendingEvents() == 0)
+    }
+}
