@@ -61,26 +61,15 @@ enum QueueBench {
         var quiet = false
 
         init(_ arguments: [String]) throws {
-            var rest = arguments[...]
-            guard let m = rest.popFirst(), m == "noop" || m == "corpus" else { throw Usage(description: QueueBench.usage) }
+            var args = ArgumentCursor(arguments, usage: QueueBench.usage)
+            guard let m = args.next(), m == "noop" || m == "corpus" else { throw Usage(description: QueueBench.usage) }
             mode = m
-            func value(_ flag: String) throws -> String {
-                guard let v = rest.popFirst() else { throw Usage(description: "\(flag) needs a value\n\(QueueBench.usage)") }
-                return v
-            }
-            func positive(_ flag: String) throws -> Int {
-                let raw = try value(flag)
-                guard let n = Int(raw.replacingOccurrences(of: "_", with: "")), n >= 1 else {
-                    throw Usage(description: "\(flag) \(raw): expected a positive integer")
-                }
-                return n
-            }
-            while let arg = rest.popFirst() {
+            while let arg = args.next() {
                 switch arg {
-                case "--jobs": jobs = try positive(arg)
-                case "--workers": workers = try positive(arg)
+                case "--jobs": jobs = try args.positive(arg)
+                case "--workers": workers = try args.positive(arg)
                 case "--concurrent": concurrent = true
-                case "--repeat": repeats = try positive(arg)
+                case "--repeat": repeats = try args.positive(arg)
                 case "--quiet": quiet = true
                 default:
                     guard mode == "corpus", directory.isEmpty, !arg.hasPrefix("-") else {

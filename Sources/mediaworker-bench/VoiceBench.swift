@@ -47,21 +47,12 @@ enum VoiceBench {
         var quiet = false
 
         init(_ arguments: [String]) throws {
-            var rest = arguments[...]
-            func value(_ flag: String) throws -> String {
-                guard let v = rest.popFirst() else { throw Usage(description: "\(flag) needs a value\n\(VoiceBench.usage)") }
-                return v
-            }
-            func positive(_ flag: String) throws -> Int {
-                let raw = try value(flag)
-                guard let n = Int(raw), n >= 1 else { throw Usage(description: "\(flag) \(raw): expected a positive integer") }
-                return n
-            }
-            while let arg = rest.popFirst() {
+            var args = ArgumentCursor(arguments, usage: VoiceBench.usage)
+            while let arg = args.next() {
                 switch arg {
-                case "--threads": threads = try positive(arg)
-                case "--repeat": repeats = try positive(arg)
-                case "--out": out = try value(arg)
+                case "--threads": threads = try args.positive(arg)
+                case "--repeat": repeats = try args.positive(arg)
+                case "--out": out = try args.value(arg)
                 case "--list": list = true
                 case "--quiet": quiet = true
                 case "-h", "--help": throw Usage(description: VoiceBench.usage)

@@ -38,6 +38,33 @@ let usage = """
       --quiet       only the RESULT line
     """
 
+/// A bench command's arguments, read one at a time; errors carry the command's usage.
+struct ArgumentCursor {
+    var rest: ArraySlice<String>
+    let usage: String
+
+    init(_ arguments: [String], usage: String) {
+        rest = arguments[...]
+        self.usage = usage
+    }
+
+    mutating func next() -> String? { rest.popFirst() }
+
+    mutating func value(_ flag: String) throws -> String {
+        guard let v = rest.popFirst() else { throw Usage(description: "\(flag) needs a value\n\(usage)") }
+        return v
+    }
+
+    /// A positive integer; `5_000` is accepted.
+    mutating func positive(_ flag: String) throws -> Int {
+        let raw = try value(flag)
+        guard let n = Int(raw.replacingOccurrences(of: "_", with: "")), n >= 1 else {
+            throw Usage(description: "\(flag) \(raw): expected a positive integer")
+        }
+        return n
+    }
+}
+
 struct Options {
     var directory = ""
     var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -47,23 +74,14 @@ struct Options {
     var quiet = false
 
     init(_ arguments: [String]) throws {
-        var rest = arguments[...]
-        guard rest.popFirst() == "thumbnails" else { throw Usage(description: usage) }
-        func value(_ flag: String) throws -> String {
-            guard let v = rest.popFirst() else { throw Usage(description: "\(flag) needs a value\n\(usage)") }
-            return v
-        }
-        func positive(_ flag: String) throws -> Int {
-            let raw = try value(flag)
-            guard let n = Int(raw), n >= 1 else { throw Usage(description: "\(flag) \(raw): expected a positive integer") }
-            return n
-        }
-        while let arg = rest.popFirst() {
+        var args = ArgumentCursor(arguments, usage: usage)
+        guard args.next() == "thumbnails" else { throw Usage(description: usage) }
+        while let arg = args.next() {
             switch arg {
-            case "--threads": threads = try positive(arg)
-            case "--repeat": repeats = try positive(arg)
-            case "--out": out = try value(arg)
-            case "--vips-concurrency": vipsConcurrency = try positive(arg)
+            case "--threads": threads = try args.positive(arg)
+            case "--repeat": repeats = try args.positive(arg)
+            case "--out": out = try args.value(arg)
+            case "--vips-concurrency": vipsConcurrency = try args.positive(arg)
             case "--quiet": quiet = true
             case "-h", "--help": throw Usage(description: usage)
             default:
