@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libvips through pkg-config, plus static inline shims for its variadic C functions.
@@ -46,6 +49,18 @@ let package = Package(
         ),
         // The blob store contract and its file-system backend.
         .target(name: "MediaStore"),
+        // The PostgreSQL drivers of both contracts (queue + outbox, blob store) over PostgresNIO.
+        .target(
+            name: "MediaPostgres",
+            dependencies: [
+                "MediaQueue", "MediaStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Intake: store the original, then enqueue (shared by the CLI and, later, the HTTP upload).
         .target(
             name: "MediaIntake",
@@ -87,6 +102,7 @@ let package = Package(
             name: "mediaworker",
             dependencies: [
                 "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaJSON", "MediaServer",
+                "MediaPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,7 +1,7 @@
 import Foundation
 
-/// The queue contract, apart from any database: the SQLite driver implements it now, a PostgreSQL driver
-/// later, and the same tests run against both.
+/// The queue contract, apart from any database: `SQLiteJobQueue` (embedded default) and
+/// `PostgresJobQueue` (MediaPostgres) implement it, and the same tests run against both.
 ///
 /// Rules every driver keeps:
 /// - claiming is atomic and counts the attempt; a claim takes a lease that expires unless renewed;
@@ -37,4 +37,12 @@ public protocol JobQueue: Sendable {
     func jobs(idempotencyKey: String) throws -> [Job]
     func jobs(state: JobState?, limit: Int) throws -> [Job]
     func counts() throws -> [JobState: Int]
+
+    /// Asks to be told when another process may have made a job claimable (PostgreSQL: LISTEN/NOTIFY).
+    /// Drivers without such a signal never call `handler`; workers then find jobs by polling.
+    func onJobsAvailable(_ handler: @escaping @Sendable () -> Void)
+}
+
+extension JobQueue {
+    public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {}
 }

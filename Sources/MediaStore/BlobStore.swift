@@ -16,5 +16,9 @@ public protocol BlobStore: Sendable {
 public struct InvalidBlobKey: Error, CustomStringConvertible {
     public var jobID: String
     public var role: String
+    public init(jobID: String, role: String) {
+        self.jobID = jobID
+        self.role = role
+    }
     public var description: String { "invalid blob key \(jobID)/\(role)" }
 }

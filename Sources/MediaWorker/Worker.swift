@@ -40,6 +40,8 @@ public final class Worker: @unchecked Sendable {
         let heartbeat = Thread { [self] in heartbeatLoop() }
         heartbeat.name = "mediaworker.heartbeat"
         heartbeat.start()
+        // Jobs enqueued by other processes wake idle slots at once where the queue can tell (PostgreSQL NOTIFY).
+        processor.queue.onJobsAvailable { [weak self] in self?.wake() }
         logger.info("worker started", metadata: ["worker": "\(id)", "slots": "\(settings.concurrency)",
                                                  "lease_s": "\(settings.lease)"])
     }

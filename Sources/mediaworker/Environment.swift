@@ -4,13 +4,14 @@ import Logging
 import MediaIntake
 import MediaJSON
 import MediaPipeline
+import MediaPostgres
 import MediaQueue
 import MediaStore
 import MediaWorker
 
 /// Options every queue command shares, over `MEDIAWORKER_*` variables.
 struct StorageOptions: ParsableArguments {
-    @Option(help: "Data folder for the SQLite queue and the blobs (default: $MEDIAWORKER_DATA or ./data).")
+    @Option(help: "Data folder for the embedded SQLite queue and the blob files (default: $MEDIAWORKER_DATA or ./data).")
     var data: String?
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
@@ -19,18 +20,55 @@ struct StorageOptions: ParsableArguments {
         URL(fileURLWithPath: data ?? environment["MEDIAWORKER_DATA"] ?? "data", isDirectory: true)
     }
 
-    /// The embedded default: `DATA/mediaworker.sqlite` (or `MEDIAWORKER_DATABASE`) and `DATA/blobs/`.
-    func open() throws -> (queue: SQLiteJobQueue, store: FileBlobStore) {
-        let path = environment["MEDIAWORKER_DATABASE"] ?? dataFolder.appendingPathComponent("mediaworker.sqlite").path
-        let durability: SQLiteJobQueue.Durability
-        switch environment["MEDIAWORKER_SQLITE_SYNCHRONOUS"]?.lowercased() ?? "normal" {
-        case "normal": durability = .normal
-        case "full": durability = .full
-        case let other: throw ValidationError("MEDIAWORKER_SQLITE_SYNCHRONOUS=\(other): expected normal or full")
-        }
+    /// The queue and the blob store the settings choose:
+    /// - queue: `MEDIAWORKER_DATABASE_URL=postgres://…` → PostgreSQL; otherwise the embedded default, SQLite at
+    ///   `DATA/mediaworker.sqlite` (or `MEDIAWORKER_DATABASE`);
+    /// - store: `MEDIAWORKER_STORE=postgres` → the `blobs` table; `MEDIAWORKER_STORE=FOLDER` → files under
+    ///   `FOLDER/blobs` (a shared mount for several machines); unset → `postgres` with a PostgreSQL queue,
+    ///   `DATA/blobs` with SQLite.
+    func open() throws -> (queue: any JobQueue & EventOutbox, store: any BlobStore) {
         // Final-state events are recorded for delivery only when there is somewhere to deliver them.
         let notifies = !(environment["MEDIAWORKER_CALLBACK_URL"] ?? "").isEmpty
-        return (try SQLiteJobQueue(path: path, durability: durability, recordsEvents: notifies), try FileBlobStore(root: dataFolder))
+        let queue: any JobQueue & EventOutbox
+        var connections: PostgresConnections?
+        if let url = environment["MEDIAWORKER_DATABASE_URL"], !url.isEmpty {
+            guard PostgresLocation.isPostgres(url) else {
+                throw ValidationError("MEDIAWORKER_DATABASE_URL=\(url): expected postgres://user@host:port/database")
+            }
+            let poolSize = try positive("MEDIAWORKER_DATABASE_POOL", default: 8)
+            let pool = PostgresConnections(location: try PostgresLocation(url: url), maxConnections: poolSize,
+                                           logger: Logger(label: "mediaworker.postgres"))
+            connections = pool
+            queue = try PostgresJobQueue(connections: pool, recordsEvents: notifies)
+        } else {
+            let path = environment["MEDIAWORKER_DATABASE"] ?? dataFolder.appendingPathComponent("mediaworker.sqlite").path
+            let durability: SQLiteJobQueue.Durability
+            switch environment["MEDIAWORKER_SQLITE_SYNCHRONOUS"]?.lowercased() ?? "normal" {
+            case "normal": durability = .normal
+            case "full": durability = .full
+            case let other: throw ValidationError("MEDIAWORKER_SQLITE_SYNCHRONOUS=\(other): expected normal or full")
+            }
+            queue = try SQLiteJobQueue(path: path, durability: durability, recordsEvents: notifies)
+        }
+        let store: any BlobStore
+        switch environment["MEDIAWORKER_STORE"] ?? "" {
+        case "postgres":
+            guard let connections else {
+                throw ValidationError("MEDIAWORKER_STORE=postgres needs MEDIAWORKER_DATABASE_URL=postgres://…")
+            }
+            store = PostgresBlobStore(connections: connections)
+        case "":
+            store = try connections.map { PostgresBlobStore(connections: $0) } ?? FileBlobStore(root: dataFolder)
+        case let folder:
+            store = try FileBlobStore(root: URL(fileURLWithPath: folder, isDirectory: true))
+        }
+        return (queue, store)
+    }
+
+    private func positive(_ name: String, default value: Int) throws -> Int {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let n = Int(text), n > 0 else { throw ValidationError("\(name)=\(text): expected a positive whole number") }
+        return n
     }
 }
 

@@ -1,0 +1,376 @@
+import Foundation
+import Logging
+import MediaQueue
+import NIOCore
+import PostgresNIO
+
+/// The queue contract on PostgreSQL, for several servers and workers on several machines.
+///
+/// Every state change is one short statement (no transaction is held while a job runs); a claim locks the
+/// rows it takes with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait for each other or take the
+/// same job. Enqueues and releases `NOTIFY` a channel that idle workers `LISTEN` on; workers still poll
+/// (with backoff) in case a notification is lost, e.g. while the server restarts.
+public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable {
+    public let connections: PostgresConnections
+    private let recordsEvents: Bool
+    private let logger: Logger
+    /// The NOTIFY channel (one per schema, so deployments sharing a database do not wake each other).
+    let channel: String
+    private let lock = NSLock()
+    private var listener: PostgresListener?
+
+    /// Connects, applies pending migrations (safe when several processes start at once). With
+    /// `recordsEvents`, final states also write their notification to the outbox in the same transaction.
+    public init(connections: PostgresConnections, recordsEvents: Bool = false,
+                logger: Logger = Logger(label: "mediaworker.postgres")) throws {
+        self.connections = connections
+        self.recordsEvents = recordsEvents
+        self.logger = logger
+        channel = "mediaworker_jobs" + (connections.location.schema.map { "_" + $0 } ?? "")
+        try PostgresSchema.migrate(connections, logger: logger)
+    }
+
+    deinit {
+        listener?.stop()
+    }
+
+    /// Every job column, in the order `job(_:)` reads them.
+    static let columns = """
+        id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id, business_number, \
+        content_sha256, size, attempts, created_at, started_at, finished_at, run_after, lease_owner, lease_expires_at, \
+        last_error, outcome, artifacts
+        """
+
+    static func job(_ row: PostgresRow) throws -> Job {
+        let r = row.makeRandomAccess()
+        let stateName = try r[1].decode(String.self)
+        guard let state = JobState(rawValue: stateName) else { throw PostgresFailure("unknown job state \(stateName)") }
+        return Job(
+            id: try r[0].decode(String.self), state: state,
+            submission: NewJob(from: try r[2].decode(String.self), channel: try r[3].decode(String.self),
+                               declaredType: try r[4].decode(String?.self), fileName: try r[5].decode(String?.self),
+                               idempotencyKey: try r[6].decode(String?.self), conversationId: try r[7].decode(String?.self),
+                               businessNumber: try r[8].decode(String?.self), contentSHA256: try r[9].decode(String.self),
+                               size: try r[10].decode(Int.self)),
+            attempts: try r[11].decode(Int.self), createdAt: try r[12].decode(Date.self), startedAt: try r[13].decode(Date?.self),
+            finishedAt: try r[14].decode(Date?.self), runAfter: try r[15].decode(Date.self),
+            leaseOwner: try r[16].decode(String?.self), leaseExpiresAt: try r[17].decode(Date?.self),
+            lastError: try r[18].decode(String?.self), outcomeJSON: try r[19].decode(String?.self),
+            artifactsJSON: try r[20].decode(String?.self))
+    }
+
+    private func jobs(_ query: PostgresQuery) throws -> [Job] {
+        try connections.query(query).rows.map(Self.job)
+    }
+
+    // MARK: jobs
+
+    public func enqueue(_ new: NewJob, id: String, now: Date) throws -> EnqueueResult {
+        // One statement: insert unless the key exists, and wake listening workers (delivered at commit).
+        var q: PostgresQuery = """
+            WITH inserted AS (
+                INSERT INTO jobs (id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id,
+                                  business_number, content_sha256, size, attempts, created_at, run_after)
+                VALUES (\(id), 'queued', \(new.from), \(new.channel), \(new.declaredType), \(new.fileName), \(new.idempotencyKey),
+                        \(new.conversationId), \(new.businessNumber), \(new.contentSHA256), \(new.size), 0, \(now), \(now))
+                ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING *
+            )
+            SELECT
+            """
+        q.sql += " \(Self.columns), pg_notify($\(q.binds.count + 1), '') FROM inserted"
+        q.binds.append(channel)
+        if let row = try connections.query(q).rows.first { return .created(try Self.job(row)) }
+        guard let key = new.idempotencyKey,
+              let existing = try jobs(idempotencyKey: key).first else {
+            throw PostgresFailure("enqueue of \(id) inserted nothing and found no job with its key")
+        }
+        return existing.submission.contentSHA256 == new.contentSHA256 ? .existing(existing) : .conflict(existing)
+    }
+
+    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
+        try claim(worker: worker, limit: 1, lease: lease, maxAttempts: maxAttempts, now: now).first
+    }
+
+    /// Claims up to `limit` jobs in one statement: expired leases first (their worker died), then queued jobs
+    /// in `run_after` order. Rows another worker is claiming at the same moment are skipped, not waited for.
+    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job] {
+        let expires = now.addingTimeInterval(lease)
+        var q: PostgresQuery = """
+            WITH lost AS (
+                SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < \(now) AND attempts < \(maxAttempts)
+                ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            ), ready AS (
+                SELECT id FROM jobs WHERE state = 'queued' AND run_after <= \(now)
+                ORDER BY run_after, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            ), picked AS (
+                SELECT id FROM lost UNION ALL SELECT id FROM ready LIMIT \(limit)
+            )
+            UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_owner = \(worker),
+                lease_expires_at = \(expires), started_at = \(now)
+            FROM picked WHERE jobs.id = picked.id
+            RETURNING
+            """
+        q.sql += " " + Self.columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+        let claimed = try jobs(q).sorted { $0.runAfter == $1.runAfter ? $0.id < $1.id : $0.runAfter < $1.runAfter }
+        if claimed.count < limit { try buryLostJobs(maxAttempts: maxAttempts, now: now) }
+        return claimed
+    }
+
+    /// A running job whose lease expired after its last attempt lost its worker every time: dead, not claimed again.
+    /// Checked when a claim comes back short (the queue is idle), which keeps it off the busy path.
+    private func buryLostJobs(maxAttempts: Int, now: Date) throws {
+        var q: PostgresQuery = """
+            UPDATE jobs SET state = 'dead', finished_at = \(now), lease_owner = NULL, lease_expires_at = NULL,
+                last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
+            WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < \(now) AND attempts >= \(maxAttempts)
+                         FOR UPDATE SKIP LOCKED)
+            RETURNING
+            """
+        q.sql += " " + Self.columns
+        if recordsEvents {
+            try connections.transaction { connection in
+                for row in try connection.run(q, logger: logger).rows { try recordFinal(connection, job: try Self.job(row), now: now) }
+            }
+        } else {
+            try connections.query(q)
+        }
+    }
+
+    public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
+        try connections.query("""
+            UPDATE jobs SET lease_expires_at = \(now.addingTimeInterval(lease))
+            WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
+            """).metadata.rows == 1
+    }
+
+    public func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
+        var q: PostgresQuery = """
+            UPDATE jobs SET state = \(result.state.rawValue), outcome = \(result.outcomeJSON), artifacts = \(result.artifactsJSON),
+                finished_at = \(now), lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
+            WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
+            RETURNING
+            """
+        q.sql += " " + Self.columns
+        return try finalUpdate(q, now: now)
+    }
+
+    /// Runs an UPDATE that makes a job final; with events on, writes its event in the same transaction.
+    private func finalUpdate(_ q: PostgresQuery, now: Date) throws -> Bool {
+        guard recordsEvents else { return try connections.query(q).metadata.rows == 1 }
+        return try connections.transaction { connection in
+            guard let row = try connection.run(q, logger: logger).rows.first else { return false }
+            try recordFinal(connection, job: try Self.job(row), now: now)
+            return true
+        }
+    }
+
+    public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {
+        if let retryAt {
+            return try connections.query("""
+                UPDATE jobs SET state = 'queued', run_after = \(retryAt), last_error = \(error), lease_owner = NULL,
+                    lease_expires_at = NULL
+                WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
+                """).metadata.rows == 1
+        }
+        var q: PostgresQuery = """
+            UPDATE jobs SET state = 'dead', finished_at = \(now), last_error = \(error), lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
+            RETURNING
+            """
+        q.sql += " " + Self.columns
+        return try finalUpdate(q, now: now)
+    }
+
+    public func release(id: String, worker: String, now: Date) throws -> Bool {
+        // The attempt counted at claim time is given back: the job never really ran. Other workers are woken.
+        try connections.query("""
+            WITH released AS (
+                UPDATE jobs SET state = 'queued', run_after = \(now), attempts = GREATEST(0, attempts - 1), lease_owner = NULL,
+                    lease_expires_at = NULL
+                WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
+                RETURNING id)
+            SELECT pg_notify(\(channel), '') FROM released
+            """).rows.count == 1
+    }
+
+    public func retry(id: String, now: Date) throws -> Bool {
+        try connections.query("""
+            WITH requeued AS (
+                UPDATE jobs SET state = 'queued', attempts = 0, run_after = \(now), finished_at = NULL
+                WHERE id = \(id) AND state = 'dead' RETURNING id)
+            SELECT pg_notify(\(channel), '') FROM requeued
+            """).rows.count == 1
+    }
+
+    public func job(id: String) throws -> Job? {
+        var q: PostgresQuery = "SELECT"
+        q.sql += " \(Self.columns) FROM jobs WHERE id = $1"
+        q.binds.append(id)
+        return try jobs(q).first
+    }
+
+    public func jobs(idempotencyKey: String) throws -> [Job] {
+        var q: PostgresQuery = "SELECT"
+        q.sql += " \(Self.columns) FROM jobs WHERE idempotency_key = $1"
+        q.binds.append(idempotencyKey)
+        return try jobs(q)
+    }
+
+    public func jobs(state: JobState?, limit: Int) throws -> [Job] {
+        var q: PostgresQuery = "SELECT"
+        q.sql += " \(Self.columns) FROM jobs"
+        if let state {
+            q.sql += " WHERE state = $1 ORDER BY id DESC LIMIT $2"
+            q.binds.append(state.rawValue)
+        } else {
+            q.sql += " ORDER BY id DESC LIMIT $1"
+        }
+        q.binds.append(limit)
+        return try jobs(q)
+    }
+
+    public func counts() throws -> [JobState: Int] {
+        var counts: [JobState: Int] = [:]
+        for state in JobState.allCases { counts[state] = 0 }
+        for row in try connections.query("SELECT state, COUNT(*) FROM jobs GROUP BY state").rows {
+            let (name, n) = try row.decode((String, Int).self)
+            if let state = JobState(rawValue: name) { counts[state] = n }
+        }
+        return counts
+    }
+
+    public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let listener {
+            listener.add(handler)
+        } else {
+            let listener = PostgresListener(connections: connections, channel: channel, logger: logger)
+            listener.add(handler)
+            listener.start()
+            self.listener = listener
+        }
+    }
+
+    // MARK: outbox
+
+    private func recordFinal(_ connection: PostgresConnection, job: Job, now: Date) throws {
+        let eventID = JobID.make(now: now)
+        let payload = MediaJSONEvent.payload(eventID: eventID, job: job, at: now)
+        try connection.run("""
+            INSERT INTO outbox (id, job_id, payload, created_at, attempts, next_attempt_at)
+            VALUES (\(eventID), \(job.id), \(payload), \(now), 0, \(now))
+            """, logger: logger)
+    }
+
+    public func claimEvents(limit: Int, lease: TimeInterval, now: Date) throws -> [OutboxEvent] {
+        try connections.query("""
+            UPDATE outbox SET next_attempt_at = \(now.addingTimeInterval(lease)), attempts = attempts + 1
+            WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= \(now)
+                         ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING id, job_id, payload, attempts, created_at
+            """).rows.map { row in
+            let (id, jobID, payload, attempts, createdAt) = try row.decode((String, String, String, Int, Date).self)
+            return OutboxEvent(id: id, jobID: jobID, payload: payload, attempts: attempts, createdAt: createdAt)
+        }.sorted { $0.id < $1.id }
+    }
+
+    public func markDelivered(id: String, now: Date) throws {
+        try connections.query("UPDATE outbox SET delivered_at = \(now), last_error = NULL WHERE id = \(id)")
+    }
+
+    public func markFailed(id: String, error: String, retryAt: Date) throws {
+        try connections.query("""
+            UPDATE outbox SET next_attempt_at = \(retryAt), last_error = \(error) WHERE id = \(id) AND delivered_at IS NULL
+            """)
+    }
+
+    public func pendingEvents() throws -> Int {
+        try connections.query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").rows.first?.decode(Int.self) ?? 0
+    }
+}
+
+/// One connection that LISTENs on the queue's channel and calls the handlers on every notification;
+/// reconnects with backoff when the server goes away, and calls the handlers once reconnected (jobs may
+/// have arrived meanwhile).
+final class PostgresListener: @unchecked Sendable {
+    private let connections: PostgresConnections
+    private let channel: String
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var handlers: [@Sendable () -> Void] = []
+    private var stopped = false
+    private var current: PostgresConnection?
+
+    init(connections: PostgresConnections, channel: String, logger: Logger) {
+        self.connections = connections
+        self.channel = channel
+        self.logger = logger
+    }
+
+    func add(_ handler: @escaping @Sendable () -> Void) {
+        condition.lock()
+        handlers.append(handler)
+        condition.unlock()
+    }
+
+    private func notify() {
+        condition.lock()
+        let all = handlers
+        condition.unlock()
+        for handler in all { handler() }
+    }
+
+    func start() {
+        let thread = Thread { [self] in loop() }
+        thread.name = "mediaworker.listen"
+        thread.start()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        let connection = current
+        condition.broadcast()
+        condition.unlock()
+        if let connection { let _: EventLoopFuture<Void> = connection.close() }
+    }
+
+    private func loop() {
+        var delay = 0.1
+        var first = true
+        while true {
+            condition.lock()
+            if stopped { condition.unlock(); return }
+            condition.unlock()
+            do {
+                let connection = try connections.connect()
+                connection.addListener(channel: channel) { [weak self] _, _ in self?.notify() }
+                try connection.run(PostgresQuery(unsafeSQL: "LISTEN \"\(channel)\""), logger: logger)
+                condition.lock()
+                current = connection
+                let stop = stopped
+                condition.unlock()
+                if stop { try? connection.close().wait(); return }
+                if !first { logger.info("listening again for new jobs", metadata: ["channel": "\(channel)"]) }
+                first = false
+                delay = 0.1
+                notify()
+                try? connection.closeFuture.wait()
+                condition.lock()
+                current = nil
+                condition.unlock()
+                if !connection.isClosed { try? connection.close().wait() }
+                logger.warning("lost the LISTEN connection; reconnecting", metadata: ["channel": "\(channel)"])
+            } catch {
+                logger.warning("cannot LISTEN for new jobs; polling meanwhile",
+                               metadata: ["error": "\(error)", "retry_in_s": "\(delay)"])
+            }
+            condition.lock()
+            if !stopped { _ = condition.wait(until: Date().addingTimeInterval(delay)) }
+            condition.unlock()
+            delay = min(5, delay * 2)
+        }
+    }
+}

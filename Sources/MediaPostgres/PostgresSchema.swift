@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Versioned schema migrations, applied at start-up by whichever process gets there first: every process
+/// takes the same session advisory lock, applies what `schema_migrations` does not list yet (each version in
+/// its own transaction), and releases the lock, so processes starting together apply each version once.
+enum PostgresSchema {
+    /// In order; a version is never edited once released, only followed by a new one.
+    static let migrations: [(version: String, statements: [String])] = [
+        ("v1-jobs", [
+            """
+            CREATE TABLE jobs (
+                id text PRIMARY KEY,
+                state text NOT NULL,
+                sender text NOT NULL,
+                channel text NOT NULL,
+                declared_type text,
+                file_name text,
+                idempotency_key text,
+                conversation_id text,
+                business_number text,
+                content_sha256 text NOT NULL,
+                size bigint NOT NULL,
+                attempts integer NOT NULL DEFAULT 0,
+                created_at timestamptz NOT NULL,
+                started_at timestamptz,
+                finished_at timestamptz,
+                run_after timestamptz NOT NULL,
+                lease_owner text,
+                lease_expires_at timestamptz,
+                last_error text,
+                outcome text,
+                artifacts text
+            )
+            """,
+            "CREATE UNIQUE INDEX jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL",
+            // Partial indexes: the claim reads only runnable rows and expired leases, however many are final.
+            "CREATE INDEX jobs_queued ON jobs (run_after, id) WHERE state = 'queued'",
+            "CREATE INDEX jobs_leases ON jobs (lease_expires_at) WHERE state = 'running'",
+            "CREATE INDEX jobs_state ON jobs (state, id)",
+        ]),
+        ("v2-outbox", [
+            """
+            CREATE TABLE outbox (
+                id text PRIMARY KEY,
+                job_id text NOT NULL,
+                payload text NOT NULL,
+                created_at timestamptz NOT NULL,
+                attempts integer NOT NULL DEFAULT 0,
+                next_attempt_at timestamptz NOT NULL,
+                delivered_at timestamptz,
+                last_error text
+            )
+            """,
+            "CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL",
+        ]),
+        ("v3-blobs", [
+            """
+            CREATE TABLE blobs (
+                job_id text NOT NULL,
+                role text NOT NULL,
+                size integer NOT NULL,
+                bytes bytea NOT NULL,
+                PRIMARY KEY (job_id, role)
+            )
+            """,
+            // Media is compressed already: store it out of line without trying pglz on every write.
+            "ALTER TABLE blobs ALTER COLUMN bytes SET STORAGE EXTERNAL",
+        ]),
+    ]
+
+    /// Applies pending migrations on a connection of its own (the advisory lock belongs to a session).
+    static func migrate(_ connections: PostgresConnections, logger: Logger) throws {
+        let connection = try connections.connect()
+        defer { try? connection.close().wait() }
+        let lockName = "mediaworker.migrations.\(connections.location.schema ?? "public")"
+        try connection.run("SELECT pg_advisory_lock(hashtext(\(lockName)))", logger: logger)
+        defer { _ = try? connection.run("SELECT pg_advisory_unlock(hashtext(\(lockName)))", logger: logger) }
+        if let schema = connections.location.schema {
+            try connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \"\(schema)\""), logger: logger)
+        }
+        try connection.run("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+            """, logger: logger)
+        var applied = Set<String>()
+        for row in try connection.run("SELECT version FROM schema_migrations", logger: logger).rows {
+            applied.insert(try row.decode(String.self))
+        }
+        for migration in migrations where !applied.contains(migration.version) {
+            try connection.run("BEGIN", logger: logger)
+            do {
+                for statement in migration.statements {
+                    try connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try connection.run("INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
+                try connection.run("COMMIT", logger: logger)
+            } catch {
+                _ = try? connection.run("ROLLBACK", logger: logger)
+                throw PostgresFailure("migration \(migration.version) failed: \(error)")
+            }
+            logger.info("applied migration", metadata: ["version": "\(migration.version)"])
+        }
+    }
+}
