@@ -118,7 +118,8 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
-        .target(name: "MediaTestSupport", dependencies: ["MediaPipeline"], path: "Tests/MediaTestSupport"),
+        .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaPostgres"],
+                path: "Tests/MediaTestSupport"),
         .testTarget(
             name: "MediaPipelineTests",
             dependencies: ["MediaPipeline", "MediaJSON", "CVips", "MediaTestSupport"],
@@ -126,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaQueueTests",
-            dependencies: ["MediaQueue", "MediaStore", "MediaIntake", "MediaJSON"],
+            dependencies: ["MediaQueue", "MediaStore", "MediaIntake", "MediaJSON", "MediaPostgres", "MediaTestSupport"],
             path: "Tests/MediaQueueTests"
         ),
         .testTarget(

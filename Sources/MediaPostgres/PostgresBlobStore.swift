@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MediaStore
 import NIOCore
 import PostgresNIO
@@ -9,9 +10,11 @@ import PostgresNIO
 public final class PostgresBlobStore: BlobStore, @unchecked Sendable {
     public let connections: PostgresConnections
 
-    /// Uses the queue's database (its migrations create the `blobs` table).
-    public init(connections: PostgresConnections) {
+    /// Uses the queue's database; applies pending migrations (they create the `blobs` table) unless
+    /// `migrated` says the queue on the same connections already did.
+    public init(connections: PostgresConnections, migrated: Bool = false) throws {
         self.connections = connections
+        if !migrated { try PostgresSchema.migrate(connections, logger: Logger(label: "mediaworker.postgres")) }
     }
 
     static func check(_ jobID: String, _ role: String) throws {

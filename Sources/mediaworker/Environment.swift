@@ -56,9 +56,9 @@ struct StorageOptions: ParsableArguments {
             guard let connections else {
                 throw ValidationError("MEDIAWORKER_STORE=postgres needs MEDIAWORKER_DATABASE_URL=postgres://…")
             }
-            store = PostgresBlobStore(connections: connections)
+            store = try PostgresBlobStore(connections: connections, migrated: true)
         case "":
-            store = try connections.map { PostgresBlobStore(connections: $0) } ?? FileBlobStore(root: dataFolder)
+            store = try connections.map { try PostgresBlobStore(connections: $0, migrated: true) } ?? FileBlobStore(root: dataFolder)
         case let folder:
             store = try FileBlobStore(root: URL(fileURLWithPath: folder, isDirectory: true))
         }

@@ -1,22 +1,16 @@
 import Foundation
 import MediaJSON
 import MediaQueue
+import MediaTestSupport
 import Testing
 
-/// The queue contract, run against every backend (SQLite today; PostgreSQL joins the list later).
-enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite
+typealias Backend = TestBackend
 
-    var testDescription: String { rawValue }
-
+extension TestBackend {
     /// A fresh, empty queue of this kind; `open()` makes another connection to the same database.
     func make() throws -> (queue: any JobQueue, open: @Sendable () throws -> any JobQueue) {
-        switch self {
-        case .sqlite:
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mw-queue-\(UUID().uuidString)")
-            let path = folder.appendingPathComponent("queue.sqlite").path
-            return (try SQLiteJobQueue(path: path), { try SQLiteJobQueue(path: path) })
-        }
+        let storage: TestStorage = try make("mw-queue")
+        return (try storage.queue(), { try storage.queue() })
     }
 }
 

@@ -2,21 +2,22 @@ import Foundation
 import MediaIntake
 import MediaQueue
 import MediaStore
+import MediaTestSupport
 import Testing
 
 @Suite struct BlobStoreTests {
-    func store() throws -> (FileBlobStore, URL) {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("mw-store-\(UUID().uuidString)")
-        return (try FileBlobStore(root: root), root)
-    }
-
-    @Test("put, get, size, overwrite and delete, leaving no temporary files")
-    func roundTrip() throws {
-        let (s, root) = try store()
+    @Test("put, get, size, overwrite and delete, leaving no temporary files", arguments: TestBackend.allCases)
+    func roundTrip(_ backend: TestBackend) throws {
+        let storage = try backend.make("mw-store")
+        defer { storage.remove() }
+        let (s, root) = (try storage.store(), storage.folder)
         let id = JobID.make()
         #expect(try s.get(jobID: id, role: "original") == nil)
         try s.put(jobID: id, role: "original", bytes: [1, 2, 3])
         try s.put(jobID: id, role: "thumbnail", bytes: Array(repeating: 7, count: 100_000))
+        let big = (0..<(5 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        try s.put(jobID: id, role: "playback", bytes: big)
+        #expect(try s.get(jobID: id, role: "playback") == big, "a 5 MiB blob comes back byte for byte")
         #expect(try s.get(jobID: id, role: "original") == [1, 2, 3])
         #expect(try s.size(jobID: id, role: "thumbnail") == 100_000)
         try s.put(jobID: id, role: "original", bytes: [9])
@@ -27,9 +28,11 @@ import Testing
         #expect(try s.get(jobID: id, role: "thumbnail") == nil)
     }
 
-    @Test("keys are job ids and role words only: nothing user-made reaches the file system")
-    func hostileKeys() throws {
-        let (s, _) = try store()
+    @Test("keys are job ids and role words only: nothing user-made reaches the file system", arguments: TestBackend.allCases)
+    func hostileKeys(_ backend: TestBackend) throws {
+        let storage = try backend.make("mw-store")
+        defer { storage.remove() }
+        let s = try storage.store()
         for (id, role) in [("../../../../etc/passwd", "original"), (JobID.make(), "../x"), (JobID.make(), "a/b"),
                            (JobID.make(), ""), ("0193" + String(repeating: "/", count: 32), "original")] {
             #expect(throws: InvalidBlobKey.self) { try s.put(jobID: id, role: role, bytes: [1]) }
@@ -38,15 +41,14 @@ import Testing
 }
 
 @Suite struct IntakeTests {
-    func intake() throws -> AttachmentIntake {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mw-intake-\(UUID().uuidString)")
-        return AttachmentIntake(queue: try SQLiteJobQueue(path: folder.appendingPathComponent("q.sqlite").path),
-                                store: try FileBlobStore(root: folder))
+    func intake(_ backend: TestBackend) throws -> AttachmentIntake {
+        let storage = try backend.make("mw-intake")
+        return AttachmentIntake(queue: try storage.queue(), store: try storage.store())
     }
 
-    @Test("the original is stored before its job exists, under the job's id")
-    func storesThenEnqueues() throws {
-        let i = try intake()
+    @Test("the original is stored before its job exists, under the job's id", arguments: TestBackend.allCases)
+    func storesThenEnqueues(_ backend: TestBackend) throws {
+        let i = try intake(backend)
         let bytes = [UInt8](repeating: 42, count: 5000)
         let job = try i.submit(bytes, from: "visitor", declaredType: "image/jpeg", fileName: "../../x.jpg",
                                idempotencyKey: "wamid.A:0").job
@@ -56,9 +58,10 @@ import Testing
         #expect(job.submission.fileName == "../../x.jpg", "recorded as sent, never used as a path")
     }
 
-    @Test("a redelivered upload returns the same job and writes nothing; other bytes under the key conflict")
-    func idempotent() throws {
-        let i = try intake()
+    @Test("a redelivered upload returns the same job and writes nothing; other bytes under the key conflict",
+          arguments: TestBackend.allCases)
+    func idempotent(_ backend: TestBackend) throws {
+        let i = try intake(backend)
         let first = try i.submit([1, 2, 3], from: "visitor", idempotencyKey: "wamid.B:0").job
         guard case .existing(let again) = try i.submit([1, 2, 3], from: "visitor", idempotencyKey: "wamid.B:0") else {
             Issue.record("not existing"); return
@@ -73,7 +76,7 @@ import Testing
 }
 
 @Suite struct OutboxTests {
-    func finishOne(_ queue: SQLiteJobQueue) throws -> String {
+    func finishOne(_ queue: any JobQueue) throws -> String {
         let id = JobID.make()
         _ = try queue.enqueue(NewJob(from: "visitor", contentSHA256: "aa", size: 1), id: id, now: Date())
         _ = try queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date())
@@ -82,10 +85,10 @@ import Testing
         return id
     }
 
-    @Test("with notifications on, a final state writes its event in the same transaction; it is delivered once acknowledged")
-    func recordsEvents() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mw-outbox-\(UUID().uuidString)")
-        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("q.sqlite").path, recordsEvents: true)
+    @Test("with notifications on, a final state writes its event in the same transaction; it is delivered once acknowledged",
+          arguments: TestBackend.allCases)
+    func recordsEvents(_ backend: TestBackend) throws {
+        let queue = try backend.make("mw-outbox").queue(recordsEvents: true)
         let id = try finishOne(queue)
         #expect(try queue.pendingEvents() == 1)
         let events = try queue.claimEvents(limit: 10, lease: 60, now: Date())
@@ -99,10 +102,9 @@ import Testing
         #expect(try queue.pendingEvents() == 0)
     }
 
-    @Test("with notifications off (no callback URL), the outbox does not grow")
-    func noReceiverNoEvents() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mw-outbox-\(UUID().uuidString)")
-        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("q.sqlite").path)
+    @Test("with notifications off (no callback URL), the outbox does not grow", arguments: TestBackend.allCases)
+    func noReceiverNoEvents(_ backend: TestBackend) throws {
+        let queue = try backend.make("mw-outbox").queue()
         _ = try finishOne(queue)
         #expect(try queue.pendingEvents() == 0)
     }

@@ -48,11 +48,11 @@ final class CallbackReceiver: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    @Test("a callback receiver that is down, then up, receives every event, signed, once per event id")
-    func downThenUp() async throws {
+    @Test("a callback receiver that is down, then up, receives every event, signed, once per event id", arguments: TestBackend.allCases)
+    func downThenUp(_ backend: TestBackend) async throws {
         let port = Self.freePort()
         let secret = "callback-secret"
-        let server = try ServerProcess(env: ["MEDIAWORKER_CALLBACK_URL": "http://127.0.0.1:\(port)/hook",
+        let server = try ServerProcess(backend, env: ["MEDIAWORKER_CALLBACK_URL": "http://127.0.0.1:\(port)/hook",
                                              "MEDIAWORKER_CALLBACK_SECRET": secret])
         var ids: Set<String> = []
         for file in ["images/gif87a.gif", "hostile/cat.html", "audio/voice_note.ogg"] {
@@ -60,7 +60,7 @@ final class CallbackReceiver: @unchecked Sendable {
             ids.insert(job["id"] as? String ?? "")
         }
         // The receiver is down: the events wait in the outbox.
-        let outbox = try SQLiteJobQueue(path: server.folder.appendingPathComponent("mediaworker.sqlite").path)
+        let outbox = try server.storage.queue()
         try await Task.sleep(for: .milliseconds(500))
         #expect(try outbox.pendingEvents() == 3)
 

@@ -9,9 +9,9 @@ import MediaTestSupport
 import Testing
 
 @Suite(.serialized) struct HTTPServiceTests {
-    @Test("upload → poll → download: the thumbnail and the original come back byte for byte")
-    func roundTrip() async throws {
-        let server = try ServerProcess()
+    @Test("upload → poll → download: the thumbnail and the original come back byte for byte", arguments: TestBackend.allCases)
+    func roundTrip(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
         let job = try await server.uploadAndWait("images/whatsapp_photo.jpg",
             query: "from=visitor&declaredType=image/jpeg&fileName=IMG-20261125-WA0001.jpg&idempotencyKey=wamid.X:0&conversationId=c-1&businessNumber=%2B34600000000&channel=whatsapp")
         #expect(job["state"] as? String == "accepted")
@@ -36,9 +36,9 @@ import Testing
         #expect(WebPInspector([UInt8](thumb.body))?.width == 480)
     }
 
-    @Test("a PDF downloads as an attachment under its sniffed extension; its preview shows inline; names are made safe")
-    func pdfDisposition() async throws {
-        let server = try ServerProcess()
+    @Test("a PDF downloads as an attachment under its sniffed extension; its preview shows inline; names are made safe", arguments: TestBackend.allCases)
+    func pdfDisposition(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
         let job = try await server.uploadAndWait("documents/text_3_pages.pdf",
                                                  query: "from=visitor&declaredType=image/png&fileName=..%2F..%2F%E2%80%AEfdp.exe.png")
         let artifacts = job["artifacts"] as? [[String: Any]] ?? []
@@ -50,9 +50,9 @@ import Testing
         #expect(preview.header("Content-Disposition")?.hasPrefix("inline; filename=\"fdp.exe.webp\"") == true)
     }
 
-    @Test("the same idempotency key: same bytes → 200 with the job, other bytes → 409")
-    func idempotency() async throws {
-        let server = try ServerProcess()
+    @Test("the same idempotency key: same bytes → 200 with the job, other bytes → 409", arguments: TestBackend.allCases)
+    func idempotency(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
         let a = Data(repeating: 1, count: 100), b = Data(repeating: 2, count: 100)
         let first = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: a)
         #expect(first.status == 202)
@@ -64,9 +64,9 @@ import Testing
         #expect(other.json["error"] as? String == "idempotency_conflict")
     }
 
-    @Test("401 without a valid token, 400 for bad parameters, 404 for unknown jobs")
-    func refusals() async throws {
-        let server = try ServerProcess()
+    @Test("401 without a valid token, 400 for bad parameters, 404 for unknown jobs", arguments: TestBackend.allCases)
+    func refusals(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
         #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]), auth: false).status == 401)
         #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]),
                                          headers: ["Authorization": "Bearer test-tokeN"], auth: false).status == 401)
@@ -81,9 +81,9 @@ import Testing
         #expect(try await server.request("GET", "/v1/jobs/..%2F..%2Fetc%2Fpasswd").status == 404)
     }
 
-    @Test("ranges as Safari and Firefox send them: bytes=0-1 first, open-ended, suffix, unsatisfiable, malformed, HEAD")
-    func ranges() async throws {
-        let server = try ServerProcess()
+    @Test("ranges as Safari and Firefox send them: bytes=0-1 first, open-ended, suffix, unsatisfiable, malformed, HEAD", arguments: TestBackend.allCases)
+    func ranges(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
         let job = try await server.uploadAndWait("audio/voice_note.ogg", query: "from=visitor&fileName=PTT.opus")
         let playback = try #require((job["artifacts"] as? [[String: Any]])?.first { $0["role"] as? String == "playback" })
         let url = try #require(playback["url"] as? String)
@@ -118,9 +118,9 @@ import Testing
         #expect(head.status == 200 && head.body.isEmpty && head.header("Content-Length") == "\(n)")
     }
 
-    @Test("forged, tampered and expired links get 403 before anything is read; a rotated-out key still verifies")
-    func signatures() async throws {
-        let server = try ServerProcess()
+    @Test("forged, tampered and expired links get 403 before anything is read; a rotated-out key still verifies", arguments: TestBackend.allCases)
+    func signatures(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
         let job = try await server.uploadAndWait("images/gif87a.gif", query: "from=visitor")
         let id = try #require(job["id"] as? String)
         let url = try #require((job["artifacts"] as? [[String: Any]])?.first?["url"] as? String)
@@ -140,9 +140,9 @@ import Testing
         #expect(try await server.request("GET", missing, auth: false).status == 404)
     }
 
-    @Test("an oversize upload is refused from Content-Length, and a chunked one is cut off early with memory bounded")
-    func oversize() async throws {
-        let server = try ServerProcess()
+    @Test("an oversize upload is refused from Content-Length, and a chunked one is cut off early with memory bounded", arguments: TestBackend.allCases)
+    func oversize(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
         let declared = try await server.request("POST", "/v1/attachments?from=visitor", body: Data(count: 5 * 1024 * 1024 + 1))
         #expect(declared.status == 413)
         #expect(declared.json["error"] as? String == "too_large")
@@ -160,9 +160,9 @@ import Testing
         #expect(try await server.request("GET", "/healthz", auth: false).status == 200, "still serving")
     }
 
-    @Test("health, readiness, metrics by outcome, and the OpenAPI document")
-    func operations() async throws {
-        let server = try ServerProcess()
+    @Test("health, readiness, metrics by outcome, and the OpenAPI document", arguments: TestBackend.allCases)
+    func operations(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
         _ = try await server.uploadAndWait("hostile/cat.html", query: "from=visitor&businessNumber=%2B34600000000")
         _ = try await server.uploadAndWait("images/gif87a.gif", query: "from=visitor&businessNumber=%2B34600000000")
         #expect(try await server.request("GET", "/healthz", auth: false).status == 200)

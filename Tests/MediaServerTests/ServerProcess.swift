@@ -4,23 +4,25 @@ import FoundationNetworking
 #endif
 import MediaTestSupport
 
-/// A real `mediaworker serve` on a free loopback port with its own data folder.
+/// A real `mediaworker serve` on a free loopback port with its own storage (SQLite + files, or PostgreSQL).
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
-    let folder: URL
+    let storage: TestStorage
+    var folder: URL { storage.folder }
     let base: URL
     static let token = "test-token"
     let session: URLSession
 
-    init(env extra: [String: String] = [:]) throws {
-        folder = try TestBinary.temporaryFolder("mw-serve")
+    init(_ backend: TestBackend = .sqlite, env extra: [String: String] = [:]) throws {
+        storage = try backend.make("mw-serve")
         process.executableURL = TestBinary.mediaworker
-        process.arguments = ["serve", "--port", "0", "--data", folder.path]
+        process.arguments = ["serve", "--port", "0", "--data", storage.folder.path]
         var env = ProcessInfo.processInfo.environment
         env["MEDIAWORKER_TOKENS"] = Self.token
         env["MEDIAWORKER_SIGNING_KEYS"] = "key-2026-11,key-2026-10"
         env["MEDIAWORKER_LOG_LEVEL"] = "warning"
         env["MEDIAWORKER_WORKERS"] = "2"
+        for (k, v) in storage.environment { env[k] = v }
         for (k, v) in extra { env[k] = v }
         process.environment = env
         let out = Pipe()
@@ -46,7 +48,10 @@ final class ServerProcess: @unchecked Sendable {
         session = URLSession(configuration: config)
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        storage.remove()
+    }
 
     func stop() {
         if process.isRunning {

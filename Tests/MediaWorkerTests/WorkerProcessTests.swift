@@ -5,18 +5,19 @@ import MediaStore
 import MediaTestSupport
 import Testing
 
-/// Real `mediaworker work` processes on one SQLite file: killed without warning, run side by side.
+/// Real `mediaworker work` processes on one queue (SQLite file or PostgreSQL): killed without warning, run side by side.
 @Suite(.serialized) struct WorkerProcessTests {
     /// Small fixtures of every kind, so hundreds of jobs run in seconds.
     static let mix = FixtureManifest.all.filter { f in
         (f.expect.playback?.durationMs ?? 0) <= 5_000 && f.derive == nil && f.id != "jpeg-camera-5mib"
     }
 
-    func launch(_ folder: URL, log: URL? = nil, _ env: [String: String] = [:]) throws -> Process {
+    func launch(_ storage: TestStorage, log: URL? = nil, _ env: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = TestBinary.mediaworker
-        p.arguments = ["work", "--data", folder.path]
+        p.arguments = ["work", "--data", storage.folder.path]
         var environment = ProcessInfo.processInfo.environment
+        for (k, v) in storage.environment { environment[k] = v }
         environment["MEDIAWORKER_LEASE"] = "1"
         environment["MEDIAWORKER_WORKERS"] = "2"
         environment["MEDIAWORKER_LOG_LEVEL"] = log == nil ? "error" : "info"
@@ -34,9 +35,8 @@ import Testing
         return p
     }
 
-    func enqueue(_ n: Int, into folder: URL, prefix: String) throws -> [String: FixtureManifest.Fixture] {
-        let intake = AttachmentIntake(queue: try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path),
-                                      store: try FileBlobStore(root: folder))
+    func enqueue(_ n: Int, into storage: TestStorage, prefix: String) throws -> [String: FixtureManifest.Fixture] {
+        let intake = AttachmentIntake(queue: try storage.queue(), store: try storage.store())
         var jobs: [String: FixtureManifest.Fixture] = [:]
         let bytes = try Self.mix.map { try $0.bytes() }
         for i in 0..<n {
@@ -48,7 +48,7 @@ import Testing
         return jobs
     }
 
-    func waitUntilFinal(_ queue: SQLiteJobQueue, timeout: TimeInterval) throws -> Bool {
+    func waitUntilFinal(_ queue: any JobQueue, timeout: TimeInterval) throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let c = try queue.counts()
@@ -65,8 +65,8 @@ import Testing
     }
 
     /// Each accepted job's files are whole: the original byte for byte, thumbnails and playback parse.
-    func verify(_ jobs: [String: FixtureManifest.Fixture], folder: URL, queue: SQLiteJobQueue) throws {
-        let store = try FileBlobStore(root: folder)
+    func verify(_ jobs: [String: FixtureManifest.Fixture], storage: TestStorage, queue: any JobQueue) throws {
+        let store = try storage.store()
         for (id, f) in jobs {
             let job = try #require(try queue.job(id: id))
             #expect(job.state.rawValue == f.expect.status, "\(f.id) \(id): \(job.state) \(job.lastError ?? "")")
@@ -83,22 +83,23 @@ import Testing
         }
     }
 
-    @Test("500 jobs, the worker SIGKILLed 4 times mid-run and restarted: every job final, every artifact whole")
-    func crashes() throws {
-        let folder = try TestBinary.temporaryFolder("mw-crash")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let jobs = try enqueue(500, into: folder, prefix: "crash")
-        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path)
+    @Test("500 jobs, the worker SIGKILLed 4 times mid-run and restarted: every job final, every artifact whole",
+          arguments: TestBackend.allCases)
+    func crashes(_ backend: TestBackend) throws {
+        let storage = try backend.make("mw-crash")
+        defer { storage.remove() }
+        let jobs = try enqueue(500, into: storage, prefix: "crash")
+        let queue = try storage.queue()
         var killedWhileRunning = 0
         for round in 0..<4 {
-            let p = try launch(folder)
+            let p = try launch(storage)
             Thread.sleep(forTimeInterval: 0.4 + 0.3 * Double(round))
             if try queue.counts()[.running, default: 0] > 0 { killedWhileRunning += 1 }
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             #expect(p.terminationReason == .uncaughtSignal)
         }
-        let survivor = try launch(folder)
+        let survivor = try launch(storage)
         let finished = try waitUntilFinal(queue, timeout: 240)
         #expect(stop(survivor) == 0, "SIGTERM is a clean exit")
         let pending = try queue.counts()
@@ -108,17 +109,18 @@ import Testing
         #expect(c[.dead] == 0)
         #expect((c[.accepted] ?? 0) + (c[.rejected] ?? 0) == 500)
         #expect(try queue.jobs(state: nil, limit: 1000).contains { $0.attempts > 1 }, "some jobs were rescued after a kill")
-        try verify(jobs, folder: folder, queue: queue)
+        try verify(jobs, storage: storage, queue: queue)
     }
 
-    @Test("two worker processes on one SQLite file: every job runs once, none is lost")
-    func twoWorkers() throws {
-        let folder = try TestBinary.temporaryFolder("mw-two")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let jobs = try enqueue(200, into: folder, prefix: "two")
-        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path)
+    @Test("two worker processes on one queue: every job runs once, none is lost", arguments: TestBackend.allCases)
+    func twoWorkers(_ backend: TestBackend) throws {
+        let storage = try backend.make("mw-two")
+        defer { storage.remove() }
+        let folder = storage.folder
+        let jobs = try enqueue(200, into: storage, prefix: "two")
+        let queue = try storage.queue()
         let logs = [folder.appendingPathComponent("a.log"), folder.appendingPathComponent("b.log")]
-        let workers = try logs.map { try launch(folder, log: $0, ["MEDIAWORKER_LEASE": "30"]) }
+        let workers = try logs.map { try launch(storage, log: $0, ["MEDIAWORKER_LEASE": "30"]) }
         let finished = try waitUntilFinal(queue, timeout: 240)
         for w in workers { #expect(stop(w) == 0) }
         let pending = try queue.counts()
@@ -138,18 +140,20 @@ import Testing
         }
         #expect(finishedBy.count == 200 && finishedBy.values.allSatisfy { $0 == 1 })
         #expect(perWorker.allSatisfy { $0 > 0 }, "both processes took jobs: \(perWorker)")
-        try verify(jobs, folder: folder, queue: queue)
+        try verify(jobs, storage: storage, queue: queue)
     }
 
-    @Test("concurrent duplicate enqueues from separate processes create one job")
-    func duplicateEnqueueProcesses() throws {
-        let folder = try TestBinary.temporaryFolder("mw-dup")
-        defer { try? FileManager.default.removeItem(at: folder) }
+    @Test("concurrent duplicate enqueues from separate processes create one job", arguments: TestBackend.allCases)
+    func duplicateEnqueueProcesses(_ backend: TestBackend) throws {
+        let storage = try backend.make("mw-dup")
+        defer { storage.remove() }
+        let folder = storage.folder
         let photo = FixtureManifest.folder.appendingPathComponent(FixtureManifest.named("jpeg-whatsapp-photo").file).path
         let processes = try (0..<6).map { _ -> (Process, Pipe) in
             let p = Process(), out = Pipe()
             p.executableURL = TestBinary.mediaworker
             p.arguments = ["enqueue", photo, "--from", "visitor", "--idempotency-key", "wamid.HBgL:0", "--data", folder.path]
+            p.environment = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice
             try p.run()
@@ -164,7 +168,6 @@ import Testing
             ids.insert(json?["id"] as? String ?? "?")
         }
         #expect(ids.count == 1)
-        let queue = try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path)
-        #expect(try queue.jobs(state: nil, limit: 10).count == 1)
+        #expect(try storage.queue().jobs(state: nil, limit: 10).count == 1)
     }
 }

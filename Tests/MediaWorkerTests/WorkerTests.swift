@@ -10,12 +10,12 @@ import Testing
 
 /// A blob store whose artifact writes fail on purpose: the retryable error of a full disk or a lost mount.
 final class FlakyStore: BlobStore, @unchecked Sendable {
-    let inner: FileBlobStore
+    let inner: any BlobStore
     private var failuresLeft: Int
     private let lock = NSLock()
     private(set) var failed = 0
 
-    init(_ inner: FileBlobStore, failures: Int) {
+    init(_ inner: any BlobStore, failures: Int) {
         self.inner = inner
         self.failuresLeft = failures
     }
@@ -40,15 +40,15 @@ struct InjectedFailure: Error, CustomStringConvertible {
 }
 
 struct Harness {
-    let folder: URL
-    let queue: SQLiteJobQueue
-    let files: FileBlobStore
+    let storage: TestStorage
+    let queue: any JobQueue
+    let files: any BlobStore
     let intake: AttachmentIntake
 
-    init() throws {
-        folder = try TestBinary.temporaryFolder("mw-worker")
-        queue = try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path)
-        files = try FileBlobStore(root: folder)
+    init(_ backend: TestBackend) throws {
+        storage = try backend.make("mw-worker")
+        queue = try storage.queue()
+        files = try storage.store()
         intake = AttachmentIntake(queue: queue, store: files)
     }
 
@@ -71,9 +71,10 @@ struct Harness {
 }
 
 @Suite(.serialized) struct WorkerTests {
-    @Test("every fixture through the queue ends in its expected final state, artifacts stored")
-    func fixturesThroughQueue() throws {
-        let h = try Harness()
+    @Test("every fixture through the queue ends in its expected final state, artifacts stored", arguments: TestBackend.allCases)
+    func fixturesThroughQueue(_ backend: TestBackend) throws {
+        let h = try Harness(backend)
+        defer { h.storage.remove() }
         let fixtures = FixtureManifest.all.filter { ($0.expect.playback?.durationMs ?? 0) <= 60_000 }
         var ids: [String: FixtureManifest.Fixture] = [:]
         for f in fixtures {
@@ -106,9 +107,10 @@ struct Harness {
         }
     }
 
-    @Test("store failures are retried with backoff and the job then succeeds; the attempts are counted")
-    func retriesThenSucceeds() throws {
-        let h = try Harness()
+    @Test("store failures are retried with backoff and the job then succeeds; the attempts are counted", arguments: TestBackend.allCases)
+    func retriesThenSucceeds(_ backend: TestBackend) throws {
+        let h = try Harness(backend)
+        defer { h.storage.remove() }
         let job = try h.intake.submit(try FixtureManifest.named("jpeg-whatsapp-photo").bytes(), from: "visitor").job
         let flaky = FlakyStore(h.files, failures: 2)
         var settings = WorkerSettings()
@@ -122,9 +124,10 @@ struct Harness {
         #expect(try h.files.get(jobID: job.id, role: "thumbnail") != nil)
     }
 
-    @Test("a job that keeps failing is dead after the maximum attempts, with the last error; retry brings it back")
-    func deadAfterMaxAttempts() throws {
-        let h = try Harness()
+    @Test("a job that keeps failing is dead after the maximum attempts, with the last error; retry brings it back", arguments: TestBackend.allCases)
+    func deadAfterMaxAttempts(_ backend: TestBackend) throws {
+        let h = try Harness(backend)
+        defer { h.storage.remove() }
         let job = try h.intake.submit(try FixtureManifest.named("gif87a").bytes(), from: "visitor").job
         var settings = WorkerSettings()
         settings.concurrency = 1
@@ -142,9 +145,10 @@ struct Harness {
         #expect(try h.queue.job(id: job.id)?.state == .accepted)
     }
 
-    @Test("stopping finishes the job in flight and claims nothing more")
-    func gracefulStop() throws {
-        let h = try Harness()
+    @Test("stopping finishes the job in flight and claims nothing more", arguments: TestBackend.allCases)
+    func gracefulStop(_ backend: TestBackend) throws {
+        let h = try Harness(backend)
+        defer { h.storage.remove() }
         for i in 0..<6 {
             _ = try h.intake.submit(try FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: "visitor",
                                     idempotencyKey: "stop:\(i)")
