@@ -35,9 +35,16 @@ build: deps
 run: build
 	$(SWIFT) run mediaworker serve --data data
 
+# The Swift tests run every queue, worker and HTTP test on both backends: SQLite in temporary folders and a
+# real PostgreSQL server that this target starts on loopback (initdb in a temporary folder, pg_ctl) and
+# stops afterwards, whatever the outcome.
 test: deps lint $(TOOLS)/venv/.ready
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@pg=$$(mktemp -d /tmp/mediaworker-test-pg.XXXXXX); \
+	trap 'bash scripts/pg_server.sh stop '"$$pg"' >/dev/null 2>&1; rm -rf '"$$pg" EXIT; \
+	url=$$(bash scripts/pg_server.sh start "$$pg") || exit 1; \
+	echo "PostgreSQL for the tests: $$url"; \
+	MEDIAWORKER_TEST_DATABASE_URL="$$url" MEDIAWORKER_TEST_PG_DIR="$$pg" $(SWIFT) test --skip-build
 	$(TOOLS)/venv/bin/python Tests/browser/playback_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	bash Tests/http/schemathesis_check.sh "$$($(SWIFT) build --show-bin-path)/mediaworker"
 

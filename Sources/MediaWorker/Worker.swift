@@ -132,7 +132,13 @@ public final class Worker: @unchecked Sendable {
             for job in jobs {
                 do {
                     if try !processor.queue.heartbeat(id: job, worker: id, lease: settings.lease, now: Date()) {
-                        logger.warning("lease lost (taken over by another worker)", metadata: ["job": "\(job)"])
+                        // Not held any more: either the job completed meanwhile (fine) or its lease was taken over.
+                        condition.lock()
+                        let stillRunning = inFlight[job] != nil
+                        condition.unlock()
+                        if stillRunning, try processor.queue.job(id: job)?.leaseOwner != id {
+                            logger.warning("lease lost (taken over by another worker)", metadata: ["job": "\(job)"])
+                        }
                     }
                 } catch {
                     logger.error("heartbeat failed", metadata: ["job": "\(job)", "error": "\(error)"])

@@ -3,7 +3,8 @@ import MediaQueue
 
 /// How the queue worker runs, from `MEDIAWORKER_*` variables (defaults in the README).
 public struct WorkerSettings: Sendable, Equatable {
-    /// Jobs processed at once (`MEDIAWORKER_WORKERS`, default: the number of cores).
+    /// Jobs processed at once (`MEDIAWORKER_WORKERS`, default: the number of cores); 0 makes `serve` an
+    /// API-only process when workers run elsewhere.
     public var concurrency: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Seconds a claim lasts without a heartbeat (`MEDIAWORKER_LEASE`); a dead worker's jobs are
     /// reclaimed this long after it stopped renewing them.
@@ -26,7 +27,7 @@ public struct WorkerSettings: Sendable, Equatable {
             }
             return v
         }
-        if let v = try number("MEDIAWORKER_WORKERS", 1...256) { concurrency = Int(v) }
+        if let v = try number("MEDIAWORKER_WORKERS", 0...256) { concurrency = Int(v) }
         if let v = try number("MEDIAWORKER_LEASE", 0.5...86_400) { lease = v }
         if let v = try number("MEDIAWORKER_POLL_MAX", 0.001...60) { pollMax = v }
         if let v = try number("MEDIAWORKER_GRACE", 0...3600) { grace = v }

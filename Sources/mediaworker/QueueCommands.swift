@@ -52,6 +52,7 @@ struct WorkCommand: AsyncParsableCommand {
         let env = storage.environment
         let settings = try PipelineSettings(environment: env)
         let workerSettings = try WorkerSettings(environment: env)
+        guard workerSettings.concurrency > 0 else { throw ValidationError("MEDIAWORKER_WORKERS=0: a worker needs at least 1") }
         let (queue, store) = try storage.open()
         let pipeline = try MediaPipeline(settings: settings)
         let logger = Logger(label: "mediaworker")

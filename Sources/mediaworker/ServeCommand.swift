@@ -46,7 +46,11 @@ struct ServeCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("listening on http://\(listenHost):\(port)\n".utf8))
             },
             logger: logger)
-        app.addServices(WorkerService(worker: worker))
+        if workerSettings.concurrency > 0 {
+            app.addServices(WorkerService(worker: worker))
+        } else {
+            logger.notice("MEDIAWORKER_WORKERS=0: API only; jobs are processed by `mediaworker work` elsewhere")
+        }
         if let url = settings.callbackURL {
             app.addServices(WebhookDispatcher(outbox: queue, url: url, secret: settings.callbackSecret, logger: logger))
         } else {

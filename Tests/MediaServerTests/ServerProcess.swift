@@ -13,8 +13,17 @@ final class ServerProcess: @unchecked Sendable {
     static let token = "test-token"
     let session: URLSession
 
-    init(_ backend: TestBackend = .sqlite, env extra: [String: String] = [:]) throws {
-        storage = try backend.make("mw-serve")
+    /// Whether stopping this server also removes its storage's folder.
+    private let ownsStorage: Bool
+
+    convenience init(_ backend: TestBackend = .sqlite, env extra: [String: String] = [:]) throws {
+        try self.init(storage: try backend.make("mw-serve"), ownsStorage: true, env: extra)
+    }
+
+    /// A server on `storage`, which other processes of the test may share.
+    init(storage: TestStorage, ownsStorage: Bool = false, env extra: [String: String] = [:]) throws {
+        self.storage = storage
+        self.ownsStorage = ownsStorage
         process.executableURL = TestBinary.mediaworker
         process.arguments = ["serve", "--port", "0", "--data", storage.folder.path]
         var env = ProcessInfo.processInfo.environment
@@ -50,7 +59,7 @@ final class ServerProcess: @unchecked Sendable {
 
     deinit {
         stop()
-        storage.remove()
+        if ownsStorage { storage.remove() }
     }
 
     func stop() {

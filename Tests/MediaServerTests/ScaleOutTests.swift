@@ -1,0 +1,252 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MediaQueue
+import MediaTestSupport
+import Testing
+
+/// Several machines' worth of processes on one PostgreSQL: 2 API servers (`serve` with no workers) take the
+/// uploads, 4 `mediaworker work` processes do the jobs; workers are SIGKILLed at random and PostgreSQL
+/// itself is restarted once mid-run. Every job must end in exactly one final state with its artifacts,
+/// and every process must get its connections back by itself.
+@Suite(.serialized) struct ScaleOutTests {
+    static let jobs = 2_000
+    /// Small fixtures of every kind (the same mix as the worker crash test), so 2,000 jobs take seconds each.
+    static let mix = FixtureManifest.all.filter { f in
+        (f.expect.playback?.durationMs ?? 0) <= 5_000 && f.derive == nil && f.id != "jpeg-camera-5mib"
+    }
+
+    /// The worker processes, spawned and reaped with posix_spawn/waitpid rather than Foundation's `Process`
+    /// (whose exit monitoring lost SIGKILLed children here, leaving `waitUntilExit` hanging on a zombie).
+    final class Workers: @unchecked Sendable {
+        let storage: TestStorage
+        private let lock = NSLock()
+        private var pids: [pid_t]
+        private var launched = 0
+        private(set) var kills = 0
+
+        init(storage: TestStorage, count: Int) throws {
+            self.storage = storage
+            pids = Array(repeating: 0, count: count)
+            for i in 0..<count { try start(i) }
+        }
+
+        func start(_ i: Int) throws {
+            var env = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
+            env["MEDIAWORKER_WORKERS"] = "2"
+            env["MEDIAWORKER_LEASE"] = "2"
+            env["MEDIAWORKER_LOG_LEVEL"] = "info"
+            lock.lock()
+            launched += 1
+            let log = storage.folder.appendingPathComponent("worker-\(launched).log").path
+            lock.unlock()
+            let pid = try ScaleOutTests.spawn([TestBinary.mediaworker.path, "work", "--data", storage.folder.path],
+                                              environment: env, stderr: log)
+            lock.lock()
+            pids[i] = pid
+            lock.unlock()
+        }
+
+        /// SIGKILLs worker `i` and starts a new one in its place.
+        func killAndReplace(_ i: Int) throws {
+            lock.lock()
+            let pid = pids[i]
+            kills += 1
+            lock.unlock()
+            kill(pid, SIGKILL)
+            _ = ScaleOutTests.reap(pid)
+            try start(i)
+        }
+
+        /// SIGTERM to every worker; their exit codes.
+        func stopAll() -> [Int32] {
+            lock.lock()
+            let all = pids
+            lock.unlock()
+            for pid in all { kill(pid, SIGTERM) }
+            return all.map(ScaleOutTests.reap)
+        }
+
+        var logs: [URL] {
+            ((try? FileManager.default.contentsOfDirectory(at: storage.folder, includingPropertiesForKeys: nil)) ?? [])
+                .filter { $0.lastPathComponent.hasPrefix("worker-") }
+        }
+    }
+
+    /// POSTs like the gateway: on a network error or a 5xx (PostgreSQL restarting) it sends the same upload again
+    /// with the same idempotency key, so a retried upload never makes a second job.
+    static func upload(_ server: ServerProcess, _ bytes: Data, fixture: FixtureManifest.Fixture, key: String) async throws -> (id: String, retries: Int) {
+        var query = "from=\(fixture.from.rawValue)&idempotencyKey=\(key)"
+        if let t = fixture.declaredType?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) { query += "&declaredType=\(t)" }
+        var retries = 0
+        while true {
+            if let reply = try? await server.request("POST", "/v1/attachments?\(query)", body: bytes),
+               reply.status == 200 || reply.status == 202, let id = reply.json["id"] as? String {
+                return (id, retries)
+            }
+            retries += 1
+            guard retries < 300 else { throw UploadFailed(key: key) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    struct UploadFailed: Error { var key: String }
+
+    /// Starts a program with posix_spawn: stdout to /dev/null, stderr to `stderr` (or /dev/null).
+    static func spawn(_ arguments: [String], environment: [String: String]? = nil, stderr: String? = nil) throws -> pid_t {
+        var pid: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer {
+            argv.forEach { free($0) }
+            envp?.forEach { free($0) }
+        }
+        let rc = envp.map { e in posix_spawn(&pid, arguments[0], &actions, nil, argv, e) }
+            ?? posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard rc == 0 else { throw SpawnFailed(command: arguments[0], code: rc) }
+        return pid
+    }
+
+    /// Waits for `pid`; its exit code, or -1 when a signal ended it.
+    static func reap(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+    }
+
+    /// Runs a command to completion (not with Foundation's `Process`: `pg_ctl restart` leaves a daemon behind
+    /// that inherits Process's exit-notification descriptor, so `waitUntilExit` never returns).
+    static func run(_ arguments: [String]) -> Int32 {
+        guard let pid = try? spawn(arguments) else { return -1 }
+        return reap(pid)
+    }
+
+    struct SpawnFailed: Error { var command: String; var code: Int32 }
+
+    @Test("4 workers and 2 servers on one PostgreSQL, 2,000 jobs, workers SIGKILLed and PostgreSQL restarted mid-run")
+    func chaos() async throws {
+        guard let pgFolder = TestBackend.postgresFolder else {
+            Issue.record("MEDIAWORKER_TEST_PG_DIR is not set: run `make test` (it starts the PostgreSQL this test restarts)")
+            return
+        }
+        let storage = try TestBackend.postgres.make("mw-scale")
+        defer { storage.remove() }
+        let queue = try storage.queue()
+        let api = ["MEDIAWORKER_WORKERS": "0", "MEDIAWORKER_LOG_LEVEL": "error"]
+        let servers = [try ServerProcess(storage: storage, env: api), try ServerProcess(storage: storage, env: api)]
+        let workers = try Workers(storage: storage, count: 4)
+        let bytes = try Self.mix.map { try Data(contentsOf: FixtureManifest.folder.appendingPathComponent($0.file)) }
+
+        // Chaos beside the uploads: a random worker SIGKILLed every 0.7 s; PostgreSQL restarted once, after
+        // about a third of the uploads.
+        let uploaded = Counter()
+        let chaos = Task.detached { () -> (restarted: Bool, kills: Int) in
+            var restarted = false
+            var rng = SystemRandomNumberGenerator()
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(700))
+                if Task.isCancelled { break }
+                try? workers.killAndReplace(Int.random(in: 0..<4, using: &rng))
+                if !restarted && uploaded.value >= Self.jobs / 3 {
+                    let script = FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent("scripts/pg_server.sh").path
+                    restarted = Self.run(["/bin/bash", script, "restart", pgFolder]) == 0
+                }
+            }
+            return (restarted, workers.kills)
+        }
+
+        var expected: [String: FixtureManifest.Fixture] = [:]
+        var retried = 0
+        try await withThrowingTaskGroup(of: (String, FixtureManifest.Fixture, Int).self) { group in
+            var next = 0
+            func add() {
+                let i = next
+                next += 1
+                let f = Self.mix[i % Self.mix.count], body = bytes[i % Self.mix.count]
+                group.addTask {
+                    let (id, retries) = try await Self.upload(servers[i % 2], body, fixture: f, key: "scale:\(i)")
+                    uploaded.increment()
+                    return (id, f, retries)
+                }
+            }
+            for _ in 0..<8 { add() }
+            while let (id, f, retries) = try await group.next() {
+                #expect(expected[id] == nil, "one job per upload")
+                expected[id] = f
+                retried += retries
+                if next < Self.jobs { add() }
+            }
+        }
+        #expect(expected.count == Self.jobs)
+
+        // Everything final within the time limit; the test's own connections also come back after the restart.
+        let deadline = Date().addingTimeInterval(300)
+        var counts: [JobState: Int] = [:]
+        while Date() < deadline {
+            if let c = try? queue.counts() {
+                counts = c
+                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        chaos.cancel()
+        let (restarted, kills) = await chaos.value
+        let exits = workers.stopAll()
+        #expect(restarted, "PostgreSQL was restarted mid-run")
+        #expect(kills >= 5, "workers were killed \(kills) times")
+        #expect(exits.allSatisfy { $0 == 0 }, "the last workers stop cleanly on SIGTERM: \(exits)")
+        #expect((counts[.queued] ?? 0) + (counts[.running] ?? 0) == 0, "jobs still pending: \(counts)")
+        #expect(counts[.dead] == 0, "no job died: \(counts)")
+        #expect((counts[.accepted] ?? 0) + (counts[.rejected] ?? 0) == Self.jobs, "\(counts)")
+
+        // Each job: its expected outcome, and its artifacts whole in the shared store.
+        let store = try storage.store()
+        for (id, f) in expected {
+            let job = try #require(try queue.job(id: id))
+            #expect(job.state.rawValue == f.expect.status, "\(f.id) \(id): \(job.state) \(job.lastError ?? "")")
+            guard job.state == .accepted else { continue }
+            #expect(try store.size(jobID: id, role: "original") == (try f.bytes()).count, "\(f.id): original")
+            if case .some(.some(let t)) = f.expect.thumbnail {
+                let webp = WebPInspector(try store.get(jobID: id, role: "thumbnail") ?? [])
+                #expect(webp.map { abs($0.width - t.width) <= 1 && abs($0.height - t.height) <= 1 } == true, "\(f.id): thumbnail")
+            }
+            if let p = f.expect.playback {
+                let mp3 = MP3Inspector(try store.get(jobID: id, role: "playback") ?? [])
+                #expect(mp3.map { abs($0.durationMs - Double(p.durationMs)) <= 50 } == true, "\(f.id): playback")
+            }
+        }
+
+        // Exactly one recorded result per job: no "job finished" line (a completion that held its lease) twice.
+        var finishedBy: [String: Int] = [:]
+        for log in workers.logs {
+            for line in (try String(contentsOf: log, encoding: .utf8)).split(separator: "\n")
+            where line.hasSuffix("job finished") {
+                if let r = line.range(of: "job=") { finishedBy[String(line[r.upperBound...].prefix(36)), default: 0] += 1 }
+            }
+        }
+        #expect(finishedBy.values.allSatisfy { $0 == 1 }, "a job completed twice")
+        #expect(finishedBy.count >= Self.jobs * 9 / 10, "finished lines for \(finishedBy.count) jobs (killed workers may die before logging)")
+
+        // Both servers answer again and agree.
+        for server in servers {
+            #expect(try await server.request("GET", "/readyz", auth: false).status == 200)
+            let sample = try #require(expected.keys.first)
+            #expect(try await server.request("GET", "/v1/jobs/\(sample)").json["state"] as? String == expected[sample]?.expect.status)
+        }
+        print("scale-out: \(Self.jobs) jobs, \(kills) worker kills, PostgreSQL restarted: \(restarted), upload retries: \(retried), \(counts)")
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func increment() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
