@@ -114,7 +114,7 @@ let package = Package(
         // Benchmark program: prints throughput of the pipeline next to the peers (not a test).
         .executableTarget(
             name: "mediaworker-bench",
-            dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker",
+            dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaPostgres",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.

@@ -155,6 +155,34 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         return try finalUpdate(q, now: now)
     }
 
+    /// All the results in one UPDATE … FROM unnest(…): one round trip and one commit for the batch.
+    public func complete(_ results: [String: JobResult], worker: String, now: Date) throws -> Set<String> {
+        guard !results.isEmpty else { return [] }
+        let ids = Array(results.keys)
+        let states = ids.map { results[$0]!.state.rawValue }
+        let outcomes = ids.map { results[$0]!.outcomeJSON }
+        let artifacts = ids.map { results[$0]!.artifactsJSON }
+        var q: PostgresQuery = """
+            UPDATE jobs SET state = r.state, outcome = r.outcome, artifacts = r.artifacts, finished_at = \(now),
+                lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
+            FROM unnest(\(ids)::text[], \(states)::text[], \(outcomes)::text[], \(artifacts)::text[]) AS r(id, state, outcome, artifacts)
+            WHERE jobs.id = r.id AND jobs.state = 'running' AND jobs.lease_owner = \(worker)
+            RETURNING
+            """
+        q.sql += " " + Self.columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+        let rows: [PostgresRow]
+        if recordsEvents {
+            rows = try connections.transaction { connection in
+                let rows = try connection.run(q, logger: logger).rows
+                for row in rows { try recordFinal(connection, job: try Self.job(row), now: now) }
+                return rows
+            }
+        } else {
+            rows = try connections.query(q).rows
+        }
+        return Set(try rows.map { try $0.makeRandomAccess()[0].decode(String.self) })
+    }
+
     /// Runs an UPDATE that makes a job final; with events on, writes its event in the same transaction.
     private func finalUpdate(_ q: PostgresQuery, now: Date) throws -> Bool {
         guard recordsEvents else { return try connections.query(q).metadata.rows == 1 }

@@ -17,6 +17,13 @@ public protocol JobQueue: Sendable {
     /// A job found with an expired lease after `maxAttempts` claims is declared dead instead.
     func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job?
 
+    /// Claims up to `limit` runnable jobs at once, in one transaction (a worker with several free slots).
+    func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job]
+
+    /// Records several final results at once, in one transaction; the ids whose lease `worker` still held
+    /// (the others are unchanged).
+    func complete(_ results: [String: JobResult], worker: String, now: Date) throws -> Set<String>
+
     /// Extends the lease; false when `worker` no longer holds it.
     func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool
 
@@ -44,5 +51,21 @@ public protocol JobQueue: Sendable {
 }
 
 extension JobQueue {
+    /// One claim after another (drivers override it with a single statement).
+    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job] {
+        var jobs: [Job] = []
+        while jobs.count < limit, let job = try claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now) {
+            jobs.append(job)
+        }
+        return jobs
+    }
+
+    /// One completion after another (drivers override it with a single transaction).
+    public func complete(_ results: [String: JobResult], worker: String, now: Date) throws -> Set<String> {
+        var held = Set<String>()
+        for (id, result) in results where try complete(id: id, worker: worker, result: result, now: now) { held.insert(id) }
+        return held
+    }
+
     public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {}
 }

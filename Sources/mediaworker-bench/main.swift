@@ -295,6 +295,7 @@ func dispatch() -> Int32 {
     switch arguments.first {
     case "voice": return VoiceBench.run(Array(arguments.dropFirst()))
     case "queue": return QueueBench.run(Array(arguments.dropFirst()))
+    case "pg": return PostgresBench.run(Array(arguments.dropFirst()))
     default: return main()
     }
 }

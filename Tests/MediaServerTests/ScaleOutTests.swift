@@ -36,6 +36,8 @@ import Testing
             var env = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
             env["MEDIAWORKER_WORKERS"] = "2"
             env["MEDIAWORKER_LEASE"] = "2"
+            // A job killed with its worker this often is not a poison job: allow more claims than the default 5.
+            env["MEDIAWORKER_MAX_ATTEMPTS"] = "20"
             env["MEDIAWORKER_LOG_LEVEL"] = "info"
             lock.lock()
             launched += 1
@@ -132,11 +134,19 @@ import Testing
 
     @Test("4 workers and 2 servers on one PostgreSQL, 2,000 jobs, workers SIGKILLed and PostgreSQL restarted mid-run")
     func chaos() async throws {
-        guard let pgFolder = TestBackend.postgresFolder else {
-            Issue.record("MEDIAWORKER_TEST_PG_DIR is not set: run `make test` (it starts the PostgreSQL this test restarts)")
+        // A PostgreSQL server of its own (this test restarts it; the other suites keep the shared one).
+        let pgFolder = try TestBinary.temporaryFolder("mw-scale-pg").path
+        let script = FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent("scripts/pg_server.sh").path
+        defer {
+            _ = Self.run(["/bin/bash", script, "stop", pgFolder])
+            try? FileManager.default.removeItem(atPath: pgFolder)
+        }
+        guard Self.run(["/bin/bash", script, "start", pgFolder]) == 0,
+              let url = try? String(contentsOfFile: pgFolder + "/url", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
+            Issue.record("could not start PostgreSQL with scripts/pg_server.sh (see \(pgFolder)/log)")
             return
         }
-        let storage = try TestBackend.postgres.make("mw-scale")
+        let storage = try TestBackend.postgres.make("mw-scale", url: url)
         defer { storage.remove() }
         let queue = try storage.queue()
         let api = ["MEDIAWORKER_WORKERS": "0", "MEDIAWORKER_LOG_LEVEL": "error"]
@@ -144,22 +154,23 @@ import Testing
         let workers = try Workers(storage: storage, count: 4)
         let bytes = try Self.mix.map { try Data(contentsOf: FixtureManifest.folder.appendingPathComponent($0.file)) }
 
-        // Chaos beside the uploads: a random worker SIGKILLed every 0.7 s; PostgreSQL restarted once, after
+        // Chaos beside the uploads: a random worker SIGKILLed every 1.2 s; PostgreSQL restarted once, after
         // about a third of the uploads.
         let uploaded = Counter()
-        let chaos = Task.detached { () -> (restarted: Bool, kills: Int) in
-            var restarted = false
+        let chaos = Task.detached { () -> Int in
             var rng = SystemRandomNumberGenerator()
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(700))
+                try? await Task.sleep(for: .milliseconds(1200))
                 if Task.isCancelled { break }
                 try? workers.killAndReplace(Int.random(in: 0..<4, using: &rng))
-                if !restarted && uploaded.value >= Self.jobs / 3 {
-                    let script = FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent("scripts/pg_server.sh").path
-                    restarted = Self.run(["/bin/bash", script, "restart", pgFolder]) == 0
-                }
             }
-            return (restarted, workers.kills)
+            return workers.kills
+        }
+        // The restart lands while uploads are still arriving: the servers answer 503 meanwhile, and the
+        // uploader sends the same upload again under the same idempotency key.
+        let restart = Task.detached { () -> Bool in
+            while uploaded.value < Self.jobs / 3 { try? await Task.sleep(for: .milliseconds(5)) }
+            return Self.run(["/bin/bash", script, "restart", pgFolder]) == 0
         }
 
         var expected: [String: FixtureManifest.Fixture] = [:]
@@ -197,7 +208,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(200))
         }
         chaos.cancel()
-        let (restarted, kills) = await chaos.value
+        let kills = await chaos.value
+        let restarted = await restart.value
         let exits = workers.stopAll()
         #expect(restarted, "PostgreSQL was restarted mid-run")
         #expect(kills >= 5, "workers were killed \(kills) times")

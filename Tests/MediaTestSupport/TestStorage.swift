@@ -15,13 +15,13 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvert
     public var testDescription: String { rawValue }
 
     /// A fresh, empty storage of this kind.
-    public func make(_ prefix: String = "mw-test") throws -> TestStorage {
+    public func make(_ prefix: String = "mw-test", url serverURL: String? = nil) throws -> TestStorage {
         let folder = try TestBinary.temporaryFolder(prefix)
         switch self {
         case .sqlite:
             return TestStorage(backend: self, folder: folder, environment: [:])
         case .postgres:
-            let url = try Self.postgresURL()
+            let url = try serverURL ?? Self.postgresURL()
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
             let full = url + (url.contains("?") ? "&" : "?") + "schema=\(schema)"
             return TestStorage(backend: self, folder: folder, environment: ["MEDIAWORKER_DATABASE_URL": full])
@@ -36,8 +36,6 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvert
         return url
     }
 
-    /// The data folder of the test server (for `scripts/pg_server.sh restart`), from `MEDIAWORKER_TEST_PG_DIR`.
-    public static var postgresFolder: String? { ProcessInfo.processInfo.environment["MEDIAWORKER_TEST_PG_DIR"] }
 }
 
 public struct MissingTestDatabase: Error, CustomStringConvertible {

@@ -1,0 +1,214 @@
+// mediaworker-bench pg: the PostgreSQL queue with no-op jobs, driven by several worker processes, for
+// scripts/bench_pg.sh (which runs PgQueuer on the same server beside it). A program that prints figures.
+//
+//   mediaworker-bench pg noop --url URL --jobs N [--processes P] [--workers W] [--batch B] [--enqueue-threads T]
+//                             [--repeat R] [--quiet]
+//
+// Per run: the schema `bench_noop` is dropped and made again (migrations); N jobs are enqueued one `enqueue`
+// call per job (each its own statement and commit, as an upload does) from T threads (default 16: uploads
+// arrive concurrently, and PostgreSQL commits concurrent transactions together); then P child processes
+// (`mediaworker-bench pg drain`) connect, and once all are connected they are told to start at the same moment:
+// each runs W OS threads looping claim(limit: B) → complete(those B results) until a claim finds nothing.
+// Every job must end accepted. Printed: enqueue jobs/s, drain jobs/s (N / time from "start" to the last child's
+// exit), overall = N / (enqueue + drain seconds).
+//
+//   RESULT tool=mediaworker processes=P workers=W batch=B jobs=N enqueue_seconds=… drain_seconds=…
+//          enqueue_per_second=… drain_per_second=… overall_per_second=…
+
+import Foundation
+import Logging
+import MediaPostgres
+import MediaQueue
+import Synchronization
+
+enum PostgresBench {
+    static let usage = """
+        usage: mediaworker-bench pg noop --url URL --jobs N [--processes P] [--workers W] [--batch B]
+                                         [--enqueue-threads T] [--repeat R] [--quiet]
+               mediaworker-bench pg drain --url URL [--workers W] [--batch B]      (a child of noop)
+        """
+
+    struct Options {
+        var mode = ""
+        var url = ""
+        var jobs = 0
+        var processes = 1
+        var workers = 2
+        var batch = 50
+        var enqueueThreads = 16
+        var repeats = 1
+        var quiet = false
+
+        init(_ arguments: [String]) throws {
+            var args = ArgumentCursor(arguments, usage: PostgresBench.usage)
+            guard let m = args.next(), m == "noop" || m == "drain" else { throw Usage(description: PostgresBench.usage) }
+            mode = m
+            while let arg = args.next() {
+                switch arg {
+                case "--url": url = try args.value(arg)
+                case "--jobs": jobs = try args.positive(arg)
+                case "--processes": processes = try args.positive(arg)
+                case "--workers": workers = try args.positive(arg)
+                case "--batch": batch = try args.positive(arg)
+                case "--enqueue-threads": enqueueThreads = try args.positive(arg)
+                case "--repeat": repeats = try args.positive(arg)
+                case "--quiet": quiet = true
+                default: throw Usage(description: "unexpected \(arg)\n\(PostgresBench.usage)")
+                }
+            }
+            guard !url.isEmpty else { throw Usage(description: "--url is required\n\(PostgresBench.usage)") }
+            if mode == "noop" && jobs == 0 { throw Usage(description: "noop needs --jobs N\n\(PostgresBench.usage)") }
+        }
+
+        /// The URL with the benchmark's own schema.
+        var benchURL: String { url + (url.contains("?") ? "&" : "?") + "schema=bench_noop" }
+    }
+
+    static func run(_ arguments: [String]) -> Int32 {
+        let options: Options
+        do { options = try Options(arguments) } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return 2
+        }
+        do {
+            return options.mode == "noop" ? try noop(options) : try drain(options)
+        } catch {
+            FileHandle.standardError.write(Data("mediaworker-bench pg: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    static func open(_ url: String, connections: Int) throws -> PostgresJobQueue {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        return try PostgresJobQueue(connections: PostgresConnections(location: try PostgresLocation(url: url),
+                                                                     maxConnections: connections, logger: logger),
+                                    logger: logger)
+    }
+
+    struct Run { var enqueue = 0.0, drain = 0.0 }
+
+    static func noop(_ options: Options) throws -> Int32 {
+        if !options.quiet {
+            print("mediaworker-bench pg noop: \(options.jobs) jobs enqueued one per call from \(options.enqueueThreads) threads, "
+                  + "then \(options.processes) worker processes × \(options.workers) threads claiming up to \(options.batch) at a time; "
+                  + "repeat=\(options.repeats)")
+        }
+        var best: Run?
+        for round in 1...options.repeats {
+            let r = try noopRound(options)
+            if !options.quiet {
+                print("run \(round): enqueue \(fmt(r.enqueue)) s, drain \(fmt(r.drain)) s = \(fmt(Double(options.jobs) / r.drain, 0)) jobs/s drained")
+            }
+            if best == nil || r.enqueue + r.drain < best!.enqueue + best!.drain { best = r }
+        }
+        let b = best!, n = Double(options.jobs)
+        print("RESULT tool=mediaworker processes=\(options.processes) workers=\(options.workers) batch=\(options.batch) "
+              + "jobs=\(options.jobs) enqueue_seconds=\(fmt(b.enqueue, 4)) drain_seconds=\(fmt(b.drain, 4)) "
+              + "enqueue_per_second=\(fmt(n / b.enqueue, 1)) drain_per_second=\(fmt(n / b.drain, 1)) "
+              + "overall_per_second=\(fmt(n / (b.enqueue + b.drain), 1))")
+        return 0
+    }
+
+    static func noopRound(_ options: Options) throws -> Run {
+        // A clean schema each run.
+        let admin = PostgresConnections(location: try PostgresLocation(url: options.url), maxConnections: 1)
+        try admin.query("DROP SCHEMA IF EXISTS bench_noop CASCADE")
+        admin.shutdown()
+        let queue = try open(options.benchURL, connections: options.enqueueThreads)
+        let job = NewJob(from: "visitor", channel: "whatsapp", contentSHA256: QueueBench.digest, size: 1)
+        let next = Atomic<Int>(0)
+        let failure = Mutex<String?>(nil)
+        let t0 = now()
+        QueueBench.onThreads(options.enqueueThreads) { _ in
+            while next.wrappingAdd(1, ordering: .relaxed).oldValue < options.jobs {
+                do {
+                    let stamp = Date()
+                    _ = try queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
+                } catch {
+                    failure.withLock { $0 = "\(error)" }
+                    return
+                }
+            }
+        }
+        let t1 = now()
+        if let f = failure.withLock({ $0 }) { throw Usage(description: f) }
+
+        // Children connect first, then all start together when told on stdin.
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        var children: [(Process, Pipe, Pipe)] = []
+        for _ in 0..<options.processes {
+            let p = Process(), input = Pipe(), output = Pipe()
+            p.executableURL = me
+            p.arguments = ["pg", "drain", "--url", options.benchURL, "--workers", "\(options.workers)", "--batch", "\(options.batch)"]
+            p.standardInput = input
+            p.standardOutput = output
+            try p.run()
+            children.append((p, input, output))
+        }
+        for (_, _, output) in children {
+            let line = readLine(output.fileHandleForReading)
+            guard line == "ready" else { throw Usage(description: "drain child: \(line)") }
+        }
+        let t2 = now()
+        for (_, input, _) in children { input.fileHandleForWriting.write(Data("go\n".utf8)) }
+        var completed = 0
+        for (p, _, output) in children {
+            let line = readLine(output.fileHandleForReading)
+            p.waitUntilExit()
+            guard p.terminationStatus == 0, let n = Int(line.split(separator: " ").last ?? "") else {
+                throw Usage(description: "drain child failed: \(line)")
+            }
+            completed += n
+        }
+        let t3 = now()
+        let counts = try queue.counts()
+        guard completed == options.jobs, counts[.accepted] == options.jobs else {
+            throw Usage(description: "expected \(options.jobs) accepted, children completed \(completed), counts \(counts)")
+        }
+        queue.connections.shutdown()
+        return Run(enqueue: t1 - t0, drain: t3 - t2)
+    }
+
+    static func readLine(_ handle: FileHandle) -> String {
+        var bytes = Data()
+        while true {
+            guard let byte = try? handle.read(upToCount: 1), !byte.isEmpty else { break }
+            if byte[0] == 0x0A { break }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A child: W threads claim up to B jobs and complete them all in one call, until the queue is empty.
+    static func drain(_ options: Options) throws -> Int32 {
+        let queue = try open(options.url, connections: options.workers)
+        // Open every connection before the start signal.
+        QueueBench.onThreads(options.workers) { _ in _ = try? queue.counts() }
+        FileHandle.standardOutput.write(Data("ready\n".utf8))
+        _ = Swift.readLine()
+        let completed = Atomic<Int>(0)
+        let failure = Mutex<String?>(nil)
+        let pid = getpid()
+        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+        QueueBench.onThreads(options.workers) { t in
+            let worker = "bench-\(pid)-\(t)"
+            do {
+                while true {
+                    let jobs = try queue.claim(worker: worker, limit: options.batch, lease: 30, maxAttempts: 5, now: Date())
+                    if jobs.isEmpty { return }
+                    var results: [String: JobResult] = [:]
+                    for job in jobs { results[job.id] = result }
+                    let held = try queue.complete(results, worker: worker, now: Date())
+                    guard held.count == jobs.count else { throw Usage(description: "completions refused") }
+                    completed.wrappingAdd(held.count, ordering: .relaxed)
+                }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+            }
+        }
+        if let f = failure.withLock({ $0 }) { throw Usage(description: f) }
+        FileHandle.standardOutput.write(Data("completed \(completed.load(ordering: .relaxed))\n".utf8))
+        return 0
+    }
+}
