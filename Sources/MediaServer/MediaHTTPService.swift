@@ -109,9 +109,17 @@ public struct MediaHTTPService: Sendable {
             bytes.append(contentsOf: chunk.readableBytesView)
         }
         let body = bytes
-        let result = try await NIOThreadPool.singleton.runIfActive {
-            try intake.submit(body, from: from, channel: channel, declaredType: declaredType, fileName: fileName,
-                              idempotencyKey: key, conversationId: conversation, businessNumber: business)
+        let result: EnqueueResult
+        do {
+            result = try await NIOThreadPool.singleton.runIfActive {
+                try intake.submit(body, from: from, channel: channel, declaredType: declaredType, fileName: fileName,
+                                  idempotencyKey: key, conversationId: conversation, businessNumber: business)
+            }
+        } catch {
+            // The database or the store is away (a restart, a failover): say so, and that a retry is safe.
+            return Self.error(.serviceUnavailable, "storage_unavailable",
+                              "the queue or the blob store cannot be reached; send the same upload again with the same idempotencyKey",
+                              extra: [.retryAfter: "1"])
         }
         switch result {
         case .created(let job):
