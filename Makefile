@@ -62,6 +62,7 @@ bench: deps
 	bash scripts/bench_voice.sh
 	bash scripts/bench_queue.sh
 	bash scripts/bench_http.sh
+	bash scripts/bench_pg.sh
 
 # Regenerates Fixtures/ (needs the tools listed in Fixtures/README.md).
 fixtures:

@@ -169,7 +169,10 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             WHERE jobs.id = r.id AND jobs.state = 'running' AND jobs.lease_owner = \(worker)
             RETURNING
             """
-        q.sql += " " + Self.columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+        // The whole row only when an event must be written from it; otherwise the ids are enough.
+        q.sql += recordsEvents
+            ? " " + Self.columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+            : " jobs.id"
         let rows: [PostgresRow]
         if recordsEvents {
             rows = try connections.transaction { connection in

@@ -16,6 +16,8 @@
 //   RESULT mode=sequential workers=1 jobs=20000 enqueue_seconds=… drain_seconds=… enqueue_per_second=…
 //          drain_per_second=… overall_per_second=…
 //
+// corpus --database-url URL: the worker and end-to-end rounds run on PostgreSQL (queue + blob table, schema
+// bench_corpus dropped before each run) instead of SQLite + files; the bare rounds are the same.
 // corpus: the fixtures listed in DIR/fixtures.json (accepted and rejected alike, with their sender,
 // declared type, file name and `derive.appendBytes`), except audio notes longer than 60 s. Per round, in
 // this order (fresh queue, blob store and temporary folder each time):
@@ -35,6 +37,7 @@ import Foundation
 import Logging
 import MediaIntake
 import MediaPipeline
+import MediaPostgres
 import MediaQueue
 import MediaStore
 import MediaWorker
@@ -43,12 +46,13 @@ import Synchronization
 enum QueueBench {
     static let usage = """
         usage: mediaworker-bench queue noop --jobs N [--workers W] [--concurrent] [--repeat R] [--quiet]
-               mediaworker-bench queue corpus DIR [--workers W] [--repeat R] [--quiet]
+               mediaworker-bench queue corpus DIR [--workers W] [--repeat R] [--database-url URL] [--quiet]
           --jobs N      no-op jobs per run
           --workers W   consumer threads / worker slots (default: \(ProcessInfo.processInfo.activeProcessorCount), the cores)
           --concurrent  noop: enqueue and drain at the same time
           --repeat R    runs; the best one is reported (default 1 for noop, 3 for corpus)
           --quiet       only the RESULT lines
+          --database-url URL  corpus: queue and blobs on this PostgreSQL (schema bench_corpus, dropped each run)
         """
 
     struct Options {
@@ -59,6 +63,8 @@ enum QueueBench {
         var concurrent = false
         var repeats: Int?
         var quiet = false
+        /// corpus: run the worker rounds on PostgreSQL (queue + blob table) instead of SQLite + files.
+        var databaseURL: String?
 
         init(_ arguments: [String]) throws {
             var args = ArgumentCursor(arguments, usage: QueueBench.usage)
@@ -71,6 +77,7 @@ enum QueueBench {
                 case "--concurrent": concurrent = true
                 case "--repeat": repeats = try args.positive(arg)
                 case "--quiet": quiet = true
+                case "--database-url": databaseURL = try args.value(arg)
                 default:
                     guard mode == "corpus", directory.isEmpty, !arg.hasPrefix("-") else {
                         throw Usage(description: "unexpected \(arg)\n\(QueueBench.usage)")
@@ -334,7 +341,8 @@ enum QueueBench {
             let accepted = inputs.filter { $0.expected == "accepted" }.count
             print("mediaworker-bench queue corpus: \(inputs.count) jobs from \(options.directory)/fixtures.json "
                   + "(\(accepted) expected accepted, \(inputs.count - accepted) rejected; \(fmt(Double(totalBytes) / 1_048_576, 1)) MiB), "
-                  + "\(w) worker slots / bare threads, repeat=\(repeats); SQLite WAL, durability .normal")
+                  + "\(w) worker slots / bare threads, repeat=\(repeats); "
+                  + (options.databaseURL == nil ? "SQLite WAL, durability .normal" : "PostgreSQL queue and blob table"))
             print("used: " + inputs.map(\.id).joined(separator: " "))
             print("left out (audio over 60 s): " + (skipped.isEmpty ? "none" : skipped.joined(separator: ", ")))
         }
@@ -355,8 +363,8 @@ enum QueueBench {
         var paired: [Double] = []  // each round's own overhead (worker vs the bare run just before it)
         for round in 1...repeats {
             let bare = try bareRun(pipeline: pipeline, inputs: inputs, paths: paths, threads: w)
-            let worker = try workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: false)
-            let e2e = try workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: true)
+            let worker = try workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: false, databaseURL: options.databaseURL)
+            let e2e = try workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: true, databaseURL: options.databaseURL)
             let l = e2e.latencies.sorted()
             if !options.quiet {
                 print("run \(round): bare \(fmt(bare)) s, worker \(fmt(worker.wall)) s (+\(fmt(100 * (worker.wall - bare) / bare, 1)) %), "
@@ -374,7 +382,7 @@ enum QueueBench {
             print("best: bare \(fmt(bestBare)) s = \(fmt(n / bestBare, 1)) jobs/s; worker \(fmt(bestWorker)) s = \(fmt(n / bestWorker, 1)) jobs/s "
                   + "(overhead \(fmt(100 * overhead, 1)) %, median of the rounds' own \(fmt(100 * medianPaired, 1)) %); end to end \(fmt(bestE2E)) s = \(fmt(n / bestE2E, 1)) jobs/s")
         }
-        print("RESULT mode=corpus jobs=\(inputs.count) workers=\(w) repeat=\(repeats) bare_seconds=\(fmt(bestBare, 4)) "
+        print("RESULT mode=corpus backend=\(options.databaseURL == nil ? "sqlite" : "postgres") jobs=\(inputs.count) workers=\(w) repeat=\(repeats) bare_seconds=\(fmt(bestBare, 4)) "
               + "worker_seconds=\(fmt(bestWorker, 4)) overhead_percent=\(fmt(100 * overhead, 2)) "
               + "overhead_percent_median_paired=\(fmt(100 * medianPaired, 2)) "
               + "end2end_seconds=\(fmt(bestE2E, 4)) end2end_per_second=\(fmt(n / bestE2E, 2)) worker_per_second=\(fmt(n / bestWorker, 2)) "
@@ -432,11 +440,23 @@ enum QueueBench {
     /// Through intake + queue + `Worker`. burst false: everything enqueued first (untimed), then the worker
     /// starts; wall = start → last finishedAt. burst true: the worker runs first, then everything is enqueued;
     /// wall = first enqueue → last finishedAt, latencies = createdAt → finishedAt per job.
-    static func workerRun(pipeline: MediaPipeline, inputs: [Input], slots: Int, logger: Logger, burst: Bool) throws -> WorkerRun {
+    static func workerRun(pipeline: MediaPipeline, inputs: [Input], slots: Int, logger: Logger, burst: Bool,
+                          databaseURL: String? = nil) throws -> WorkerRun {
         let folder = try temporaryFolder(burst ? "e2e" : "worker")
         defer { remove(folder) }
-        let queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
-        let store = try FileBlobStore(root: URL(fileURLWithPath: folder))
+        let queue: any JobQueue, store: any BlobStore
+        if let databaseURL {
+            let admin = PostgresConnections(location: try PostgresLocation(url: databaseURL), maxConnections: 1)
+            try admin.query("DROP SCHEMA IF EXISTS bench_corpus CASCADE")
+            admin.shutdown()
+            let pool = PostgresConnections(location: try PostgresLocation(url: databaseURL + (databaseURL.contains("?") ? "&" : "?") + "schema=bench_corpus"),
+                                           maxConnections: slots + 4, logger: logger)
+            queue = try PostgresJobQueue(connections: pool, logger: logger)
+            store = try PostgresBlobStore(connections: pool, migrated: true)
+        } else {
+            queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
+            store = try FileBlobStore(root: URL(fileURLWithPath: folder))
+        }
         let intake = AttachmentIntake(queue: queue, store: store)
         var settings = WorkerSettings()
         settings.concurrency = slots
