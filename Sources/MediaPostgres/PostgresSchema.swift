@@ -38,7 +38,8 @@ enum PostgresSchema {
             // Partial indexes: the claim reads only runnable rows and expired leases, however many are final.
             "CREATE INDEX jobs_queued ON jobs (run_after, id) WHERE state = 'queued'",
             "CREATE INDEX jobs_leases ON jobs (lease_expires_at) WHERE state = 'running'",
-            "CREATE INDEX jobs_state ON jobs (state, id)",
+            // No index on state itself: every state change would update it (two per job); listing by state walks
+            // the primary key backwards (newest first) or one of the partial indexes above.
         ]),
         ("v2-outbox", [
             """

@@ -155,40 +155,72 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
 
     public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
         let t = now.timeIntervalSince1970
-        // A read first, without the write lock: idle workers polling an empty queue must not serialise
-        // behind each other or behind enqueues.
-        if !busy.withLock({ $0 }) {
-            let due = try pool.read { db in
-                try Bool.fetchOne(db.cachedStatement(sql: """
-                    SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_after <= ?)
-                        OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < ?)
-                    """), arguments: [t, t]) ?? false
-            }
-            guard due else { return nil }
-        }
-        let job = try pool.write { db in
-            // Rescue first: a running job whose lease expired lost its worker.
-            while let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT id, attempts FROM jobs WHERE state = 'running' AND lease_expires_at < ?
-                ORDER BY lease_expires_at LIMIT 1
-                """), arguments: [t]) {
-                let id: String = row[0], attempts: Int = row[1]
-                if attempts < maxAttempts { return try Self.take(db, id: id, worker: worker, lease: lease, now: t) }
-                let dead = try Row.fetchOne(db.cachedStatement(sql: """
-                    UPDATE jobs SET state = 'dead', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
-                        last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
-                    WHERE id = ? RETURNING \(Self.columns)
-                    """), arguments: [t, id])
-                if let dead, recordsEvents { try Self.recordFinal(db, job: try Self.job(dead), now: t) }
-            }
-            return try Row.fetchOne(db.cachedStatement(sql: """
-                UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
-                WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? ORDER BY run_after, id LIMIT 1)
-                RETURNING \(Self.columns)
-                """), arguments: [worker, t + lease, t, t]).map(Self.job)
-        }
+        if try nothingDue(t) { return nil }
+        let job = try pool.write { db in try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) }
         busy.withLock { $0 = job != nil }
         return job
+    }
+
+    /// After an empty claim, a read first, without the write lock: idle workers polling an empty queue must not
+    /// serialise behind each other or behind enqueues.
+    private func nothingDue(_ t: Double) throws -> Bool {
+        guard !busy.withLock({ $0 }) else { return false }
+        return try !pool.read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: """
+                SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_after <= ?)
+                    OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < ?)
+                """), arguments: [t, t]) ?? false
+        }
+    }
+
+    /// One claim inside the caller's write transaction: an expired lease first (or a burial), else the next queued job.
+    private func claimOne(_ db: Database, worker: String, lease: TimeInterval, maxAttempts: Int, now t: Double) throws -> Job? {
+        // Rescue first: a running job whose lease expired lost its worker.
+        while let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT id, attempts FROM jobs WHERE state = 'running' AND lease_expires_at < ?
+            ORDER BY lease_expires_at LIMIT 1
+            """), arguments: [t]) {
+            let id: String = row[0], attempts: Int = row[1]
+            if attempts < maxAttempts { return try Self.take(db, id: id, worker: worker, lease: lease, now: t) }
+            let dead = try Row.fetchOne(db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'dead', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+                    last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
+                WHERE id = ? RETURNING \(Self.columns)
+                """), arguments: [t, id])
+            if let dead, recordsEvents { try Self.recordFinal(db, job: try Self.job(dead), now: t) }
+        }
+        return try Row.fetchOne(db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
+            WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? ORDER BY run_after, id LIMIT 1)
+            RETURNING \(Self.columns)
+            """), arguments: [worker, t + lease, t, t]).map(Self.job)
+    }
+
+    /// Up to `limit` claims in one write transaction (one commit for the batch).
+    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job] {
+        guard limit > 1 else { return try claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now).map { [$0] } ?? [] }
+        let t = now.timeIntervalSince1970
+        if try nothingDue(t) { return [] }
+        let jobs = try pool.write { db in
+            var jobs: [Job] = []
+            while jobs.count < limit, let job = try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) {
+                jobs.append(job)
+            }
+            return jobs
+        }
+        busy.withLock { $0 = !jobs.isEmpty }
+        return jobs
+    }
+
+    /// All the results in one write transaction (one commit for the batch).
+    public func complete(_ results: [String: JobResult], worker: String, now: Date) throws -> Set<String> {
+        try pool.write { db in
+            var held = Set<String>()
+            for (id, result) in results where try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) {
+                held.insert(id)
+            }
+            return held
+        }
     }
 
     private static func take(_ db: Database, id: String, worker: String, lease: TimeInterval, now: Double) throws -> Job? {
@@ -209,17 +241,18 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
-        try pool.write { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                UPDATE jobs SET state = ?, outcome = ?, artifacts = ?, finished_at = ?, lease_owner = NULL,
-                    lease_expires_at = NULL, last_error = NULL
-                WHERE id = ? AND state = 'running' AND lease_owner = ?
-                RETURNING \(Self.columns)
-                """), arguments: [result.state.rawValue, result.outcomeJSON, result.artifactsJSON,
-                                  now.timeIntervalSince1970, id, worker]) else { return false }
-            if recordsEvents { try Self.recordFinal(db, job: try Self.job(row), now: now.timeIntervalSince1970) }
-            return true
-        }
+        try pool.write { db in try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) }
+    }
+
+    private func completeOne(_ db: Database, id: String, worker: String, result: JobResult, now: Double) throws -> Bool {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            UPDATE jobs SET state = ?, outcome = ?, artifacts = ?, finished_at = ?, lease_owner = NULL,
+                lease_expires_at = NULL, last_error = NULL
+            WHERE id = ? AND state = 'running' AND lease_owner = ?
+            RETURNING \(Self.columns)
+            """), arguments: [result.state.rawValue, result.outcomeJSON, result.artifactsJSON, now, id, worker]) else { return false }
+        if recordsEvents { try Self.recordFinal(db, job: try Self.job(row), now: now) }
+        return true
     }
 
     public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {

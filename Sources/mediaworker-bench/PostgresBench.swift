@@ -191,15 +191,21 @@ enum PostgresBench {
         let failure = Mutex<String?>(nil)
         let pid = getpid()
         let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+        let spent = Mutex<(claim: Double, complete: Double, calls: Int)>((0, 0, 0))
+        let start = now()
         QueueBench.onThreads(options.workers) { t in
             let worker = "bench-\(pid)-\(t)"
             do {
                 while true {
+                    let c0 = now()
                     let jobs = try queue.claim(worker: worker, limit: options.batch, lease: 30, maxAttempts: 5, now: Date())
+                    let c1 = now()
                     if jobs.isEmpty { return }
                     var results: [String: JobResult] = [:]
                     for job in jobs { results[job.id] = result }
                     let held = try queue.complete(results, worker: worker, now: Date())
+                    let c2 = now()
+                    spent.withLock { $0.claim += c1 - c0; $0.complete += c2 - c1; $0.calls += 1 }
                     guard held.count == jobs.count else { throw Usage(description: "completions refused") }
                     completed.wrappingAdd(held.count, ordering: .relaxed)
                 }
@@ -208,6 +214,8 @@ enum PostgresBench {
             }
         }
         if let f = failure.withLock({ $0 }) { throw Usage(description: f) }
+        let (claim, complete, calls) = spent.withLock { $0 }
+        FileHandle.standardError.write(Data("drain \(getpid()): \(fmt(now() - start, 3)) s, \(calls) batches, in claim \(fmt(claim, 3)) s, in complete \(fmt(complete, 3)) s (summed over threads)\n".utf8))
         FileHandle.standardOutput.write(Data("completed \(completed.load(ordering: .relaxed))\n".utf8))
         return 0
     }

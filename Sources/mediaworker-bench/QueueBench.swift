@@ -45,11 +45,12 @@ import Synchronization
 
 enum QueueBench {
     static let usage = """
-        usage: mediaworker-bench queue noop --jobs N [--workers W] [--concurrent] [--repeat R] [--quiet]
+        usage: mediaworker-bench queue noop --jobs N [--workers W] [--concurrent] [--batch B] [--repeat R] [--quiet]
                mediaworker-bench queue corpus DIR [--workers W] [--repeat R] [--database-url URL] [--quiet]
           --jobs N      no-op jobs per run
           --workers W   consumer threads / worker slots (default: \(ProcessInfo.processInfo.activeProcessorCount), the cores)
           --concurrent  noop: enqueue and drain at the same time
+          --batch B     noop: claim up to B jobs per call and complete them in one call (default 1)
           --repeat R    runs; the best one is reported (default 1 for noop, 3 for corpus)
           --quiet       only the RESULT lines
           --database-url URL  corpus: queue and blobs on this PostgreSQL (schema bench_corpus, dropped each run)
@@ -61,6 +62,8 @@ enum QueueBench {
         var jobs = 0
         var workers = ProcessInfo.processInfo.activeProcessorCount
         var concurrent = false
+        /// noop: jobs per claim and per completion call (1: every call its own transaction).
+        var batch = 1
         var repeats: Int?
         var quiet = false
         /// corpus: run the worker rounds on PostgreSQL (queue + blob table) instead of SQLite + files.
@@ -75,6 +78,7 @@ enum QueueBench {
                 case "--jobs": jobs = try args.positive(arg)
                 case "--workers": workers = try args.positive(arg)
                 case "--concurrent": concurrent = true
+                case "--batch": batch = try args.positive(arg)
                 case "--repeat": repeats = try args.positive(arg)
                 case "--quiet": quiet = true
                 case "--database-url": databaseURL = try args.value(arg)
@@ -158,7 +162,7 @@ enum QueueBench {
         var best: NoopRun?
         func overall(_ r: NoopRun) -> Double { options.concurrent ? r.wall : r.enqueue + r.drain }
         for round in 1...repeats {
-            let r = options.concurrent ? try noopConcurrent(jobs: n, workers: w) : try noopSequential(jobs: n, workers: w)
+            let r = options.concurrent ? try noopConcurrent(jobs: n, workers: w, batch: options.batch) : try noopSequential(jobs: n, workers: w, batch: options.batch)
             if !options.quiet {
                 print("run \(round): enqueue \(fmt(r.enqueue)) s, drain \(fmt(r.drain)) s, overall \(fmt(overall(r))) s "
                       + "= \(fmt(Double(n) / overall(r), 0)) jobs/s")
@@ -166,7 +170,7 @@ enum QueueBench {
             if best == nil || overall(r) < overall(best!) { best = r }
         }
         let b = best!
-        print("RESULT mode=\(options.concurrent ? "concurrent" : "sequential") workers=\(w) jobs=\(n) "
+        print("RESULT mode=\(options.concurrent ? "concurrent" : "sequential") workers=\(w) batch=\(options.batch) jobs=\(n) "
               + "enqueue_seconds=\(fmt(b.enqueue, 4)) drain_seconds=\(fmt(b.drain, 4)) "
               + "enqueue_per_second=\(fmt(Double(n) / b.enqueue, 1)) drain_per_second=\(fmt(Double(n) / b.drain, 1)) "
               + "overall_per_second=\(fmt(Double(n) / overall(b), 1))"
@@ -179,36 +183,47 @@ enum QueueBench {
     static let noopResult = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
 
     /// Claims and completes until a claim finds nothing; returns how many it completed, and the seconds this
-    /// thread spent inside claim and inside complete.
-    static func drainLoop(_ queue: SQLiteJobQueue, worker: String, producerDone: (() -> Bool)? = nil) throws
+    /// thread spent inside claim and inside complete. With `batch` > 1, each claim takes up to `batch` jobs and
+    /// their results are recorded in one call (one transaction each).
+    static func drainLoop(_ queue: SQLiteJobQueue, worker: String, batch: Int, producerDone: (() -> Bool)? = nil) throws
         -> (done: Int, claim: Double, complete: Double) {
         var done = 0
         var claimSeconds = 0.0, completeSeconds = 0.0
+        func claimSome() throws -> [Job] {
+            batch == 1
+                ? try queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date()).map { [$0] } ?? []
+                : try queue.claim(worker: worker, limit: batch, lease: 30, maxAttempts: 5, now: Date())
+        }
+        func completeAll(_ jobs: [Job]) throws {
+            let held = batch == 1
+                ? (try queue.complete(id: jobs[0].id, worker: worker, result: noopResult, now: Date()) ? 1 : 0)
+                : try queue.complete(Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, noopResult) }), worker: worker, now: Date()).count
+            guard held == jobs.count else { throw Usage(description: "complete refused for \(jobs.count - held) jobs") }
+        }
         while true {
             let c0 = now()
-            let claimed = try queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date())
+            let jobs = try claimSome()
             let c1 = now()
             claimSeconds += c1 - c0
-            guard let job = claimed else {
+            guard !jobs.isEmpty else {
                 if let producerDone, !producerDone() {
                     usleep(200)
                     continue
                 }
                 // Re-check once: the producer may have finished between our empty claim and its flag.
-                if producerDone != nil, let job = try queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date()) {
-                    guard try queue.complete(id: job.id, worker: worker, result: noopResult, now: Date()) else {
-                        throw Usage(description: "complete refused for \(job.id)")
+                if producerDone != nil {
+                    let again = try claimSome()
+                    if !again.isEmpty {
+                        try completeAll(again)
+                        done += again.count
+                        continue
                     }
-                    done += 1
-                    continue
                 }
                 return (done, claimSeconds, completeSeconds)
             }
-            guard try queue.complete(id: job.id, worker: worker, result: noopResult, now: Date()) else {
-                throw Usage(description: "complete refused for \(job.id)")
-            }
+            try completeAll(jobs)
             completeSeconds += now() - c1
-            done += 1
+            done += jobs.count
         }
     }
 
@@ -219,7 +234,7 @@ enum QueueBench {
         }
     }
 
-    static func noopSequential(jobs n: Int, workers w: Int) throws -> NoopRun {
+    static func noopSequential(jobs n: Int, workers w: Int, batch: Int) throws -> NoopRun {
         let folder = try temporaryFolder("noop")
         defer { remove(folder) }
         let queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
@@ -236,7 +251,7 @@ enum QueueBench {
         let spent = Mutex<(Double, Double)>((0, 0))
         onThreads(w) { t in
             do {
-                let d = try drainLoop(queue, worker: "bench-\(t)")
+                let d = try drainLoop(queue, worker: "bench-\(t)", batch: batch)
                 completed.wrappingAdd(d.done, ordering: .relaxed)
                 spent.withLock { $0.0 += d.claim; $0.1 += d.complete }
             } catch {
@@ -253,7 +268,7 @@ enum QueueBench {
         return r
     }
 
-    static func noopConcurrent(jobs n: Int, workers w: Int) throws -> NoopRun {
+    static func noopConcurrent(jobs n: Int, workers w: Int, batch: Int) throws -> NoopRun {
         let folder = try temporaryFolder("noop")
         defer { remove(folder) }
         let queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
@@ -273,7 +288,7 @@ enum QueueBench {
                     enqueueEnd.withLock { $0 = now() }
                     producerDone.store(true, ordering: .releasing)
                 } else {
-                    let d = try drainLoop(queue, worker: "bench-\(t)") { producerDone.load(ordering: .acquiring) }
+                    let d = try drainLoop(queue, worker: "bench-\(t)", batch: batch) { producerDone.load(ordering: .acquiring) }
                     completed.wrappingAdd(d.done, ordering: .relaxed)
                 }
             } catch {

@@ -154,6 +154,41 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         }
     }
 
+    @Test("batch claim takes each job once, even with 8 claimers at a time; batch complete needs the lease", arguments: Backend.allCases)
+    func batches(_ backend: Backend) throws {
+        let (q, open) = try backend.make()
+        var ids: [String] = []
+        for i in 0..<200 {
+            let id = JobID.make(now: t0.addingTimeInterval(Double(i) / 1000))
+            _ = try q.enqueue(submission(), id: id, now: t0)
+            ids.append(id)
+        }
+        let first = try q.claim(worker: "A", limit: 3, lease: 30, maxAttempts: 5, now: t0)
+        #expect(first.map(\.id) == Array(ids.sorted().prefix(3)), "in run_after, then id order")
+        #expect(first.allSatisfy { $0.state == .running && $0.attempts == 1 && $0.leaseOwner == "A" })
+        let claimed = Mutexed([String: String]())  // job → worker
+        DispatchQueue.concurrentPerform(iterations: 8) { t in
+            do {
+                let mine = try open()
+                while case let jobs = try mine.claim(worker: "W\(t)", limit: 7, lease: 30, maxAttempts: 5, now: t0), !jobs.isEmpty {
+                    claimed.with { for j in jobs { #expect($0.updateValue("W\(t)", forKey: j.id) == nil, "claimed twice") } }
+                }
+            } catch {
+                Issue.record("claim threw: \(error)")
+            }
+        }
+        let all = claimed.with { $0 }
+        #expect(all.count == 197 && Set(all.keys).isDisjoint(with: first.map(\.id)))
+        // A's batch: its own three complete; a job A does not hold is refused and left alone.
+        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+        let foreign = try #require(all.first?.key)
+        var results = Dictionary(uniqueKeysWithValues: first.map { ($0.id, result) })
+        results[foreign] = result
+        #expect(try q.complete(results, worker: "A", now: t0.addingTimeInterval(1)) == Set(first.map(\.id)))
+        #expect(try q.job(id: foreign)?.state == .running)
+        #expect(try q.counts()[.accepted] == 3)
+    }
+
     @Test("job ids are time-ordered UUIDv7 strings", arguments: [0, 1])
     func ids(_ n: Int) {
         let a = JobID.make(now: t0), b = JobID.make(now: t0.addingTimeInterval(0.002))
