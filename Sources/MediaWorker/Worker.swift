@@ -3,7 +3,9 @@ import Logging
 import MediaQueue
 
 /// Runs jobs: `concurrency` slots, each an OS thread (codec work stays off Swift's cooperative pool),
-/// claiming with a lease, plus one heartbeat thread renewing the leases of jobs in flight.
+/// claiming with a lease, plus one heartbeat thread renewing the leases of jobs in flight. When several slots
+/// are idle, one of them claims for all of them in a single call (one transaction) and hands the extra jobs
+/// to the others.
 ///
 /// Shutdown (`stop`): stop claiming, let jobs in flight finish within the grace period, then release
 /// the ones still running so another worker picks them up at once.
@@ -15,7 +17,10 @@ public final class Worker: @unchecked Sendable {
     private let condition = NSCondition()
     private var stopping = false
     private var running = 0
-    private var inFlight: [String: Date] = [:]  // job id → claimed at
+    private var inFlight: [String: Date] = [:]  // job id → claimed at (running, or waiting in `ready`)
+    private var ready: [Job] = []  // claimed for an idle slot, not started yet
+    private var busySlots = 0  // slots running a job
+    private var claimingFor = 0  // slots an ongoing claim is taking jobs for
     private var wakeups = 0
 
     public init(processor: JobProcessor, settings: WorkerSettings, logger: Logger,
@@ -59,7 +64,14 @@ public final class Worker: @unchecked Sendable {
     public func stop() {
         condition.lock()
         stopping = true
+        // Jobs claimed for a slot but not started go back at once.
+        let unstarted = ready
+        ready.removeAll()
+        for job in unstarted { inFlight[job.id] = nil }
         condition.broadcast()
+        condition.unlock()
+        for job in unstarted { _ = try? processor.queue.release(id: job.id, worker: id, now: Date()) }
+        condition.lock()
         let deadline = Date().addingTimeInterval(settings.grace)
         while !inFlight.isEmpty && Date() < deadline { _ = condition.wait(until: deadline) }
         let left = Array(inFlight.keys)
@@ -88,32 +100,63 @@ public final class Worker: @unchecked Sendable {
                 return
             }
             seen = wakeups
+            if !ready.isEmpty {
+                let job = ready.removeFirst()
+                busySlots += 1
+                condition.unlock()
+                execute(job)
+                idle = 0.005
+                continue
+            }
+            // Claim for every idle slot no other claim is already serving (at least this one).
+            let want = settings.concurrency - busySlots - claimingFor
+            if want <= 0 {
+                _ = condition.wait(until: Date().addingTimeInterval(idle))
+                condition.unlock()
+                continue
+            }
+            claimingFor += want
             condition.unlock()
 
-            let job: Job?
+            var jobs: [Job] = []
             do {
-                job = try processor.queue.claim(worker: id, lease: settings.lease, maxAttempts: settings.retry.maxAttempts, now: Date())
+                jobs = try processor.queue.claim(worker: id, limit: want, lease: settings.lease,
+                                                 maxAttempts: settings.retry.maxAttempts, now: Date())
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
-                job = nil
             }
-            guard let job else {
-                condition.lock()
+            condition.lock()
+            claimingFor -= want
+            if stopping && !jobs.isEmpty {
+                // Stopped while claiming: give them back untouched.
+                condition.unlock()
+                for job in jobs { _ = try? processor.queue.release(id: job.id, worker: id, now: Date()) }
+                continue
+            }
+            for job in jobs { inFlight[job.id] = Date() }
+            guard let first = jobs.first else {
                 if !stopping && wakeups == seen { _ = condition.wait(until: Date().addingTimeInterval(idle)) }
                 condition.unlock()
                 idle = min(settings.pollMax, idle * 2)
                 continue
             }
-            idle = 0.005
-            condition.lock()
-            inFlight[job.id] = Date()
-            condition.unlock()
-            processor.run(job, worker: id, logger: logger)
-            condition.lock()
-            inFlight[job.id] = nil
+            ready.append(contentsOf: jobs.dropFirst())
+            busySlots += 1
             condition.broadcast()
             condition.unlock()
+            idle = 0.005
+            execute(first)
         }
+    }
+
+    /// Runs one job on this slot's thread, then marks the slot free.
+    private func execute(_ job: Job) {
+        processor.run(job, worker: id, logger: logger)
+        condition.lock()
+        inFlight[job.id] = nil
+        busySlots -= 1
+        condition.broadcast()
+        condition.unlock()
     }
 
     private func heartbeatLoop() {
