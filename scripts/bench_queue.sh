@@ -6,6 +6,7 @@
 #
 #   scripts/bench_queue.sh                               # everything (about 3-4 minutes on 2 cores)
 #   BENCH_REPEAT=5 BENCH_JOBS=20000 scripts/bench_queue.sh
+#   (BENCH_BATCH, default 50: jobs per claim and per completion call in the batched configuration)
 #
 # No-op jobs (pipeline bypassed): enqueue N jobs, then claim + complete them all (each call its own
 # transaction), fresh database file in a temporary folder each run. Ours: `mediaworker-bench queue noop`
@@ -29,6 +30,7 @@ ROOT=$PWD
 OUT=$ROOT/bench-out/queue
 REPEAT=${BENCH_REPEAT:-3}
 JOBS=${BENCH_JOBS:-5000}
+BATCH=${BENCH_BATCH:-50}
 CORPUS_REPEAT=${BENCH_CORPUS_REPEAT:-7}
 CORES=$(nproc)
 HUEY_VERSION=${HUEY_VERSION:-3.5.4}
@@ -74,7 +76,7 @@ run_cfg() {
 }
 field() { sed "s/.*[ ]$2=\([0-9.]*\).*/\1/" <<<"${BEST[$1]}"; }
 
-OURS_CFGS=(ours_seq_1 ours_seq_2 ours_conc_2)
+OURS_CFGS=(ours_seq_1 ours_seq_2 ours_conc_2 ours_batch_2)
 HUEY_CFGS=(huey_cons_1 huey_cons_2 huey_loop_1 huey_loop_2 huey_conc_2)
 echo "== no-op jobs: $JOBS per run (enqueue, claim, complete), best of $REPEAT interleaved rounds;" \
   "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -85,10 +87,11 @@ for round in $(seq "$REPEAT"); do
   run_cfg huey_cons_2 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 2 --mode consumer
   run_cfg huey_loop_1 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 1 --mode loop
   run_cfg ours_conc_2 "$BIN/mediaworker-bench" queue noop --jobs "$JOBS" --workers 2 --concurrent
+  run_cfg ours_batch_2 "$BIN/mediaworker-bench" queue noop --jobs "$JOBS" --workers 2 --batch "$BATCH"
   run_cfg huey_loop_2 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 2 --mode loop
   run_cfg huey_conc_2 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 2 --mode consumer --concurrent
   echo "  round $round: ours seq 1w $(field ours_seq_1 overall_per_second), seq 2w $(field ours_seq_2 overall_per_second)," \
-    "concurrent 2w $(field ours_conc_2 overall_per_second); huey consumer 1w $(field huey_cons_1 overall_per_second)," \
+    "concurrent 2w $(field ours_conc_2 overall_per_second), batched 2w $(field ours_batch_2 overall_per_second); huey consumer 1w $(field huey_cons_1 overall_per_second)," \
     "2w $(field huey_cons_2 overall_per_second), loop 1w $(field huey_loop_1 overall_per_second)," \
     "loop 2w $(field huey_loop_2 overall_per_second), concurrent 2w $(field huey_conc_2 overall_per_second) jobs/s (best so far)"
 done
@@ -100,6 +103,7 @@ label() {
     ours_seq_1) echo "ours: enqueue, then 1 thread claim+complete" ;;
     ours_seq_2) echo "ours: enqueue, then 2 threads claim+complete" ;;
     ours_conc_2) echo "ours: concurrent, 1 producer + 2 consumers" ;;
+    ours_batch_2) echo "ours: enqueue, then 2 threads claim+complete $BATCH at a time" ;;
     huey_cons_1) echo "huey: enqueue, then Consumer(workers=1, thread)" ;;
     huey_cons_2) echo "huey: enqueue, then Consumer(workers=2, thread)" ;;
     huey_loop_1) echo "huey: enqueue, then 1 thread dequeue+execute" ;;
@@ -142,6 +146,7 @@ echo "ratios (ours overall / huey overall):"
 ratio_line "same shape, 1 worker thread: ours vs huey Consumer(workers=1)" ours_seq_1 huey_cons_1
 ratio_line "same shape, 2 worker threads: ours vs huey Consumer(workers=2)" ours_seq_2 huey_cons_2
 ratio_line "concurrent, 2 consumers: ours vs huey Consumer(workers=2)" ours_conc_2 huey_conc_2
+ratio_line "batched claims (as an idle Worker's slots claim together), 2 threads vs huey Consumer(2)" ours_batch_2 huey_cons_2
 ratio_line "best vs best: $(label "$OURS_BEST") vs $(label "$HUEY_BEST")" "$OURS_BEST" "$HUEY_BEST"
 echo "RESULT ours_overall_per_second=$ob huey_best_overall_per_second=$(field "$HUEY_BEST" overall_per_second)"
 
