@@ -378,7 +378,12 @@ final class PostgresListener: @unchecked Sendable {
             do {
                 let connection = try connections.connect()
                 connection.addListener(channel: channel) { [weak self] _, _ in self?.notify() }
-                try connection.run(PostgresQuery(unsafeSQL: "LISTEN \"\(channel)\""), logger: logger)
+                do {
+                    try connection.run(PostgresQuery(unsafeSQL: "LISTEN \"\(channel)\""), logger: logger)
+                } catch {
+                    try? connection.close().wait()
+                    throw error
+                }
                 condition.lock()
                 current = connection
                 let stop = stopped
