@@ -65,27 +65,101 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     // MARK: jobs
 
+    /// One upload waiting to be inserted (group commit).
+    final class PendingEnqueue: @unchecked Sendable {
+        let job: NewJob, id: String, now: Date
+        var result: Result<EnqueueResult, any Error>?
+        init(job: NewJob, id: String, now: Date) {
+            self.job = job
+            self.id = id
+            self.now = now
+        }
+    }
+
+    private let enqueueLock = NSCondition()
+    private var pendingEnqueues: [PendingEnqueue] = []
+    private var enqueueLeader = false
+    /// Most uploads one INSERT statement takes (11 parameters each).
+    static let enqueueBatchLimit = 500
+
+    /// Group commit: while one caller's INSERT is running, concurrent callers queue up; the next of them
+    /// inserts everything that queued in one statement and one commit. A lone caller inserts alone at once.
+    /// Each caller returns only once its own row is committed.
     public func enqueue(_ new: NewJob, id: String, now: Date) throws -> EnqueueResult {
-        // One statement: insert unless the key exists, and wake listening workers (delivered at commit).
-        var q: PostgresQuery = """
-            WITH inserted AS (
+        let mine = PendingEnqueue(job: new, id: id, now: now)
+        enqueueLock.lock()
+        pendingEnqueues.append(mine)
+        while mine.result == nil && enqueueLeader { enqueueLock.wait() }
+        if let result = mine.result {
+            enqueueLock.unlock()
+            return try result.get()
+        }
+        enqueueLeader = true
+        let batch = Array(pendingEnqueues.prefix(Self.enqueueBatchLimit))
+        pendingEnqueues.removeFirst(batch.count)
+        enqueueLock.unlock()
+        let results: [Result<EnqueueResult, any Error>]
+        do {
+            results = try insert(batch).map { .success($0) }
+        } catch {
+            results = batch.map { _ in .failure(error) }
+        }
+        enqueueLock.lock()
+        for (pending, result) in zip(batch, results) { pending.result = result }
+        enqueueLeader = false
+        enqueueLock.broadcast()
+        enqueueLock.unlock()
+        return try mine.result!.get()
+    }
+
+    /// One statement: insert every job whose key is new, and wake listening workers (delivered at commit);
+    /// the others are looked up by their key.
+    private func insert(_ batch: [PendingEnqueue]) throws -> [EnqueueResult] {
+        var binds = PostgresBindings(capacity: batch.count * 11 + 1)
+        var values: [String] = []
+        for p in batch {
+            let n = binds.count
+            values.append("(" + (1...11).map { "$\(n + $0)" }.joined(separator: ", ") + ")")
+            binds.append(p.id)
+            binds.append(p.job.from)
+            binds.append(p.job.channel)
+            binds.append(p.job.declaredType)
+            binds.append(p.job.fileName)
+            binds.append(p.job.idempotencyKey)
+            binds.append(p.job.conversationId)
+            binds.append(p.job.businessNumber)
+            binds.append(p.job.contentSHA256)
+            binds.append(p.job.size)
+            binds.append(p.now)
+        }
+        binds.append(channel)
+        let sql = """
+            WITH input (id, sender, channel, declared_type, file_name, idempotency_key, conversation_id, business_number,
+                        content_sha256, size, created_at) AS (VALUES \(values.joined(separator: ", "))),
+            inserted AS (
                 INSERT INTO jobs (id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id,
                                   business_number, content_sha256, size, attempts, created_at, run_after)
-                VALUES (\(id), 'queued', \(new.from), \(new.channel), \(new.declaredType), \(new.fileName), \(new.idempotencyKey),
-                        \(new.conversationId), \(new.businessNumber), \(new.contentSHA256), \(new.size), 0, \(now), \(now))
+                SELECT id::text, 'queued', sender::text, channel::text, declared_type::text, file_name::text, idempotency_key::text,
+                       conversation_id::text, business_number::text, content_sha256::text, size::bigint, 0,
+                       created_at::timestamptz, created_at::timestamptz
+                FROM input
                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING *
             )
-            SELECT
+            SELECT \(Self.columns), pg_notify($\(binds.count)::text, '') FROM inserted
             """
-        q.sql += " \(Self.columns), pg_notify($\(q.binds.count + 1), '') FROM inserted"
-        q.binds.append(channel)
-        if let row = try connections.query(q).rows.first { return .created(try Self.job(row)) }
-        guard let key = new.idempotencyKey,
-              let existing = try jobs(idempotencyKey: key).first else {
-            throw PostgresFailure("enqueue of \(id) inserted nothing and found no job with its key")
+        var created: [String: Job] = [:]
+        for row in try connections.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows {
+            let job = try Self.job(row)
+            created[job.id] = job
         }
-        return existing.submission.contentSHA256 == new.contentSHA256 ? .existing(existing) : .conflict(existing)
+        return try batch.map { p in
+            if let job = created[p.id] { return .created(job) }
+            guard let key = p.job.idempotencyKey, let existing = try jobs(idempotencyKey: key).first else {
+                throw PostgresFailure("enqueue of \(p.id) inserted nothing and found no job with its key")
+            }
+            return existing.submission.contentSHA256 == p.job.contentSHA256 ? .existing(existing) : .conflict(existing)
+        }
     }
 
     public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {

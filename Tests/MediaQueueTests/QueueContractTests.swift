@@ -154,6 +154,36 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         }
     }
 
+    @Test("many concurrent enqueues through one queue (grouped into shared commits on PostgreSQL): each answered for itself",
+          arguments: Backend.allCases)
+    func concurrentEnqueuesOneQueue(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let results = Mutexed([Int: EnqueueResult]())
+        DispatchQueue.concurrentPerform(iterations: 64) { i in
+            do {
+                // Keys k0…k47 once each; k0…k15 sent a second time, half of them with other bytes.
+                let key = "k\(i < 48 ? i : i - 48)"
+                let digest = i >= 56 ? "other" : "same"
+                let r = try q.enqueue(submission(key, digest: digest), id: JobID.make(), now: t0)
+                results.with { $0[i] = r }
+            } catch {
+                Issue.record("enqueue threw: \(error)")
+            }
+        }
+        let all = results.with { $0 }
+        #expect(all.count == 64)
+        #expect(try q.jobs(state: nil, limit: 100).count == 48)
+        for k in 0..<16 {
+            let (a, b) = (try #require(all[k]), try #require(all[48 + k]))
+            #expect(a.job.id == b.job.id, "k\(k): one job")
+            let kinds = [a, b].map { r -> String in
+                switch r { case .created: "created"; case .existing: "existing"; case .conflict: "conflict" }
+            }.sorted()
+            #expect(kinds == (k + 48 >= 56 ? ["conflict", "created"] : ["created", "existing"]) || kinds == ["conflict", "created"] && k + 48 >= 56,
+                    "k\(k): \(kinds)")
+        }
+    }
+
     @Test("batch claim takes each job once, even with 8 claimers at a time; batch complete needs the lease", arguments: Backend.allCases)
     func batches(_ backend: Backend) throws {
         let (q, open) = try backend.make()
