@@ -9,8 +9,9 @@
 # Server: a throwaway PostgreSQL (Debian's, scripts/pg_server.sh) on loopback in a temporary folder, with
 # its defaults kept: fsync and synchronous_commit on, so every commit is durable for both tools.
 # No-op jobs, per worker-process count P, BENCH_REPEAT interleaved rounds, best of each:
-#   ours      `mediaworker-bench pg noop` (PostgresBench.swift): N jobs enqueued one `enqueue` call each (one
-#             statement and commit per job, as an upload does) from 16 threads; then P processes × 2 threads
+#   ours      `mediaworker-bench pg noop` (PostgresBench.swift): N jobs enqueued one `enqueue` call each, as
+#             uploads arrive, from 16 threads (concurrent calls share a statement and a commit: the queue's
+#             group commit); then P processes × 2 threads
 #             claim up to BENCH_BATCH jobs per statement (FOR UPDATE SKIP LOCKED) and complete each batch in one
 #             statement (every completion durable before the next claim).
 #   PgQueuer  scripts/bench_pgqueuer.py: N jobs enqueued 1,000 per call (its list API), then P processes each
@@ -93,7 +94,7 @@ for P in 1 2 4; do
     "$(awk -v a="${DRAIN[ours-$P]}" -v b="${DRAIN[pgq-$P]}" 'BEGIN { print a / b }')" \
     "${ENQ[ours-$P]}" "${ENQ[pgq-$P]}" "${OVERALL[ours-$P]}" "${OVERALL[pgq-$P]}"
 done
-echo "(ours enqueue: one statement + commit per job from 16 threads; PgQueuer: 1,000 jobs per statement)"
+echo "(ours enqueue: one enqueue call per job from 16 threads, group-committed; PgQueuer: 1,000 jobs per statement)"
 
 # ------------------------------------------------------------------------------------------- corpus
 echo

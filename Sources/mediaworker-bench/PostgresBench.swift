@@ -5,8 +5,8 @@
 //                             [--repeat R] [--quiet]
 //
 // Per run: the schema `bench_noop` is dropped and made again (migrations); N jobs are enqueued one `enqueue`
-// call per job (each its own statement and commit, as an upload does) from T threads (default 16: uploads
-// arrive concurrently, and PostgreSQL commits concurrent transactions together); then P child processes
+// call per job, as uploads arrive, from T threads (default 16; concurrent calls through the one queue share a
+// statement and a commit, the queue's group commit); then P child processes
 // (`mediaworker-bench pg drain`) connect, and once all are connected they are told to start at the same moment:
 // each runs W OS threads looping claim(limit: B) → complete(those B results) until a claim finds nothing.
 // Every job must end accepted. Printed: enqueue jobs/s, drain jobs/s (N / time from "start" to the last child's
