@@ -25,8 +25,8 @@ public struct PostgresLocation: Sendable, Equatable {
         }
         self.host = host
         port = parts.port ?? 5432
-        user = parts.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
-        password = parts.password.flatMap { $0.removingPercentEncoding }
+        user = parts.user ?? "postgres"  // URLComponents has decoded %XX already
+        password = parts.password
         let path = parts.path.hasPrefix("/") ? String(parts.path.dropFirst()) : parts.path
         database = path.isEmpty ? user : path
         var requireTLS = false
@@ -37,8 +37,9 @@ public struct PostgresLocation: Sendable, Equatable {
             case ("sslmode", "require"), ("sslmode", "verify-full"), ("sslmode", "verify-ca"): requireTLS = true
             case ("schema", let name):
                 // An identifier we quote ourselves: letters, digits and underscores only.
-                guard !name.isEmpty, name.count <= 63, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
-                    throw PostgresFailure("schema=\(name): letters, digits and underscores only")
+                // At most 40 characters: the NOTIFY channel is "mediaworker_jobs_" + the name, and channels stop at 63.
+                guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                    throw PostgresFailure("schema=\(name): 1–40 letters, digits and underscores")
                 }
                 schema = name.lowercased()
             case (let name, let value):
@@ -113,6 +114,10 @@ public final class PostgresConnections: @unchecked Sendable {
             checkIn(connection)
             return value
         } catch {
+            // A connection the server dropped may not look closed yet: never hand it out again.
+            if (error as? PostgresFailure)?.connectionLost == true {
+                try? connection.close().wait()
+            }
             checkIn(connection)
             throw error
         }
@@ -133,7 +138,10 @@ public final class PostgresConnections: @unchecked Sendable {
                 try connection.run("COMMIT", logger: logger)
                 return value
             } catch {
-                if !connection.isClosed { _ = try? connection.run("ROLLBACK", logger: logger) }
+                // A connection whose ROLLBACK fails may still be inside the transaction: close it.
+                if !connection.isClosed, (try? connection.run("ROLLBACK", logger: logger)) == nil {
+                    try? connection.close().wait()
+                }
                 throw error
             }
         }
@@ -184,8 +192,10 @@ public final class PostgresConnections: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Closes and waits (a PostgresConnection must be closed before its last reference goes); instant when the
+    /// server already closed it. Never called on an event loop.
     private func discard(_ connection: PostgresConnection) {
-        let _: EventLoopFuture<Void> = connection.close()
+        try? connection.close().wait()
     }
 
     /// Closes every idle connection; later calls fail.
@@ -218,6 +228,8 @@ public struct PostgresFailure: Error, CustomStringConvertible {
     public var description: String
     /// The SQLSTATE when the server reported one (`23505` unique violation, …).
     public var sqlState: String?
+    /// The connection itself failed (server gone, restart, reset): it must not be used again.
+    public var connectionLost = false
 
     init(_ message: String) {
         description = message
@@ -225,6 +237,8 @@ public struct PostgresFailure: Error, CustomStringConvertible {
 
     init(_ error: any Error, doing what: String?) {
         if let psql = error as? PSQLError {
+            connectionLost = [.serverClosedConnection, .connectionError, .uncleanShutdown, .clientClosedConnection,
+                              .messageDecodingFailure, .unexpectedBackendMessage].contains(psql.code)
             var text = "postgres \(psql.code)"
             if let info = psql.serverInfo {
                 sqlState = info[.sqlState]

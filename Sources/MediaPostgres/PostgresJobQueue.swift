@@ -89,32 +89,39 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         let mine = PendingEnqueue(job: new, id: id, now: now)
         enqueueLock.lock()
         pendingEnqueues.append(mine)
-        while mine.result == nil && enqueueLeader { enqueueLock.wait() }
-        if let result = mine.result {
+        while true {
+            while mine.result == nil && enqueueLeader { enqueueLock.wait() }
+            if let result = mine.result {
+                enqueueLock.unlock()
+                return try result.get()
+            }
+            // Lead: insert what is waiting, oldest first (this caller's own upload may be in a later batch).
+            enqueueLeader = true
+            let batch = Array(pendingEnqueues.prefix(Self.enqueueBatchLimit))
+            pendingEnqueues.removeFirst(batch.count)
             enqueueLock.unlock()
-            return try result.get()
+            let results = insertEach(batch)
+            enqueueLock.lock()
+            for (pending, result) in zip(batch, results) { pending.result = result }
+            enqueueLeader = false
+            enqueueLock.broadcast()
         }
-        enqueueLeader = true
-        let batch = Array(pendingEnqueues.prefix(Self.enqueueBatchLimit))
-        pendingEnqueues.removeFirst(batch.count)
-        enqueueLock.unlock()
-        let results: [Result<EnqueueResult, any Error>]
+    }
+
+    /// Inserts a batch in one statement; when that statement fails for a batch of several, each upload is tried
+    /// alone, so one bad row fails only its own caller. Every upload gets its own result.
+    private func insertEach(_ batch: [PendingEnqueue]) -> [Result<EnqueueResult, any Error>] {
         do {
-            results = try insert(batch).map { .success($0) }
+            return try insert(batch)
         } catch {
-            results = batch.map { _ in .failure(error) }
+            guard batch.count > 1 else { return [.failure(error)] }
+            return batch.map { p in (try? insert([p]).first) ?? .failure(error) }
         }
-        enqueueLock.lock()
-        for (pending, result) in zip(batch, results) { pending.result = result }
-        enqueueLeader = false
-        enqueueLock.broadcast()
-        enqueueLock.unlock()
-        return try mine.result!.get()
     }
 
     /// One statement: insert every job whose key is new, and wake listening workers (delivered at commit);
     /// the others are looked up by their key.
-    private func insert(_ batch: [PendingEnqueue]) throws -> [EnqueueResult] {
+    private func insert(_ batch: [PendingEnqueue]) throws -> [Result<EnqueueResult, any Error>] {
         var binds = PostgresBindings(capacity: batch.count * 11 + 1)
         var values: [String] = []
         for p in batch {
@@ -148,17 +155,21 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             )
             SELECT \(Self.columns), pg_notify($\(binds.count)::text, '') FROM inserted
             """
-        var created: [String: Job] = [:]
-        for row in try connections.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows {
-            let job = try Self.job(row)
-            created[job.id] = job
+        // The statement committed once it returns: from here on each upload's answer is its own.
+        let rows = try connections.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows
+        var created: [String: Result<Job, any Error>] = [:]
+        for row in rows {
+            let id = try? row.makeRandomAccess()[0].decode(String.self)
+            if let id { created[id] = Result { try Self.job(row) } }
         }
-        return try batch.map { p in
-            if let job = created[p.id] { return .created(job) }
-            guard let key = p.job.idempotencyKey, let existing = try jobs(idempotencyKey: key).first else {
-                throw PostgresFailure("enqueue of \(p.id) inserted nothing and found no job with its key")
+        return batch.map { p in
+            if let job = created[p.id] { return job.map(EnqueueResult.created) }
+            return Result {
+                guard let key = p.job.idempotencyKey, let existing = try jobs(idempotencyKey: key).first else {
+                    throw PostgresFailure("enqueue of \(p.id) inserted nothing and found no job with its key")
+                }
+                return existing.submission.contentSHA256 == p.job.contentSHA256 ? .existing(existing) : .conflict(existing)
             }
-            return existing.submission.contentSHA256 == p.job.contentSHA256 ? .existing(existing) : .conflict(existing)
         }
     }
 
@@ -187,7 +198,12 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             """
         q.sql += " " + Self.columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
         let claimed = try jobs(q).sorted { $0.runAfter == $1.runAfter ? $0.id < $1.id : $0.runAfter < $1.runAfter }
-        if claimed.count < limit { try buryLostJobs(maxAttempts: maxAttempts, now: now) }
+        if claimed.count < limit {
+            // The claim is committed: a failure here must not lose the claimed jobs.
+            do { try buryLostJobs(maxAttempts: maxAttempts, now: now) } catch {
+                logger.warning("could not bury jobs whose workers keep dying; next idle claim retries", metadata: ["error": "\(error)"])
+            }
+        }
         return claimed
     }
 

@@ -76,6 +76,9 @@ public final class Worker: @unchecked Sendable {
         while !inFlight.isEmpty && Date() < deadline { _ = condition.wait(until: deadline) }
         let left = Array(inFlight.keys)
         condition.unlock()
+        condition.lock()
+        for job in left { inFlight[job] = nil }  // given back: no more heartbeats for them
+        condition.unlock()
         for job in left {
             let released = (try? processor.queue.release(id: job, worker: id, now: Date())) ?? false
             logger.warning("grace period over; job released", metadata: ["job": "\(job)", "released": "\(released)"])
@@ -163,7 +166,9 @@ public final class Worker: @unchecked Sendable {
         let interval = settings.lease / 3
         while true {
             condition.lock()
-            _ = condition.wait(until: Date().addingTimeInterval(interval))
+            // A fixed deadline: the condition is broadcast for many other reasons (wake-ups, finished jobs).
+            let next = Date().addingTimeInterval(interval)
+            while Date() < next && !(stopping && inFlight.isEmpty) { _ = condition.wait(until: next) }
             if stopping && inFlight.isEmpty {
                 running -= 1
                 condition.broadcast()
