@@ -3,6 +3,7 @@ import Logging
 import MediaQueue
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// The queue contract on PostgreSQL, for several servers and workers on several machines.
 ///
@@ -18,6 +19,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
     let channel: String
     private let lock = NSLock()
     private var listener: PostgresListener?
+    /// When this instance last looked for jobs to bury.
+    private let buryClock = Mutex(Date.distantPast)
 
     /// Connects, applies pending migrations (safe when several processes start at once). With
     /// `recordsEvents`, final states also write their notification to the outbox in the same transaction.
@@ -198,7 +201,14 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             """
         q.sql += " " + Self.columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
         let claimed = try jobs(q).sorted { $0.runAfter == $1.runAfter ? $0.id < $1.id : $0.runAfter < $1.runAfter }
-        if claimed.count < limit {
+        // Burials run when the queue looks idle, and at least every 10 s of claims on a queue that never is
+        // (so a job whose workers keep dying cannot stay `running` behind a full queue).
+        let buryDue = buryClock.withLock { last in
+            guard claimed.count < limit || now.timeIntervalSince(last) >= 10 || now < last else { return false }
+            last = now
+            return true
+        }
+        if buryDue {
             // The claim is committed: a failure here must not lose the claimed jobs.
             do { try buryLostJobs(maxAttempts: maxAttempts, now: now) } catch {
                 logger.warning("could not bury jobs whose workers keep dying; next idle claim retries", metadata: ["error": "\(error)"])

@@ -76,6 +76,20 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         #expect(dead.lastError?.contains("lost the lease 3 times") == true)
     }
 
+    @Test("a job whose worker keeps dying is declared dead even while other jobs keep every claim full", arguments: Backend.allCases)
+    func poisonBehindFullQueue(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let poison = JobID.make(now: t0)
+        _ = try q.enqueue(submission(), id: poison, now: t0)
+        _ = try #require(try q.claim(worker: "W1", limit: 1, lease: 1, maxAttempts: 1, now: t0))  // and W1 dies
+        for i in 1...5 { _ = try q.enqueue(submission(), id: JobID.make(now: t0.addingTimeInterval(Double(i))), now: t0) }
+        for step in 1...3 {
+            let got = try q.claim(worker: "W2", limit: 1, lease: 30, maxAttempts: 1, now: t0.addingTimeInterval(Double(step) * 6))
+            #expect(got.count == 1 && got.first?.id != poison, "step \(step): a queued job, never the poison one")
+        }
+        #expect(try q.job(id: poison)?.state == .dead)
+    }
+
     @Test("a failed job waits for its retry time, then dies after the last attempt; retry re-queues it", arguments: Backend.allCases)
     func failRetryDead(_ backend: Backend) throws {
         let q = try backend.make().queue
