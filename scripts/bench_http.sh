@@ -52,7 +52,6 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v vips >/dev/null || missing+=(libvips-tools)
 command -v curl >/dev/null || missing+=(curl)
 install_missing "${missing[@]}"
-SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
 
 echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"
 # CPU busy on the machine over one second before anything of ours runs: what other work is going on.
@@ -65,9 +64,8 @@ busy_pct() {
 }
 echo "   CPU busy (all processes) over 1 s before start: $(busy_pct)% of $(nproc) cores"
 
-echo "== build: $SWIFT build -c release --product mediaworker"
-"$SWIFT" build -c release --product mediaworker 2>&1 | grep -vE '^warning: prohibited flag' | tail -n 1
-BIN=$("$SWIFT" build -c release --show-bin-path)/mediaworker
+build_release mediaworker
+BIN=$BIN/mediaworker
 echo "   tree: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo ' + uncommitted changes in Sources/Package.swift')"
 
 # ------------------------------------------------------------------------------------------- input

@@ -26,3 +26,23 @@ time_run() {
     CPU[$key]=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
   fi
 }
+
+# add_missing_debs PKG...: appends to the caller's `missing` array each given Debian package not installed yet.
+add_missing_debs() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+}
+
+# build_release PRODUCT...: `swift build -c release` of each product (its last output line shown); sets SWIFT
+# (the swift driver) and BIN (the release bin folder).
+build_release() {
+  local product
+  SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
+  echo "== build: $SWIFT build -c release ($*)"
+  for product in "$@"; do
+    "$SWIFT" build -c release --product "$product" 2>&1 | grep -vE '^warning: prohibited flag' | tail -n 1
+  done
+  BIN=$("$SWIFT" build -c release --show-bin-path)
+}

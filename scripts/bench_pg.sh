@@ -41,19 +41,14 @@ LOG=$OUT/bench.log
 # ------------------------------------------------------------------------------------------- tools
 missing=()
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-for p in postgresql libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
+add_missing_debs postgresql libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev
 install_missing "${missing[@]}"
 [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv "$VENV"
 if ! "$VENV/bin/python" -c "import pgqueuer, sys; from importlib.metadata import version; sys.exit(version('pgqueuer') != '$PGQUEUER_VERSION')" 2>/dev/null; then
   echo "== venv: $VENV with pgqueuer==$PGQUEUER_VERSION"
   "$VENV/bin/pip" install -q "pgqueuer==$PGQUEUER_VERSION" "asyncpg==$ASYNCPG_VERSION" uvloop
 fi
-SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
-echo "== build: $SWIFT build -c release --product mediaworker-bench"
-"$SWIFT" build -c release --product mediaworker-bench 2>&1 | grep -vE '^warning: prohibited flag' | tail -n 1
-BIN=$("$SWIFT" build -c release --show-bin-path)
+build_release mediaworker-bench
 
 PG=$(mktemp -d /tmp/mediaworker-bench-pg.XXXXXX)
 trap 'bash scripts/pg_server.sh stop "$PG" >/dev/null 2>&1; rm -rf "$PG"' EXIT

@@ -42,9 +42,7 @@ LOG=$OUT/bench.log
 # ------------------------------------------------------------------------------------------- tools
 missing=()
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-for p in libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
+add_missing_debs libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev
 install_missing "${missing[@]}"
 if ! "$VENV/bin/python" -c "import huey, sys; sys.exit(huey.__version__ != '$HUEY_VERSION')" 2>/dev/null; then
   echo "== venv: $VENV with huey==$HUEY_VERSION"
@@ -52,11 +50,8 @@ if ! "$VENV/bin/python" -c "import huey, sys; sys.exit(huey.__version__ != '$HUE
   "$VENV/bin/pip" install -q "huey==$HUEY_VERSION"
 fi
 PY=$VENV/bin/python
-SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
 
-echo "== build: $SWIFT build -c release --product mediaworker-bench"
-"$SWIFT" build -c release --product mediaworker-bench 2>&1 | grep -vE '^warning: prohibited flag' | tail -n 1
-BIN=$("$SWIFT" build -c release --show-bin-path)
+build_release mediaworker-bench
 echo "== versions"
 echo "cores: $CORES; $($PY -c 'import sys, sqlite3, huey; print(f"huey {huey.__version__} on Python {sys.version.split()[0]} (SQLite {sqlite3.sqlite_version})")');" \
   "ours: GRDB over libsqlite3 $(dpkg-query -W -f='${Version}' libsqlite3-0)"

@@ -52,18 +52,11 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v opusenc >/dev/null || missing+=(opus-tools)
 command -v sox >/dev/null || missing+=(sox)
 [ -x /usr/bin/time ] || missing+=(time)
-for p in libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev libsqlite3-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
+add_missing_debs libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev libsqlite3-dev
 install_missing "${missing[@]}"
-SWIFT=$(command -v swift || echo /opt/swift/usr/bin/swift)
 
 # ------------------------------------------------------------------------------------------- build + corpus
-echo "== build: $SWIFT build -c release (mediaworker, mediaworker-bench)"
-for product in mediaworker-bench mediaworker; do
-  "$SWIFT" build -c release --product "$product" 2>&1 | grep -vE '^warning: prohibited flag' | tail -n 1
-done
-BIN=$("$SWIFT" build -c release --show-bin-path)
+build_release mediaworker-bench mediaworker
 echo "== corpus"
 $PY scripts/bench_voice_corpus.py --out "$ROOT/bench-out" | tail -n 1
 
