@@ -65,16 +65,8 @@ enum PostgresBench {
     }
 
     static func run(_ arguments: [String]) -> Int32 {
-        let options: Options
-        do { options = try Options(arguments) } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            return 2
-        }
-        do {
-            return options.mode == "noop" ? try noop(options) : try drain(options)
-        } catch {
-            FileHandle.standardError.write(Data("mediaworker-bench pg: \(error)\n".utf8))
-            return 1
+        runSubcommand("pg", arguments, parse: Options.init) { options in
+            options.mode == "noop" ? try noop(options) : try drain(options)
         }
     }
 

@@ -95,16 +95,8 @@ enum QueueBench {
     }
 
     static func run(_ arguments: [String]) -> Int32 {
-        let options: Options
-        do { options = try Options(arguments) } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            return 2
-        }
-        do {
-            return options.mode == "noop" ? try noop(options) : try corpus(options)
-        } catch {
-            FileHandle.standardError.write(Data("mediaworker-bench queue: \(error)\n".utf8))
-            return 1
+        runSubcommand("queue", arguments, parse: Options.init) { options in
+            options.mode == "noop" ? try noop(options) : try corpus(options)
         }
     }
 

@@ -118,12 +118,7 @@ enum VoiceBench {
     }
 
     static func run(_ arguments: [String]) -> Int32 {
-        let options: Options
-        do { options = try Options(arguments) } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            return 2
-        }
-        do {
+        runSubcommand("voice", arguments, parse: Options.init) { options in
             let settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment)
             let pipeline = try MediaPipeline(settings: settings)
             var isFolder: ObjCBool = false
@@ -179,9 +174,6 @@ enum VoiceBench {
                   + "audio_seconds=\(fmt(audio, 3)) realtime=\(fmt(realtime, 2)) realtime_per_core=\(fmt(perCore, 2)) "
                   + "realtime_per_cpu_second=\(fmt(perCPU, 2)) repeat=\(options.repeats) max_rss_kb=\(maxRSSKiB())")
             return 0
-        } catch {
-            FileHandle.standardError.write(Data("mediaworker-bench voice: \(error)\n".utf8))
-            return 1
         }
     }
 }

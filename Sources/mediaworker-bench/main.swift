@@ -222,6 +222,23 @@ func cpuSeconds() -> Double {
     return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
+/// The shell every subcommand (`voice`, `queue`, `pg`) runs in: its options parsed (a usage error exits 2),
+/// then its body (an error exits 1, printed as "mediaworker-bench NAME: …").
+func runSubcommand<O>(_ name: String, _ arguments: [String], parse: ([String]) throws -> O,
+                      _ body: (O) throws -> Int32) -> Int32 {
+    let options: O
+    do { options = try parse(arguments) } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        return 2
+    }
+    do {
+        return try body(options)
+    } catch {
+        FileHandle.standardError.write(Data("mediaworker-bench \(name): \(error)\n".utf8))
+        return 1
+    }
+}
+
 func fmt(_ x: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", x) }
 
 func main() -> Int32 {
