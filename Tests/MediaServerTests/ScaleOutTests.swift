@@ -233,30 +233,10 @@ import Testing
         #expect((counts[.accepted] ?? 0) + (counts[.rejected] ?? 0) == Self.jobs, "\(counts)")
 
         // Each job: its expected outcome, and its artifacts whole in the shared store.
-        let store = try storage.store()
-        for (id, f) in expected {
-            let job = try #require(try queue.job(id: id))
-            #expect(job.state.rawValue == f.expect.status, "\(f.id) \(id): \(job.state) \(job.lastError ?? "")")
-            guard job.state == .accepted else { continue }
-            #expect(try store.size(jobID: id, role: "original") == (try f.bytes()).count, "\(f.id): original")
-            if case .some(.some(let t)) = f.expect.thumbnail {
-                let webp = WebPInspector(try store.get(jobID: id, role: "thumbnail") ?? [])
-                #expect(webp.map { abs($0.width - t.width) <= 1 && abs($0.height - t.height) <= 1 } == true, "\(f.id): thumbnail")
-            }
-            if let p = f.expect.playback {
-                let mp3 = MP3Inspector(try store.get(jobID: id, role: "playback") ?? [])
-                #expect(mp3.map { abs($0.durationMs - Double(p.durationMs)) <= 50 } == true, "\(f.id): playback")
-            }
-        }
+        try JobChecks.expectFinalAsManifest(expected, queue: queue, store: try storage.store())
 
         // Exactly one recorded result per job: no "job finished" line (a completion that held its lease) twice.
-        var finishedBy: [String: Int] = [:]
-        for log in workers.logs {
-            for line in (try String(contentsOf: log, encoding: .utf8)).split(separator: "\n")
-            where line.hasSuffix("job finished") {
-                if let r = line.range(of: "job=") { finishedBy[String(line[r.upperBound...].prefix(36)), default: 0] += 1 }
-            }
-        }
+        let finishedBy = try JobChecks.finishedLines(in: workers.logs).perJob
         #expect(finishedBy.values.allSatisfy { $0 == 1 }, "a job completed twice")
         #expect(finishedBy.count >= Self.jobs * 9 / 10, "finished lines for \(finishedBy.count) jobs (killed workers may die before logging)")
 

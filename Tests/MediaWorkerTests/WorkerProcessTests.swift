@@ -64,25 +64,6 @@ import Testing
         return p.terminationStatus
     }
 
-    /// Each accepted job's files are whole: the original byte for byte, thumbnails and playback parse.
-    func verify(_ jobs: [String: FixtureManifest.Fixture], storage: TestStorage, queue: any JobQueue) throws {
-        let store = try storage.store()
-        for (id, f) in jobs {
-            let job = try #require(try queue.job(id: id))
-            #expect(job.state.rawValue == f.expect.status, "\(f.id) \(id): \(job.state) \(job.lastError ?? "")")
-            guard job.state == .accepted else { continue }
-            #expect(try store.get(jobID: id, role: "original") == (try f.bytes()), "\(f.id): original")
-            if case .some(.some(let t)) = f.expect.thumbnail {
-                let webp = WebPInspector(try store.get(jobID: id, role: "thumbnail") ?? [])
-                #expect(webp.map { abs($0.width - t.width) <= 1 && abs($0.height - t.height) <= 1 } == true, "\(f.id): thumbnail")
-            }
-            if let p = f.expect.playback {
-                let mp3 = MP3Inspector(try store.get(jobID: id, role: "playback") ?? [])
-                #expect(mp3.map { abs($0.durationMs - Double(p.durationMs)) <= 50 } == true, "\(f.id): playback")
-            }
-        }
-    }
-
     @Test("500 jobs, the worker SIGKILLed 4 times mid-run and restarted: every job final, every artifact whole",
           arguments: TestBackend.allCases)
     func crashes(_ backend: TestBackend) throws {
@@ -109,7 +90,7 @@ import Testing
         #expect(c[.dead] == 0)
         #expect((c[.accepted] ?? 0) + (c[.rejected] ?? 0) == 500)
         #expect(try queue.jobs(state: nil, limit: 1000).contains { $0.attempts > 1 }, "some jobs were rescued after a kill")
-        try verify(jobs, storage: storage, queue: queue)
+        try JobChecks.expectFinalAsManifest(jobs, queue: queue, store: try storage.store())
     }
 
     @Test("two worker processes on one queue: every job runs once, none is lost", arguments: TestBackend.allCases)
@@ -129,18 +110,10 @@ import Testing
         let all = try queue.jobs(state: nil, limit: 1000)
         #expect(all.count == 200)
         #expect(all.allSatisfy { $0.attempts == 1 })
-        var finishedBy: [String: Int] = [:]
-        var perWorker: [Int] = []
-        for log in logs {
-            let lines = (try String(contentsOf: log, encoding: .utf8)).split(separator: "\n").filter { $0.contains("job finished") }
-            perWorker.append(lines.count)
-            for line in lines {
-                if let r = line.range(of: "job=") { finishedBy[String(line[r.upperBound...].prefix(36)), default: 0] += 1 }
-            }
-        }
+        let (finishedBy, perWorker) = try JobChecks.finishedLines(in: logs)
         #expect(finishedBy.count == 200 && finishedBy.values.allSatisfy { $0 == 1 })
         #expect(perWorker.allSatisfy { $0 > 0 }, "both processes took jobs: \(perWorker)")
-        try verify(jobs, storage: storage, queue: queue)
+        try JobChecks.expectFinalAsManifest(jobs, queue: queue, store: try storage.store())
     }
 
     @Test("concurrent duplicate enqueues from separate processes create one job", arguments: TestBackend.allCases)

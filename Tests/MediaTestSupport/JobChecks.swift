@@ -1,0 +1,41 @@
+import Foundation
+import MediaQueue
+import MediaStore
+import Testing
+
+/// Checks shared by the tests that push fixtures through real worker processes.
+public enum JobChecks {
+    /// Each job ended as its fixture expects, and each accepted job's files are whole in `store`: the original
+    /// byte for byte, the thumbnail a WebP of the expected size, the playback an MP3 of the expected duration.
+    public static func expectFinalAsManifest(_ jobs: [String: FixtureManifest.Fixture], queue: any JobQueue,
+                                             store: any BlobStore) throws {
+        for (id, f) in jobs {
+            let job = try #require(try queue.job(id: id))
+            #expect(job.state.rawValue == f.expect.status, "\(f.id) \(id): \(job.state) \(job.lastError ?? "")")
+            guard job.state == .accepted else { continue }
+            #expect(try store.get(jobID: id, role: "original") == (try f.bytes()), "\(f.id): original")
+            if case .some(.some(let t)) = f.expect.thumbnail {
+                let webp = WebPInspector(try store.get(jobID: id, role: "thumbnail") ?? [])
+                #expect(webp.map { abs($0.width - t.width) <= 1 && abs($0.height - t.height) <= 1 } == true, "\(f.id): thumbnail")
+            }
+            if let p = f.expect.playback {
+                let mp3 = MP3Inspector(try store.get(jobID: id, role: "playback") ?? [])
+                #expect(mp3.map { abs($0.durationMs - Double(p.durationMs)) <= 50 } == true, "\(f.id): playback")
+            }
+        }
+    }
+
+    /// From worker logs: how many "job finished" lines (completions that still held their lease) each job has,
+    /// and how many each log has.
+    public static func finishedLines(in logs: [URL]) throws -> (perJob: [String: Int], perLog: [Int]) {
+        var perJob: [String: Int] = [:], perLog: [Int] = []
+        for log in logs {
+            let lines = (try String(contentsOf: log, encoding: .utf8)).split(separator: "\n").filter { $0.hasSuffix("job finished") }
+            perLog.append(lines.count)
+            for line in lines {
+                if let r = line.range(of: "job=") { perJob[String(line[r.upperBound...].prefix(36)), default: 0] += 1 }
+            }
+        }
+        return (perJob, perLog)
+    }
+}
