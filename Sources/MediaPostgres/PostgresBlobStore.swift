@@ -17,16 +17,8 @@ public final class PostgresBlobStore: BlobStore, @unchecked Sendable {
         if !migrated { try PostgresSchema.migrate(connections, logger: Logger(label: "mediaworker.postgres")) }
     }
 
-    static func check(_ jobID: String, _ role: String) throws {
-        guard jobID.count == 36, jobID.allSatisfy({ $0.isHexDigit || $0 == "-" }),
-              role.isEmpty || (role.count <= 32 && role.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_") })) else {
-            throw InvalidBlobKey(jobID: jobID, role: role)
-        }
-    }
-
     public func put(jobID: String, role: String, bytes: [UInt8]) throws {
-        try Self.check(jobID, role)
-        guard !role.isEmpty else { throw InvalidBlobKey(jobID: jobID, role: role) }
+        try BlobKey.check(jobID: jobID, role: role)
         let buffer = ByteBuffer(bytes: bytes)
         try connections.query("""
             INSERT INTO blobs (job_id, role, size, bytes) VALUES (\(jobID.lowercased()), \(role), \(bytes.count), \(buffer))
@@ -35,7 +27,7 @@ public final class PostgresBlobStore: BlobStore, @unchecked Sendable {
     }
 
     public func get(jobID: String, role: String) throws -> [UInt8]? {
-        try Self.check(jobID, role)
+        try BlobKey.check(jobID: jobID, role: role)
         guard let row = try connections.query("""
             SELECT bytes FROM blobs WHERE job_id = \(jobID.lowercased()) AND role = \(role)
             """).rows.first else { return nil }
@@ -44,14 +36,14 @@ public final class PostgresBlobStore: BlobStore, @unchecked Sendable {
     }
 
     public func size(jobID: String, role: String) throws -> Int? {
-        try Self.check(jobID, role)
+        try BlobKey.check(jobID: jobID, role: role)
         return try connections.query("""
             SELECT size FROM blobs WHERE job_id = \(jobID.lowercased()) AND role = \(role)
             """).rows.first?.decode(Int.self)
     }
 
     public func delete(jobID: String) throws {
-        try Self.check(jobID, "")
+        try BlobKey.check(jobID: jobID)
         try connections.query("DELETE FROM blobs WHERE job_id = \(jobID.lowercased())")
     }
 }

@@ -44,6 +44,10 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         last_error, outcome, artifacts
         """
 
+    /// The same columns qualified with the table, for statements that join it (made once, not per claim).
+    static let qualifiedColumns = columns.split(separator: ",")
+        .map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+
     static func job(_ row: PostgresRow) throws -> Job {
         let r = row.makeRandomAccess()
         let stateName = try r[1].decode(String.self)
@@ -199,7 +203,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             FROM picked WHERE jobs.id = picked.id
             RETURNING
             """
-        q.sql += " " + Self.columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+        q.sql += " " + Self.qualifiedColumns
         let claimed = try jobs(q).sorted { $0.runAfter == $1.runAfter ? $0.id < $1.id : $0.runAfter < $1.runAfter }
         // Burials run when the queue looks idle, and at least every 10 s of claims on a queue that never is
         // (so a job whose workers keep dying cannot stay `running` behind a full queue).
@@ -271,7 +275,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             """
         // The whole row only when an event must be written from it; otherwise the ids are enough.
         q.sql += recordsEvents
-            ? " " + Self.columns.split(separator: ",").map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+            ? " " + Self.qualifiedColumns
             : " jobs.id"
         let rows: [PostgresRow]
         if recordsEvents {

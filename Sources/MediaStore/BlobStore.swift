@@ -22,3 +22,20 @@ public struct InvalidBlobKey: Error, CustomStringConvertible {
     }
     public var description: String { "invalid blob key \(jobID)/\(role)" }
 }
+
+/// The only keys a store accepts, whatever its backend: a job id (36 hex digits and dashes, as `JobID` makes) and
+/// a role word (1–32 lower-case ASCII letters or `_`). Nothing user-made can become a path or a key.
+public enum BlobKey {
+    public static func check(jobID: String) throws {
+        guard jobID.count == 36, jobID.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw InvalidBlobKey(jobID: jobID, role: "")
+        }
+    }
+
+    public static func check(jobID: String, role: String) throws {
+        try check(jobID: jobID)
+        guard !role.isEmpty, role.count <= 32, role.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_") }) else {
+            throw InvalidBlobKey(jobID: jobID, role: role)
+        }
+    }
+}

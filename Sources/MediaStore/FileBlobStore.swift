@@ -14,17 +14,13 @@ public final class FileBlobStore: BlobStore {
 
     /// Job ids are UUIDs and roles are lower-case words: nothing else can reach the file system.
     func folder(_ jobID: String) throws -> URL {
-        guard jobID.count == 36, jobID.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
-            throw InvalidBlobKey(jobID: jobID, role: "")
-        }
+        try BlobKey.check(jobID: jobID)
         let shard = String(jobID.suffix(2)).lowercased()
         return root.appendingPathComponent(shard, isDirectory: true).appendingPathComponent(jobID.lowercased(), isDirectory: true)
     }
 
     func file(_ jobID: String, _ role: String) throws -> URL {
-        guard !role.isEmpty, role.count <= 32, role.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "_") }) else {
-            throw InvalidBlobKey(jobID: jobID, role: role)
-        }
+        try BlobKey.check(jobID: jobID, role: role)
         return try folder(jobID).appendingPathComponent(role)
     }
 
