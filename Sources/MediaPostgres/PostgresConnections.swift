@@ -226,8 +226,6 @@ extension PostgresConnection {
 /// A PostgreSQL error with the server's own message (PostgresNIO hides it from `description` by default).
 public struct PostgresFailure: Error, CustomStringConvertible {
     public var description: String
-    /// The SQLSTATE when the server reported one (`23505` unique violation, …).
-    public var sqlState: String?
     /// The connection itself failed (server gone, restart, reset): it must not be used again.
     public var connectionLost = false
 
@@ -241,7 +239,6 @@ public struct PostgresFailure: Error, CustomStringConvertible {
                               .messageDecodingFailure, .unexpectedBackendMessage].contains(psql.code)
             var text = "postgres \(psql.code)"
             if let info = psql.serverInfo {
-                sqlState = info[.sqlState]
                 text = "postgres: \(info[.message] ?? "error") (SQLSTATE \(info[.sqlState] ?? "?"))"
                 if let detail = info[.detail] { text += ": \(detail)" }
             } else if let underlying = psql.underlying {
