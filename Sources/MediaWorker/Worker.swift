@@ -130,12 +130,10 @@ public final class Worker: @unchecked Sendable {
             }
             condition.lock()
             claimingFor -= want
-            if stopping && !jobs.isEmpty {
-                // Stopped while claiming: give them back untouched.
-                condition.unlock()
-                for job in jobs { _ = try? processor.queue.release(id: job.id, worker: id, now: Date()) }
-                continue
-            }
+            // Stopped while claiming: this slot's own job is in flight and finishes within the grace period like
+            // any other; the extras for other slots are given back untouched (no slot will start them).
+            let extras = stopping ? Array(jobs.dropFirst()) : []
+            if !extras.isEmpty { jobs.removeLast(extras.count) }
             for job in jobs { inFlight[job.id] = Date() }
             guard let first = jobs.first else {
                 if !stopping && wakeups == seen { _ = condition.wait(until: Date().addingTimeInterval(idle)) }
@@ -147,6 +145,7 @@ public final class Worker: @unchecked Sendable {
             busySlots += 1
             condition.broadcast()
             condition.unlock()
+            for job in extras { _ = try? processor.queue.release(id: job.id, worker: id, now: Date()) }
             idle = 0.005
             execute(first)
         }
