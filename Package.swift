@@ -40,6 +40,8 @@ let package = Package(
         .systemLibrary(name: "CVorbisFile", pkgConfig: "vorbisfile", providers: [.apt(["libvorbis-dev"])]),
         .systemLibrary(name: "CMpg123", pkgConfig: "libmpg123", providers: [.apt(["libmpg123-dev"])]),
         .systemLibrary(name: "CLame", pkgConfig: "lame", providers: [.apt(["libmp3lame-dev"])]),
+        // The helper processes' seccomp filter (libseccomp) and resource limits.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Ordered JSON writing shared by the pipeline, the queue and the CLI.
         .target(name: "MediaJSON"),
         // The queue contract (job model, states, retries) and its SQLite driver.
@@ -73,6 +75,13 @@ let package = Package(
             // COpusFile's shim calls libopus itself; opusfile.pc lists libopus only as private.
             linkerSettings: [.linkedLibrary("opus")]
         ),
+        // The pipeline in sandboxed, resource-limited helper processes: the pool the worker and the CLI use.
+        .target(
+            name: "MediaSandbox",
+            dependencies: ["MediaPipeline", "CSeccomp",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics")]
+        ),
         // The worker runtime: claim → load → process → store → complete, leases, retries, shutdown.
         .target(
             name: "MediaWorker",
@@ -102,7 +111,7 @@ let package = Package(
             name: "mediaworker",
             dependencies: [
                 "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaJSON", "MediaServer",
-                "MediaPostgres",
+                "MediaPostgres", "MediaSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -115,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "mediaworker-bench",
             dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaPostgres",
-                           .product(name: "Logging", package: "swift-log")]
+                           "MediaSandbox", .product(name: "Logging", package: "swift-log")]
         ),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaPostgres"],
@@ -124,6 +133,11 @@ let package = Package(
             name: "MediaPipelineTests",
             dependencies: ["MediaPipeline", "MediaJSON", "CVips", "MediaTestSupport"],
             path: "Tests/MediaPipelineTests"
+        ),
+        .testTarget(
+            name: "MediaSandboxTests",
+            dependencies: ["MediaSandbox", "MediaPipeline", "MediaTestSupport"],
+            path: "Tests/MediaSandboxTests"
         ),
         .testTarget(
             name: "MediaQueueTests",
@@ -141,6 +155,7 @@ let package = Package(
         .testTarget(
             name: "MediaWorkerTests",
             dependencies: ["MediaWorker", "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaTestSupport",
+                           "MediaSandbox",
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/MediaWorkerTests"
         ),

@@ -3,7 +3,7 @@ import MediaJSON
 ///
 /// The CLI and the queue worker call exactly this. Content problems end in a `.rejected` outcome (final);
 /// only internal failures throw (a job that sees one is retried).
-public final class MediaPipeline: Sendable {
+public final class MediaPipeline: AttachmentProcessor {
     public let settings: PipelineSettings
     private let sniffer: MagicSniffer
 
@@ -23,11 +23,20 @@ public final class MediaPipeline: Sendable {
 
     /// The same, reporting how long sniffing and the transform took.
     public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings) throws -> Outcome {
-        try bytes.withUnsafeBytes { raw in try process(raw, original: bytes, facts: facts, timings: &timings) }
+        try process(bytes, facts: facts, timings: &timings, transforming: nil)
+    }
+
+    /// The same; `transforming` is called with the sniffed type and kind once sniffing and policy have passed,
+    /// just before decoding starts (a helper process tells its parent, which needs them if the decoder hangs).
+    public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings,
+                        transforming: ((String, AttachmentKind) -> Void)?) throws -> Outcome {
+        try bytes.withUnsafeBytes { raw in
+            try process(raw, original: bytes, facts: facts, timings: &timings, transforming: transforming)
+        }
     }
 
     private func process(_ raw: UnsafeRawBufferPointer, original: [UInt8], facts: AttachmentFacts,
-                         timings: inout PhaseTimings) throws -> Outcome {
+                         timings: inout PhaseTimings, transforming: ((String, AttachmentKind) -> Void)?) throws -> Outcome {
         let size = raw.count
         let clock = ContinuousClock()
         let started = clock.now
@@ -54,6 +63,7 @@ public final class MediaPipeline: Sendable {
         case .success(let k): kind = k
         }
 
+        transforming?(detected, kind)
         let originalArtifact = Artifact(role: .original, contentType: detected, bytes: original)
         switch kind {
         case .image, .document:
@@ -92,4 +102,18 @@ public final class MediaPipeline: Sendable {
 
     /// libmagic reads at most this many leading bytes.
     static let sniffBytes = 1 << 20
+}
+
+/// Something that turns one attachment into its outcome: the pipeline itself (in this process) or the
+/// sandboxed helper processes that run it (`MediaSandbox`). The worker and the CLI hold one of these.
+public protocol AttachmentProcessor: Sendable {
+    /// Judges and processes one attachment; throws only for internal failures (the job is retried).
+    func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout MediaPipeline.PhaseTimings) throws -> Outcome
+    /// False while nothing could process a file (no helper process can be started): workers stop claiming.
+    var isReady: Bool { get }
+}
+
+extension MediaPipeline {
+    /// In-process: ready once constructed.
+    public var isReady: Bool { true }
 }

@@ -65,6 +65,17 @@ public enum Outcome: Sendable, Equatable {
         public var waveform: [Double]? = nil
         /// Voice notes: the loudness gain applied, dB (0 when none).
         public var gainDb: Double? = nil
+
+        public init(detectedType: String, kind: AttachmentKind, size: Int, artifacts: [Artifact],
+                    previewUnavailable: PreviewUnavailable?, waveform: [Double]? = nil, gainDb: Double? = nil) {
+            self.detectedType = detectedType
+            self.kind = kind
+            self.size = size
+            self.artifacts = artifacts
+            self.previewUnavailable = previewUnavailable
+            self.waveform = waveform
+            self.gainDb = gainDb
+        }
     }
 
     public struct Rejected: Sendable, Equatable, Error {
@@ -72,6 +83,13 @@ public enum Outcome: Sendable, Equatable {
         public var message: String
         public var detectedType: String?
         public var size: Int
+
+        public init(reason: RejectionReason, message: String, detectedType: String?, size: Int) {
+            self.reason = reason
+            self.message = message
+            self.detectedType = detectedType
+            self.size = size
+        }
     }
 
     /// The sniffed type, when sniffing got that far.

@@ -105,4 +105,10 @@ public struct SettingsError: Error, CustomStringConvertible {
     public var value: String
     public var expected: String
     public var description: String { "\(key)=\(value): expected \(expected)" }
+
+    public init(key: String, value: String, expected: String) {
+        self.key = key
+        self.value = value
+        self.expected = expected
+    }
 }

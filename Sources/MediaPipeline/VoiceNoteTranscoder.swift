@@ -21,6 +21,10 @@ struct VoiceNoteTranscoder {
         do throws(AudioDecodeError) {
             let decoder = try opener(for: type, bytes)()
             let rate = decoder.sampleRate
+            // Numbers from the file are checked before any arithmetic or C conversion uses them.
+            guard Self.sampleRates.contains(rate) else {
+                return .rejected(.corrupt, "the \(label(type)) claims a sample rate of \(rate) Hz, outside \(Self.sampleRates.lowerBound)–\(Self.sampleRates.upperBound) Hz")
+            }
             let limitFrames = Int64(settings.maxDurationSeconds * Double(rate))
             if let declared = decoder.declaredFrames, declared > limitFrames {
                 return tooLong(frames: declared, rate: rate)
@@ -82,6 +86,9 @@ struct VoiceNoteTranscoder {
             }
         }
     }
+
+    /// Sample rates a voice note may have; anything else is a damaged or crafted header.
+    static let sampleRates = 8_000...192_000
 
     /// Samples handed to the encoder thread at a time (0.5 s at 24 kHz): few hand-offs, little memory.
     private static let batchSize = 12_000

@@ -24,9 +24,13 @@ public struct MediaHTTPService: Sendable {
     let wake: @Sendable () -> Void
     /// Artifacts of final jobs, ready to serve.
     let mediaCache: MediaCache
+    /// Whether files can be processed here (the helper processes), for `/readyz`.
+    let processing: @Sendable () -> ProcessingHealth
 
     public init(queue: any JobQueue & EventOutbox, store: any BlobStore, settings: ServerSettings,
-                registry: PrometheusCollectorRegistry, wake: @escaping @Sendable () -> Void = {}) {
+                registry: PrometheusCollectorRegistry, wake: @escaping @Sendable () -> Void = {},
+                processing: @escaping @Sendable () -> ProcessingHealth = { ProcessingHealth(failure: nil, missingProtections: []) }) {
+        self.processing = processing
         self.queue = queue
         self.store = store
         self.settings = settings
@@ -256,7 +260,15 @@ public struct MediaHTTPService: Sendable {
                 _ = try store.size(jobID: "00000000-0000-7000-8000-000000000000", role: "original")
                 return counts
             }
-            return Self.json(.ok, .object([("status", .string("ready")), ("queued", .int(counts[.queued] ?? 0))]))
+            let health = processing()
+            if let failure = health.failure {
+                return Self.error(.serviceUnavailable, "not_ready", "no helper process can be started: \(failure)")
+            }
+            var members: [(String, JSONValue)] = [("status", .string("ready")), ("queued", .int(counts[.queued] ?? 0))]
+            if !health.missingProtections.isEmpty {
+                members.append(("sandboxMissing", .array(health.missingProtections.map { .string($0) })))
+            }
+            return Self.json(.ok, .object(members))
         } catch {
             return Self.error(.serviceUnavailable, "not_ready", "\(error)")
         }
@@ -345,5 +357,18 @@ extension JSONValue {
     func removing(_ key: String) -> JSONValue {
         guard case .object(let members) = self else { return self }
         return .object(members.filter { $0.0 != key })
+    }
+}
+
+/// Whether this process can process files (its helper processes start), as `/readyz` reports it.
+public struct ProcessingHealth: Sendable {
+    /// Why no helper process can be started; nil when they can.
+    public var failure: String?
+    /// Sandbox protections the kernel refused (only with `MEDIAWORKER_SANDBOX=best-effort`).
+    public var missingProtections: [String]
+
+    public init(failure: String?, missingProtections: [String]) {
+        self.failure = failure
+        self.missingProtections = missingProtections
     }
 }

@@ -11,12 +11,13 @@ import MediaStore
 /// One claimed job, start to finish: load the original → pipeline → store artifacts → complete.
 /// Content problems end as a `rejected` result; anything thrown (I/O, database, libmagic) is retried.
 public struct JobProcessor: Sendable {
-    public let pipeline: MediaPipeline
+    /// The sandboxed helper processes in `work` and `serve` (the in-process pipeline in unit tests and benchmarks).
+    public let pipeline: any AttachmentProcessor
     public let queue: any JobQueue
     public let store: any BlobStore
     public let retry: RetryPolicy
 
-    public init(pipeline: MediaPipeline, queue: any JobQueue, store: any BlobStore, retry: RetryPolicy) {
+    public init(pipeline: any AttachmentProcessor, queue: any JobQueue, store: any BlobStore, retry: RetryPolicy) {
         self.pipeline = pipeline
         self.queue = queue
         self.store = store

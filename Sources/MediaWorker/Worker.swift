@@ -111,8 +111,14 @@ public final class Worker: @unchecked Sendable {
                 idle = 0.005
                 continue
             }
-            // Claim for every idle slot no other claim is already serving (at least this one).
+            // Claim for every idle slot no other claim is already serving (at least this one), and only while
+            // files can be processed (no helper process can start: nothing is claimed to fail).
             let want = settings.concurrency - busySlots - claimingFor
+            if want > 0 && !processor.pipeline.isReady {
+                _ = condition.wait(until: Date().addingTimeInterval(settings.pollMax))
+                condition.unlock()
+                continue
+            }
             if want <= 0 {
                 _ = condition.wait(until: Date().addingTimeInterval(idle))
                 condition.unlock()
@@ -174,8 +180,15 @@ public final class Worker: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let jobs = Array(inFlight.keys)
+            // Renewed only within the job deadline: past it the job is stuck and its lease is left to expire.
+            let now = Date()
+            let limit = settings.jobDeadline ?? .infinity
+            let jobs = inFlight.filter { now.timeIntervalSince($0.value) < limit }.map(\.key)
+            let overdue = inFlight.filter { now.timeIntervalSince($0.value) >= limit }.map(\.key)
             condition.unlock()
+            for job in overdue {
+                logger.error("job past its deadline; its lease is no longer renewed", metadata: ["job": "\(job)"])
+            }
             for job in jobs {
                 do {
                     if try !processor.queue.heartbeat(id: job, worker: id, lease: settings.lease, now: Date()) {

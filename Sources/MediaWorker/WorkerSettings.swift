@@ -13,6 +13,10 @@ public struct WorkerSettings: Sendable, Equatable {
     public var pollMax: TimeInterval = 0.5
     /// Seconds in-flight jobs may take to finish after SIGTERM before they are released (`MEDIAWORKER_GRACE`).
     public var grace: TimeInterval = 20
+    /// Seconds after its claim that a job's lease stops being renewed (nil: renewed while it runs). Set from the
+    /// helper pool's bound (`SandboxedPipeline.jobDeadline`): a job still running past it is stuck, and its lease
+    /// is left to expire so the queue can rescue it.
+    public var jobDeadline: TimeInterval? = nil
     /// Retries and backoff (`MEDIAWORKER_MAX_ATTEMPTS`, `MEDIAWORKER_RETRY_BASE`, `MEDIAWORKER_RETRY_MAX`).
     public var retry = RetryPolicy()
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MediaPipeline
+import MediaSandbox
 
 /// `mediaworker process FILE`: one file through the same pipeline the queue worker runs; one JSON line out.
 struct ProcessCommand: ParsableCommand {
@@ -25,13 +26,16 @@ struct ProcessCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let settings: PipelineSettings
-        do { settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment) } catch {
+        // The same helper process the worker uses: the file is never decoded in this process.
+        let pipeline: SandboxedPipeline
+        do { pipeline = try SandboxedPipeline(environment: ProcessInfo.processInfo.environment, capacity: 1) } catch {
             throw ValidationError("\(error)")
         }
         guard let bytes = readFile(file) else { throw ValidationError("cannot read \(file)") }
-        let pipeline = try MediaPipeline(settings: settings)
-        let outcome = try pipeline.process(bytes, facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName))
+        var timings = MediaPipeline.PhaseTimings()
+        let outcome = try pipeline.process(bytes, facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName),
+                                           timings: &timings)
+        pipeline.shutdown()
 
         let folder = try out.map(ArtifactFolder.existing) ?? ArtifactFolder.temporary()
         var paths: [Artifact.Role: String] = [:]

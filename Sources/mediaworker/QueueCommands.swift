@@ -5,6 +5,7 @@ import MediaIntake
 import MediaJSON
 import MediaPipeline
 import MediaQueue
+import MediaSandbox
 import MediaStore
 import MediaWorker
 import ServiceLifecycle
@@ -50,12 +51,13 @@ struct WorkCommand: AsyncParsableCommand {
     func run() async throws {
         Logs.bootstrap()
         let env = storage.environment
-        let settings = try PipelineSettings(environment: env)
-        let workerSettings = try WorkerSettings(environment: env)
+        var workerSettings = try WorkerSettings(environment: env)
         guard workerSettings.concurrency > 0 else { throw ValidationError("MEDIAWORKER_WORKERS=0: a worker needs at least 1") }
         let (queue, store) = try storage.open()
-        let pipeline = try MediaPipeline(settings: settings)
         let logger = Logger(label: "mediaworker")
+        let pipeline = try SandboxedPipeline(environment: env, capacity: workerSettings.concurrency, logger: logger)
+        pipeline.start()
+        workerSettings.jobDeadline = pipeline.jobDeadline
         let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry),
                             settings: workerSettings, logger: logger)
         let group = ServiceGroup(configuration: .init(

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MediaPipeline
+import MediaSandbox
 import MediaServer
 import MediaWorker
 import Metrics
@@ -27,16 +28,26 @@ struct ServeCommand: AsyncParsableCommand {
         var settings = try ServerSettings(environment: env)
         if let host { settings.host = host }
         if let port { settings.port = port }
-        let workerSettings = try WorkerSettings(environment: env)
+        var workerSettings = try WorkerSettings(environment: env)
         let (queue, store) = try storage.open()
         let logger = Logger(label: "mediaworker")
         for note in settings.generated { logger.warning("not configured, generated for this run: \(note)") }
 
-        let pipeline = try MediaPipeline(settings: try PipelineSettings(environment: env))
+        // Files are decoded only in the helper processes (one per worker slot), never in this process.
+        let pipeline = try SandboxedPipeline(environment: env, capacity: max(1, workerSettings.concurrency), logger: logger)
+        if workerSettings.concurrency > 0 { pipeline.start() }
+        workerSettings.jobDeadline = pipeline.jobDeadline
         let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry),
                             settings: workerSettings, logger: logger)
+        let decodesHere = workerSettings.concurrency > 0
+        let processing: @Sendable () -> ProcessingHealth = {
+            guard decodesHere else { return ProcessingHealth(failure: nil, missingProtections: []) }
+            _ = pipeline.isReady
+            let status = pipeline.status
+            return ProcessingHealth(failure: status.failure, missingProtections: status.missingProtections)
+        }
         let service = MediaHTTPService(queue: queue, store: store, settings: settings, registry: registry,
-                                       wake: { worker.wake() })
+                                       wake: { worker.wake() }, processing: processing)
         let (listenHost, listenPort) = (settings.host, settings.port)
         var app = Application(
             router: service.router(),

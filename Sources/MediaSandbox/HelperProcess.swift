@@ -1,0 +1,237 @@
+import Foundation
+import CSeccomp
+import Glibc
+import MediaPipeline
+
+/// The parent's handle on one helper process: spawned with `posix_spawn` (its own process group, an empty signal
+/// mask, only its two pipes and a standard-error pipe), given one job at a time, killed when it overruns.
+/// Used by one thread at a time (the pool hands it out).
+final class HelperProcess {
+    let pid: pid_t
+    let protections: Protections
+    /// Files this helper has processed.
+    private(set) var jobs = 0
+    /// Resident memory after its last file, as the helper measured it.
+    private(set) var residentBytes: Int64 = 0
+    private let toHelper: Int32
+    private var reader: FrameReader
+    private var reaped = false
+
+    /// What became of one job in this helper.
+    enum Run {
+        /// The helper answered (an outcome or an internal failure).
+        case answered(HelperMessage)
+        /// The helper ended before answering: its wait status, what it was decoding, its last words on stderr.
+        case died(status: Int32, transforming: (String, AttachmentKind)?, stderr: String)
+        /// Past the deadline: the helper was SIGKILLed.
+        case timedOut(transforming: (String, AttachmentKind)?)
+    }
+
+    private init(pid: pid_t, toHelper: Int32, reader: FrameReader, protections: Protections) {
+        self.pid = pid
+        self.toHelper = toHelper
+        self.reader = reader
+        self.protections = protections
+    }
+
+    deinit {
+        close(toHelper)
+        close(reader.fd)
+        close(reader.side)
+        if !reaped { kill(pid, SIGKILL); _ = Self.reap(pid, wait: true) }
+    }
+
+    /// Starts `executable helper --parent PID` and waits (up to `timeout`) for its `ready` report.
+    static func spawn(executable: String, environment: [String: String], timeout: Duration) throws(HelperStartError) -> HelperProcess {
+        var jobPipe: [Int32] = [-1, -1], answerPipe: [Int32] = [-1, -1], errorPipe: [Int32] = [-1, -1]
+        guard mw_pipe2(&jobPipe, O_CLOEXEC) == 0 else { throw .spawn("pipe: \(String(cString: strerror(errno)))") }
+        guard mw_pipe2(&answerPipe, O_CLOEXEC) == 0 else {
+            jobPipe.forEach { close($0) }
+            throw .spawn("pipe: \(String(cString: strerror(errno)))")
+        }
+        guard mw_pipe2(&errorPipe, O_CLOEXEC | O_NONBLOCK) == 0 else {
+            (jobPipe + answerPipe).forEach { close($0) }
+            throw .spawn("pipe: \(String(cString: strerror(errno)))")
+        }
+        // The read end the helper gets must block; only the parent's end of stderr is non-blocking.
+        _ = fcntl(errorPipe[1], F_SETFL, 0)
+        // 1 MiB pipes: a 5 MiB file crosses in a few writes.
+        _ = mw_set_pipe_size(jobPipe[1], 1 << 20)
+        _ = mw_set_pipe_size(answerPipe[1], 1 << 20)
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, errorPipe[1], 2)
+        posix_spawn_file_actions_adddup2(&actions, jobPipe[0], HelperMain.inputFD)
+        posix_spawn_file_actions_adddup2(&actions, answerPipe[1], HelperMain.outputFD)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Its own process group (a terminal's Ctrl-C goes to the service, which drains; helpers die with it
+        // through PR_SET_PDEATHSIG), every signal at its default, none blocked.
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        var env = environment
+        env["SWIFT_BACKTRACE"] = "enable=no"  // a crash ends at once (the backtracer would need exec anyway)
+        env["MALLOC_ARENA_MAX"] = env["MALLOC_ARENA_MAX"] ?? "2"
+        let arguments = [executable, "helper", "--parent", "\(getpid())"]
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        close(jobPipe[0]); close(answerPipe[1]); close(errorPipe[1])
+        guard rc == 0 else {
+            close(jobPipe[1]); close(answerPipe[0]); close(errorPipe[0])
+            throw .spawn("posix_spawn \(executable): \(String(cString: strerror(rc)))")
+        }
+        var reader = FrameReader(fd: answerPipe[0], side: errorPipe[0])
+        let deadline = ContinuousClock.now + timeout
+        let failure: String
+        switch reader.next(deadline: deadline) {
+        case .frame(let body):
+            switch try? HelperMessage.decode(body) {
+            case .ready(let protections):
+                return HelperProcess(pid: pid, toHelper: jobPipe[1], reader: reader, protections: protections)
+            case .failure(let message): failure = message
+            default: failure = "the helper sent something other than its ready report"
+            }
+        case .closed: failure = "the helper exited during start-up"
+        case .timedOut: failure = "the helper did not report ready within \(timeout)"
+        case .failed(let why): failure = why
+        }
+        kill(pid, SIGKILL)
+        let status = reap(pid, wait: true) ?? 0
+        reader.drainSide()
+        close(jobPipe[1]); close(answerPipe[0]); close(errorPipe[0])
+        let said = String(decoding: reader.sideTail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        throw .spawn("\(failure) (\(describe(status: status)))" + (said.isEmpty ? "" : ": \(said.suffix(500))"))
+    }
+
+    /// Gives the helper one file and waits for its answer until `deadline`.
+    func run(_ bytes: [UInt8], facts: AttachmentFacts, deadline: ContinuousClock.Instant) -> Run {
+        jobs += 1
+        reader.resetSide()
+        var transforming: (String, AttachmentKind)? = nil
+        guard writeAll(toHelper, HelperMessage.job(facts, bytes: bytes).encoded()) else {
+            return died(transforming: nil)
+        }
+        while true {
+            switch reader.next(deadline: deadline) {
+            case .frame(let body):
+                let message = try? HelperMessage.decode(body, original: bytes)
+                switch message {
+                case .transforming(let type, let kind)?:
+                    transforming = (type, kind)
+                case .outcome(_, _, _, let rss)?:
+                    residentBytes = rss
+                    return .answered(message!)
+                case .failure?:
+                    return .answered(message!)
+                default:
+                    // Not a message a healthy helper sends: it is treated as a crash.
+                    kill(pid, SIGKILL)
+                    return died(transforming: transforming)
+                }
+            case .closed, .failed:
+                return died(transforming: transforming)
+            case .timedOut:
+                kill(pid, SIGKILL)
+                _ = Self.reap(pid, wait: true)
+                reaped = true
+                return .timedOut(transforming: transforming)
+            }
+        }
+    }
+
+    /// Collects the exit status of a helper whose pipe closed (killing it if it lingers).
+    private func died(transforming: (String, AttachmentKind)?) -> Run {
+        var status = Self.reap(pid, wait: false, within: .milliseconds(200))
+        if status == nil {
+            kill(pid, SIGKILL)
+            status = Self.reap(pid, wait: true)
+        }
+        reaped = true
+        reader.drainSide()
+        return .died(status: status ?? 0, transforming: transforming,
+                     stderr: String(decoding: reader.sideTail, as: UTF8.self))
+    }
+
+    /// Ends the helper: its job pipe is closed (it exits by itself), SIGKILL if it has not within 100 ms.
+    func stop() {
+        guard !reaped else { return }
+        close(toHelper)
+        if Self.reap(pid, wait: false, within: .milliseconds(100)) == nil {
+            kill(pid, SIGKILL)
+            _ = Self.reap(pid, wait: true)
+        }
+        reaped = true
+    }
+
+    /// Sends a signal (tests and the crash benchmark kill helpers from outside).
+    func signal(_ sig: Int32) { kill(pid, sig) }
+
+    /// The helper's peak resident memory so far (VmHWM), bytes.
+    var peakResidentBytes: Int64 {
+        guard let status = readSmallFile("/proc/\(pid)/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return (Int64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+
+    /// waitpid: blocking, or polling for at most `within`; nil while it still runs.
+    private static func reap(_ pid: pid_t, wait: Bool, within: Duration = .zero) -> Int32? {
+        var status: Int32 = 0
+        if wait {
+            while waitpid(pid, &status, 0) < 0 { if errno != EINTR { return nil } }
+            return status
+        }
+        let end = ContinuousClock.now + within
+        while true {
+            let rc = waitpid(pid, &status, WNOHANG)
+            if rc == pid { return status }
+            if rc < 0 && errno != EINTR { return nil }
+            if ContinuousClock.now >= end { return nil }
+            usleep(2_000)
+        }
+    }
+
+    /// "killed by SIGSEGV", "exit status 3".
+    static func describe(status: Int32) -> String {
+        let signal = status & 0x7F
+        if signal == 0 { return "exit status \((status >> 8) & 0xFF)" }
+        let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
+        return "killed by signal \(signal) (\(name))"
+    }
+
+    /// The signal that ended the helper, or nil when it exited.
+    static func signal(of status: Int32) -> Int32? {
+        let signal = status & 0x7F
+        return signal == 0 ? nil : signal
+    }
+}
+
+/// A helper process could not be started or reported a protection missing while the sandbox is required.
+public enum HelperStartError: Error, CustomStringConvertible {
+    case spawn(String)
+    case unprotected([String])
+
+    public var description: String {
+        switch self {
+        case .spawn(let why): return "cannot start a helper process: \(why)"
+        case .unprotected(let missing):
+            return "the kernel refused part of the helper sandbox (\(missing.joined(separator: "; "))); MEDIAWORKER_SANDBOX=best-effort runs without it"
+        }
+    }
+}

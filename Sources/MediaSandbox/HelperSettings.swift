@@ -1,0 +1,51 @@
+import MediaPipeline
+
+/// How helper processes are run and limited, from `MEDIAWORKER_*` variables (defaults in the README).
+public struct HelperSettings: Sendable, Equatable {
+    /// What happens when the kernel refuses part of the sandbox (`MEDIAWORKER_SANDBOX`).
+    public enum Mode: String, Sendable {
+        /// A helper without every protection is not used: `/readyz` fails and workers stop claiming.
+        case required
+        /// The helper is used; the missing protections are logged and shown by `/readyz`.
+        case bestEffort = "best-effort"
+    }
+
+    /// Data limit of one helper (heap and anonymous mappings), bytes (`MEDIAWORKER_HELPER_MEMORY_MB`, default
+    /// 1024 MiB: the largest legitimate input, a 50-megapixel interlaced 16-bit PNG, needs about 500 MiB).
+    public var memoryBytes: UInt64 = 1024 << 20
+    /// A helper is replaced after this many files (`MEDIAWORKER_HELPER_MAX_JOBS`).
+    public var maxJobs: Int = 500
+    /// A helper is replaced when, after a file, its resident memory passes this (`MEDIAWORKER_HELPER_RECYCLE_MB`).
+    public var recycleResidentBytes: Int64 = 384 << 20
+    /// Seconds a new helper may take to start and report ready (`MEDIAWORKER_HELPER_START_TIMEOUT`).
+    public var startTimeout: Double = 10
+    /// Threads libvips uses inside one helper (`MEDIAWORKER_HELPER_VIPS_THREADS`): parallelism comes from
+    /// running one helper per worker slot.
+    public var vipsThreads: Int = 1
+    /// `MEDIAWORKER_SANDBOX`: `required` (default) or `best-effort`.
+    public var mode: Mode = .required
+
+    public init() {}
+
+    public init(environment: [String: String]) throws {
+        self.init()
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let raw = environment[key] else { return nil }
+            guard let v = Int(raw.replacingOccurrences(of: "_", with: "")), range.contains(v) else {
+                throw SettingsError(key: key, value: raw, expected: "an integer in \(range)")
+            }
+            return v
+        }
+        if let v = try int("MEDIAWORKER_HELPER_MEMORY_MB", 64...(1 << 20)) { memoryBytes = UInt64(v) << 20 }
+        if let v = try int("MEDIAWORKER_HELPER_MAX_JOBS", 1...1_000_000) { maxJobs = v }
+        if let v = try int("MEDIAWORKER_HELPER_RECYCLE_MB", 16...(1 << 20)) { recycleResidentBytes = Int64(v) << 20 }
+        if let v = try int("MEDIAWORKER_HELPER_START_TIMEOUT", 1...600) { startTimeout = Double(v) }
+        if let v = try int("MEDIAWORKER_HELPER_VIPS_THREADS", 1...64) { vipsThreads = v }
+        if let raw = environment["MEDIAWORKER_SANDBOX"] {
+            guard let m = Mode(rawValue: raw.lowercased()) else {
+                throw SettingsError(key: "MEDIAWORKER_SANDBOX", value: raw, expected: "required or best-effort")
+            }
+            mode = m
+        }
+    }
+}

@@ -1,0 +1,305 @@
+import Foundation
+import Glibc
+import Logging
+import MediaPipeline
+import Metrics
+
+/// The media pipeline run in helper processes: the caller's process never sniffs or decodes a file.
+///
+/// A pool of pre-started helpers (one per worker slot) takes one file each at a time. A helper is reused,
+/// replaced after `maxJobs` files or when its memory grows past the recycle limit, and replaced at once when it
+/// dies. What a file can do to its helper decides only that file's outcome:
+/// - past the time limit the helper is SIGKILLed and the file is kept without a preview (`time_limit`), or
+///   `corrupt` if it could not even be identified in that time;
+/// - past the memory limit (the kernel refuses the allocation; the decoder aborts) it is `corrupt`;
+/// - any other death (signal, trap, abort) is tried once more on a fresh helper, then `corrupt`.
+public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
+    public let settings: PipelineSettings
+    public let helperSettings: HelperSettings
+    private let executable: String
+    private let environment: [String: String]
+    private let capacity: Int
+    private let logger: Logger
+    private let lock = NSLock()
+    private var idle: [HelperProcess] = []
+    private var busy: [pid_t: HelperProcess] = [:]
+    private var startFailure: String?
+    private var lastStartAttempt = ContinuousClock.now
+    private var retryingStart = false
+    private var missing: [String] = []
+    private var counters = Statistics()
+
+    /// Counts since start, for the benchmark and the console (`mediaworker_helper_events_total` for Prometheus).
+    public struct Statistics: Sendable {
+        public var starts = 0
+        public var crashes = 0
+        public var deadlineKills = 0
+        public var memoryKills = 0
+        public var recycles = 0
+        /// Time from noticing a dead helper to its replacement reporting ready, each time.
+        public var replacementTimes: [Duration] = []
+    }
+
+    /// Helpers are `executable helper` (by default this very program, through /proc/self/exe) with
+    /// `environment` (the `MEDIAWORKER_*` settings, read by both sides the same way).
+    public init(environment: [String: String], capacity: Int, executable: String = "/proc/self/exe",
+                logger: Logger = Logger(label: "mediaworker.helpers")) throws {
+        self.settings = try PipelineSettings(environment: environment)
+        self.helperSettings = try HelperSettings(environment: environment)
+        self.environment = environment
+        self.capacity = max(1, capacity)
+        self.executable = executable
+        self.logger = logger
+        // A helper that dies mid-write must not take this process with it.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    deinit { shutdown() }
+
+    /// Starts `capacity` helpers now; a failure is recorded (see `isReady`, `status`), not thrown.
+    public func start() {
+        var started: [HelperProcess] = []
+        for _ in 0..<capacity {
+            guard let helper = try? spawn() else { break }
+            started.append(helper)
+        }
+        lock.withLock { idle.append(contentsOf: started) }
+    }
+
+    /// Ends every idle helper (busy ones end with their job's caller).
+    public func shutdown() {
+        let helpers = lock.withLock { () -> [HelperProcess] in
+            defer { idle.removeAll() }
+            return idle
+        }
+        helpers.forEach { $0.stop() }
+    }
+
+    /// False while no helper can be started (retried at most once a second from here).
+    public var isReady: Bool {
+        let retry = lock.withLock { () -> Bool in
+            guard startFailure != nil, !retryingStart, ContinuousClock.now - lastStartAttempt > .seconds(1) else { return false }
+            retryingStart = true
+            return true
+        }
+        if retry {
+            let helper = try? spawn()
+            lock.withLock {
+                if let helper { idle.append(helper) }
+                retryingStart = false
+            }
+        }
+        return lock.withLock { startFailure == nil }
+    }
+
+    /// Why helpers cannot be used (nil when they can), and the protections the kernel refused (best-effort mode).
+    public var status: (failure: String?, missingProtections: [String]) {
+        lock.withLock { (startFailure, missing) }
+    }
+
+    public var statistics: Statistics { lock.withLock { counters } }
+
+    /// The longest a job can take here: two helper attempts at the time limit, two helper starts, and a
+    /// minute for loading and storing. The worker stops renewing a job's lease past it.
+    public var jobDeadline: TimeInterval { 2 * (settings.timeLimitSeconds + helperSettings.startTimeout) + 60 }
+
+    /// Peak resident memory of every helper alive now (idle and busy), bytes.
+    public var helperPeaks: [Int64] {
+        lock.withLock { (idle + busy.values).map(\.peakResidentBytes) }
+    }
+
+    /// Sends `signal` to the helpers busy with a file now (for tests and the crash benchmark).
+    public func signalBusyHelpers(_ sig: Int32) -> Int {
+        lock.withLock {
+            busy.values.forEach { $0.signal(sig) }
+            return busy.count
+        }
+    }
+
+    public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout MediaPipeline.PhaseTimings) throws -> Outcome {
+        var lastDeath = ""
+        for attempt in 1...2 {
+            let helper = try checkout()
+            let deadline = ContinuousClock.now + .milliseconds(Int64(settings.timeLimitSeconds * 1000))
+            let run = helper.run(bytes, facts: facts, deadline: deadline)
+            switch run {
+            case .answered(.outcome(let outcome, let sniff, let transform, _)):
+                timings.sniff = .nanoseconds(sniff)
+                timings.transform = .nanoseconds(transform)
+                checkin(helper)
+                guard outcome.size == bytes.count else { throw HelperFailure(message: "a helper reported the wrong size") }
+                return outcome
+            case .answered(.failure(let message)):
+                checkin(helper)
+                throw HelperFailure(message: message)
+            case .answered:
+                retire(helper, event: "crash")
+                throw HelperFailure(message: "a helper sent an unexpected message")
+            case .timedOut(let transforming):
+                retire(helper, event: "deadline_kill")
+                logger.warning("helper killed at the time limit", metadata: [
+                    "pid": "\(helper.pid)", "time_limit_s": "\(settings.timeLimitSeconds)",
+                    "detected_type": "\(transforming?.0 ?? "not yet known")"])
+                return timeLimitOutcome(bytes, transforming)
+            case .died(let status, let transforming, let stderr):
+                let memory = Self.looksLikeMemoryExhaustion(stderr)
+                retire(helper, event: memory ? "memory_kill" : "crash")
+                let how = HelperProcess.describe(status: status)
+                logger.warning(memory ? "helper ran out of memory on a file" : "helper died on a file", metadata: [
+                    "pid": "\(helper.pid)", "status": "\(how)", "attempt": "\(attempt)",
+                    "detected_type": "\(transforming?.0 ?? "not yet known")",
+                    "stderr": "\(stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(600))"])
+                if memory {
+                    return .rejected(.init(reason: .corrupt,
+                        message: "decoding the file needs more memory than a helper may use (\(helperSettings.memoryBytes >> 20) MiB)",
+                        detectedType: transforming?.0, size: bytes.count))
+                }
+                lastDeath = how
+                if attempt == 2 {
+                    return .rejected(.init(reason: .corrupt,
+                        message: "the decoder failed on this file twice (\(lastDeath)); it is not processed",
+                        detectedType: transforming?.0, size: bytes.count))
+                }
+            }
+        }
+        fatalError("unreachable: the second attempt always returns")
+    }
+
+    /// Past the time limit: kept without a preview once sniffing and policy passed, otherwise `corrupt`.
+    private func timeLimitOutcome(_ bytes: [UInt8], _ transforming: (String, AttachmentKind)?) -> Outcome {
+        guard let (type, kind) = transforming else {
+            return .rejected(.init(reason: .corrupt,
+                message: "the file could not be identified within the \(grouped(settings.timeLimitSeconds)) s time limit",
+                detectedType: nil, size: bytes.count))
+        }
+        return .accepted(.init(detectedType: type, kind: kind, size: bytes.count,
+                               artifacts: [Artifact(role: .original, contentType: type, bytes: bytes)],
+                               previewUnavailable: .timeLimit))
+    }
+
+    /// A helper's last words that mean the kernel refused memory (glib, poppler, libstdc++, the Swift runtime).
+    static func looksLikeMemoryExhaustion(_ stderr: String) -> Bool {
+        let text = stderr.lowercased()
+        return ["out of memory", "cannot allocate", "could not allocate", "failed to allocate", "bad_alloc",
+                "memory allocation failed", "memory exhausted"].contains { text.contains($0) }
+    }
+
+    private func checkout() throws -> HelperProcess {
+        if let helper = lock.withLock({ () -> HelperProcess? in
+            guard let helper = idle.popLast() else { return nil }
+            busy[helper.pid] = helper
+            return helper
+        }) {
+            return helper
+        }
+        let helper = try spawn()
+        lock.withLock { busy[helper.pid] = helper }
+        return helper
+    }
+
+    /// Back to the pool, or replaced when it has done enough or grown too large.
+    private func checkin(_ helper: HelperProcess) {
+        let recycle = helper.jobs >= helperSettings.maxJobs || helper.residentBytes > helperSettings.recycleResidentBytes
+        let keep = lock.withLock { () -> Bool in
+            busy[helper.pid] = nil
+            guard !recycle, idle.count < capacity else { return false }
+            idle.append(helper)
+            return true
+        }
+        if recycle {
+            count("recycle")
+            logger.debug("helper recycled", metadata: ["pid": "\(helper.pid)", "jobs": "\(helper.jobs)",
+                                                       "rss_mb": "\(helper.residentBytes >> 20)"])
+            helper.stop()
+            replaceSoon()
+        } else if !keep {
+            helper.stop()
+        }
+    }
+
+    /// A dead or killed helper leaves the pool; its replacement is started at once.
+    private func retire(_ helper: HelperProcess, event: String) {
+        let noticed = ContinuousClock.now
+        lock.withLock { busy[helper.pid] = nil }
+        count(event)
+        guard let replacement = try? spawn() else { return }
+        let took = ContinuousClock.now - noticed
+        lock.withLock {
+            counters.replacementTimes.append(took)
+            if idle.count < capacity { idle.append(replacement) } else { replacement.stop() }
+        }
+    }
+
+    /// Starts a replacement in the background (after a recycle: the caller's job is already done).
+    private func replaceSoon() {
+        Thread.detachNewThread { [weak self] in
+            guard let self, let helper = try? self.spawn() else { return }
+            let extra = self.lock.withLock { () -> Bool in
+                if self.idle.count < self.capacity { self.idle.append(helper); return false }
+                return true
+            }
+            if extra { helper.stop() }
+        }
+    }
+
+    private func spawn() throws -> HelperProcess {
+        lock.withLock { lastStartAttempt = .now }
+        do {
+            let helper = try HelperProcess.spawn(executable: executable, environment: environment,
+                                                 timeout: .milliseconds(Int64(helperSettings.startTimeout * 1000)))
+            if !helper.protections.missing.isEmpty {
+                if helperSettings.mode == .required {
+                    helper.stop()
+                    throw HelperStartError.unprotected(helper.protections.missing)
+                }
+                let first = lock.withLock { () -> Bool in
+                    defer { missing = helper.protections.missing }
+                    return missing.isEmpty
+                }
+                if first {
+                    logger.warning("helpers run without part of their sandbox (MEDIAWORKER_SANDBOX=best-effort)",
+                                   metadata: ["missing": "\(helper.protections.missing.joined(separator: "; "))"])
+                }
+            }
+            let recovered = lock.withLock { () -> Bool in
+                defer { startFailure = nil }
+                return startFailure != nil
+            }
+            if recovered { logger.notice("helper processes start again") }
+            count("start")
+            return helper
+        } catch {
+            let message = "\(error)"
+            let first = lock.withLock { () -> Bool in
+                defer { startFailure = message }
+                return startFailure != message
+            }
+            if first { logger.error("helper processes cannot start; workers stop claiming", metadata: ["error": "\(message)"]) }
+            throw error
+        }
+    }
+
+    private func count(_ event: String) {
+        lock.withLock {
+            switch event {
+            case "start": counters.starts += 1
+            case "crash": counters.crashes += 1
+            case "deadline_kill": counters.deadlineKills += 1
+            case "memory_kill": counters.memoryKills += 1
+            case "recycle": counters.recycles += 1
+            default: break
+            }
+        }
+        Counter(label: "mediaworker_helper_events_total", dimensions: [("event", event)]).increment()
+    }
+}
+
+/// A helper answered with an internal failure (not the file's fault): the job is retried.
+public struct HelperFailure: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { "helper: \(message)" }
+}
+
+private func grouped(_ seconds: Double) -> String {
+    seconds == seconds.rounded() ? "\(Int(seconds))" : "\(seconds)"
+}
