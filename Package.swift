@@ -131,7 +131,7 @@ let package = Package(
                 path: "Tests/MediaTestSupport"),
         .testTarget(
             name: "MediaPipelineTests",
-            dependencies: ["MediaPipeline", "MediaJSON", "CVips", "MediaTestSupport"],
+            dependencies: ["MediaPipeline", "MediaJSON", "CVips", "MediaTestSupport", "MediaSandbox"],
             path: "Tests/MediaPipelineTests"
         ),
         .testTarget(

@@ -8,8 +8,9 @@
   (Ogg CRC-32: polynomial 0x04C11DB7, not reflected, init 0, CRC field zeroed while computing).
 - pdf_nested_xobjects.pdf: a one-page PDF whose page draws a Form XObject that draws the next one ten times,
   eight levels deep (10^8 rectangle fills): poppler renders it for hours.
-- pdf_smask_bomb.pdf: a 100 x 100 pt page (passes the pixel check) that draws a 30000 x 30000 image with a
-  30000 x 30000 soft mask, both Flate-compressed zeros (~3.5 MB on disk): rendering it needs gigabytes.
+- png_interlaced_49mp.png: 7000 x 7000 (49 MP: passes the 50 MP pixel check) 16-bit RGBA, Adam7-interlaced, all
+  zero (~0.4 MB): an interlaced PNG cannot be decoded a strip at a time, so it needs the whole 392 MB image in memory.
+  A legitimate worst case: it works under the default helper memory limit, and is the memory test with a smaller one.
 """
 import os
 import zlib
@@ -79,34 +80,26 @@ def nested_xobjects(levels: int = 8, fanout: int = 10) -> bytes:
     return pdf(objects)
 
 
-def smask_bomb(side: int = 30000) -> bytes:
-    zeros = zlib.compressobj(9)
-    chunk = bytes(1 << 20)
-    def compressed(total: int) -> bytes:
-        c = zlib.compressobj(9)
-        parts = []
-        left = total
-        while left > 0:
-            n = min(left, len(chunk))
-            parts.append(c.compress(chunk[:n]))
-            left -= n
-        parts.append(c.flush())
-        return b"".join(parts)
-    image = compressed(side * side * 3)
-    mask = compressed(side * side)
-    del zeros
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R"
-        b" /Resources << /XObject << /Im 5 0 R >> >> >>",
-        stream(b"", b"q 100 0 0 100 0 0 cm /Im Do Q"),
-        stream(b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB"
-               b" /BitsPerComponent 8 /SMask 6 0 R /Filter /FlateDecode" % (side, side), image),
-        stream(b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
-               b" /BitsPerComponent 8 /Filter /FlateDecode" % (side, side), mask),
-    ]
-    return pdf(objects)
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def interlaced_png(side: int = 7000, bytes_per_pixel: int = 8) -> bytes:
+    # Adam7 passes: (x start, y start, x step, y step); every scanline is filter byte 0 + zero samples.
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    c = zlib.compressobj(9)
+    parts = []
+    for x0, y0, dx, dy in passes:
+        width = max(0, (side - x0 + dx - 1) // dx)
+        height = max(0, (side - y0 + dy - 1) // dy)
+        if width == 0 or height == 0:
+            continue
+        row = bytes(1 + width * bytes_per_pixel)
+        for _ in range(height):
+            parts.append(c.compress(row))
+    parts.append(c.flush())
+    header = side.to_bytes(4, "big") * 2 + bytes([16, 6, 0, 0, 1])  # 16-bit RGBA, Adam7
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", b"".join(parts)) + png_chunk(b"IEND", b"")
 
 
 def main() -> None:
@@ -114,7 +107,7 @@ def main() -> None:
     for name, rate in [("2e31", 1 << 31), ("2e31m1", (1 << 31) - 1), ("1hz", 1), ("20hz", 20)]:
         open(os.path.join(out, f"vorbis_rate_{name}.ogg"), "wb").write(vorbis_with_rate(rate))
     open(os.path.join(out, "pdf_nested_xobjects.pdf"), "wb").write(nested_xobjects())
-    open(os.path.join(out, "pdf_smask_bomb.pdf"), "wb").write(smask_bomb())
+    open(os.path.join(out, "png_interlaced_49mp.png"), "wb").write(interlaced_png())
 
 
 if __name__ == "__main__":

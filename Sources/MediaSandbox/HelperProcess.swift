@@ -13,7 +13,7 @@ final class HelperProcess {
     private(set) var jobs = 0
     /// Resident memory after its last file, as the helper measured it.
     private(set) var residentBytes: Int64 = 0
-    private let toHelper: Int32
+    private var toHelper: Int32
     private var reader: FrameReader
     private var reaped = false
 
@@ -35,7 +35,7 @@ final class HelperProcess {
     }
 
     deinit {
-        close(toHelper)
+        if toHelper >= 0 { close(toHelper) }
         close(reader.fd)
         close(reader.side)
         if !reaped { kill(pid, SIGKILL); _ = Self.reap(pid, wait: true) }
@@ -90,8 +90,13 @@ final class HelperProcess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // Spawned from one thread that lives as long as the process: PR_SET_PDEATHSIG fires when the *thread*
+        // that created the helper ends, and callers may be pool threads that come and go.
+        let (rc, pid) = SpawnThread.shared.run { () -> (Int32, pid_t) in
+            var pid: pid_t = 0
+            let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            return (rc, pid)
+        }
         close(jobPipe[0]); close(answerPipe[1]); close(errorPipe[1])
         guard rc == 0 else {
             close(jobPipe[1]); close(answerPipe[0]); close(errorPipe[0])
@@ -173,6 +178,7 @@ final class HelperProcess {
     func stop() {
         guard !reaped else { return }
         close(toHelper)
+        toHelper = -1  // closed once: the number may belong to another helper's pipe by the time deinit runs
         if Self.reap(pid, wait: false, within: .milliseconds(100)) == nil {
             kill(pid, SIGKILL)
             _ = Self.reap(pid, wait: true)
@@ -233,5 +239,46 @@ public enum HelperStartError: Error, CustomStringConvertible {
         case .unprotected(let missing):
             return "the kernel refused part of the helper sandbox (\(missing.joined(separator: "; "))); MEDIAWORKER_SANDBOX=best-effort runs without it"
         }
+    }
+}
+
+/// The one thread that starts every helper process, for the life of the process.
+final class SpawnThread: @unchecked Sendable {
+    static let shared = SpawnThread()
+    private let condition = NSCondition()
+    private var pending: [() -> Void] = []
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                condition.lock()
+                while pending.isEmpty { condition.wait() }
+                let work = pending.removeFirst()
+                condition.unlock()
+                work()
+            }
+        }
+        thread.name = "mediaworker.helper-spawner"
+        thread.start()
+    }
+
+    /// Runs `body` on the spawner thread and returns its result.
+    func run<T>(_ body: @escaping () -> T) -> T {
+        let done = NSCondition()
+        var result: T? = nil
+        condition.lock()
+        pending.append {
+            let value = body()
+            done.lock()
+            result = value
+            done.signal()
+            done.unlock()
+        }
+        condition.signal()
+        condition.unlock()
+        done.lock()
+        while result == nil { done.wait() }
+        done.unlock()
+        return result!
     }
 }

@@ -1,20 +1,40 @@
 import Foundation
+import MediaSandbox
 import MediaTestSupport
 import Testing
 @testable import MediaPipeline
 
-/// Every fixture in `Fixtures/fixtures.json` through the real pipeline, checked against its expectation.
+/// Every fixture in `Fixtures/fixtures.json` through the path the worker and the CLI use (the pipeline in a
+/// sandboxed helper process of the built `mediaworker`), checked against its expectation.
 @Suite struct FixtureSuiteTests {
+    /// In-process, for the suites that test the pipeline's own behaviour (thread safety, hardening).
     static let pipeline: MediaPipeline = {
         do { return try MediaPipeline() } catch { fatalError("pipeline cannot start: \(error)") }
     }()
 
-    @Test("fixture outcome matches the manifest", arguments: FixtureManifest.all)
+    /// One helper pool per distinct fixture `settings` (most fixtures run on the defaults).
+    static let pools = Locked([[String: String]: SandboxedPipeline]())
+
+    static func sandboxed(_ settings: [String: String]) throws -> SandboxedPipeline {
+        try pools.withLock { pools in
+            if let pool = pools[settings] { return pool }
+            let pool = try SandboxedPipeline(environment: settings, capacity: 2, executable: TestBinary.mediaworker.path)
+            pools[settings] = pool
+            return pool
+        }
+    }
+
+    @Test("fixture outcome matches the manifest (through a helper process)", arguments: FixtureManifest.all)
     func fixtureOutcome(_ fixture: FixtureManifest.Fixture) throws {
         let bytes = try fixture.bytes()
-        let outcome = try Self.pipeline.process(bytes, facts: fixture.facts)
-        let expect = fixture.expect
-
+        let pipeline = try Self.sandboxed(fixture.settings ?? [:])
+        let started = ContinuousClock.now
+        var timings = MediaPipeline.PhaseTimings()
+        let outcome = try pipeline.process(bytes, facts: fixture.facts, timings: &timings)
+        let took = ContinuousClock.now - started
+        if let within = fixture.expect.withinSeconds {
+            #expect(took < .milliseconds(Int64(within * 1000)), "took \(took), limit \(within) s")
+        }
         check(outcome, fixture, bytes)
     }
 

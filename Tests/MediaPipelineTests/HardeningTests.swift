@@ -49,7 +49,7 @@ import Testing
     func parallelMatchesSerial() throws {
         let pipeline = FixtureSuiteTests.pipeline
         // Minutes-long notes add time, not coverage: the short ones exercise the same code paths.
-        let fixtures = FixtureManifest.all.filter { ($0.expect.playback?.durationMs ?? 0) <= 20_000 }
+        let fixtures = FixtureManifest.inProcess.filter { ($0.expect.playback?.durationMs ?? 0) <= 20_000 }
         let inputs = try fixtures.map { try $0.bytes() }
         @Sendable func summary(_ o: Outcome) -> String {
             switch o {
@@ -77,5 +77,5 @@ final class Locked<Value>: @unchecked Sendable {
     private var value: Value
     private let lock = NSLock()
     init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R { lock.lock(); defer { lock.unlock() }; return try body(&value) }
 }

@@ -15,6 +15,9 @@ public struct FixtureManifest: Decodable, Sendable {
         public var declaredType: String?
         public var fileName: String?
         public var derive: Derive?
+        /// `MEDIAWORKER_*` settings this case runs under (a tighter limit than the default). Cases with settings
+        /// are decoder attacks (hangs, memory) that only the helper processes contain: never run them in-process.
+        public var settings: [String: String]?
         public var expect: Expectation
 
         public var testDescription: String { id }
@@ -31,9 +34,11 @@ public struct FixtureManifest: Decodable, Sendable {
             public var thumbnail: Thumbnail??
             public var previewUnavailable: String?
             public var playback: Playback?
+            /// The outcome must arrive within this many seconds (decoder attacks stopped by a limit).
+            public var withinSeconds: Double?
 
             enum CodingKeys: String, CodingKey {
-                case status, reason, detectedType, kind, thumbnail, previewUnavailable, playback
+                case status, reason, detectedType, kind, thumbnail, previewUnavailable, playback, withinSeconds
             }
 
             public init(from decoder: Decoder) throws {
@@ -50,6 +55,7 @@ public struct FixtureManifest: Decodable, Sendable {
                 }
                 previewUnavailable = try c.decodeIfPresent(String.self, forKey: .previewUnavailable)
                 playback = try c.decodeIfPresent(Playback.self, forKey: .playback)
+                withinSeconds = try c.decodeIfPresent(Double.self, forKey: .withinSeconds)
             }
         }
 
@@ -90,6 +96,9 @@ public struct FixtureManifest: Decodable, Sendable {
     }
 
     public static let all = load().fixtures
+
+    /// The fixtures that are safe to decode inside a test process (every one without `settings`).
+    public static let inProcess = all.filter { $0.settings == nil }
 
     /// The fixture with this id (a test that names a missing one stops).
     public static func named(_ id: String) -> Fixture {
