@@ -63,6 +63,7 @@ bench: deps
 	bash scripts/bench_queue.sh
 	bash scripts/bench_http.sh
 	bash scripts/bench_pg.sh
+	bash scripts/bench_isolation.sh
 
 # Regenerates Fixtures/ (needs the tools listed in Fixtures/README.md).
 fixtures:

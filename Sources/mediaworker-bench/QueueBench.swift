@@ -308,7 +308,8 @@ enum QueueBench {
         var expected: String
     }
 
-    /// The fixtures of DIR/fixtures.json, minus audio over 60 s; also returns what was left out.
+    /// The fixtures of DIR/fixtures.json, minus audio over 60 s and the decoder attacks (fixtures with their own
+    /// settings); also returns what was left out.
     static func loadFixtures(_ directory: String) throws -> (used: [Input], skipped: [String]) {
         let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/fixtures.json"))
         guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -319,6 +320,10 @@ enum QueueBench {
         for f in list {
             guard let id = f["id"] as? String, let file = f["file"] as? String, let expect = f["expect"] as? [String: Any],
                   let status = expect["status"] as? String else { throw Usage(description: "malformed fixture \(f)") }
+            if f["settings"] != nil {
+                skipped.append("\(id) (a decoder attack: only helper processes contain it)")
+                continue
+            }
             if let playback = expect["playback"] as? [String: Any], let ms = playback["durationMs"] as? Int, ms > 60_000 {
                 skipped.append("\(id) (\(ms / 1000) s of audio)")
                 continue
@@ -351,7 +356,7 @@ enum QueueBench {
                   + "\(w) worker slots / bare threads, repeat=\(repeats); "
                   + (options.databaseURL == nil ? "SQLite WAL, durability .normal" : "PostgreSQL queue and blob table"))
             print("used: " + inputs.map(\.id).joined(separator: " "))
-            print("left out (audio over 60 s): " + (skipped.isEmpty ? "none" : skipped.joined(separator: ", ")))
+            print("left out: " + (skipped.isEmpty ? "none" : skipped.joined(separator: ", ")))
         }
         // The bare pipeline reads real files: write each input (derived ones included) once, untimed.
         let inputsFolder = try temporaryFolder("inputs")
@@ -447,7 +452,7 @@ enum QueueBench {
     /// Through intake + queue + `Worker`. burst false: everything enqueued first (untimed), then the worker
     /// starts; wall = start → last finishedAt. burst true: the worker runs first, then everything is enqueued;
     /// wall = first enqueue → last finishedAt, latencies = createdAt → finishedAt per job.
-    static func workerRun(pipeline: MediaPipeline, inputs: [Input], slots: Int, logger: Logger, burst: Bool,
+    static func workerRun(pipeline: any AttachmentProcessor, inputs: [Input], slots: Int, logger: Logger, burst: Bool,
                           databaseURL: String? = nil) throws -> WorkerRun {
         let folder = try temporaryFolder(burst ? "e2e" : "worker")
         defer { remove(folder) }

@@ -313,6 +313,7 @@ func dispatch() -> Int32 {
     case "voice": return VoiceBench.run(Array(arguments.dropFirst()))
     case "queue": return QueueBench.run(Array(arguments.dropFirst()))
     case "pg": return PostgresBench.run(Array(arguments.dropFirst()))
+    case "isolation": return IsolationBench.run(Array(arguments.dropFirst()))
     default: return main()
     }
 }
