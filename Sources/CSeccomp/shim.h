@@ -7,6 +7,7 @@
 #include <linux/sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -39,6 +40,26 @@ static inline int mw_set_pipe_size(int fd, int bytes) {
     return fcntl(fd, 1024 + 7, bytes);
 }
 
+/// posix_spawn closes every descriptor from `first` up in the child (glibc 2.34+).
+static inline int mw_spawn_close_from(posix_spawn_file_actions_t *actions, int first) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, first);
+}
+
+/// POSIX_SPAWN_SETSID: the helper leads a session of its own (no controlling terminal to inject keys into).
+/// (glibc 2.26+ defines it only under _GNU_SOURCE: 0x80.)
+static inline short mw_spawn_setsid_flag(void) {
+#ifdef POSIX_SPAWN_SETSID
+    return POSIX_SPAWN_SETSID;
+#else
+    return 0x80;
+#endif
+}
+
+/// The helper's memory cannot be read by a sibling (ptrace, /proc/PID/mem), and it leaves no core.
+static inline int mw_not_dumpable(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno;
+}
+
 /// The helper dies with its parent (checked against the parent's pid to close the race with an early death).
 static inline int mw_die_with_parent(pid_t parent) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return -errno;
@@ -65,11 +86,14 @@ static inline int mw_seccomp_load(void) {
     // Programs and processes: no exec, no fork (threads only: clone must carry CLONE_THREAD).
     MW_DENY(execve); MW_DENY(execveat); MW_DENY(fork); MW_DENY(vfork);
     MW_DENY_IF(clone, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
-    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-    // Signals only to itself.
+    { int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); if (r < 0 && r != -EDOM) rc = r; }
+    // Signals only to itself (raise and abort use tgkill on its own pid).
     pid_t self = getpid();
     MW_DENY_IF(kill, 1, SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)self));
     MW_DENY_IF(tgkill, 1, SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)self));
+    MW_DENY_IF(rt_sigqueueinfo, 1, SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)self));
+    MW_DENY_IF(rt_tgsigqueueinfo, 1, SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)self));
+    MW_DENY(tkill); MW_DENY(pidfd_send_signal);
     // No file writes: opening for writing or creating, and every call that changes the file system.
     const int writeFlags[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND };
     for (unsigned i = 0; i < sizeof writeFlags / sizeof writeFlags[0]; i++) {
@@ -77,7 +101,7 @@ static inline int mw_seccomp_load(void) {
         MW_DENY_IF(open, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, f, f));
         MW_DENY_IF(openat, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, f, f));
     }
-    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0);
+    { int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0); if (r < 0 && r != -EDOM) rc = r; }
     MW_DENY(creat); MW_DENY(unlink); MW_DENY(unlinkat); MW_DENY(rename); MW_DENY(renameat); MW_DENY(renameat2);
     MW_DENY(mkdir); MW_DENY(mkdirat); MW_DENY(rmdir); MW_DENY(link); MW_DENY(linkat); MW_DENY(symlink);
     MW_DENY(symlinkat); MW_DENY(chmod); MW_DENY(fchmod); MW_DENY(fchmodat); MW_DENY(chown); MW_DENY(fchown);
@@ -98,6 +122,8 @@ static inline int mw_seccomp_load(void) {
     MW_DENY_IF(prlimit64, 1, SCMP_A2(SCMP_CMP_NE, 0));
 #undef MW_DENY
 #undef MW_DENY_IF
+    // Every thread of the helper (libvips, GLib and Foundation start some before the filter), not just this one.
+    if (rc == 0) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
     if (rc == 0) rc = seccomp_load(ctx);
     seccomp_release(ctx);
     return rc;

@@ -13,7 +13,7 @@ public enum HelperMain {
     /// Runs the helper loop; returns the process exit status.
     public static func run(parent: pid_t, environment: [String: String]) -> Int32 {
         // Nothing inherited beyond stdin/out/err and the two pipes.
-        _ = mw_close_from(5)
+        let closed = mw_close_from(5)  // the parent closed them at spawn too; this reports a kernel without close_range
         guard mw_die_with_parent(parent) == 0 else { return 70 }
         let settings: PipelineSettings, helper: HelperSettings
         let pipeline: MediaPipeline
@@ -28,7 +28,7 @@ public enum HelperMain {
             write(.failure("the helper cannot start: \(error)"))
             return 71
         }
-        let protections = Sandbox.apply(memoryBytes: helper.memoryBytes)
+        let protections = Sandbox.apply(memoryBytes: helper.memoryBytes, inheritedClosed: closed)
         guard write(.ready(protections)) else { return 72 }
 
         var input = FrameReader(fd: inputFD)
@@ -136,10 +136,13 @@ struct FrameReader {
     private(set) var sideTail: [UInt8] = []
     private let sideLimit = 4096
     private var sideOpen: Bool
+    /// The largest frame accepted; a longer announced length is refused before anything is allocated for it.
+    let maxFrame: Int
 
-    init(fd: Int32, side: Int32 = -1) {
+    init(fd: Int32, side: Int32 = -1, maxFrame: Int = HelperMessage.maxFrame) {
         self.fd = fd
         self.side = side
+        self.maxFrame = maxFrame
         sideOpen = side >= 0
     }
 
@@ -176,15 +179,17 @@ struct FrameReader {
             let available = buffer.count - start
             if available >= 4 {
                 let n = Int(buffer[start]) | Int(buffer[start + 1]) << 8 | Int(buffer[start + 2]) << 16 | Int(buffer[start + 3]) << 24
-                guard n > 0, n <= HelperMessage.maxFrame else { return .failed("frame length \(n)") }
+                guard n > 0, n <= maxFrame else { return .failed("frame length \(n)") }
                 if available >= 4 + n {
                     let body = buffer[(start + 4)..<(start + 4 + n)]
                     start += 4 + n
                     return .frame(body)
                 }
-                buffer.reserveCapacity(start + 4 + n)
+                // Grows with what really arrives, never by the announced length alone.
+                buffer.reserveCapacity(min(start + 4 + n, buffer.count + (1 << 20)))
             }
-            if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
+            // A large frame's buffer is not kept for the helper's life.
+            if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: buffer.capacity <= 8 << 20); start = 0 }
             if deadline != nil || sideOpen {
                 var ms: Int32 = -1
                 if let deadline {

@@ -38,23 +38,31 @@ final class HelperProcess {
         if toHelper >= 0 { close(toHelper) }
         close(reader.fd)
         close(reader.side)
-        if !reaped { kill(pid, SIGKILL); _ = Self.reap(pid, wait: true) }
+        if !reaped { Self.killGroup(pid); _ = Self.reap(pid, wait: true) }
     }
 
     /// Starts `executable helper --parent PID` and waits (up to `timeout`) for its `ready` report.
-    static func spawn(executable: String, environment: [String: String], timeout: Duration) throws(HelperStartError) -> HelperProcess {
+    /// `maxAnswer`: the largest frame the parent accepts from this helper (a compromised helper must not make
+    /// the parent allocate at will).
+    static func spawn(executable: String, environment: [String: String], timeout: Duration,
+                      maxAnswer: Int) throws(HelperStartError) -> HelperProcess {
         var jobPipe: [Int32] = [-1, -1], answerPipe: [Int32] = [-1, -1], errorPipe: [Int32] = [-1, -1]
         guard mw_pipe2(&jobPipe, O_CLOEXEC) == 0 else { throw .spawn("pipe: \(String(cString: strerror(errno)))") }
         guard mw_pipe2(&answerPipe, O_CLOEXEC) == 0 else {
             jobPipe.forEach { close($0) }
             throw .spawn("pipe: \(String(cString: strerror(errno)))")
         }
-        guard mw_pipe2(&errorPipe, O_CLOEXEC | O_NONBLOCK) == 0 else {
+        guard mw_pipe2(&errorPipe, O_CLOEXEC) == 0 else {
             (jobPipe + answerPipe).forEach { close($0) }
             throw .spawn("pipe: \(String(cString: strerror(errno)))")
         }
-        // The read end the helper gets must block; only the parent's end of stderr is non-blocking.
-        _ = fcntl(errorPipe[1], F_SETFL, 0)
+        // Every end moves to 10 or above, so no dup2 below can land on another end (fds 2-4 are the targets).
+        for i in 0..<2 {
+            jobPipe[i] = raised(jobPipe[i]); answerPipe[i] = raised(answerPipe[i]); errorPipe[i] = raised(errorPipe[i])
+        }
+        // The parent's ends never block: a job is written and stderr drained under the job's deadline.
+        _ = fcntl(jobPipe[1], F_SETFL, O_NONBLOCK)
+        _ = fcntl(errorPipe[0], F_SETFL, O_NONBLOCK)
         // 1 MiB pipes: a 5 MiB file crosses in a few writes.
         _ = mw_set_pipe_size(jobPipe[1], 1 << 20)
         _ = mw_set_pipe_size(answerPipe[1], 1 << 20)
@@ -67,18 +75,18 @@ final class HelperProcess {
         posix_spawn_file_actions_adddup2(&actions, errorPipe[1], 2)
         posix_spawn_file_actions_adddup2(&actions, jobPipe[0], HelperMain.inputFD)
         posix_spawn_file_actions_adddup2(&actions, answerPipe[1], HelperMain.outputFD)
+        _ = mw_spawn_close_from(&actions, HelperMain.outputFD + 1)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // Its own process group (a terminal's Ctrl-C goes to the service, which drains; helpers die with it
-        // through PR_SET_PDEATHSIG), every signal at its default, none blocked.
+        // A session of its own (no controlling terminal; a terminal's Ctrl-C goes to the service, which drains,
+        // and helpers die with it through PR_SET_PDEATHSIG), every signal at its default, none blocked.
         var none = sigset_t(), all = sigset_t()
         sigemptyset(&none)
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | mw_spawn_setsid_flag())
 
         var env = environment
         env["SWIFT_BACKTRACE"] = "enable=no"  // a crash ends at once (the backtracer would need exec anyway)
@@ -102,7 +110,7 @@ final class HelperProcess {
             close(jobPipe[1]); close(answerPipe[0]); close(errorPipe[0])
             throw .spawn("posix_spawn \(executable): \(String(cString: strerror(rc)))")
         }
-        var reader = FrameReader(fd: answerPipe[0], side: errorPipe[0])
+        var reader = FrameReader(fd: answerPipe[0], side: errorPipe[0], maxFrame: maxAnswer)
         let deadline = ContinuousClock.now + timeout
         let failure: String
         switch reader.next(deadline: deadline) {
@@ -117,7 +125,7 @@ final class HelperProcess {
         case .timedOut: failure = "the helper did not report ready within \(timeout)"
         case .failed(let why): failure = why
         }
-        kill(pid, SIGKILL)
+        killGroup(pid)
         let status = reap(pid, wait: true) ?? 0
         reader.drainSide()
         close(jobPipe[1]); close(answerPipe[0]); close(errorPipe[0])
@@ -130,8 +138,14 @@ final class HelperProcess {
         jobs += 1
         reader.resetSide()
         var transforming: (String, AttachmentKind)? = nil
-        guard writeAll(toHelper, HelperMessage.job(facts, bytes: bytes).encoded()) else {
-            return died(transforming: nil)
+        switch send(HelperMessage.job(facts, bytes: bytes).encoded(), deadline: deadline) {
+        case .sent: break
+        case .closed: return died(transforming: nil)
+        case .timedOut:
+            Self.killGroup(pid)
+            _ = Self.reap(pid, wait: true)
+            reaped = true
+            return .timedOut(transforming: nil)
         }
         while true {
             switch reader.next(deadline: deadline) {
@@ -147,13 +161,13 @@ final class HelperProcess {
                     return .answered(message!)
                 default:
                     // Not a message a healthy helper sends: it is treated as a crash.
-                    kill(pid, SIGKILL)
+                    Self.killGroup(pid)
                     return died(transforming: transforming)
                 }
             case .closed, .failed:
                 return died(transforming: transforming)
             case .timedOut:
-                kill(pid, SIGKILL)
+                Self.killGroup(pid)
                 _ = Self.reap(pid, wait: true)
                 reaped = true
                 return .timedOut(transforming: transforming)
@@ -161,11 +175,48 @@ final class HelperProcess {
         }
     }
 
+    private enum Sent { case sent, closed, timedOut }
+
+    /// Writes one frame to the helper without ever blocking past `deadline` (a helper that stops reading cannot
+    /// hold the slot), draining its stderr meanwhile.
+    private func send(_ frame: [UInt8], deadline: ContinuousClock.Instant) -> Sent {
+        frame.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(toHelper, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 { offset += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                guard n < 0 && errno == EAGAIN else { return .closed }
+                let left = deadline - .now
+                if left <= .zero { return .timedOut }
+                var fds = [pollfd(fd: toHelper, events: Int16(POLLOUT), revents: 0),
+                           pollfd(fd: reader.side, events: Int16(POLLIN), revents: 0)]
+                let ms = Int32(min(1000, max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+                if poll(&fds, 2, ms) > 0 && fds[1].revents != 0 { reader.drainSide() }
+            }
+            return .sent
+        }
+    }
+
+    /// SIGKILL to the helper and to anything in its process group (it leads its own session).
+    static func killGroup(_ pid: pid_t) {
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+    }
+
+    /// The same descriptor moved to 10 or above (close-on-exec); the original is closed.
+    private static func raised(_ fd: Int32) -> Int32 {
+        let moved = fcntl(fd, F_DUPFD_CLOEXEC, 10)
+        guard moved >= 0 else { return fd }
+        close(fd)
+        return moved
+    }
+
     /// Collects the exit status of a helper whose pipe closed (killing it if it lingers).
     private func died(transforming: (String, AttachmentKind)?) -> Run {
         var status = Self.reap(pid, wait: false, within: .milliseconds(200))
         if status == nil {
-            kill(pid, SIGKILL)
+            Self.killGroup(pid)
             status = Self.reap(pid, wait: true)
         }
         reaped = true
@@ -180,7 +231,7 @@ final class HelperProcess {
         close(toHelper)
         toHelper = -1  // closed once: the number may belong to another helper's pipe by the time deinit runs
         if Self.reap(pid, wait: false, within: .milliseconds(100)) == nil {
-            kill(pid, SIGKILL)
+            Self.killGroup(pid)
             _ = Self.reap(pid, wait: true)
         }
         reaped = true

@@ -9,7 +9,7 @@ enum Sandbox {
     static let openFiles: UInt64 = 64
 
     /// Applies everything; `memoryBytes` is the data limit (heap and anonymous mappings).
-    static func apply(memoryBytes: UInt64) -> Protections {
+    static func apply(memoryBytes: UInt64, inheritedClosed: Int32 = 0) -> Protections {
         var active: [String] = [], missing: [String] = []
         func record(_ name: String, _ rc: Int32) {
             if rc == 0 { active.append(name) } else { missing.append("\(name): \(String(cString: strerror(-rc)))") }
@@ -20,12 +20,15 @@ enum Sandbox {
         record("rlimit_fsize=0", mw_set_rlimit(mw_rlimit_fsize(), 0))
         record("rlimit_nofile=\(openFiles)", mw_set_rlimit(mw_rlimit_nofile(), openFiles))
         record("rlimit_data=\(memoryBytes)", mw_set_rlimit(mw_rlimit_data(), memoryBytes))
+        record("close_inherited_fds", inheritedClosed)
+        record("not_dumpable", mw_not_dumpable())
         record("no_new_privs", mw_no_new_privs())
         record("seccomp", mw_seccomp_load())
         return Protections(active: active, missing: missing)
     }
 
-    /// What the sandbox refuses, tried for real: a socket, a file written, a program run. Each attempt is reported
+    /// What the sandbox refuses, tried for real: a socket, a file written, a program run, a signal to
+    /// another process. Each attempt is reported
     /// as it happens, with the error it got or `allowed`. Only `mediaworker helper --probe-sandbox` calls this (a flag of
     /// a hidden subcommand, never reachable from a file or a job).
     static func probe(_ report: (String, String) -> Void) {
@@ -42,6 +45,8 @@ enum Sandbox {
         let spawned = posix_spawn(&pid, "/bin/true", nil, nil, argv, environ)
         report("spawn_program", spawned == 0 ? "allowed" : String(cString: strerror(spawned)))
         if spawned == 0 { var status: Int32 = 0; waitpid(pid, &status, 0) }
+        // Signal 0 only asks whether a signal could be sent: harmless to the parent even if it were allowed.
+        report("signal_parent", outcome(kill(getppid(), 0)))
         // execve last: if it were allowed this process would become /bin/true and print nothing more.
         let rc = execve("/bin/true", argv, environ)
         report("exec_program", outcome(rc))

@@ -36,6 +36,8 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         public var deadlineKills = 0
         public var memoryKills = 0
         public var recycles = 0
+        /// Helpers that answered with an internal failure (replaced; the job is retried by the queue).
+        public var failures = 0
         /// Time from noticing a dead helper to its replacement reporting ready, each time.
         public var replacementTimes: [Duration] = []
     }
@@ -46,7 +48,7 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
                 logger: Logger = Logger(label: "mediaworker.helpers")) throws {
         self.settings = try PipelineSettings(environment: environment)
         self.helperSettings = try HelperSettings(environment: environment)
-        self.environment = environment
+        self.environment = Self.helperEnvironment(environment)
         self.capacity = max(1, capacity)
         self.executable = executable
         self.logger = logger
@@ -55,6 +57,24 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     }
 
     deinit { shutdown() }
+
+    /// What a helper gets of the environment: the pipeline's and the helpers' settings and what the codecs read
+    /// (locale, fontconfig, libvips, libmagic), never credentials (database URL, tokens, signing keys, secrets).
+    static func helperEnvironment(_ environment: [String: String]) -> [String: String] {
+        let secret = ["DATABASE", "TOKEN", "KEY", "SECRET", "PASSWORD", "URL", "CALLBACK"]
+        return environment.filter { key, _ in
+            if key.hasPrefix("MEDIAWORKER_") { return !secret.contains { key.dropFirst(12).contains($0) } }
+            return ["PATH", "HOME", "LANG", "TMPDIR", "MAGIC", "MALLOC_ARENA_MAX"].contains(key) || key.hasPrefix("LC_")
+                || key.hasPrefix("FONTCONFIG_") || key.hasPrefix("VIPS_") || key.hasPrefix("G_")
+        }
+    }
+
+    /// The largest answer a helper may send: artifacts are bounded by the input size (thumbnails, an MP3 of at
+    /// most the duration limit at ≤ 64 kbps) with generous room.
+    private var maxAnswer: Int {
+        let mp3 = Int(settings.maxDurationSeconds * 16_000)
+        return min(HelperMessage.maxFrame, 2 * settings.maxBytes + mp3 + (16 << 20))
+    }
 
     /// Starts `capacity` helpers now; a failure is recorded (see `isReady`, `status`), not thrown.
     public func start() {
@@ -75,21 +95,29 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         helpers.forEach { $0.stop() }
     }
 
-    /// False while no helper can be started (retried at most once a second from here).
+    /// False while no helper can be started. Never blocks: a new start is tried in the background at most once a
+    /// second while it is false.
     public var isReady: Bool {
-        let retry = lock.withLock { () -> Bool in
-            guard startFailure != nil, !retryingStart, ContinuousClock.now - lastStartAttempt > .seconds(1) else { return false }
+        let (ready, retry) = lock.withLock { () -> (Bool, Bool) in
+            guard startFailure != nil else { return (true, false) }
+            guard !retryingStart, ContinuousClock.now - lastStartAttempt > .seconds(1) else { return (false, false) }
             retryingStart = true
-            return true
+            return (false, true)
         }
         if retry {
-            let helper = try? spawn()
-            lock.withLock {
-                if let helper { idle.append(helper) }
-                retryingStart = false
+            Thread.detachNewThread { [weak self] in
+                guard let self else { return }
+                let helper = try? self.spawn()
+                let extra = self.lock.withLock { () -> HelperProcess? in
+                    self.retryingStart = false
+                    guard let helper else { return nil }
+                    if self.idle.count < self.capacity { self.idle.append(helper); return nil }
+                    return helper
+                }
+                extra?.stop()
             }
         }
-        return lock.withLock { startFailure == nil }
+        return ready
     }
 
     /// Why helpers cannot be used (nil when they can), and the protections the kernel refused (best-effort mode).
@@ -99,9 +127,9 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
 
     public var statistics: Statistics { lock.withLock { counters } }
 
-    /// The longest a job can take here: two helper attempts at the time limit, two helper starts, and a
+    /// The longest a job can take here: two helper attempts at the time limit, up to four helper starts, and a
     /// minute for loading and storing. The worker stops renewing a job's lease past it.
-    public var jobDeadline: TimeInterval { 2 * (settings.timeLimitSeconds + helperSettings.startTimeout) + 60 }
+    public var jobDeadline: TimeInterval { 2 * settings.timeLimitSeconds + 4 * helperSettings.startTimeout + 60 }
 
     /// Peak resident memory of every helper alive now (idle and busy), bytes.
     public var helperPeaks: [Int64] {
@@ -126,11 +154,15 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
             case .answered(.outcome(let outcome, let sniff, let transform, _)):
                 timings.sniff = .nanoseconds(sniff)
                 timings.transform = .nanoseconds(transform)
+                guard outcome.size == bytes.count else {
+                    retire(helper, event: "crash")
+                    throw HelperFailure(message: "a helper reported the wrong size")
+                }
                 checkin(helper)
-                guard outcome.size == bytes.count else { throw HelperFailure(message: "a helper reported the wrong size") }
                 return outcome
             case .answered(.failure(let message)):
-                checkin(helper)
+                // Not trusted again: a helper that failed once is replaced, not reused.
+                retire(helper, event: "failure")
                 throw HelperFailure(message: message)
             case .answered:
                 retire(helper, event: "crash")
@@ -217,24 +249,23 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         }
     }
 
-    /// A dead or killed helper leaves the pool; its replacement is started at once.
+    /// A dead, killed or failing helper leaves the pool; a replacement is started at once in the background
+    /// (the job's own retry, if any, takes whichever helper is ready first).
     private func retire(_ helper: HelperProcess, event: String) {
-        let noticed = ContinuousClock.now
         lock.withLock { busy[helper.pid] = nil }
         count(event)
-        guard let replacement = try? spawn() else { return }
-        let took = ContinuousClock.now - noticed
-        lock.withLock {
-            counters.replacementTimes.append(took)
-            if idle.count < capacity { idle.append(replacement) } else { replacement.stop() }
-        }
+        helper.stop()
+        replaceSoon(timed: true)
     }
 
-    /// Starts a replacement in the background (after a recycle: the caller's job is already done).
-    private func replaceSoon() {
+    /// Starts a replacement helper on a background thread (posix_spawn itself runs on the spawner thread).
+    private func replaceSoon(timed: Bool = false) {
+        let noticed = ContinuousClock.now
         Thread.detachNewThread { [weak self] in
             guard let self, let helper = try? self.spawn() else { return }
+            let took = ContinuousClock.now - noticed
             let extra = self.lock.withLock { () -> Bool in
+                if timed { self.counters.replacementTimes.append(took) }
                 if self.idle.count < self.capacity { self.idle.append(helper); return false }
                 return true
             }
@@ -246,7 +277,8 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         lock.withLock { lastStartAttempt = .now }
         do {
             let helper = try HelperProcess.spawn(executable: executable, environment: environment,
-                                                 timeout: .milliseconds(Int64(helperSettings.startTimeout * 1000)))
+                                                 timeout: .milliseconds(Int64(helperSettings.startTimeout * 1000)),
+                                                 maxAnswer: maxAnswer)
             if !helper.protections.missing.isEmpty {
                 if helperSettings.mode == .required {
                     helper.stop()
@@ -287,6 +319,7 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
             case "deadline_kill": counters.deadlineKills += 1
             case "memory_kill": counters.memoryKills += 1
             case "recycle": counters.recycles += 1
+            case "failure": counters.failures += 1
             default: break
             }
         }

@@ -14,10 +14,11 @@ import Testing
         }
     }
 
-    func run(_ arguments: [String]) throws -> Run {
+    func run(_ arguments: [String], env: [String: String] = [:]) throws -> Run {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
+        if !env.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -87,5 +88,23 @@ import Testing
         #expect(badFrom.status != 0 && badFrom.stdout.isEmpty)
         let missing = try run(["process", "/nonexistent/file.jpg"])
         #expect(missing.status != 0 && missing.stdout.isEmpty)
+    }
+
+    @Test("decoder attacks through the CLI: the trap file is corrupt, the hanging PDF is kept without a preview in time")
+    func decoderAttacks() throws {
+        let trap = try run(["process", FixtureManifest.folder.appendingPathComponent("hostile/vorbis_rate_2e31.ogg").path])
+        #expect(trap.status == 0)
+        #expect(trap.json["reason"] as? String == "corrupt")
+        let started = ContinuousClock.now
+        let hang = try run(["process", FixtureManifest.folder.appendingPathComponent("hostile/pdf_nested_xobjects.pdf").path],
+                           env: ["MEDIAWORKER_TIME_LIMIT": "2"])
+        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(hang.status == 0)
+        #expect(hang.json["status"] as? String == "accepted")
+        #expect(hang.json["previewUnavailable"] as? String == "time_limit")
+        let bomb = try run(["process", FixtureManifest.folder.appendingPathComponent("hostile/png_interlaced_49mp.png").path],
+                           env: ["MEDIAWORKER_HELPER_MEMORY_MB": "256"])
+        #expect(bomb.status == 0)
+        #expect(bomb.json["reason"] as? String == "corrupt")
     }
 }

@@ -19,7 +19,7 @@ import Testing
         return try pool.process(try fixture.bytes(), facts: fixture.facts, timings: &timings)
     }
 
-    @Test("the sandbox refuses a socket, a file write, a spawned program and exec")
+    @Test("the sandbox refuses a socket, a file write, a spawned program, a signal to its parent and exec")
     func sandboxHolds() throws {
         let process = Process()
         process.executableURL = TestBinary.mediaworker
@@ -35,10 +35,11 @@ import Testing
             return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
         }, uniquingKeysWith: { $1 })
         #expect(lines["missing"] == nil, "the kernel refused part of the sandbox: \(text)")
-        for protection in ["seccomp", "no_new_privs", "rlimit_core=0", "rlimit_fsize=0", "rlimit_nofile=64"] {
+        for protection in ["seccomp", "no_new_privs", "not_dumpable", "close_inherited_fds", "rlimit_core=0",
+                           "rlimit_fsize=0", "rlimit_nofile=64"] {
             #expect(lines["active"]?.split(separator: " ").contains(Substring(protection)) == true, "\(protection) not active: \(text)")
         }
-        for attempt in ["socket", "write_file", "spawn_program", "exec_program"] {
+        for attempt in ["socket", "write_file", "spawn_program", "signal_parent", "exec_program"] {
             #expect(lines[attempt] == "Operation not permitted", "\(attempt): \(lines[attempt] ?? "no answer (exec succeeded?)")")
         }
         #expect(!FileManager.default.fileExists(atPath: "/tmp/mediaworker-sandbox-probe-\(process.processIdentifier)"))

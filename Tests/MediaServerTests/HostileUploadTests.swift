@@ -10,7 +10,9 @@ import Testing
 @Suite(.serialized) struct HostileUploadTests {
     @Test("hostile files next to good ones: right final states, /healthz always answers, nothing stuck", arguments: TestBackend.allCases)
     func hostileBesideGood(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend, env: ["MEDIAWORKER_TIME_LIMIT": "3", "MEDIAWORKER_LEASE": "2"])
+        // Helpers get 256 MiB here, so the 49 MP interlaced PNG is a decompression bomb for them.
+        let server = try ServerProcess(backend, env: ["MEDIAWORKER_TIME_LIMIT": "3", "MEDIAWORKER_LEASE": "2",
+                                                      "MEDIAWORKER_HELPER_MEMORY_MB": "256"])
         // (fixture, expected state, expected reason or previewUnavailable)
         let cases: [(String, String, String?)] = [
             ("pdf-nested-xobjects", "accepted", "time_limit"),
@@ -22,6 +24,7 @@ import Testing
             ("vorbis-rate-1hz", "rejected", "corrupt"),
             ("png-palette", "accepted", nil),
             ("vorbis-rate-20hz", "rejected", "corrupt"),
+            ("png-interlaced-49mp", "rejected", "corrupt"),
             ("pdf-text-3-pages", "accepted", nil),
         ]
         var ids: [String] = []
