@@ -30,11 +30,6 @@ static inline int mw_pipe2(int fds[2], int flags) {
     return syscall(SYS_pipe2, fds, flags) == 0 ? 0 : -errno;
 }
 
-/// Closes every descriptor from `first` up (close_range(2)).
-static inline int mw_close_from(unsigned int first) {
-    return syscall(SYS_close_range, first, ~0U, 0) == 0 ? 0 : -errno;
-}
-
 /// Sets a pipe's capacity (F_SETPIPE_SZ); the kernel may round it.
 static inline int mw_set_pipe_size(int fd, int bytes) {
     return fcntl(fd, 1024 + 7, bytes);

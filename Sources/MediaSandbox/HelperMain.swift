@@ -12,8 +12,8 @@ public enum HelperMain {
 
     /// Runs the helper loop; returns the process exit status.
     public static func run(parent: pid_t, environment: [String: String]) -> Int32 {
-        // Nothing inherited beyond stdin/out/err and the two pipes.
-        let closed = mw_close_from(5)  // the parent closed them at spawn too; this reports a kernel without close_range
+        // Nothing is inherited beyond stdin/out/err and the two pipes: the parent closes the rest at spawn (closing
+        // them here would race with descriptors the runtime's own threads are opening by now).
         guard mw_die_with_parent(parent) == 0 else { return 70 }
         let settings: PipelineSettings, helper: HelperSettings
         let pipeline: MediaPipeline
@@ -28,7 +28,7 @@ public enum HelperMain {
             write(.failure("the helper cannot start: \(error)"))
             return 71
         }
-        let protections = Sandbox.apply(memoryBytes: helper.memoryBytes, inheritedClosed: closed)
+        let protections = Sandbox.apply(memoryBytes: helper.memoryBytes)
         guard write(.ready(protections)) else { return 72 }
 
         var input = FrameReader(fd: inputFD)

@@ -9,7 +9,7 @@ enum Sandbox {
     static let openFiles: UInt64 = 64
 
     /// Applies everything; `memoryBytes` is the data limit (heap and anonymous mappings).
-    static func apply(memoryBytes: UInt64, inheritedClosed: Int32 = 0) -> Protections {
+    static func apply(memoryBytes: UInt64) -> Protections {
         var active: [String] = [], missing: [String] = []
         func record(_ name: String, _ rc: Int32) {
             if rc == 0 { active.append(name) } else { missing.append("\(name): \(String(cString: strerror(-rc)))") }
@@ -20,7 +20,6 @@ enum Sandbox {
         record("rlimit_fsize=0", mw_set_rlimit(mw_rlimit_fsize(), 0))
         record("rlimit_nofile=\(openFiles)", mw_set_rlimit(mw_rlimit_nofile(), openFiles))
         record("rlimit_data=\(memoryBytes)", mw_set_rlimit(mw_rlimit_data(), memoryBytes))
-        record("close_inherited_fds", inheritedClosed)
         record("not_dumpable", mw_not_dumpable())
         record("no_new_privs", mw_no_new_privs())
         record("seccomp", mw_seccomp_load())

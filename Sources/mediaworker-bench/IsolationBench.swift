@@ -1,10 +1,10 @@
 // mediaworker-bench isolation: what running the codecs in sandboxed helper processes costs. A program that
 // prints figures, never a timed test; scripts/bench_isolation.sh runs it (and measures `serve`'s memory).
 //
-//   mediaworker-bench isolation DIR [--workers W] [--repeat R] [--kills K] [--helper PATH] [--quiet]
+//   mediaworker-bench isolation DIR [--workers W] [--repeat R] [--passes P] [--kills K] [--helper PATH] [--quiet]
 //
 // overhead: the fixture corpus of DIR/fixtures.json (as `queue corpus` loads it) through intake + SQLite queue +
-// `Worker` with W slots, everything enqueued first, wall = worker start → last finishedAt. Interleaved rounds:
+// `Worker` with W slots (the corpus P times over, so a round lasts long enough to measure), everything enqueued first, wall = worker start → last finishedAt. Interleaved rounds:
 // the pipeline in this process (`MediaPipeline`), then in W helper processes (`SandboxedPipeline`, helpers
 // started before the clock runs, as `serve` starts them). Overhead = (isolated − in-process) / in-process, best
 // round of each, and the median of each round's own pair. libvips in-process runs on its default thread count;
@@ -22,9 +22,10 @@ import MediaSandbox
 
 enum IsolationBench {
     static let usage = """
-        usage: mediaworker-bench isolation DIR [--workers W] [--repeat R] [--kills K] [--helper PATH] [--quiet]
+        usage: mediaworker-bench isolation DIR [--workers W] [--repeat R] [--passes P] [--kills K] [--helper PATH] [--quiet]
           --workers W   worker slots (default: the cores)
           --repeat R    interleaved rounds of each (default 5)
+          --passes P    the corpus this many times in each round (default 3)
           --kills K     helper crashes to time (default 20)
           --helper PATH the mediaworker executable to run helpers from (default: next to this program)
         """
@@ -33,6 +34,7 @@ enum IsolationBench {
         var directory = ""
         var workers = ProcessInfo.processInfo.activeProcessorCount
         var repeats = 5
+        var passes = 3
         var kills = 20
         var helper = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mediaworker").path
         var quiet = false
@@ -43,6 +45,7 @@ enum IsolationBench {
                 switch arg {
                 case "--workers": workers = try args.positive(arg)
                 case "--repeat": repeats = try args.positive(arg)
+                case "--passes": passes = try args.positive(arg)
                 case "--kills": kills = try args.positive(arg)
                 case "--helper": helper = try args.value(arg)
                 case "--quiet": quiet = true
@@ -61,7 +64,8 @@ enum IsolationBench {
 
     static func measure(_ options: Options) throws -> Int32 {
         let environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("MEDIAWORKER_") }
-        let (inputs, skipped) = try QueueBench.loadFixtures(options.directory)
+        let (corpus, skipped) = try QueueBench.loadFixtures(options.directory)
+        let inputs = Array([[QueueBench.Input]](repeating: corpus, count: options.passes).joined())
         let inProcess = try MediaPipeline(settings: try PipelineSettings(environment: environment))
         var logger = Logger(label: "mediaworker.bench", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = .warning
@@ -70,7 +74,7 @@ enum IsolationBench {
         isolated.start()
         if let failure = isolated.status.failure { throw Usage(description: "helpers do not start: \(failure)") }
         if !options.quiet {
-            print("mediaworker-bench isolation: \(inputs.count) jobs from \(options.directory)/fixtures.json, "
+            print("mediaworker-bench isolation: \(inputs.count) jobs (\(options.passes) × \(corpus.count) from \(options.directory)/fixtures.json), "
                   + "\(options.workers) worker slots, \(options.repeats) interleaved rounds; helpers: \(options.helper)")
             print("left out: " + (skipped.isEmpty ? "none" : skipped.joined(separator: ", ")))
         }

@@ -321,7 +321,7 @@ enum QueueBench {
             guard let id = f["id"] as? String, let file = f["file"] as? String, let expect = f["expect"] as? [String: Any],
                   let status = expect["status"] as? String else { throw Usage(description: "malformed fixture \(f)") }
             if f["settings"] != nil {
-                skipped.append("\(id) (a decoder attack: only helper processes contain it)")
+                skipped.append("\(id) (a decoder attack or a 392 MB decode: run through helpers only)")
                 continue
             }
             if let playback = expect["playback"] as? [String: Any], let ms = playback["durationMs"] as? Int, ms > 60_000 {

@@ -14,7 +14,7 @@ import Testing
     static let jobs = 2_000
     /// Small fixtures of every kind (the same mix as the worker crash test), so 2,000 jobs take seconds each.
     static let mix = FixtureManifest.inProcess.filter { f in
-        (f.expect.playback?.durationMs ?? 0) <= 5_000 && f.derive == nil && f.id != "jpeg-camera-5mib" && f.id != "png-interlaced-49mp"
+        (f.expect.playback?.durationMs ?? 0) <= 5_000 && f.derive == nil && f.id != "jpeg-camera-5mib"
     }
 
     /// The worker processes, spawned and reaped with posix_spawn/waitpid rather than Foundation's `Process`

@@ -16,7 +16,8 @@ public struct FixtureManifest: Decodable, Sendable {
         public var fileName: String?
         public var derive: Derive?
         /// `MEDIAWORKER_*` settings this case runs under (a tighter limit than the default). Cases with settings
-        /// are decoder attacks (hangs, memory) that only the helper processes contain: never run them in-process.
+        /// are decoder attacks (hangs, memory; empty settings: heavy on the defaults) that only the helper processes
+        /// contain: never run them in-process.
         public var settings: [String: String]?
         public var expect: Expectation
 

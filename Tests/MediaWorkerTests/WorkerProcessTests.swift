@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct WorkerProcessTests {
     /// Small fixtures of every kind, so hundreds of jobs run in seconds.
     static let mix = FixtureManifest.inProcess.filter { f in
-        (f.expect.playback?.durationMs ?? 0) <= 5_000 && f.derive == nil && f.id != "jpeg-camera-5mib" && f.id != "png-interlaced-49mp"
+        (f.expect.playback?.durationMs ?? 0) <= 5_000 && f.derive == nil && f.id != "jpeg-camera-5mib"
     }
 
     func launch(_ storage: TestStorage, log: URL? = nil, _ env: [String: String] = [:]) throws -> Process {
