@@ -2,6 +2,7 @@
 #   make run    installs what is missing, builds, runs the service on the embedded default
 #   make test   the same set-up, then every test (and the Dockerfile lint)
 #   make bench  builds in release mode and prints the benchmark figures against the peers
+#   make fuzz   libFuzzer on the pipeline and its decoders (FUZZ_SECONDS each)
 
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
@@ -11,7 +12,7 @@ SWIFT ?= swift
 TOOLS := .build-tools
 APT_LISTS := scripts/debian/build.txt scripts/debian/test.txt
 
-.PHONY: run test build deps lint bench fixtures clean check-swift
+.PHONY: run test build deps lint bench fuzz fixtures clean check-swift
 
 # Installs the Debian packages listed in scripts/debian/*.txt that are not installed yet.
 # The Dockerfile installs from the same lists, so the two cannot drift apart.
@@ -65,9 +66,13 @@ bench: deps
 	bash scripts/bench_pg.sh
 	bash scripts/bench_isolation.sh
 
+# libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
+fuzz: deps
+	bash scripts/fuzz.sh
+
 # Regenerates Fixtures/ (needs the tools listed in Fixtures/README.md).
 fixtures:
 	python3 Fixtures/make_fixtures.py
 
 clean:
-	rm -rf .build $(TOOLS) bench-out
+	rm -rf .build .build-fuzz $(TOOLS) bench-out

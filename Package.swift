@@ -126,6 +126,10 @@ let package = Package(
             dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaPostgres",
                            "MediaSandbox", .product(name: "Logging", package: "swift-log")]
         ),
+        // libFuzzer targets (`make fuzz` builds them with -sanitize=fuzzer,address -DFUZZING; a plain build makes
+        // replay programs that run each file given once).
+        .executableTarget(name: "fuzz-pipeline", dependencies: ["MediaPipeline"], path: "Fuzz/FuzzPipeline"),
+        .executableTarget(name: "fuzz-decoders", dependencies: ["MediaPipeline"], path: "Fuzz/FuzzDecoders"),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaPostgres"],
                 path: "Tests/MediaTestSupport"),

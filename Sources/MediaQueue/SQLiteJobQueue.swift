@@ -34,12 +34,42 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        pool = try DatabasePool(path: path, configuration: config)
-        try Self.migrator.migrate(pool)
+        pool = try Self.open(path: path, configuration: config)
+        try Self.migrate(pool)
     }
 
-    /// Versioned schema; GRDB records applied migrations and runs each once, in a write transaction,
-    /// so processes starting together apply it once.
+    /// `PRAGMA journal_mode = WAL` on a new file answers SQLITE_BUSY at once, without the busy handler, while
+    /// another process is switching it too (several processes opening one new database together): retried for
+    /// up to 30 s like any other lock wait.
+    private static func open(path: String, configuration: Configuration) throws -> DatabasePool {
+        let deadline = Date().addingTimeInterval(30)
+        var pause = 0.002
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                Thread.sleep(forTimeInterval: pause * Double.random(in: 0.5...1.5))
+                pause = min(pause * 2, 0.1)
+            }
+        }
+    }
+
+    /// Applies the pending migrations. Each runs in its own write transaction, but GRDB reads which ones are
+    /// applied before taking the write lock, so a process starting beside another can try a migration the other
+    /// has just committed ("table … already exists", its transaction rolled back): it then reads again.
+    private static func migrate(_ pool: DatabasePool) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            do {
+                return try migrator.migrate(pool)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR
+                        && (error.message ?? "").contains("already exists") && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+    }
+
+    /// Versioned schema; GRDB records applied migrations and runs each once, in a write transaction.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1-jobs") { db in

@@ -1,0 +1,32 @@
+// libFuzzer target: the whole pipeline (`MediaPipeline.process`) on arbitrary bytes, as a visitor and as an
+// operator (the first byte chooses). Built by `make fuzz` with `-sanitize=fuzzer,address -DFUZZING`; without
+// FUZZING it is a replay program: `fuzz-pipeline FILE...` runs each file once (a crash reproduces in a debugger).
+import Foundation
+import MediaPipeline
+
+let pipeline: MediaPipeline = {
+    var settings = PipelineSettings()
+    // Bounded work per input: a hang is found by libFuzzer's -timeout, not waited out for a minute.
+    settings.timeLimitSeconds = 2
+    settings.maxDurationSeconds = 120
+    do { return try MediaPipeline(settings: settings) } catch { fatalError("pipeline cannot start: \(error)") }
+}()
+
+func fuzzOne(_ bytes: [UInt8]) {
+    let sender: Sender = (bytes.first ?? 0) & 1 == 0 ? .visitor : .operator
+    _ = try? pipeline.process(bytes, facts: AttachmentFacts(from: sender))
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzPipeline(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    fuzzOne(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
+
+#if !FUZZING
+@main enum Replay {
+    static func main() {
+        for path in CommandLine.arguments.dropFirst() { fuzzOne([UInt8](FileManager.default.contents(atPath: path) ?? Data())) }
+    }
+}
+#endif
