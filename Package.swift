@@ -128,8 +128,9 @@ let package = Package(
         ),
         // libFuzzer targets (`make fuzz` builds them with -sanitize=fuzzer,address -DFUZZING; a plain build makes
         // replay programs that run each file given once).
-        .executableTarget(name: "fuzz-pipeline", dependencies: ["MediaPipeline"], path: "Fuzz/FuzzPipeline"),
-        .executableTarget(name: "fuzz-decoders", dependencies: ["MediaPipeline"], path: "Fuzz/FuzzDecoders"),
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .executableTarget(name: "fuzz-pipeline", dependencies: ["MediaPipeline", "FuzzSupport"], path: "Fuzz/FuzzPipeline"),
+        .executableTarget(name: "fuzz-decoders", dependencies: ["MediaPipeline", "FuzzSupport"], path: "Fuzz/FuzzDecoders"),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaPostgres"],
                 path: "Tests/MediaTestSupport"),

@@ -4,6 +4,7 @@
 //   4 PDF structure check · 5 WebP chunk stripper · 6 MP3 gain adjuster · 7 libmagic sniff + policy
 //   8 voice-note transcoder (decode → resample → LAME → gain)
 import Foundation
+import FuzzSupport
 // The decoders are internal to MediaPipeline: reached through @testable, which only debug builds allow.
 #if DEBUG
 @testable import MediaPipeline
@@ -50,19 +51,16 @@ func fuzzOne(_ input: [UInt8]) {
     }
 }
 
+/// libFuzzer's per-input entry (its driver links against this name).
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     fuzzOne(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
     return 0
 }
 
-#if !FUZZING
-@main enum Replay {
-    static func main() {
-        for path in CommandLine.arguments.dropFirst() { fuzzOne([UInt8](FileManager.default.contents(atPath: path) ?? Data())) }
-    }
+@main enum Target {
+    static func main() { FuzzMain.run(testOneInput) }
 }
-#endif
 #else
 @main enum Replay {
     static func main() {

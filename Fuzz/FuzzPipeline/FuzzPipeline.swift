@@ -2,6 +2,7 @@
 // operator (the first byte chooses). Built by `make fuzz` with `-sanitize=fuzzer,address -DFUZZING`; without
 // FUZZING it is a replay program: `fuzz-pipeline FILE...` runs each file once (a crash reproduces in a debugger).
 import Foundation
+import FuzzSupport
 import MediaPipeline
 
 let pipeline: MediaPipeline = {
@@ -17,16 +18,13 @@ func fuzzOne(_ bytes: [UInt8]) {
     _ = try? pipeline.process(bytes, facts: AttachmentFacts(from: sender))
 }
 
+/// libFuzzer's per-input entry (its driver links against this name).
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzPipeline(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     fuzzOne(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
     return 0
 }
 
-#if !FUZZING
-@main enum Replay {
-    static func main() {
-        for path in CommandLine.arguments.dropFirst() { fuzzOne([UInt8](FileManager.default.contents(atPath: path) ?? Data())) }
-    }
+@main enum Target {
+    static func main() { FuzzMain.run(testOneInput) }
 }
-#endif
