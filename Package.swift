@@ -131,6 +131,7 @@ let package = Package(
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         .executableTarget(name: "fuzz-pipeline", dependencies: ["MediaPipeline", "FuzzSupport"], path: "Fuzz/FuzzPipeline"),
         .executableTarget(name: "fuzz-decoders", dependencies: ["MediaPipeline", "FuzzSupport"], path: "Fuzz/FuzzDecoders"),
+        .executableTarget(name: "fuzz-http", dependencies: ["MediaServer", "FuzzSupport"], path: "Fuzz/FuzzHTTP"),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaPostgres"],
                 path: "Tests/MediaTestSupport"),

@@ -11,8 +11,15 @@
 - png_interlaced_49mp.png: 7000 x 7000 (49 MP: passes the 50 MP pixel check) 16-bit RGBA, Adam7-interlaced, all
   zero (~0.4 MB): an interlaced PNG cannot be decoded a strip at a time, so it needs the whole 392 MB image in memory.
   A legitimate worst case: it works under the default helper memory limit, and is the memory test with a smaller one.
+- pdf_zip_polyglot.pdf: `%PDF-1.7` + a ZIP archive (a script inside) + `startxref 9 %%EOF`: every reader finds
+  what it looks for at the ends, but nothing of a PDF in between. poppler refuses it; it must be corrupt, not an
+  "unrenderable PDF" kept and served.
+- pdf_wrapped_elf.pdf: `%PDF-1.4` + the ELF program of hostile/tiny_elf + a trailer naming /Encrypt + `startxref`
+  + `%%EOF`: claims to need a password; corrupt.
 """
+import io
 import os
+import zipfile
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -102,12 +109,27 @@ def interlaced_png(side: int = 7000, bytes_per_pixel: int = 8) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", b"".join(parts)) + png_chunk(b"IEND", b"")
 
 
+def zip_polyglot() -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        info = zipfile.ZipInfo("invoice.js", date_time=(2026, 11, 30, 0, 0, 0))
+        z.writestr(info, "WScript.Shell.Run('calc.exe')\n")
+    return b"%PDF-1.7\n%" + archive.getvalue() + b"\nstartxref\n9\n%%EOF\n"
+
+
+def wrapped_elf() -> bytes:
+    elf = open(os.path.join(HERE, "hostile/tiny_elf"), "rb").read()
+    return (b"%PDF-1.4\n" + elf + b"\ntrailer\n<< /Size 2 /Root 1 0 R /Encrypt 1 0 R >>\nstartxref\n9\n%%EOF\n")
+
+
 def main() -> None:
     out = os.path.join(HERE, "hostile")
     for name, rate in [("2e31", 1 << 31), ("2e31m1", (1 << 31) - 1), ("1hz", 1), ("20hz", 20)]:
         open(os.path.join(out, f"vorbis_rate_{name}.ogg"), "wb").write(vorbis_with_rate(rate))
     open(os.path.join(out, "pdf_nested_xobjects.pdf"), "wb").write(nested_xobjects())
     open(os.path.join(out, "png_interlaced_49mp.png"), "wb").write(interlaced_png())
+    open(os.path.join(out, "pdf_zip_polyglot.pdf"), "wb").write(zip_polyglot())
+    open(os.path.join(out, "pdf_wrapped_elf.pdf"), "wb").write(wrapped_elf())
 
 
 if __name__ == "__main__":

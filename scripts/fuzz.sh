@@ -7,7 +7,8 @@
 #
 # Targets: fuzz-pipeline (MediaPipeline.process, visitor or operator) and fuzz-decoders (each decoder entry alone:
 # Ogg/Opus, Ogg Vorbis, MP3, Ogg codec identification, PDF structure check, WebP chunk stripper, MP3 gain adjuster,
-# libmagic sniff + policy, the voice-note transcoder). A crash, leak-free timeout (-timeout=10 s per input) or
+# libmagic sniff + policy, the voice-note transcoder) and fuzz-http (the Range header, the file-name sanitiser,
+# signed-URL verification, and that a genuine signed URL with one byte changed never verifies). A crash, leak-free timeout (-timeout=10 s per input) or
 # out-of-memory (-rss_limit_mb) input is written to bench-out/fuzz/TARGET-crash-… (or timeout-, oom-); replay it
 # with the target built without FUZZING (`swift build --product fuzz-pipeline`, then `fuzz-pipeline FILE`) and add
 # it to Fixtures/hostile/ with its expected outcome so the fixture suite replays it for ever.
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-fuzz-pipeline fuzz-decoders}
+TARGETS=${FUZZ_TARGETS:-fuzz-pipeline fuzz-decoders fuzz-http}
 SCRATCH=.build-fuzz
 OUT=bench-out/fuzz
 mkdir -p "$OUT"
@@ -37,7 +38,13 @@ seed() {  # seed DIR SELECTOR FILE
   if [ -n "$2" ]; then { printf "\\x$(printf %02x "$2")"; cat "$3"; } >"$1/$2-$name"; else cp "$3" "$1/$name"; fi
 }
 rm -rf "$OUT/seeds"
-mkdir -p "$OUT/seeds/fuzz-pipeline" "$OUT/seeds/fuzz-decoders"
+mkdir -p "$OUT/seeds/fuzz-pipeline" "$OUT/seeds/fuzz-decoders" "$OUT/seeds/fuzz-http"
+# fuzz-http: a few requests as browsers and the desk send them.
+printf '\x00\x00\x01\x00\x00bytes=0-1' >"$OUT/seeds/fuzz-http/range-first-bytes"
+printf '\x00\x00\x01\x00\x00bytes=-500' >"$OUT/seeds/fuzz-http/range-suffix"
+printf '\x01../../\xe2\x80\xaefdp.exe.png' >"$OUT/seeds/fuzz-http/name-rtl"
+printf '\x02/v1/media/0193a000-0000-7000-8000-000000000000/thumbnail\n1800000600\nAAAA' >"$OUT/seeds/fuzz-http/signed"
+printf '\x03\x10A' >"$OUT/seeds/fuzz-http/changed-url"
 while IFS= read -r f; do
   seed "$OUT/seeds/fuzz-pipeline" "" "$f"
   seed "$OUT/seeds/fuzz-decoders" 7 "$f"

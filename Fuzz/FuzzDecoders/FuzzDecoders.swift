@@ -51,21 +51,11 @@ func fuzzOne(_ input: [UInt8]) {
     }
 }
 
-/// libFuzzer's per-input entry (its driver links against this name).
-@_cdecl("LLVMFuzzerTestOneInput")
-public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    fuzzOne(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-    return 0
-}
-
 @main enum Target {
-    static func main() { FuzzMain.run(testOneInput) }
+    static func main() { FuzzMain.run(fuzzOne) }
 }
 #else
-@main enum Replay {
-    static func main() {
-        FileHandle.standardError.write(Data("fuzz-decoders reaches internal decoders: build it in debug (make fuzz)\n".utf8))
-        exit(2)
-    }
+@main enum Target {
+    static func main() { FuzzMain.needsDebugBuild("fuzz-decoders") }
 }
 #endif

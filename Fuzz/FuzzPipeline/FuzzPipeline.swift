@@ -18,13 +18,6 @@ func fuzzOne(_ bytes: [UInt8]) {
     _ = try? pipeline.process(bytes, facts: AttachmentFacts(from: sender))
 }
 
-/// libFuzzer's per-input entry (its driver links against this name).
-@_cdecl("LLVMFuzzerTestOneInput")
-public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    fuzzOne(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-    return 0
-}
-
 @main enum Target {
-    static func main() { FuzzMain.run(testOneInput) }
+    static func main() { FuzzMain.run(fuzzOne) }
 }

@@ -86,7 +86,8 @@ final class OpusStreamDecoder: AudioDecoder {
 
 /// Ogg Vorbis through libvorbisfile.
 final class VorbisStreamDecoder: AudioDecoder {
-    private var file = OggVorbis_File()
+    /// On the heap, never moved: libvorbisfile keeps pointers into it (its vorbis_block points at its dsp state).
+    private let file: UnsafeMutablePointer<OggVorbis_File>
     private var reader: UnsafeMutablePointer<MwVorbisReader>
     let sampleRate: Int
     let declaredFrames: Int64?
@@ -94,17 +95,22 @@ final class VorbisStreamDecoder: AudioDecoder {
     init(_ bytes: UnsafeRawBufferPointer) throws(AudioDecodeError) {
         reader = .allocate(capacity: 1)
         reader.initialize(to: MwVorbisReader(data: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), length: bytes.count, position: 0))
-        guard mw_vorbis_open_memory(reader, &file) == 0, let info = ov_info(&file, -1) else {
+        file = .allocate(capacity: 1)
+        file.initialize(to: OggVorbis_File())
+        // On failure ov_open_callbacks clears what it set up itself.
+        guard mw_vorbis_open_memory(reader, file) == 0, let info = ov_info(file, -1) else {
             reader.deallocate()
+            file.deallocate()
             throw .corrupt("the Ogg Vorbis stream does not open")
         }
         sampleRate = info.pointee.rate
-        let total = ov_pcm_total(&file, -1)
+        let total = ov_pcm_total(file, -1)
         declaredFrames = total >= 0 ? total : nil
     }
 
     deinit {
-        ov_clear(&file)
+        ov_clear(file)
+        file.deallocate()
         reader.deallocate()
     }
 
@@ -112,11 +118,11 @@ final class VorbisStreamDecoder: AudioDecoder {
         while true {
             var channelsPointer: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>? = nil
             var stream: Int32 = 0
-            let n = ov_read_float(&file, &channelsPointer, 4096, &stream)
+            let n = ov_read_float(file, &channelsPointer, 4096, &stream)
             if n == OV_HOLE { continue }
             if n < 0 { throw .corrupt("the Vorbis data does not decode (libvorbisfile error \(n))") }
             if n == 0 { return false }
-            guard let info = ov_info(&file, stream), let channelsPointer else { throw .corrupt("a Vorbis link without a header") }
+            guard let info = ov_info(file, stream), let channelsPointer else { throw .corrupt("a Vorbis link without a header") }
             if info.pointee.rate != sampleRate { throw .unsupported("a Vorbis stream whose sample rate changes mid-stream") }
             let channels = Int(info.pointee.channels), frames = Int(n)
             mono.removeAll(keepingCapacity: true)

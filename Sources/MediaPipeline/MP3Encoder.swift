@@ -9,6 +9,8 @@ final class MP3Encoder {
     private let lame: OpaquePointer
     private var output: [UInt8] = []
     private var scratch: [UInt8] = []
+    /// The first negative return of libmp3lame; after it nothing more is encoded and `finish` returns nil.
+    private(set) var failure: Int32?
 
     /// - Parameters: inputRate is the PCM's rate; libmp3lame resamples to `outputRate` itself.
     init(inputRate: Int, outputRate: Int, vbrQuality: Int, quality: Int) throws(AudioDecodeError) {
@@ -35,7 +37,7 @@ final class MP3Encoder {
     func reserve(bytes: Int) { output.reserveCapacity(bytes) }
 
     func encode(_ mono: [Float]) {
-        guard !mono.isEmpty else { return }
+        guard !mono.isEmpty, failure == nil else { return }
         let needed = mono.count + mono.count / 4 + 7200  // libmp3lame's worst case
         if scratch.count < needed { scratch = [UInt8](repeating: 0, count: needed) }
         let capacity = Int32(scratch.count)
@@ -44,14 +46,17 @@ final class MP3Encoder {
                 lame_encode_buffer_ieee_float(lame, pcm.baseAddress, pcm.baseAddress, Int32(mono.count), out.baseAddress, capacity)
             }
         }
-        if written > 0 { output.append(contentsOf: scratch[0..<Int(written)]) }
+        if written < 0 { failure = written } else if written > 0 { output.append(contentsOf: scratch[0..<Int(written)]) }
     }
 
-    /// Flushes the encoder and writes the Info tag into the frame libmp3lame reserved at the start.
-    func finish() -> [UInt8] {
+    /// Flushes the encoder and writes the Info tag into the frame libmp3lame reserved at the start; nil when
+    /// libmp3lame failed on any call (the MP3 would be missing audio).
+    func finish() -> [UInt8]? {
+        guard failure == nil else { return nil }
         if scratch.count < 7200 { scratch = [UInt8](repeating: 0, count: 7200) }
         let capacity = Int32(scratch.count)
         let written = scratch.withUnsafeMutableBufferPointer { lame_encode_flush(lame, $0.baseAddress, capacity) }
+        if written < 0 { failure = written; return nil }
         if written > 0 { output.append(contentsOf: scratch[0..<Int(written)]) }
         var tag = [UInt8](repeating: 0, count: 2880)
         let tagSize = tag.withUnsafeMutableBufferPointer { lame_get_lametag_frame(lame, $0.baseAddress, $0.count) }

@@ -52,7 +52,7 @@ public final class MediaPipeline: AttachmentProcessor {
         // Size first: decided before any decoding.
         if size == 0 { return reject(.empty, "the file is empty (0 bytes)") }
         if size > settings.maxBytes {
-            return reject(.tooLarge, "\(grouped(size)) bytes is over the \(grouped(settings.maxBytes))-byte limit")
+            return reject(.tooLarge, Self.tooLargeMessage(size: size, limit: settings.maxBytes))
         }
         guard let policy = AttachmentPolicy.forChannel(facts.channel) else {
             return reject(.unsupportedType, "channel \(facts.channel) has no attachment policy")
@@ -98,6 +98,11 @@ public final class MediaPipeline: AttachmentProcessor {
         public var sniff: Duration = .zero
         public var transform: Duration = .zero
         public init() {}
+    }
+
+    /// The `too_large` message, also used where the size is known before the bytes are read (the CLI).
+    public static func tooLargeMessage(size: Int, limit: Int) -> String {
+        "\(grouped(size)) bytes is over the \(grouped(limit))-byte limit"
     }
 
     /// libmagic reads at most this many leading bytes.

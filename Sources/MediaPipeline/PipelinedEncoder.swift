@@ -27,7 +27,7 @@ final class PipelinedEncoder: @unchecked Sendable {
             if cancelled || (queue.isEmpty && closed) {
                 let finish = !cancelled
                 condition.unlock()
-                let bytes = finish ? encoder.finish() : []
+                let bytes = finish ? encoder.finish() : nil
                 condition.lock()
                 output = bytes
                 exited = true
@@ -51,16 +51,19 @@ final class PipelinedEncoder: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits for everything queued to be encoded and returns the MP3.
-    func finish() -> [UInt8] {
+    /// Waits for everything queued to be encoded and returns the MP3 (nil when libmp3lame failed).
+    func finish() -> [UInt8]? {
         condition.lock()
         closed = true
         condition.broadcast()
         while !exited { condition.wait() }
-        let bytes = output ?? []
+        let bytes = output
         condition.unlock()
         return bytes
     }
+
+    /// libmp3lame's error code when it failed (after `finish`).
+    var failure: Int32? { encoder.failure }
 
     /// Stops the encoder without finishing (the note was refused); waits for its thread to end.
     func cancel() {

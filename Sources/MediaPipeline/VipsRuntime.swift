@@ -49,11 +49,12 @@ public enum VipsRuntime {
 
 /// libvips keeps one process-wide error buffer; these messages are for humans only, never decisions.
 enum VipsError {
+    /// The buffer's text, copied and cleared in one step under libvips's own lock (`vips_error_buffer_copy`):
+    /// reading it, then clearing it, would race with another thread's error in between.
     static func take() -> String {
-        guard let raw = vips_error_buffer() else { return "" }
-        let message = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
-        vips_error_clear()
-        return message
+        guard let raw = vips_error_buffer_copy() else { return "" }
+        defer { g_free(raw) }
+        return String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

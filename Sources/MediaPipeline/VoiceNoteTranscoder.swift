@@ -64,7 +64,9 @@ struct VoiceNoteTranscoder {
                 encoder.cancel()
                 return .rejected(.corrupt, "no audio decodes from the \(label(type))")
             }
-            var mp3 = encoder.finish()
+            guard var mp3 = encoder.finish() else {
+                return .rejected(.corrupt, "the MP3 encoder failed on the decoded audio (libmp3lame error \(encoder.failure ?? 0))")
+            }
 
             // Normalisation after the fact, losslessly, in 1.5 dB steps of the MP3's global gain.
             var gainDb = 0.0

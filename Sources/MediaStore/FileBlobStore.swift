@@ -27,7 +27,13 @@ public final class FileBlobStore: BlobStore {
     public func put(jobID: String, role: String, bytes: [UInt8]) throws {
         let target = try file(jobID, role)
         let dir = target.deletingLastPathComponent()
+        // A folder made here is only durable once its parent is fsynced too (the shard, then the blobs root).
+        let shard = dir.deletingLastPathComponent()
+        let newShard = !FileManager.default.fileExists(atPath: shard.path)
+        let newDir = newShard || !FileManager.default.fileExists(atPath: dir.path)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        if newShard { try Self.syncFolder(shard.deletingLastPathComponent()) }
+        if newDir { try Self.syncFolder(shard) }
         let temporary = dir.appendingPathComponent(".\(role).\(UInt64.random(in: 0...UInt64.max)).tmp")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXError.current("create \(temporary.path)") }
@@ -53,14 +59,19 @@ public final class FileBlobStore: BlobStore {
             close(fd)
             throw error
         }
-        close(fd)
+        // close reports a deferred write error on some file systems (NFS): the blob is not taken as written.
+        guard close(fd) == 0 else { throw POSIXError.current("close \(temporary.path)") }
         guard rename(temporary.path, target.path) == 0 else { throw POSIXError.current("rename to \(target.path)") }
         ok = true
-        let dirFD = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirFD >= 0 {
-            fsync(dirFD)
-            close(dirFD)
-        }
+        try Self.syncFolder(dir)
+    }
+
+    /// fsync of a folder, so the names in it (a rename, a new subfolder) survive a power cut.
+    static func syncFolder(_ folder: URL) throws {
+        let fd = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXError.current("open \(folder.path)") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw POSIXError.current("fsync \(folder.path)") }
     }
 
     public func get(jobID: String, role: String) throws -> [UInt8]? {

@@ -31,6 +31,14 @@ struct ProcessCommand: ParsableCommand {
         do { pipeline = try SandboxedPipeline(environment: ProcessInfo.processInfo.environment, capacity: 1) } catch {
             throw ValidationError("\(error)")
         }
+        // The size decides before anything is read: a 20 GB (or sparse) file is refused at once.
+        guard let size = fileSize(file) else { throw ValidationError("cannot read \(file)") }
+        if size > pipeline.settings.maxBytes {
+            pipeline.shutdown()
+            print(Outcome.rejected(.init(reason: .tooLarge, message: MediaPipeline.tooLargeMessage(size: size, limit: pipeline.settings.maxBytes),
+                                         detectedType: nil, size: size)).json(location: { _ in nil }).serialized())
+            return
+        }
         guard let bytes = readFile(file) else { throw ValidationError("cannot read \(file)") }
         var timings = MediaPipeline.PhaseTimings()
         let outcome = try pipeline.process(bytes, facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName),
@@ -49,6 +57,13 @@ struct ProcessCommand: ParsableCommand {
 }
 
 extension Sender: ExpressibleByArgument {}
+
+/// The size of a regular file, from fstat (nothing is read).
+func fileSize(_ path: String) -> Int? {
+    var st = stat()
+    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return Int(st.st_size)
+}
 
 /// The whole file in one buffer, read with POSIX calls (no intermediate `Data` copy).
 func readFile(_ path: String) -> [UInt8]? {

@@ -107,4 +107,21 @@ import Testing
         #expect(bomb.status == 0)
         #expect(bomb.json["reason"] as? String == "corrupt")
     }
+
+    @Test("a 20 GB sparse file is refused as too_large from its size alone, at once")
+    func sizeBeforeReading() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("huge.jpg").path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        #expect(fd >= 0 && ftruncate(fd, 20 << 30) == 0)
+        close(fd)
+        let started = ContinuousClock.now
+        let r = try run(["process", path])
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(r.status == 0)
+        #expect(r.json["status"] as? String == "rejected")
+        #expect(r.json["reason"] as? String == "too_large")
+        #expect(r.json["size"] as? Int == 20 << 30)
+    }
 }
