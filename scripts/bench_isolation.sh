@@ -33,7 +33,7 @@ echo "== overhead and crash recovery (mediaworker-bench isolation, $REPEAT round
 echo "== serve: peak memory of the service and of its helpers over the corpus"
 DATA=$(mktemp -d /tmp/mw-bench-serve.XXXXXX)
 trap 'kill "$SERVE" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-MEDIAWORKER_TOKENS=bench MEDIAWORKER_SIGNING_KEYS=bench-key-0123456789 MEDIAWORKER_WORKERS=2 MEDIAWORKER_LOG_LEVEL=warning \
+MEDIAWORKER_TOKENS=bench MEDIAWORKER_SIGNING_KEYS=bench-key-0123456789abcdef0123456789abcdef MEDIAWORKER_WORKERS=2 MEDIAWORKER_LOG_LEVEL=warning \
   "$BIN/mediaworker" serve --port 0 --data "$DATA" >"$OUT/serve.out" 2>>"$LOG" &
 SERVE=$!
 for _ in $(seq 100); do grep -q listening "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import MediaIntake
 import MediaJSON
 import MediaQueue
@@ -26,6 +27,8 @@ public struct MediaHTTPService: Sendable {
     let mediaCache: MediaCache
     /// Whether files can be processed here (the helper processes), for `/readyz`.
     let processing: @Sendable () -> ProcessingHealth
+    /// Where the details `/readyz` does not answer with go.
+    let logger = Logger(label: "mediaworker.http")
 
     public init(queue: any JobQueue & EventOutbox, store: any BlobStore, settings: ServerSettings,
                 registry: PrometheusCollectorRegistry, wake: @escaping @Sendable () -> Void = {},
@@ -49,7 +52,7 @@ public struct MediaHTTPService: Sendable {
         router.head("/v1/media/:jobId/:role") { request, context in try await media(request, context, head: true) }
         router.get("/healthz") { _, _ in Self.text(.ok, "ok\n") }
         router.get("/readyz") { _, _ in try await ready() }
-        router.get("/metrics") { _, _ in try await metrics() }
+        router.get("/metrics") { request, _ in try await metrics(request) }
         router.get("/openapi.yaml") { _, _ in Self.openAPI() }
         return router
     }
@@ -253,28 +256,41 @@ public struct MediaHTTPService: Sendable {
 
     // MARK: Operations
 
+    /// Ready when the queue and the store answer and helper processes start. The answer names the part that is
+    /// not ready, never its details (host names, paths, driver errors): those go to the log.
     func ready() async throws -> Response {
+        let counts: [JobState: Int]
         do {
-            let counts = try await NIOThreadPool.singleton.runIfActive { () throws -> [JobState: Int] in
+            counts = try await NIOThreadPool.singleton.runIfActive { () throws -> [JobState: Int] in
                 let counts = try queue.counts()
                 _ = try store.size(jobID: "00000000-0000-7000-8000-000000000000", role: "original")
                 return counts
             }
-            let health = processing()
-            if let failure = health.failure {
-                return Self.error(.serviceUnavailable, "not_ready", "no helper process can be started: \(failure)")
-            }
-            var members: [(String, JSONValue)] = [("status", .string("ready")), ("queued", .int(counts[.queued] ?? 0))]
-            if !health.missingProtections.isEmpty {
-                members.append(("sandboxMissing", .array(health.missingProtections.map { .string($0) })))
-            }
-            return Self.json(.ok, .object(members))
         } catch {
-            return Self.error(.serviceUnavailable, "not_ready", "\(error)")
+            logger.error("not ready: the queue or the store does not answer", metadata: ["error": "\(error)"])
+            return Self.error(.serviceUnavailable, "not_ready", "the queue or the blob store does not answer")
         }
+        let health = processing()
+        if let failure = health.failure {
+            logger.error("not ready: no helper process can be started", metadata: ["error": "\(failure)"])
+            return Self.error(.serviceUnavailable, "not_ready", "no helper process can be started")
+        }
+        var members: [(String, JSONValue)] = [("status", .string("ready")), ("queued", .int(counts[.queued] ?? 0))]
+        if !health.missingProtections.isEmpty {
+            // Which protections, without the kernel's words: `seccomp`, `no_new_privs`, …
+            let names = health.missingProtections.map { String($0.prefix { $0 != ":" }) }
+            members.append(("sandboxMissing", .array(names.map { .string($0) })))
+        }
+        return Self.json(.ok, .object(members))
     }
 
-    func metrics() async throws -> Response {
+    func metrics(_ request: Request) async throws -> Response {
+        if let token = settings.metricsToken {
+            let header = request.headers[.authorization] ?? ""
+            guard header.prefix(7).lowercased() == "bearer ", constantTimeEquals(String(header.dropFirst(7)), token) else {
+                return Self.error(.unauthorized, "unauthorized", "/metrics needs the metrics token", extra: [.wwwAuthenticate: "Bearer"])
+            }
+        }
         let (counts, pending) = try await NIOThreadPool.singleton.runIfActive { (try queue.counts(), try queue.pendingEvents()) }
         for (state, n) in counts {
             Gauge(label: "mediaworker_queue_jobs", dimensions: [("state", state.rawValue)]).record(n)

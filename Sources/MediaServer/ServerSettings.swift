@@ -22,6 +22,18 @@ public struct ServerSettings: Sendable {
     public var callbackSecret = ""
     /// Memory for artifacts of final jobs kept ready to serve, bytes (`MEDIAWORKER_MEDIA_CACHE_BYTES`; 0: off).
     public var mediaCacheBytes = 64 << 20
+    /// Seconds a request head may take from its first byte to its blank line (`MEDIAWORKER_HTTP_HEADER_TIMEOUT`).
+    public var headerTimeout: Double = 10
+    /// Seconds a connection with no request in flight stays open (`MEDIAWORKER_HTTP_IDLE_TIMEOUT`).
+    public var idleTimeout: Double = 60
+    /// Connections open at once; more wait in the kernel's backlog (`MEDIAWORKER_HTTP_MAX_CONNECTIONS`).
+    public var maxConnections = 4096
+    /// Largest request head (and header field), bytes (`MEDIAWORKER_HTTP_MAX_HEAD_BYTES`); past it: 431.
+    public var maxHeadBytes = 16 * 1024
+    /// When set, `/metrics` needs `Authorization: Bearer` with it (`MEDIAWORKER_METRICS_TOKEN`).
+    public var metricsToken: String?
+    /// Shortest signing key or callback secret accepted, bytes: a shorter HMAC key is guessable offline.
+    public static let minimumSecretBytes = 32
     /// Tokens or keys that were generated because none were configured (the operator is told in the log).
     public var generated: [String] = []
 
@@ -63,6 +75,28 @@ public struct ServerSettings: Sendable {
             callbackURL = url
         }
         callbackSecret = env["MEDIAWORKER_CALLBACK_SECRET"] ?? ""
+        func seconds(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
+            guard let raw = env[key] else { return nil }
+            guard let v = Double(raw), range.contains(v) else { throw ServerSettingsError("\(key)=\(raw): expected seconds in \(range)") }
+            return v
+        }
+        func count(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let raw = env[key] else { return nil }
+            guard let v = Int(raw), range.contains(v) else { throw ServerSettingsError("\(key)=\(raw): expected a whole number in \(range)") }
+            return v
+        }
+        if let v = try seconds("MEDIAWORKER_HTTP_HEADER_TIMEOUT", 0.1...3600) { headerTimeout = v }
+        if let v = try seconds("MEDIAWORKER_HTTP_IDLE_TIMEOUT", 0.1...86_400) { idleTimeout = v }
+        if let v = try count("MEDIAWORKER_HTTP_MAX_CONNECTIONS", 1...1_000_000) { maxConnections = v }
+        if let v = try count("MEDIAWORKER_HTTP_MAX_HEAD_BYTES", 1024...(1 << 20)) { maxHeadBytes = v }
+        if let raw = env["MEDIAWORKER_METRICS_TOKEN"], !raw.isEmpty { metricsToken = raw }
+        // Configured secrets are checked (generated ones are 32 random bytes): a short HMAC key is guessable.
+        for key in signingKeys where key.utf8.count < Self.minimumSecretBytes {
+            throw ServerSettingsError("MEDIAWORKER_SIGNING_KEYS: a key of \(key.utf8.count) bytes; each must be at least \(Self.minimumSecretBytes) bytes (for example `openssl rand -base64 32`)")
+        }
+        if callbackURL != nil && callbackSecret.utf8.count < Self.minimumSecretBytes {
+            throw ServerSettingsError("MEDIAWORKER_CALLBACK_SECRET: \(callbackSecret.isEmpty ? "empty" : "\(callbackSecret.utf8.count) bytes"); with MEDIAWORKER_CALLBACK_URL set it must be at least \(Self.minimumSecretBytes) bytes")
+        }
         if let raw = env["MEDIAWORKER_MEDIA_CACHE_BYTES"] {
             guard let v = Int(raw), v >= 0 else { throw ServerSettingsError("MEDIAWORKER_MEDIA_CACHE_BYTES=\(raw): expected bytes ≥ 0") }
             mediaCacheBytes = v

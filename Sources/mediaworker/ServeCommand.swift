@@ -49,9 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
         let service = MediaHTTPService(queue: queue, store: store, settings: settings, registry: registry,
                                        wake: { worker.wake() }, processing: processing)
         let (listenHost, listenPort) = (settings.host, settings.port)
+        // Connections beyond the cap wait in the kernel's backlog; the descriptor limit is raised to cover them.
+        raiseOpenFileLimit(to: settings.maxConnections + 256, logger: logger)
         var app = Application(
             router: service.router(),
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "mediaworker"),
+            server: settings.httpServer,
+            configuration: settings.applicationConfiguration,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? listenPort
                 FileHandle.standardOutput.write(Data("listening on http://\(listenHost):\(port)\n".utf8))
@@ -68,5 +71,18 @@ struct ServeCommand: AsyncParsableCommand {
             logger.notice("MEDIAWORKER_CALLBACK_URL not set: job events are kept in the outbox, not sent")
         }
         try await app.runService()
+    }
+}
+
+/// Raises the soft limit on open descriptors towards `wanted` (at most the hard limit): a server holding thousands
+/// of connections needs more than the 1,024 many shells start with.
+func raiseOpenFileLimit(to wanted: Int, logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+    let target = min(rlim_t(wanted), limit.rlim_max)
+    limit.rlim_cur = target
+    if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 || target < rlim_t(wanted) {
+        logger.warning("open-file limit below what MEDIAWORKER_HTTP_MAX_CONNECTIONS needs", metadata: [
+            "limit": "\(target)", "wanted": "\(wanted)"])
     }
 }

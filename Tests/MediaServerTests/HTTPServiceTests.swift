@@ -131,12 +131,12 @@ import Testing
         #expect(try await server.request("GET", later, auth: false).status == 403)
         #expect(try await server.request("GET", "/v1/media/\(id)/original", auth: false).status == 403)
         // Signed correctly with the older key, but expired a minute ago.
-        let expired = SignedMediaURL(keys: ["key-2026-10"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) - 60)
+        let expired = SignedMediaURL(keys: ["key-2026-10-3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) - 60)
         let r = try await server.request("GET", expired, auth: false)
         #expect(r.status == 403 && r.json["error"] as? String == "expired")
-        let rotated = SignedMediaURL(keys: ["key-2026-10"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) + 60)
+        let rotated = SignedMediaURL(keys: ["key-2026-10-3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) + 60)
         #expect(try await server.request("GET", rotated, auth: false).status == 200)
-        let missing = SignedMediaURL(keys: ["key-2026-11"]).url(jobID: id, role: "playback", expires: Int(Date().timeIntervalSince1970) + 60)
+        let missing = SignedMediaURL(keys: ["key-2026-11-6c1f0e2a9b8d4c7e5f3a1b0c9d8e7f6a"]).url(jobID: id, role: "playback", expires: Int(Date().timeIntervalSince1970) + 60)
         #expect(try await server.request("GET", missing, auth: false).status == 404)
     }
 

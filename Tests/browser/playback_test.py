@@ -145,7 +145,7 @@ def served_checks(binary, driver, out_dir):
     """Upload through the HTTP API, then open the signed URLs as the desk does. Yields (name, ok, detail)."""
     import urllib.request
     data = os.path.join(out_dir, "serve-data")
-    env = dict(os.environ, MEDIAWORKER_TOKENS="browser-token", MEDIAWORKER_SIGNING_KEYS="browser-key",
+    env = dict(os.environ, MEDIAWORKER_TOKENS="browser-token", MEDIAWORKER_SIGNING_KEYS="browser-key-8f7e6d5c4b3a29180f1e2d3c4b5a6978",
                MEDIAWORKER_LOG_LEVEL="warning")
     server = subprocess.Popen([binary, "serve", "--port", "0", "--data", data], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, env=env, text=True)

@@ -51,7 +51,7 @@ fail_setup() {
 
 # --- the server ---------------------------------------------------------------------------------------------------
 mkdir -p "$WORK/data"
-MEDIAWORKER_TOKENS=$TOKEN MEDIAWORKER_SIGNING_KEYS=test-key \
+MEDIAWORKER_TOKENS=$TOKEN MEDIAWORKER_SIGNING_KEYS=test-key-0f1e2d3c4b5a69788796a5b4c3d2e1f0 \
     "$BIN" serve --port 0 --data "$WORK/data" >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 BASE=
