@@ -65,6 +65,7 @@ bench: deps
 	bash scripts/bench_http.sh
 	bash scripts/bench_pg.sh
 	bash scripts/bench_isolation.sh
+	bash scripts/bench_slowloris.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
 fuzz: deps

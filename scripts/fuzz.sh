@@ -45,6 +45,7 @@ printf '\x00\x00\x01\x00\x00bytes=-500' >"$OUT/seeds/fuzz-http/range-suffix"
 printf '\x01../../\xe2\x80\xaefdp.exe.png' >"$OUT/seeds/fuzz-http/name-rtl"
 printf '\x02/v1/media/0193a000-0000-7000-8000-000000000000/thumbnail\n1800000600\nAAAA' >"$OUT/seeds/fuzz-http/signed"
 printf '\x03\x10A' >"$OUT/seeds/fuzz-http/changed-url"
+cp Fixtures/hostile/fuzz/http_* "$OUT/seeds/fuzz-http/"
 while IFS= read -r f; do
   seed "$OUT/seeds/fuzz-pipeline" "" "$f"
   seed "$OUT/seeds/fuzz-decoders" 7 "$f"
