@@ -38,7 +38,9 @@ public struct AttachmentIntake: Sendable {
         do {
             result = try queue.enqueue(submission, id: id, now: now)
         } catch {
-            try? store.delete(jobID: id)
+            // The commit may have landed before the connection broke (a PostgreSQL failover): the original goes
+            // only when the queue answers that the job is not there. Unsure, an orphan blob is the safe side.
+            if case .some(.none) = try? queue.job(id: id) { try? store.delete(jobID: id) }
             throw error
         }
         if result.job.id != id { try? store.delete(jobID: id) }  // lost a race on the same key

@@ -162,8 +162,10 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             )
             SELECT \(Self.columns), pg_notify($\(binds.count)::text, '') FROM inserted
             """
-        // The statement committed once it returns: from here on each upload's answer is its own.
-        let rows = try connections.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows
+        // In an explicit transaction: an autocommit statement reports CommandComplete before its implicit commit,
+        // so a server stopped in between (a restart, a failover) could acknowledge uploads it never kept — seen once
+        // in the scale-out run as a 202 whose job did not exist. COMMIT answers only once the rows are durable.
+        let rows = try connections.transaction { try $0.run(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).rows }
         var created: [String: Result<Job, any Error>] = [:]
         for row in rows {
             let id = try? row.makeRandomAccess()[0].decode(String.self)
@@ -315,6 +317,14 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             """
         q.sql += " " + Self.columns
         return try finalUpdate(q, now: now)
+    }
+
+    public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool {
+        try connections.query("""
+            UPDATE jobs SET state = 'queued', run_after = \(retryAt), attempts = GREATEST(0, attempts - 1),
+                last_error = \(error), lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
+            """).metadata.rows == 1
     }
 
     public func release(id: String, worker: String, now: Date) throws -> Bool {

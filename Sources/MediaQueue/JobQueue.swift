@@ -33,6 +33,10 @@ public protocol JobQueue: Sendable {
     /// Records a retryable error: back to `queued` after `retryAt`, or `dead` when `retryAt` is nil.
     func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool
 
+    /// Puts a claimed job back because the infrastructure failed it (store, database, helpers), not its content:
+    /// queued again after `retryAt`, with `error` as its last error and the attempt counted at claim given back.
+    func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool
+
     /// Gives a claimed job back untouched (graceful shutdown): queued again, claimable at once.
     func release(id: String, worker: String, now: Date) throws -> Bool
 

@@ -19,7 +19,12 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The delay doubles each attempt, capped, then scaled by a random factor in [0.5, 1.5).
     public func retryAt(afterAttempt attempts: Int, now: Date) -> Date? {
         guard attempts < maxAttempts else { return nil }
-        let exponential = min(maximum, base * pow(2, Double(max(0, attempts - 1))))
+        return backoff(after: attempts, now: now)
+    }
+
+    /// The same delay after `failures` consecutive failures, whatever the attempt budget (infrastructure outages).
+    public func backoff(after failures: Int, now: Date) -> Date {
+        let exponential = min(maximum, base * pow(2, Double(min(60, max(0, failures - 1)))))
         return now.addingTimeInterval(exponential * Double.random(in: 0.5..<1.5))
     }
 }

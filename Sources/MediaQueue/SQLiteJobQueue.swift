@@ -304,6 +304,17 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
+    public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'queued', run_after = ?, attempts = MAX(0, attempts - 1), last_error = ?,
+                    lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = ? AND state = 'running' AND lease_owner = ?
+                """, arguments: [retryAt.timeIntervalSince1970, error, id, worker])
+            return db.changesCount == 1
+        }
+    }
+
     public func release(id: String, worker: String, now: Date) throws -> Bool {
         try pool.write { db in
             // The attempt counted at claim time is given back: the job never really ran.

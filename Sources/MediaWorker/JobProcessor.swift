@@ -16,17 +16,25 @@ public struct JobProcessor: Sendable {
     public let queue: any JobQueue
     public let store: any BlobStore
     public let retry: RetryPolicy
+    /// Seconds after a job's creation during which infrastructure failures postpone it without using an attempt
+    /// (`MEDIAWORKER_OUTAGE_WINDOW`); past it they count, so a job whose original is gone for good ends `dead`.
+    public let outageWindow: TimeInterval
+    /// Consecutive infrastructure failures in this process: the postponement backoff grows with an outage and
+    /// starts over with the first job that completes.
+    private let outageStreak = OutageStreak()
 
-    public init(pipeline: any AttachmentProcessor, queue: any JobQueue, store: any BlobStore, retry: RetryPolicy) {
+    public init(pipeline: any AttachmentProcessor, queue: any JobQueue, store: any BlobStore, retry: RetryPolicy,
+                outageWindow: TimeInterval = 6 * 3600) {
         self.pipeline = pipeline
         self.queue = queue
         self.store = store
         self.retry = retry
+        self.outageWindow = outageWindow
     }
 
     /// What happened to a job on this worker.
     public enum Disposition: String, Sendable {
-        case completed, retried, dead, leaseLost = "lease_lost"
+        case completed, retried, postponed, dead, leaseLost = "lease_lost"
     }
 
     /// Processes `job` (claimed by `worker`) and records the result or the error. Never throws: a queue
@@ -55,15 +63,28 @@ public struct JobProcessor: Sendable {
             phases.append(("sniff", timings.sniff))
             phases.append(("transform", timings.transform))
             let result = try timed("store") { try storeArtifacts(of: outcome, jobID: job.id) }
-            let held = try timed("complete") { try queue.complete(id: job.id, worker: worker, result: result, now: Date()) }
+            // The result is kept through a database outage: the write is tried again until it lands (or another
+            // worker has taken the job over), instead of letting the lease lapse and the work be lost.
+            let held = try timed("complete") { try persisting(log) { try queue.complete(id: job.id, worker: worker, result: result, now: Date()) } }
+            outageStreak.reset()
             log.info(held ? "job finished" : "job finished but its lease was taken over; result discarded",
                      metadata: metadata(phases, ["state": "\(result.state.rawValue)"]))
             if held { record(job, outcome: outcome, phases: phases) }
             return held ? .completed : .leaseLost
         } catch {
             let message = "\(error)"
+            // Infrastructure is not the file's fault (the pipeline's verdicts are outcomes, and a decoder that
+            // crashes or hangs ends the job in its helper): the job waits for the outage to end, attempt kept.
+            if Date().timeIntervalSince(job.createdAt) < outageWindow {
+                let retryAt = retry.backoff(after: outageStreak.increment(), now: Date())
+                let held = (try? persisting(log) { try queue.postpone(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
+                log.warning("job postponed: the infrastructure failed it (the attempt is not counted)",
+                            metadata: metadata(phases, ["error": "\(message)", "retry_at": "\(Job.timestamp(retryAt))"]))
+                Counter(label: "mediaworker_jobs_total", dimensions: dimensions(job, kind: "unknown", outcome: "postponed")).increment()
+                return held ? .postponed : .leaseLost
+            }
             let retryAt = retry.retryAt(afterAttempt: job.attempts, now: Date())
-            let held = (try? queue.fail(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date())) ?? false
+            let held = (try? persisting(log) { try queue.fail(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
             log.warning(retryAt == nil ? "job failed; no attempts left, it is dead" : "job failed; will retry",
                         metadata: metadata(phases, ["error": "\(message)",
                                                     "retry_at": "\(retryAt.map(Job.timestamp) ?? "never")"]))
@@ -72,6 +93,25 @@ public struct JobProcessor: Sendable {
             return held ? (retryAt == nil ? .dead : .retried) : .leaseLost
         }
     }
+
+    /// Runs a queue write, trying it again with backoff (0.1 s doubling to 5 s) for up to `writePatience` while it
+    /// throws: the database may be restarting. The last error is thrown when it never lands.
+    func persisting<T>(_ log: Logger, _ write: () throws -> T) throws -> T {
+        let clock = ContinuousClock()
+        let end = clock.now + .seconds(Self.writePatience)
+        var pause = 0.1
+        while true {
+            do { return try write() } catch {
+                guard clock.now + .milliseconds(Int64(pause * 1000)) < end else { throw error }
+                log.warning("queue write failed; trying again", metadata: ["error": "\(error)", "in_s": "\(pause)"])
+                Thread.sleep(forTimeInterval: pause)
+                pause = min(5, pause * 2)
+            }
+        }
+    }
+
+    /// How long a finished job's queue write is retried before the job is left to lease rescue, seconds.
+    static let writePatience: Int64 = 120
 
     /// Writes every artifact but the original (already stored at intake) and builds the job result.
     func storeArtifacts(of outcome: Outcome, jobID: String) throws -> JobResult {
@@ -129,6 +169,15 @@ public struct JobProcessor: Sendable {
         }
         return m
     }
+}
+
+/// Consecutive infrastructure failures, shared by the worker's slots.
+final class OutageStreak: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() -> Int { lock.withLock { count += 1; return count } }
+    func reset() { lock.withLock { count = 0 } }
 }
 
 /// The original of a queued job is gone from the store (retried: a shared store may be briefly unreachable).

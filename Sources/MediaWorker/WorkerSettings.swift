@@ -17,6 +17,9 @@ public struct WorkerSettings: Sendable, Equatable {
     /// helper pool's bound (`SandboxedPipeline.jobDeadline`): a job still running past it is stuck, and its lease
     /// is left to expire so the queue can rescue it.
     public var jobDeadline: TimeInterval? = nil
+    /// Seconds after a job's creation during which infrastructure failures (store, database, helpers) postpone it
+    /// without using an attempt (`MEDIAWORKER_OUTAGE_WINDOW`, default 6 hours).
+    public var outageWindow: TimeInterval = 6 * 3600
     /// Retries and backoff (`MEDIAWORKER_MAX_ATTEMPTS`, `MEDIAWORKER_RETRY_BASE`, `MEDIAWORKER_RETRY_MAX`).
     public var retry = RetryPolicy()
 
@@ -35,6 +38,7 @@ public struct WorkerSettings: Sendable, Equatable {
         if let v = try number("MEDIAWORKER_LEASE", 0.5...86_400) { lease = v }
         if let v = try number("MEDIAWORKER_POLL_MAX", 0.001...60) { pollMax = v }
         if let v = try number("MEDIAWORKER_GRACE", 0...3600) { grace = v }
+        if let v = try number("MEDIAWORKER_OUTAGE_WINDOW", 0...(30 * 86_400)) { outageWindow = v }
         if let v = try number("MEDIAWORKER_MAX_ATTEMPTS", 1...100) { retry.maxAttempts = Int(v) }
         if let v = try number("MEDIAWORKER_RETRY_BASE", 0.001...3600) { retry.base = v }
         if let v = try number("MEDIAWORKER_RETRY_MAX", 0.001...86_400) { retry.maximum = v }

@@ -58,7 +58,8 @@ struct WorkCommand: AsyncParsableCommand {
         let pipeline = try SandboxedPipeline(environment: env, capacity: workerSettings.concurrency, logger: logger)
         pipeline.start()
         workerSettings.jobDeadline = pipeline.jobDeadline
-        let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry),
+        let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry,
+                                                outageWindow: workerSettings.outageWindow),
                             settings: workerSettings, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: WorkerService(worker: worker))],

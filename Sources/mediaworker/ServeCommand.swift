@@ -37,7 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
         let pipeline = try SandboxedPipeline(environment: env, capacity: max(1, workerSettings.concurrency), logger: logger)
         if workerSettings.concurrency > 0 { pipeline.start() }
         workerSettings.jobDeadline = pipeline.jobDeadline
-        let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry),
+        let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry,
+                                                outageWindow: workerSettings.outageWindow),
                             settings: workerSettings, logger: logger)
         let decodesHere = workerSettings.concurrency > 0
         let processing: @Sendable () -> ProcessingHealth = {

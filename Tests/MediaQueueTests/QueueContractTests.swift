@@ -114,6 +114,28 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         #expect(try q.claim(worker: "B", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(8))?.attempts == 1)
     }
 
+    @Test("postpone (an infrastructure failure) gives the attempt back, waits until its time, keeps the error; owner only",
+          arguments: Backend.allCases)
+    func postpone(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        let id = JobID.make(now: t0)
+        _ = try q.enqueue(submission(), id: id, now: t0)
+        _ = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0))
+        #expect(try !q.postpone(id: id, worker: "B", error: "disk full", retryAt: t0 + 10, now: t0), "only the owner")
+        #expect(try q.postpone(id: id, worker: "A", error: "disk full", retryAt: t0 + 10, now: t0))
+        #expect(try q.claim(worker: "B", lease: 30, maxAttempts: 2, now: t0 + 5) == nil, "not before its time")
+        let postponed = try #require(try q.job(id: id))
+        #expect(postponed.state == .queued && postponed.attempts == 0 && postponed.lastError == "disk full")
+        // Postponed again and again (an outage), the attempt budget of 2 is never used up.
+        for n in 1...5 {
+            let now = t0 + Double(n) * 20
+            let again = try #require(try q.claim(worker: "B", lease: 30, maxAttempts: 2, now: now))
+            #expect(again.attempts == 1)
+            #expect(try q.postpone(id: id, worker: "B", error: "disk full", retryAt: now + 10, now: now))
+        }
+        #expect(try q.job(id: id)?.state == .queued)
+    }
+
     @Test("release gives a job back at once without spending an attempt", arguments: Backend.allCases)
     func release(_ backend: Backend) throws {
         let q = try backend.make().queue

@@ -109,3 +109,59 @@ import Testing
         #expect(try queue.pendingEvents() == 0)
     }
 }
+
+/// A queue whose enqueue fails after (or before) it committed: the connection broke around the commit.
+final class BrokenCommitQueue: JobQueue, @unchecked Sendable {
+    let inner: any JobQueue
+    let commitsFirst: Bool
+    init(_ inner: any JobQueue, commitsFirst: Bool) { self.inner = inner; self.commitsFirst = commitsFirst }
+    struct ConnectionLost: Error {}
+
+    func enqueue(_ job: NewJob, id: String, now: Date) throws -> EnqueueResult {
+        if commitsFirst { _ = try inner.enqueue(job, id: id, now: now) }
+        throw ConnectionLost()
+    }
+    func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
+        try inner.claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now)
+    }
+    func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
+        try inner.heartbeat(id: id, worker: worker, lease: lease, now: now)
+    }
+    func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
+        try inner.complete(id: id, worker: worker, result: result, now: now)
+    }
+    func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {
+        try inner.fail(id: id, worker: worker, error: error, retryAt: retryAt, now: now)
+    }
+    func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool {
+        try inner.postpone(id: id, worker: worker, error: error, retryAt: retryAt, now: now)
+    }
+    func release(id: String, worker: String, now: Date) throws -> Bool { try inner.release(id: id, worker: worker, now: now) }
+    func retry(id: String, now: Date) throws -> Bool { try inner.retry(id: id, now: now) }
+    func job(id: String) throws -> Job? { try inner.job(id: id) }
+    func jobs(idempotencyKey: String) throws -> [Job] { try inner.jobs(idempotencyKey: idempotencyKey) }
+    func jobs(state: JobState?, limit: Int) throws -> [Job] { try inner.jobs(state: state, limit: limit) }
+    func counts() throws -> [JobState: Int] { try inner.counts() }
+}
+
+@Suite struct BrokenCommitTests {
+    @Test("an enqueue that committed before the connection broke keeps its original; one that did not leaves none",
+          arguments: TestBackend.allCases)
+    func originalSurvivesAmbiguousCommit(_ backend: TestBackend) throws {
+        let storage = try backend.make("mw-intake-commit")
+        defer { storage.remove() }
+        let (queue, store) = (try storage.queue(), try storage.store())
+        for commitsFirst in [true, false] {
+            let intake = AttachmentIntake(queue: BrokenCommitQueue(queue, commitsFirst: commitsFirst), store: store)
+            #expect(throws: BrokenCommitQueue.ConnectionLost.self) {
+                try intake.submit([7, 7, 7], from: "visitor", idempotencyKey: "wamid.C:\(commitsFirst)")
+            }
+            let jobs = try queue.jobs(idempotencyKey: "wamid.C:\(commitsFirst)")
+            #expect(jobs.count == (commitsFirst ? 1 : 0))
+            for job in jobs {
+                // The job the gateway will find on its retry still has its bytes.
+                #expect(try store.get(jobID: job.id, role: "original") == [7, 7, 7])
+            }
+        }
+    }
+}

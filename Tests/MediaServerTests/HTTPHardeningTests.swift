@@ -56,13 +56,14 @@ import Testing
         let started = Date()
         slow.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         var cut: TimeInterval?
-        for i in 0..<40 {
+        for i in 0..<100 {
             try await Task.sleep(for: .milliseconds(100))
             // A request from someone else is answered while the slow head drips.
             if i == 5 { #expect(try await server.request("GET", "/healthz", auth: false).status == 200) }
             if !slow.send("X") || slow.readUntilClosed(seconds: 0.01).closed { cut = Date().timeIntervalSince(started); break }
         }
-        #expect(cut != nil && cut! < 3, "the slow head was cut after \(cut.map { "\($0) s" } ?? "never")")
+        // 1 s after its first byte, plus scheduling slack on a loaded machine; without the timeout, never.
+        #expect(cut != nil && cut! < 8, "the slow head was cut after \(cut.map { "\($0) s" } ?? "never")")
         let idleOutcome = idle.readUntilClosed(seconds: 5)
         #expect(idleOutcome.closed, "the idle connection stayed open")
         #expect(Date().timeIntervalSince(started) >= 1.5, "the idle connection was closed before the idle timeout")
@@ -80,10 +81,10 @@ import Testing
         connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         let started = Date()
         var closed = false
-        while Date().timeIntervalSince(started) < 4 && !closed {
+        while Date().timeIntervalSince(started) < 10 && !closed {
             closed = !connection.send("y") || connection.readUntilClosed(seconds: 0.2).closed
         }
-        #expect(closed && Date().timeIntervalSince(started) < 3)
+        #expect(closed && Date().timeIntervalSince(started) < 8)
     }
 
     @Test("a request head over MEDIAWORKER_HTTP_MAX_HEAD_BYTES is refused")

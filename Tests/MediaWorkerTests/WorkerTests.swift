@@ -12,15 +12,25 @@ import Testing
 final class FlakyStore: BlobStore, @unchecked Sendable {
     let inner: any BlobStore
     private var failuresLeft: Int
+    /// Until then every read and write fails (an outage: the mount is gone, the disk is full).
+    private let downUntil: Date?
     private let lock = NSLock()
     private(set) var failed = 0
 
-    init(_ inner: any BlobStore, failures: Int) {
+    init(_ inner: any BlobStore, failures: Int = 0, downFor: TimeInterval? = nil) {
         self.inner = inner
         self.failuresLeft = failures
+        self.downUntil = downFor.map { Date().addingTimeInterval($0) }
+    }
+
+    private func down() -> Bool {
+        guard let downUntil, Date() < downUntil else { return false }
+        lock.withLock { failed += 1 }
+        return true
     }
 
     func put(jobID: String, role: String, bytes: [UInt8]) throws {
+        if down() { throw InjectedFailure() }
         if role != AttachmentIntake.originalRole {
             lock.lock()
             let fail = failuresLeft > 0
@@ -30,7 +40,10 @@ final class FlakyStore: BlobStore, @unchecked Sendable {
         }
         try inner.put(jobID: jobID, role: role, bytes: bytes)
     }
-    func get(jobID: String, role: String) throws -> [UInt8]? { try inner.get(jobID: jobID, role: role) }
+    func get(jobID: String, role: String) throws -> [UInt8]? {
+        if down() { throw InjectedFailure() }
+        return try inner.get(jobID: jobID, role: role)
+    }
     func size(jobID: String, role: String) throws -> Int? { try inner.size(jobID: jobID, role: role) }
     func delete(jobID: String) throws { try inner.delete(jobID: jobID) }
 }
@@ -54,7 +67,8 @@ struct Harness {
 
     /// Runs a worker on `store` until every job is final (or `timeout`), then stops it.
     func drain(store: any BlobStore, settings: WorkerSettings, timeout: TimeInterval = 120) throws {
-        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: queue, store: store, retry: settings.retry)
+        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: queue, store: store, retry: settings.retry,
+                                     outageWindow: settings.outageWindow)
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "test-worker")
@@ -107,7 +121,7 @@ struct Harness {
         }
     }
 
-    @Test("store failures are retried with backoff and the job then succeeds; the attempts are counted", arguments: TestBackend.allCases)
+    @Test("store failures postpone the job with backoff, the attempt given back each time; it then succeeds", arguments: TestBackend.allCases)
     func retriesThenSucceeds(_ backend: TestBackend) throws {
         let h = try Harness(backend)
         defer { h.storage.remove() }
@@ -119,18 +133,20 @@ struct Harness {
         try h.drain(store: flaky, settings: settings)
         let done = try #require(try h.queue.job(id: job.id))
         #expect(done.state == .accepted)
-        #expect(done.attempts == 3)
+        #expect(done.attempts == 1, "infrastructure failures use no attempt")
         #expect(flaky.failed == 2)
         #expect(try h.files.get(jobID: job.id, role: "thumbnail") != nil)
     }
 
-    @Test("a job that keeps failing is dead after the maximum attempts, with the last error; retry brings it back", arguments: TestBackend.allCases)
+    @Test("past the outage window, a job that keeps failing is dead after the maximum attempts, with the last error; retry brings it back",
+          arguments: TestBackend.allCases)
     func deadAfterMaxAttempts(_ backend: TestBackend) throws {
         let h = try Harness(backend)
         defer { h.storage.remove() }
         let job = try h.intake.submit(try FixtureManifest.named("gif87a").bytes(), from: "visitor").job
         var settings = WorkerSettings()
         settings.concurrency = 1
+        settings.outageWindow = 0  // every failure counts (as for a job whose original is gone for good)
         settings.retry = RetryPolicy(maxAttempts: 3, base: 0.05, maximum: 1)
         let start = Date()
         try h.drain(store: FlakyStore(h.files, failures: 1000), settings: settings)
@@ -143,6 +159,29 @@ struct Harness {
         #expect(try h.queue.retry(id: job.id, now: Date()))
         try h.drain(store: h.files, settings: settings)
         #expect(try h.queue.job(id: job.id)?.state == .accepted)
+    }
+
+    @Test("a store outage under load: every job waits it out and ends in its final state, none dead, no attempt used",
+          arguments: TestBackend.allCases)
+    func storeOutage(_ backend: TestBackend) throws {
+        let h = try Harness(backend)
+        defer { h.storage.remove() }
+        let ids = try ["jpeg-whatsapp-photo", "png-palette", "gif87a", "pdf-text-3-pages", "ogg-opus-voice-note", "html-declared-jpeg",
+                       "ogg-opus-voice-note-operator", "png-rgba-alpha"].map { id in
+            let f = FixtureManifest.named(id)
+            return (try h.intake.submit(try f.bytes(), from: f.from.rawValue, idempotencyKey: "outage:\(id)").job.id, f)
+        }
+        let flaky = FlakyStore(h.files, downFor: 2)
+        var settings = WorkerSettings()
+        settings.concurrency = 2
+        settings.retry = RetryPolicy(maxAttempts: 2, base: 0.05, maximum: 0.4)
+        try h.drain(store: flaky, settings: settings)
+        #expect(flaky.failed > ids.count, "the outage was hit (\(flaky.failed) failed calls)")
+        for (id, f) in ids {
+            let job = try #require(try h.queue.job(id: id))
+            #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
+            #expect(job.attempts == 1, "\(f.id) used \(job.attempts) attempts")
+        }
     }
 
     @Test("stopping finishes the job in flight and claims nothing more", arguments: TestBackend.allCases)
