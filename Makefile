@@ -2,7 +2,8 @@
 #   make run    installs what is missing, builds, runs the service on the embedded default
 #   make test   the same set-up, then every test (and the Dockerfile lint)
 #   make bench  builds in release mode and prints the benchmark figures against the peers
-#   make fuzz   libFuzzer on the pipeline and its decoders (FUZZ_SECONDS each)
+#   make fuzz   libFuzzer on the pipeline, its decoders and the HTTP parsers (FUZZ_SECONDS each)
+#   make sanitize  the in-process suites under AddressSanitizer and ThreadSanitizer
 
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
@@ -12,7 +13,7 @@ SWIFT ?= swift
 TOOLS := .build-tools
 APT_LISTS := scripts/debian/build.txt scripts/debian/test.txt
 
-.PHONY: run test build deps lint bench fuzz fixtures clean check-swift
+.PHONY: run test build deps lint bench fuzz sanitize fixtures clean check-swift
 
 # Installs the Debian packages listed in scripts/debian/*.txt that are not installed yet.
 # The Dockerfile installs from the same lists, so the two cannot drift apart.
@@ -71,9 +72,13 @@ bench: deps
 fuzz: deps
 	bash scripts/fuzz.sh
 
+# The in-process suites under AddressSanitizer and ThreadSanitizer; see scripts/sanitize.sh.
+sanitize: deps
+	bash scripts/sanitize.sh
+
 # Regenerates Fixtures/ (needs the tools listed in Fixtures/README.md).
 fixtures:
 	python3 Fixtures/make_fixtures.py
 
 clean:
-	rm -rf .build .build-fuzz $(TOOLS) bench-out
+	rm -rf .build .build-fuzz .build-address .build-thread $(TOOLS) bench-out

@@ -375,6 +375,16 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         return try jobs(q)
     }
 
+    public func activeCounts() throws -> [JobState: Int] {
+        // Each from its partial index (jobs_queued, jobs_leases, jobs_dead): the cost is the number of such jobs.
+        let row = try connections.query("""
+            SELECT (SELECT COUNT(*) FROM jobs WHERE state = 'queued'), (SELECT COUNT(*) FROM jobs WHERE state = 'running'),
+                   (SELECT COUNT(*) FROM jobs WHERE state = 'dead')
+            """).rows.first
+        let (queued, running, dead) = try row?.decode((Int, Int, Int).self) ?? (0, 0, 0)
+        return [.queued: queued, .running: running, .dead: dead]
+    }
+
     public func counts() throws -> [JobState: Int] {
         var counts: [JobState: Int] = [:]
         for state in JobState.allCases { counts[state] = 0 }

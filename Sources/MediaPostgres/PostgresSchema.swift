@@ -69,6 +69,8 @@ enum PostgresSchema {
             // Media is compressed already: store it out of line without trying pglz on every write.
             "ALTER TABLE blobs ALTER COLUMN bytes SET STORAGE EXTERNAL",
         ]),
+        // /readyz and /metrics count dead jobs per request: from this index, not the table.
+        ("v4-dead-index", ["CREATE INDEX jobs_dead ON jobs (id) WHERE state = 'dead'"]),
     ]
 
     /// Applies pending migrations on a connection of its own (the advisory lock belongs to a session).

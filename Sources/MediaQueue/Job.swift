@@ -15,6 +15,9 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     case dead
 
     public var isFinal: Bool { self == .accepted || self == .rejected || self == .dead }
+
+    /// The states an operator watches live (`activeCounts`): waiting, in work, and given up on.
+    public static let active: [JobState] = [.queued, .running, .dead]
 }
 
 /// What the gateway submits: the facts of one attachment (its bytes go to the blob store).

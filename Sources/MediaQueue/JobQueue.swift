@@ -47,7 +47,11 @@ public protocol JobQueue: Sendable {
     /// The job an idempotency key names (zero or one).
     func jobs(idempotencyKey: String) throws -> [Job]
     func jobs(state: JobState?, limit: Int) throws -> [Job]
+    /// Jobs in every state: reads the whole table (tests, benchmarks, the CLI); not for per-request use.
     func counts() throws -> [JobState: Int]
+    /// Jobs `queued`, `running` and `dead`, each counted from an index: cheap however many jobs are final
+    /// (`/readyz`, `/metrics`).
+    func activeCounts() throws -> [JobState: Int]
 
     /// Asks to be told when another process may have made a job claimable (PostgreSQL: LISTEN/NOTIFY).
     /// Drivers without such a signal never call `handler`; workers then find jobs by polling.

@@ -262,7 +262,7 @@ public struct MediaHTTPService: Sendable {
         let counts: [JobState: Int]
         do {
             counts = try await NIOThreadPool.singleton.runIfActive { () throws -> [JobState: Int] in
-                let counts = try queue.counts()
+                let counts = try queue.activeCounts()
                 _ = try store.size(jobID: "00000000-0000-7000-8000-000000000000", role: "original")
                 return counts
             }
@@ -291,7 +291,9 @@ public struct MediaHTTPService: Sendable {
                 return Self.error(.unauthorized, "unauthorized", "/metrics needs the metrics token", extra: [.wwwAuthenticate: "Bearer"])
             }
         }
-        let (counts, pending) = try await NIOThreadPool.singleton.runIfActive { (try queue.counts(), try queue.pendingEvents()) }
+        // Index-backed counts only: queued, running, dead (final outcomes are counted as they happen in
+        // mediaworker_jobs_total), and the outbox backlog.
+        let (counts, pending) = try await NIOThreadPool.singleton.runIfActive { (try queue.activeCounts(), try queue.pendingEvents()) }
         for (state, n) in counts {
             Gauge(label: "mediaworker_queue_jobs", dimensions: [("state", state.rawValue)]).record(n)
         }

@@ -282,3 +282,19 @@ final class Mutexed<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
     func with<R>(_ body: (inout Value) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
 }
+
+@Suite struct ActiveCountTests {
+    @Test("active counts (queued, running, dead) match the full counts, whatever the number of final jobs", arguments: Backend.allCases)
+    func activeCounts(_ backend: Backend) throws {
+        let q = try backend.make().queue
+        for n in 0..<12 { _ = try q.enqueue(submission(), id: JobID.make(now: t0 + Double(n)), now: t0) }
+        let claimed = try q.claim(worker: "A", limit: 7, lease: 30, maxAttempts: 1, now: t0)
+        for job in claimed.prefix(4) {
+            _ = try q.complete(id: job.id, worker: "A", result: JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]"), now: t0)
+        }
+        _ = try q.fail(id: claimed[4].id, worker: "A", error: "x", retryAt: nil, now: t0)
+        let active = try q.activeCounts(), all = try q.counts()
+        #expect(active == [.queued: 5, .running: 2, .dead: 1])
+        for state in JobState.active { #expect(active[state] == all[state]) }
+    }
+}

@@ -142,6 +142,7 @@ final class BrokenCommitQueue: JobQueue, @unchecked Sendable {
     func jobs(idempotencyKey: String) throws -> [Job] { try inner.jobs(idempotencyKey: idempotencyKey) }
     func jobs(state: JobState?, limit: Int) throws -> [Job] { try inner.jobs(state: state, limit: limit) }
     func counts() throws -> [JobState: Int] { try inner.counts() }
+    func activeCounts() throws -> [JobState: Int] { try inner.activeCounts() }
 }
 
 @Suite struct BrokenCommitTests {
