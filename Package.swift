@@ -156,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaServerTests",
-            dependencies: ["MediaServer", "MediaQueue", "MediaTestSupport",
+            dependencies: ["MediaServer", "MediaQueue", "MediaIntake", "MediaTestSupport",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "Crypto", package: "swift-crypto")],

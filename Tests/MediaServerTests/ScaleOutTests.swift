@@ -1,4 +1,5 @@
 import Foundation
+import MediaIntake
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -142,6 +143,64 @@ import Testing
     }
 
     struct SpawnFailed: Error { var command: String; var code: Int32 }
+
+    @Test("PostgreSQL stopped for 20 s under load: the worker waits it out; every job final as expected, none dead, no attempt used")
+    func databaseOutage() async throws {
+        let pgFolder = try TestBinary.temporaryFolder("mw-outage-pg").path
+        let script = FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent("scripts/pg_server.sh").path
+        defer {
+            _ = Self.run(["/bin/bash", script, "stop", pgFolder])
+            try? FileManager.default.removeItem(atPath: pgFolder)
+        }
+        guard Self.run(["/bin/bash", script, "start", pgFolder]) == 0,
+              let url = try? String(contentsOfFile: pgFolder + "/url", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
+            Issue.record("could not start PostgreSQL with scripts/pg_server.sh (see \(pgFolder)/log)")
+            return
+        }
+        let storage = try TestBackend.postgres.make("mw-outage", url: url)
+        defer { storage.remove() }
+        let queue = try storage.queue()
+        let intake = AttachmentIntake(queue: queue, store: try storage.store())
+        var expected: [String: FixtureManifest.Fixture] = [:]
+        for i in 0..<120 {
+            let f = Self.mix[i % Self.mix.count]
+            expected[try intake.submit(try f.bytes(), from: f.from.rawValue, declaredType: f.declaredType,
+                                       idempotencyKey: "outage:\(i)").job.id] = f
+        }
+        // One attempt only: a job that used a second one (a lost lease, a counted failure) would end dead.
+        var env = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
+        env["MEDIAWORKER_WORKERS"] = "2"
+        env["MEDIAWORKER_MAX_ATTEMPTS"] = "1"
+        env["MEDIAWORKER_LEASE"] = "60"
+        env["MEDIAWORKER_RETRY_MAX"] = "2"
+        env["MEDIAWORKER_LOG_LEVEL"] = "info"
+        let log = storage.folder.appendingPathComponent("worker.log").path
+        let worker = try Self.spawn([TestBinary.mediaworker.path, "work", "--data", storage.folder.path], environment: env, stderr: log)
+        defer { kill(worker, SIGKILL); _ = Self.reap(worker) }
+        // Stop the database once the worker is busy, keep it down for 20 s, start it again (same port).
+        while (try queue.counts()[.accepted] ?? 0) < 5 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(Self.run(["/bin/bash", script, "stop", pgFolder]) == 0)
+        try await Task.sleep(for: .seconds(20))
+        #expect(Self.run(["/bin/bash", script, "start", pgFolder]) == 0)
+        let deadline = Date().addingTimeInterval(180)
+        var counts: [JobState: Int] = [:]
+        while Date() < deadline {
+            if let c = try? queue.counts() {
+                counts = c
+                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect((counts[.queued] ?? 0) + (counts[.running] ?? 0) == 0, "jobs still pending: \(counts)")
+        #expect(counts[.dead, default: 0] == 0, "no job died of the outage: \(counts)")
+        try JobChecks.expectFinalAsManifest(expected, queue: queue, store: try storage.store())
+        kill(worker, SIGTERM)
+        #expect(Self.reap(worker) == 0, "the worker outlived the outage and stops cleanly")
+        // The outage was really met: the worker's queue calls failed while the database was down.
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(text.contains("claim failed") || text.contains("queue write failed") || text.contains("job postponed"),
+                "the worker never noticed the outage")
+    }
 
     @Test("4 workers and 2 servers on one PostgreSQL, 2,000 jobs, workers SIGKILLed and PostgreSQL restarted mid-run")
     func chaos() async throws {
