@@ -14,6 +14,8 @@ trap 'bash scripts/pg_server.sh stop "$pg" >/dev/null 2>&1; rm -rf "$pg"' EXIT
 MEDIAWORKER_TEST_DATABASE_URL=$(bash scripts/pg_server.sh start "$pg")
 export MEDIAWORKER_TEST_DATABASE_URL
 export SWIFT_BACKTRACE=enable=no
+# Leaks are checked too, except the few the system libraries and the toolchain's own runtime make (scripts/lsan.supp).
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
 status=0
 
 run() {  # run NAME SANITIZER FILTER SKIP
