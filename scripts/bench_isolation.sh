@@ -31,13 +31,7 @@ echo "== overhead and crash recovery (mediaworker-bench isolation, $REPEAT round
 "$BIN/mediaworker-bench" isolation Fixtures --repeat "$REPEAT" --kills "$KILLS" --helper "$BIN/mediaworker" 2>>"$LOG" | tee "$OUT/isolation.txt"
 
 echo "== serve: peak memory of the service and of its helpers over the corpus"
-DATA=$(mktemp -d /tmp/mw-bench-serve.XXXXXX)
-trap 'kill "$SERVE" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-MEDIAWORKER_TOKENS=bench MEDIAWORKER_SIGNING_KEYS=bench-key-0123456789abcdef0123456789abcdef MEDIAWORKER_WORKERS=2 MEDIAWORKER_LOG_LEVEL=warning \
-  "$BIN/mediaworker" serve --port 0 --data "$DATA" >"$OUT/serve.out" 2>>"$LOG" &
-SERVE=$!
-for _ in $(seq 100); do grep -q listening "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(sed -n 's/^listening on //p' "$OUT/serve.out")
+start_serve
 /usr/bin/python3 - "$URL" "$SERVE" "$ROOT/Fixtures" <<'PY'
 import json, os, sys, threading, time, urllib.request
 url, serve, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]

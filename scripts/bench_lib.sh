@@ -46,3 +46,18 @@ build_release() {
   done
   BIN=$("$SWIFT" build -c release --show-bin-path)
 }
+
+# start_serve: a release `mediaworker serve` (SQLite + files in a new temporary folder, 2 workers, bench token
+# `bench`) on a free loopback port; sets SERVE (its pid), SERVE_DATA and URL, and stops it and removes the folder
+# on exit. Needs BIN (build_release), OUT and LOG.
+start_serve() {
+  SERVE_DATA=$(mktemp -d /tmp/mw-bench-serve.XXXXXX)
+  MEDIAWORKER_TOKENS=bench MEDIAWORKER_SIGNING_KEYS=bench-key-0123456789abcdef0123456789abcdef MEDIAWORKER_WORKERS=2 \
+    MEDIAWORKER_LOG_LEVEL=warning "$BIN/mediaworker" serve --port 0 --data "$SERVE_DATA" >"$OUT/serve.out" 2>>"$LOG" &
+  SERVE=$!
+  trap 'kill "$SERVE" 2>/dev/null || true; rm -rf "$SERVE_DATA"' EXIT
+  local _
+  for _ in $(seq 100); do grep -q listening "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
+  URL=$(sed -n 's/^listening on //p' "$OUT/serve.out")
+  [ -n "$URL" ] || { echo "FAILED: serve did not start (see $LOG)" >&2; exit 1; }
+}

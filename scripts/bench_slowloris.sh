@@ -24,13 +24,7 @@ add_missing_debs libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libm
 install_missing "${missing[@]}"
 build_release mediaworker
 
-DATA=$(mktemp -d /tmp/mw-bench-slow.XXXXXX)
-trap 'kill "$SERVE" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-MEDIAWORKER_TOKENS=bench MEDIAWORKER_SIGNING_KEYS=bench-key-0123456789abcdef0123456789abcdef MEDIAWORKER_WORKERS=2 \
-  MEDIAWORKER_LOG_LEVEL=warning "$BIN/mediaworker" serve --port 0 --data "$DATA" >"$OUT/serve.out" 2>>"$LOG" &
-SERVE=$!
-for _ in $(seq 100); do grep -q listening "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(sed -n 's/^listening on //p' "$OUT/serve.out")
+start_serve
 echo "== ${BENCH_SLOW_CONNECTIONS:-2000} slow connections for ${BENCH_SLOW_SECONDS:-30} s against $URL, uploads every 100 ms"
 /usr/bin/python3 - "$URL" "$ROOT/Fixtures/images/whatsapp_photo.jpg" "${BENCH_SLOW_CONNECTIONS:-2000}" "${BENCH_SLOW_SECONDS:-30}" <<'PY'
 import json, resource, selectors, socket, sys, threading, time, urllib.parse, urllib.request

@@ -51,13 +51,7 @@ public struct PipelineSettings: Sendable, Equatable {
     /// Reads `MEDIAWORKER_*` variables over the defaults; throws on a malformed value.
     public init(environment: [String: String]) throws {
         self.init()
-        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let raw = environment[key] else { return nil }
-            guard let v = Int(raw.replacingOccurrences(of: "_", with: "")), range.contains(v) else {
-                throw SettingsError(key: key, value: raw, expected: "an integer in \(range)")
-            }
-            return v
-        }
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? { try Self.integer(environment, key, range) }
         func double(_ key: String) throws -> Double? {
             guard let raw = environment[key] else { return nil }
             guard let v = Double(raw), v > 0, v.isFinite else {
@@ -96,6 +90,17 @@ public struct PipelineSettings: Sendable, Equatable {
             }
             thumbnailFormat = f
         }
+    }
+}
+
+extension PipelineSettings {
+    /// An integer setting (`_` allowed as a digit separator) within `range`; nil when unset.
+    public static func integer(_ environment: [String: String], _ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = environment[key] else { return nil }
+        guard let v = Int(raw.replacingOccurrences(of: "_", with: "")), range.contains(v) else {
+            throw SettingsError(key: key, value: raw, expected: "an integer in \(range)")
+        }
+        return v
     }
 }
 

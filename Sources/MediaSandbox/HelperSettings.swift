@@ -29,13 +29,7 @@ public struct HelperSettings: Sendable, Equatable {
 
     public init(environment: [String: String]) throws {
         self.init()
-        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let raw = environment[key] else { return nil }
-            guard let v = Int(raw.replacingOccurrences(of: "_", with: "")), range.contains(v) else {
-                throw SettingsError(key: key, value: raw, expected: "an integer in \(range)")
-            }
-            return v
-        }
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? { try PipelineSettings.integer(environment, key, range) }
         if let v = try int("MEDIAWORKER_HELPER_MEMORY_MB", 64...(1 << 20)) { memoryBytes = UInt64(v) << 20 }
         if let v = try int("MEDIAWORKER_HELPER_MAX_JOBS", 1...1_000_000) { maxJobs = v }
         if let v = try int("MEDIAWORKER_HELPER_RECYCLE_MB", 16...(1 << 20)) { recycleResidentBytes = Int64(v) << 20 }

@@ -144,19 +144,32 @@ import Testing
 
     struct SpawnFailed: Error { var command: String; var code: Int32 }
 
+    /// A PostgreSQL server of the test's own (scripts/pg_server.sh in a temporary folder), which it may stop and
+    /// restart without disturbing the suites on the shared one; `url` is nil (and an issue recorded) if it fails.
+    struct OwnPostgres {
+        let folder: String
+        let script = FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent("scripts/pg_server.sh").path
+        let url: String?
+
+        init(_ prefix: String) throws {
+            folder = try TestBinary.temporaryFolder(prefix).path
+            let started = ScaleOutTests.run(["/bin/bash", script, "start", folder]) == 0
+            url = started ? (try? String(contentsOfFile: folder + "/url", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+            if url == nil { Issue.record("could not start PostgreSQL with scripts/pg_server.sh (see \(folder)/log)") }
+        }
+
+        func remove() {
+            _ = ScaleOutTests.run(["/bin/bash", script, "stop", folder])
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+
     @Test("PostgreSQL stopped for 20 s under load: the worker waits it out; every job final as expected, none dead, no attempt used")
     func databaseOutage() async throws {
-        let pgFolder = try TestBinary.temporaryFolder("mw-outage-pg").path
-        let script = FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent("scripts/pg_server.sh").path
-        defer {
-            _ = Self.run(["/bin/bash", script, "stop", pgFolder])
-            try? FileManager.default.removeItem(atPath: pgFolder)
-        }
-        guard Self.run(["/bin/bash", script, "start", pgFolder]) == 0,
-              let url = try? String(contentsOfFile: pgFolder + "/url", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
-            Issue.record("could not start PostgreSQL with scripts/pg_server.sh (see \(pgFolder)/log)")
-            return
-        }
+        let server = try OwnPostgres("mw-outage-pg")
+        defer { server.remove() }
+        guard let url = server.url else { return }
+        let (script, pgFolder) = (server.script, server.folder)
         let storage = try TestBackend.postgres.make("mw-outage", url: url)
         defer { storage.remove() }
         let queue = try storage.queue()
@@ -205,17 +218,10 @@ import Testing
     @Test("4 workers and 2 servers on one PostgreSQL, 2,000 jobs, workers SIGKILLed and PostgreSQL restarted mid-run")
     func chaos() async throws {
         // A PostgreSQL server of its own (this test restarts it; the other suites keep the shared one).
-        let pgFolder = try TestBinary.temporaryFolder("mw-scale-pg").path
-        let script = FixtureManifest.folder.deletingLastPathComponent().appendingPathComponent("scripts/pg_server.sh").path
-        defer {
-            _ = Self.run(["/bin/bash", script, "stop", pgFolder])
-            try? FileManager.default.removeItem(atPath: pgFolder)
-        }
-        guard Self.run(["/bin/bash", script, "start", pgFolder]) == 0,
-              let url = try? String(contentsOfFile: pgFolder + "/url", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
-            Issue.record("could not start PostgreSQL with scripts/pg_server.sh (see \(pgFolder)/log)")
-            return
-        }
+        let server = try OwnPostgres("mw-scale-pg")
+        defer { server.remove() }
+        guard let url = server.url else { return }
+        let (script, pgFolder) = (server.script, server.folder)
         let storage = try TestBackend.postgres.make("mw-scale", url: url)
         defer { storage.remove() }
         let queue = try storage.queue()
