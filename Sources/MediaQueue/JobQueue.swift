@@ -6,8 +6,10 @@ import Foundation
 /// Rules every driver keeps:
 /// - claiming is atomic and counts the attempt; a claim takes a lease that expires unless renewed;
 /// - a job whose lease expired is claimable again by any worker (its worker died);
-/// - heartbeat, complete, fail and release succeed only for the worker still holding the lease,
-///   so a worker whose lease was taken over cannot overwrite the new owner's result;
+/// - heartbeat, complete, fail, postpone and release succeed only for the owner still holding the lease (the
+///   `worker` string the claim was made with, returned as `Job.leaseOwner`), so a worker whose lease was taken over
+///   cannot overwrite the new owner's result. The Worker claims as `ID#n`, a new owner per claim: a lease is fenced
+///   per claim, and a slot cannot complete a job that another claim of the same process has taken since;
 /// - an idempotency key maps to one job forever (same bytes → that job; other bytes → conflict).
 public protocol JobQueue: Sendable {
     /// Adds a job, or finds the one its idempotency key already names.

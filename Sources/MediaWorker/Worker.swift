@@ -17,7 +17,17 @@ public final class Worker: @unchecked Sendable {
     private let condition = NSCondition()
     private var stopping = false
     private var running = 0
-    private var inFlight: [String: Date] = [:]  // job id → claimed at (running, or waiting in `ready`)
+    /// Job id → its lease (running, or waiting in `ready`).
+    private var inFlight: [String: Lease] = [:]
+    /// Claims made so far: each claim's owner is `id#n`, so a lease is fenced per claim, not per process — a slot
+    /// can never complete, renew or release a job that another claim (even of this process) has taken since.
+    private var claims = 0
+
+    private struct Lease {
+        var claimedAt: Date
+        /// The owner string the claim wrote (`Job.leaseOwner`); every later write to the job names it.
+        var owner: String
+    }
     private var ready: [Job] = []  // claimed for an idle slot, not started yet
     private var busySlots = 0  // slots running a job
     private var claimingFor = 0  // slots an ongoing claim is taking jobs for
@@ -70,18 +80,18 @@ public final class Worker: @unchecked Sendable {
         for job in unstarted { inFlight[job.id] = nil }
         condition.broadcast()
         condition.unlock()
-        for job in unstarted { _ = try? processor.queue.release(id: job.id, worker: id, now: Date()) }
+        for job in unstarted { _ = try? processor.queue.release(id: job.id, worker: owner(of: job), now: Date()) }
         condition.lock()
         let deadline = Date().addingTimeInterval(settings.grace)
         while !inFlight.isEmpty && Date() < deadline { _ = condition.wait(until: deadline) }
-        let left = Array(inFlight.keys)
+        let left = inFlight.map { (id: $0.key, owner: $0.value.owner) }
         condition.unlock()
         condition.lock()
-        for job in left { inFlight[job] = nil }  // given back: no more heartbeats for them
+        for job in left { inFlight[job.id] = nil }  // given back: no more heartbeats for them
         condition.unlock()
         for job in left {
-            let released = (try? processor.queue.release(id: job, worker: id, now: Date())) ?? false
-            logger.warning("grace period over; job released", metadata: ["job": "\(job)", "released": "\(released)"])
+            let released = (try? processor.queue.release(id: job.id, worker: job.owner, now: Date())) ?? false
+            logger.warning("grace period over; job released", metadata: ["job": "\(job.id)", "released": "\(released)"])
         }
         condition.lock()
         // Slots still inside a job cannot be interrupted; their result is refused (lease released).
@@ -127,9 +137,11 @@ public final class Worker: @unchecked Sendable {
             claimingFor += want
             condition.unlock()
 
+            claims += 1
+            let claimant = "\(id)#\(claims)"
             var jobs: [Job] = []
             do {
-                jobs = try processor.queue.claim(worker: id, limit: want, lease: settings.lease,
+                jobs = try processor.queue.claim(worker: claimant, limit: want, lease: settings.lease,
                                                  maxAttempts: settings.retry.maxAttempts, now: Date())
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
@@ -140,7 +152,7 @@ public final class Worker: @unchecked Sendable {
             // any other; the extras for other slots are given back untouched (no slot will start them).
             let extras = stopping ? Array(jobs.dropFirst()) : []
             if !extras.isEmpty { jobs.removeLast(extras.count) }
-            for job in jobs { inFlight[job.id] = Date() }
+            for job in jobs { inFlight[job.id] = Lease(claimedAt: Date(), owner: job.leaseOwner ?? claimant) }
             guard let first = jobs.first else {
                 if !stopping && wakeups == seen { _ = condition.wait(until: Date().addingTimeInterval(idle)) }
                 condition.unlock()
@@ -151,7 +163,7 @@ public final class Worker: @unchecked Sendable {
             busySlots += 1
             condition.broadcast()
             condition.unlock()
-            for job in extras { _ = try? processor.queue.release(id: job.id, worker: id, now: Date()) }
+            for job in extras { _ = try? processor.queue.release(id: job.id, worker: owner(of: job), now: Date()) }
             idle = 0.005
             execute(first)
         }
@@ -159,13 +171,16 @@ public final class Worker: @unchecked Sendable {
 
     /// Runs one job on this slot's thread, then marks the slot free.
     private func execute(_ job: Job) {
-        processor.run(job, worker: id, logger: logger)
+        processor.run(job, worker: owner(of: job), logger: logger)
         condition.lock()
         inFlight[job.id] = nil
         busySlots -= 1
         condition.broadcast()
         condition.unlock()
     }
+
+    /// The lease owner a job's writes must name: the claim's own (`id#n`).
+    private func owner(of job: Job) -> String { job.leaseOwner ?? id }
 
     private func heartbeatLoop() {
         let interval = settings.lease / 3
@@ -183,25 +198,25 @@ public final class Worker: @unchecked Sendable {
             // Renewed only within the job deadline: past it the job is stuck and its lease is left to expire.
             let now = Date()
             let limit = settings.jobDeadline ?? .infinity
-            let jobs = inFlight.filter { now.timeIntervalSince($0.value) < limit }.map(\.key)
-            let overdue = inFlight.filter { now.timeIntervalSince($0.value) >= limit }.map(\.key)
+            let jobs = inFlight.filter { now.timeIntervalSince($0.value.claimedAt) < limit }.map { (id: $0.key, owner: $0.value.owner) }
+            let overdue = inFlight.filter { now.timeIntervalSince($0.value.claimedAt) >= limit }.map(\.key)
             condition.unlock()
             for job in overdue {
                 logger.error("job past its deadline; its lease is no longer renewed", metadata: ["job": "\(job)"])
             }
             for job in jobs {
                 do {
-                    if try !processor.queue.heartbeat(id: job, worker: id, lease: settings.lease, now: Date()) {
+                    if try !processor.queue.heartbeat(id: job.id, worker: job.owner, lease: settings.lease, now: Date()) {
                         // Not held any more: either the job completed meanwhile (fine) or its lease was taken over.
                         condition.lock()
-                        let stillRunning = inFlight[job] != nil
+                        let stillRunning = inFlight[job.id] != nil
                         condition.unlock()
-                        if stillRunning, try processor.queue.job(id: job)?.leaseOwner != id {
-                            logger.warning("lease lost (taken over by another worker)", metadata: ["job": "\(job)"])
+                        if stillRunning, try processor.queue.job(id: job.id)?.leaseOwner != job.owner {
+                            logger.warning("lease lost (taken over by another claim)", metadata: ["job": "\(job.id)"])
                         }
                     }
                 } catch {
-                    logger.error("heartbeat failed", metadata: ["job": "\(job)", "error": "\(error)"])
+                    logger.error("heartbeat failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
                 }
             }
         }

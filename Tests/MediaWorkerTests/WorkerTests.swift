@@ -65,9 +65,10 @@ struct Harness {
         intake = AttachmentIntake(queue: queue, store: files)
     }
 
-    /// Runs a worker on `store` until every job is final (or `timeout`), then stops it.
-    func drain(store: any BlobStore, settings: WorkerSettings, timeout: TimeInterval = 120) throws {
-        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: queue, store: store, retry: settings.retry,
+    /// Runs a worker on `store` (and `through`, a queue in front of the real one) until every job is final (or
+    /// `timeout`), then stops it.
+    func drain(store: any BlobStore, settings: WorkerSettings, through: (any JobQueue)? = nil, timeout: TimeInterval = 120) throws {
+        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: through ?? queue, store: store, retry: settings.retry,
                                      outageWindow: settings.outageWindow)
         var logger = Logger(label: "test")
         logger.logLevel = .error
@@ -182,6 +183,67 @@ struct Harness {
             #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
             #expect(job.attempts == 1, "\(f.id) used \(job.attempts) attempts")
         }
+    }
+
+    @Test("a database outage under load: claims, completions and postponements fail for 3 s; every job ends final, none dead, no attempt used",
+          arguments: TestBackend.allCases)
+    func databaseOutage(_ backend: TestBackend) throws {
+        let h = try Harness(backend)
+        defer { h.storage.remove() }
+        var ids: [(String, FixtureManifest.Fixture)] = []
+        for n in 0..<24 {
+            let f = FixtureManifest.named(["jpeg-whatsapp-photo", "png-palette", "gif87a", "ogg-opus-voice-note", "html-declared-jpeg",
+                                           "ogg-opus-voice-note-operator"][n % 6])
+            ids.append((try h.intake.submit(try f.bytes(), from: f.from.rawValue, idempotencyKey: "db-outage:\(n)").job.id, f))
+        }
+        let outage = OutageQueue(h.queue)
+        var settings = WorkerSettings()
+        settings.concurrency = 2
+        settings.retry = RetryPolicy(maxAttempts: 1, base: 0.05, maximum: 0.5)
+        // The outage begins once work is under way (a few jobs done), and lasts 3 s.
+        let trigger = Thread {
+            while ((try? h.queue.counts())?[.accepted] ?? 0) < 2 { Thread.sleep(forTimeInterval: 0.005) }
+            outage.goDown(for: 3)
+        }
+        trigger.start()
+        try h.drain(store: h.files, settings: settings, through: outage)
+        #expect(outage.refused > 0, "the outage was met")
+        for (id, f) in ids {
+            let job = try #require(try h.queue.job(id: id))
+            #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
+            #expect(job.attempts == 1, "\(f.id) used \(job.attempts) attempts")
+        }
+    }
+
+    @Test("leases are fenced per claim: once another claim (even of the same process) took a job over, the first claim's result is refused",
+          arguments: TestBackend.allCases)
+    func fencedPerClaim(_ backend: TestBackend) throws {
+        let h = try Harness(backend)
+        defer { h.storage.remove() }
+        let job = try h.intake.submit(try FixtureManifest.named("gif87a").bytes(), from: "visitor").job
+        let first = try #require(try h.queue.claim(worker: "w#1", lease: 0.2, maxAttempts: 5, now: Date()))
+        Thread.sleep(forTimeInterval: 0.3)
+        let second = try #require(try h.queue.claim(worker: "w#2", lease: 30, maxAttempts: 5, now: Date()), "the expired lease is reclaimed")
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: h.queue, store: h.files, retry: RetryPolicy())
+        #expect(processor.run(first, worker: first.leaseOwner ?? "", logger: logger) == .leaseLost)
+        #expect(try h.queue.job(id: job.id)?.state == .running, "the stale claim changed nothing")
+        #expect(processor.run(second, worker: second.leaseOwner ?? "", logger: logger) == .completed)
+        #expect(try h.queue.job(id: job.id)?.state == .accepted)
+        // The Worker claims under a new owner each time: WORKER-ID#n.
+        for n in 0..<3 { _ = try h.intake.submit(try FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: "visitor", idempotencyKey: "own:\(n)") }
+        var settings = WorkerSettings()
+        settings.concurrency = 1
+        let worker = Worker(processor: processor, settings: settings, logger: logger, id: "fence-worker")
+        worker.start()
+        defer { worker.stop() }
+        var owner: String?
+        for _ in 0..<2000 where owner == nil {
+            owner = try h.queue.jobs(state: .running, limit: 1).first?.leaseOwner
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        #expect(owner?.hasPrefix("fence-worker#") == true, "claimed as \(owner ?? "nothing")")
     }
 
     @Test("stopping finishes the job in flight and claims nothing more", arguments: TestBackend.allCases)
