@@ -9,16 +9,18 @@ public enum ContentDisposition {
     /// The header value for serving `contentType` to the desk, named after the sender's `fileName`.
     public static func header(contentType: String, fileName: String?, fallback: String) -> String {
         let name = safeName(fileName, fallback: fallback) + "." + fileExtension(contentType)
-        let ascii = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0 != "\\" ? Character($0) : "_" })
+        let ascii = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0 != "\\" && $0 != "/" ? Character($0) : "_" })
         return "\(isInline(contentType) ? "inline" : "attachment"); filename=\"\(ascii)\"; filename*=UTF-8''\(percentEncoded(name))"
     }
 
     /// The user's name without any path, control or bidirectional-override characters, and without its own
     /// extension (the sniffed one replaces it); `fallback` when nothing usable is left.
     static func safeName(_ fileName: String?, fallback: String) -> String {
-        var name = fileName ?? ""
-        if let slash = name.lastIndex(where: { $0 == "/" || $0 == "\\" }) { name = String(name[name.index(after: slash)...]) }
-        let cleaned = name.unicodeScalars.filter { s in
+        // By scalars, not characters: a slash followed by a combining mark is one Character that is not "/"
+        // (found by make fuzz: `x/\u{300}y` kept its slash).
+        let scalars = Array((fileName ?? "").unicodeScalars)
+        let name = scalars.lastIndex(where: { $0 == "/" || $0 == "\\" }).map { scalars[($0 + 1)...] } ?? scalars[...]
+        let cleaned = name.filter { s in
             !(s.value < 0x20 || s.value == 0x7F || (0x80...0x9F).contains(s.value)       // C0, DEL, C1
               || (0x202A...0x202E).contains(s.value) || (0x2066...0x2069).contains(s.value) // bidi overrides/isolates
               || s.value == 0x200E || s.value == 0x200F || s.value == 0x061C                 // bidi marks

@@ -146,6 +146,17 @@ import Testing
         #expect(try await server.request("GET", missing, auth: false).status == 404)
     }
 
+    @Test("file names: no path survives, even a slash hidden in a grapheme with a combining mark (a make fuzz finding)")
+    func fileNameSlashes() throws {
+        for name in ["../../etc/passwd.pdf", "a\\b\\c.pdf", "x/\u{300}evil.pdf", "\u{FFFD}/\u{300}\u{FFFD}.pdf",
+                     String(decoding: try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("hostile/fuzz/http_slash_with_combining_mark.bin")).dropFirst(), as: UTF8.self)] {
+            let header = ContentDisposition.header(contentType: "application/pdf", fileName: name, fallback: "file")
+            let ascii = header.components(separatedBy: "filename=\"")[1].components(separatedBy: "\"")[0]
+            #expect(!ascii.contains("/") && !ascii.contains("\\"), "\(name) → \(header)")
+            #expect(!header.contains("%2F") && !header.contains("%5C"), "\(name) → \(header)")
+        }
+    }
+
     @Test("an oversize upload is refused from Content-Length, and a chunked one is cut off early with memory bounded", arguments: TestBackend.allCases)
     func oversize(_ backend: TestBackend) async throws {
         let server = try ServerProcess(backend)
