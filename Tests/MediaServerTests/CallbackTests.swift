@@ -68,7 +68,9 @@ final class CallbackReceiver: @unchecked Sendable {
         let app = Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
         let running = Task { try await app.runService() }
         defer { running.cancel() }
-        let deadline = Date().addingTimeInterval(30)
+        // The dispatcher backs off 1 s doubling (±50%) while the receiver is down: after 5 failures (a slow machine
+        // keeps it down longer) the next try may be 48 s away. Bounded at 120 s; it normally takes a few.
+        let deadline = Date().addingTimeInterval(120)
         while try outbox.pendingEvents() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(try outbox.pendingEvents() == 0)
 
