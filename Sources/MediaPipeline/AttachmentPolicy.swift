@@ -5,7 +5,7 @@ public struct AttachmentPolicy: Sendable {
     /// Allowed canonical types and their kind, per direction.
     public let allowed: [Sender: [String: AttachmentKind]]
 
-    /// contract.md: visitors send JPG/PNG/GIF, PDF and Ogg/Opus voice notes; operators the same but no audio.
+    /// docs/contract.md: visitors send JPG/PNG/GIF, PDF and Ogg/Opus voice notes; operators the same but no audio.
     /// Visitors' MP3 is converted too (and Ogg Vorbis, decided by the codec inside `audio/ogg`);
     /// AAC/M4A and AMR are `unsupported_type`.
     public static let whatsapp = AttachmentPolicy(channel: "whatsapp", allowed: [

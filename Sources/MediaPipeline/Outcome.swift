@@ -5,7 +5,7 @@ public enum AttachmentKind: String, Sendable, Codable {
     case voiceNote = "voice_note"
 }
 
-/// Rejection codes from contract.md: a final, expected outcome, never retried.
+/// Rejection codes from docs/contract.md: a final, expected outcome, never retried.
 public enum RejectionReason: String, Sendable, Codable, CaseIterable {
     case empty
     case tooLarge = "too_large"

@@ -86,7 +86,7 @@ public struct Job: Sendable, Equatable {
         self.artifactsJSON = artifactsJSON
     }
 
-    /// The job as contract.md's `GET /v1/jobs/{id}` shows it; `artifacts` lets the HTTP layer add URLs.
+    /// The job as docs/contract.md's `GET /v1/jobs/{id}` shows it; `artifacts` lets the HTTP layer add URLs.
     public func json(artifacts: JSONValue? = nil) -> JSONValue {
         var m: [(String, JSONValue)] = [
             ("id", .string(id)), ("state", .string(state.rawValue)),
