@@ -65,6 +65,23 @@ struct Harness {
         intake = AttachmentIntake(queue: queue, store: files)
     }
 
+    /// Submits each named fixture `times` times (keys `KEY:n`); the job ids with their fixtures.
+    func submit(_ names: [String], times: Int, key: String) throws -> [(String, FixtureManifest.Fixture)] {
+        try (0..<(names.count * times)).map { n in
+            let f = FixtureManifest.named(names[n % names.count])
+            return (try intake.submit(try f.bytes(), from: f.from.rawValue, idempotencyKey: "\(key):\(n)").job.id, f)
+        }
+    }
+
+    /// Every job ended as its fixture expects, in its first attempt (infrastructure failures use none).
+    func expectFinalInOneAttempt(_ ids: [(String, FixtureManifest.Fixture)]) throws {
+        for (id, f) in ids {
+            let job = try #require(try queue.job(id: id))
+            #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
+            #expect(job.attempts == 1, "\(f.id) used \(job.attempts) attempts")
+        }
+    }
+
     /// Runs a worker on `store` (and `through`, a queue in front of the real one) until every job is final (or
     /// `timeout`), then stops it.
     func drain(store: any BlobStore, settings: WorkerSettings, through: (any JobQueue)? = nil, timeout: TimeInterval = 120) throws {
@@ -167,22 +184,15 @@ struct Harness {
     func storeOutage(_ backend: TestBackend) throws {
         let h = try Harness(backend)
         defer { h.storage.remove() }
-        let ids = try ["jpeg-whatsapp-photo", "png-palette", "gif87a", "pdf-text-3-pages", "ogg-opus-voice-note", "html-declared-jpeg",
-                       "ogg-opus-voice-note-operator", "png-rgba-alpha"].map { id in
-            let f = FixtureManifest.named(id)
-            return (try h.intake.submit(try f.bytes(), from: f.from.rawValue, idempotencyKey: "outage:\(id)").job.id, f)
-        }
+        let ids = try h.submit(["jpeg-whatsapp-photo", "png-palette", "gif87a", "pdf-text-3-pages", "ogg-opus-voice-note",
+                                "html-declared-jpeg", "ogg-opus-voice-note-operator", "png-rgba-alpha"], times: 1, key: "outage")
         let flaky = FlakyStore(h.files, downFor: 2)
         var settings = WorkerSettings()
         settings.concurrency = 2
         settings.retry = RetryPolicy(maxAttempts: 2, base: 0.05, maximum: 0.4)
         try h.drain(store: flaky, settings: settings)
         #expect(flaky.failed > ids.count, "the outage was hit (\(flaky.failed) failed calls)")
-        for (id, f) in ids {
-            let job = try #require(try h.queue.job(id: id))
-            #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
-            #expect(job.attempts == 1, "\(f.id) used \(job.attempts) attempts")
-        }
+        try h.expectFinalInOneAttempt(ids)
     }
 
     @Test("a database outage under load: claims, completions and postponements fail for 3 s; every job ends final, none dead, no attempt used",
@@ -190,12 +200,8 @@ struct Harness {
     func databaseOutage(_ backend: TestBackend) throws {
         let h = try Harness(backend)
         defer { h.storage.remove() }
-        var ids: [(String, FixtureManifest.Fixture)] = []
-        for n in 0..<24 {
-            let f = FixtureManifest.named(["jpeg-whatsapp-photo", "png-palette", "gif87a", "ogg-opus-voice-note", "html-declared-jpeg",
-                                           "ogg-opus-voice-note-operator"][n % 6])
-            ids.append((try h.intake.submit(try f.bytes(), from: f.from.rawValue, idempotencyKey: "db-outage:\(n)").job.id, f))
-        }
+        let ids = try h.submit(["jpeg-whatsapp-photo", "png-palette", "gif87a", "ogg-opus-voice-note", "html-declared-jpeg",
+                                "ogg-opus-voice-note-operator"], times: 4, key: "db-outage")
         let outage = OutageQueue(h.queue)
         var settings = WorkerSettings()
         settings.concurrency = 2
@@ -208,11 +214,7 @@ struct Harness {
         trigger.start()
         try h.drain(store: h.files, settings: settings, through: outage)
         #expect(outage.refused > 0, "the outage was met")
-        for (id, f) in ids {
-            let job = try #require(try h.queue.job(id: id))
-            #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
-            #expect(job.attempts == 1, "\(f.id) used \(job.attempts) attempts")
-        }
+        try h.expectFinalInOneAttempt(ids)
     }
 
     @Test("leases are fenced per claim: once another claim (even of the same process) took a job over, the first claim's result is refused",
