@@ -11,8 +11,26 @@ import Synchronization
 /// rows it takes with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait for each other or take the
 /// same job. Enqueues and releases `NOTIFY` a channel that idle workers `LISTEN` on; workers still poll
 /// (with backoff) in case a notification is lost, e.g. while the server restarts.
+///
+/// Lease times come from the server's clock: lease expiry, run-after times and the test for an expired lease are
+/// computed in SQL from `statement_timestamp()`, the one clock every worker shares, so a worker whose own clock is
+/// skewed can neither take a live lease (its clock ahead) nor keep a dead one or have its own lapse at once (behind).
+/// The callers' `now` only records when things happened (`created_at`, `started_at`, `finished_at`: the caller's
+/// clock, as on SQLite) and turns a `retryAt` into a delay (`retryAt − now`), which is counted from the server's clock.
 public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable {
+    /// Where the times that decide who may run a job (lease expiry, run-after) come from.
+    public enum Clock: Sendable, Equatable {
+        /// The server's clock (`statement_timestamp()`): the default, and the only one for production.
+        case server
+        /// Tests only: the server's clock moved by the caller's `now − epoch`. Tests that step a synthetic clock
+        /// (t0, t0 + 20 s, …) see leases expire and retry times pass without waiting, while every lease and retry time
+        /// is still computed and compared in SQL from the server's clock (a real second passing also counts).
+        case serverShifted(epoch: Date)
+    }
+
     public let connections: PostgresConnections
+    /// The clock of lease expiry and run-after times (`.server` outside tests).
+    public let clock: Clock
     private let recordsEvents: Bool
     private let logger: Logger
     /// The NOTIFY channel (one per schema, so deployments sharing a database do not wake each other).
@@ -24,9 +42,10 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     /// Connects, applies pending migrations (safe when several processes start at once). With
     /// `recordsEvents`, final states also write their notification to the outbox in the same transaction.
-    public init(connections: PostgresConnections, recordsEvents: Bool = false,
+    public init(connections: PostgresConnections, recordsEvents: Bool = false, clock: Clock = .server,
                 logger: Logger = Logger(label: "mediaworker.postgres")) throws {
         self.connections = connections
+        self.clock = clock
         self.recordsEvents = recordsEvents
         self.logger = logger
         channel = "mediaworker_jobs" + (connections.location.schema.map { "_" + $0 } ?? "")
@@ -66,6 +85,28 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             artifactsJSON: try r[20].decode(String?.self))
     }
 
+    /// How far the scheduling clock is from the server's for a caller whose clock says `now`, seconds (0 but in tests).
+    private func shift(_ now: Date) -> Double {
+        switch clock {
+        case .server: return 0
+        case .serverShifted(let epoch): return now.timeIntervalSince(epoch)
+        }
+    }
+
+    /// The SQL expression of the current time for lease and run-after arithmetic: the server's clock (statement
+    /// start), shifted in tests. Never the caller's clock.
+    private func serverNow(_ now: Date) -> String {
+        let s = shift(now)
+        return s == 0 ? "statement_timestamp()" : "(statement_timestamp() + (\(String(format: "%.6f", s)))::float8 * interval '1 second')"
+    }
+
+    /// The SQL expression of a retry time given on the caller's clock: as far from the server's clock as it was from
+    /// the caller's `now`.
+    private func runAfter(_ retryAt: Date, now: Date) -> String {
+        let delay = retryAt.timeIntervalSince(now)
+        return "(\(serverNow(now)) + (\(String(format: "%.6f", delay.isFinite ? delay : 0)))::float8 * interval '1 second')"
+    }
+
     private func jobs(_ query: PostgresQuery) throws -> [Job] {
         try connections.query(query).rows.map(Self.job)
     }
@@ -86,7 +127,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
     private let enqueueLock = NSCondition()
     private var pendingEnqueues: [PendingEnqueue] = []
     private var enqueueLeader = false
-    /// Most uploads one INSERT statement takes (11 parameters each).
+    /// Most uploads one INSERT statement takes (12 parameters each).
     static let enqueueBatchLimit = 500
 
     /// Group commit: while one caller's INSERT is running, concurrent callers queue up; the next of them
@@ -127,13 +168,13 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
     }
 
     /// One statement: insert every job whose key is new, and wake listening workers (delivered at commit);
-    /// the others are looked up by their key.
+    /// the others are looked up by their key. `created_at` is the caller's clock; `run_after` the server's.
     private func insert(_ batch: [PendingEnqueue]) throws -> [Result<EnqueueResult, any Error>] {
-        var binds = PostgresBindings(capacity: batch.count * 11 + 1)
+        var binds = PostgresBindings(capacity: batch.count * 12 + 1)
         var values: [String] = []
         for p in batch {
             let n = binds.count
-            values.append("(" + (1...11).map { "$\(n + $0)" }.joined(separator: ", ") + ")")
+            values.append("(" + (1...12).map { "$\(n + $0)" }.joined(separator: ", ") + ")")
             binds.append(p.id)
             binds.append(p.job.from)
             binds.append(p.job.channel)
@@ -145,17 +186,18 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             binds.append(p.job.contentSHA256)
             binds.append(p.job.size)
             binds.append(p.now)
+            binds.append(shift(p.now))
         }
         binds.append(channel)
         let sql = """
             WITH input (id, sender, channel, declared_type, file_name, idempotency_key, conversation_id, business_number,
-                        content_sha256, size, created_at) AS (VALUES \(values.joined(separator: ", "))),
+                        content_sha256, size, created_at, shift) AS (VALUES \(values.joined(separator: ", "))),
             inserted AS (
                 INSERT INTO jobs (id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id,
                                   business_number, content_sha256, size, attempts, created_at, run_after)
                 SELECT id::text, 'queued', sender::text, channel::text, declared_type::text, file_name::text, idempotency_key::text,
                        conversation_id::text, business_number::text, content_sha256::text, size::bigint, 0,
-                       created_at::timestamptz, created_at::timestamptz
+                       created_at::timestamptz, statement_timestamp() + shift::float8 * interval '1 second'
                 FROM input
                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING *
@@ -188,20 +230,21 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     /// Claims up to `limit` jobs in one statement: expired leases first (their worker died), then queued jobs
     /// in `run_after` order. Rows another worker is claiming at the same moment are skipped, not waited for.
+    /// Leases are granted, and found expired, by the server's clock.
     public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job] {
-        let expires = now.addingTimeInterval(lease)
+        let server = serverNow(now)
         var q: PostgresQuery = """
             WITH lost AS (
-                SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < \(now) AND attempts < \(maxAttempts)
+                SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < \(unescaped: server) AND attempts < \(maxAttempts)
                 ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
             ), ready AS (
-                SELECT id FROM jobs WHERE state = 'queued' AND run_after <= \(now)
+                SELECT id FROM jobs WHERE state = 'queued' AND run_after <= \(unescaped: server)
                 ORDER BY run_after, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
             ), picked AS (
                 SELECT id FROM lost UNION ALL SELECT id FROM ready LIMIT \(limit)
             )
             UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_owner = \(worker),
-                lease_expires_at = \(expires), started_at = \(now)
+                lease_expires_at = \(unescaped: server) + \(lease)::float8 * interval '1 second', started_at = \(now)
             FROM picked WHERE jobs.id = picked.id
             RETURNING
             """
@@ -229,7 +272,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         var q: PostgresQuery = """
             UPDATE jobs SET state = 'dead', finished_at = \(now), lease_owner = NULL, lease_expires_at = NULL,
                 last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
-            WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < \(now) AND attempts >= \(maxAttempts)
+            WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < \(unescaped: serverNow(now))
+                             AND attempts >= \(maxAttempts)
                          FOR UPDATE SKIP LOCKED)
             RETURNING
             """
@@ -245,7 +289,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
         try connections.query("""
-            UPDATE jobs SET lease_expires_at = \(now.addingTimeInterval(lease))
+            UPDATE jobs SET lease_expires_at = \(unescaped: serverNow(now)) + \(lease)::float8 * interval '1 second'
             WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
             """).metadata.rows == 1
     }
@@ -302,11 +346,12 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         }
     }
 
+    /// `retryAt` is on the caller's clock: the job waits `retryAt − now` by the server's.
     public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {
         if let retryAt {
             return try connections.query("""
-                UPDATE jobs SET state = 'queued', run_after = \(retryAt), last_error = \(error), lease_owner = NULL,
-                    lease_expires_at = NULL
+                UPDATE jobs SET state = 'queued', run_after = \(unescaped: runAfter(retryAt, now: now)), last_error = \(error),
+                    lease_owner = NULL, lease_expires_at = NULL
                 WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
                 """).metadata.rows == 1
         }
@@ -319,9 +364,10 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         return try finalUpdate(q, now: now)
     }
 
+    /// `retryAt` is on the caller's clock: the job waits `retryAt − now` by the server's.
     public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool {
         try connections.query("""
-            UPDATE jobs SET state = 'queued', run_after = \(retryAt), attempts = GREATEST(0, attempts - 1),
+            UPDATE jobs SET state = 'queued', run_after = \(unescaped: runAfter(retryAt, now: now)), attempts = GREATEST(0, attempts - 1),
                 last_error = \(error), lease_owner = NULL, lease_expires_at = NULL
             WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
             """).metadata.rows == 1
@@ -331,8 +377,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         // The attempt counted at claim time is given back: the job never really ran. Other workers are woken.
         try connections.query("""
             WITH released AS (
-                UPDATE jobs SET state = 'queued', run_after = \(now), attempts = GREATEST(0, attempts - 1), lease_owner = NULL,
-                    lease_expires_at = NULL
+                UPDATE jobs SET state = 'queued', run_after = \(unescaped: serverNow(now)), attempts = GREATEST(0, attempts - 1),
+                    lease_owner = NULL, lease_expires_at = NULL
                 WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
                 RETURNING id)
             SELECT pg_notify(\(channel), '') FROM released
@@ -342,7 +388,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
     public func retry(id: String, now: Date) throws -> Bool {
         try connections.query("""
             WITH requeued AS (
-                UPDATE jobs SET state = 'queued', attempts = 0, run_after = \(now), finished_at = NULL
+                UPDATE jobs SET state = 'queued', attempts = 0, run_after = \(unescaped: serverNow(now)), finished_at = NULL
                 WHERE id = \(id) AND state = 'dead' RETURNING id)
             SELECT pg_notify(\(channel), '') FROM requeued
             """).rows.count == 1

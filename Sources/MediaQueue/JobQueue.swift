@@ -11,6 +11,11 @@ import Foundation
 ///   cannot overwrite the new owner's result. The Worker claims as `ID#n`, a new owner per claim: a lease is fenced
 ///   per claim, and a slot cannot complete a job that another claim of the same process has taken since;
 /// - an idempotency key maps to one job forever (same bytes → that job; other bytes → conflict).
+///
+/// Clocks: `now` is the caller's clock. It records when things happened (created, started, finished), and a
+/// `retryAt` is read relative to it (the job waits `retryAt − now`). Whether a lease is live and whether a job is due
+/// are decided by the driver's scheduling clock: the caller's `now` on SQLite (one machine, one clock), the database
+/// server's clock on PostgreSQL (workers on several machines share it, whatever their own clocks say).
 public protocol JobQueue: Sendable {
     /// Adds a job, or finds the one its idempotency key already names.
     func enqueue(_ job: NewJob, id: String, now: Date) throws -> EnqueueResult

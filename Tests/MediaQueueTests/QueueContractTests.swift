@@ -1,5 +1,6 @@
 import Foundation
 import MediaJSON
+import MediaPostgres
 import MediaQueue
 import MediaTestSupport
 import Testing
@@ -8,9 +9,27 @@ typealias Backend = TestBackend
 
 extension TestBackend {
     /// A fresh, empty queue of this kind; `open()` makes another connection to the same database.
-    func make() throws -> (queue: any JobQueue, open: @Sendable () throws -> any JobQueue) {
+    ///
+    /// The contract tests step a synthetic clock (`now: t0`, `t0 + 20`, …). SQLite schedules by the caller's `now`, so
+    /// that is all they need there. PostgreSQL schedules by the server's clock and reads the caller's `now` only to
+    /// record times and turn a `retryAt` into a delay, so by default it is opened here with the documented test-only
+    /// clock `.serverShifted(epoch: t0)`: the server's clock moved by `now − t0`. Leases are still granted, renewed and
+    /// found expired in SQL from the server's clock; a synthetic step of 20 s is 20 s more of it. `ServerClockTests`
+    /// use the production clock (`.server`) with real clocks skewed by an hour.
+    func make(clock: PostgresJobQueue.Clock = .serverShifted(epoch: t0))
+        throws -> (queue: any JobQueue, open: @Sendable () throws -> any JobQueue) {
         let storage: TestStorage = try make("mw-queue")
-        return (try storage.queue(), { try storage.queue() })
+        switch self {
+        case .sqlite:
+            return (try storage.queue(), { try storage.queue() })
+        case .postgres:
+            let url = storage.environment["MEDIAWORKER_DATABASE_URL"] ?? ""
+            let open: @Sendable () throws -> any JobQueue = {
+                try PostgresJobQueue(connections: PostgresConnections(location: try PostgresLocation(url: url), maxConnections: 4),
+                                     clock: clock)
+            }
+            return (try open(), open)
+        }
     }
 }
 
@@ -223,14 +242,14 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
     @Test("batch claim takes each job once, even with 8 claimers at a time; batch complete needs the lease", arguments: Backend.allCases)
     func batches(_ backend: Backend) throws {
         let (q, open) = try backend.make()
-        var ids: [String] = []
         for i in 0..<200 {
-            let id = JobID.make(now: t0.addingTimeInterval(Double(i) / 1000))
-            _ = try q.enqueue(submission(), id: id, now: t0)
-            ids.append(id)
+            _ = try q.enqueue(submission(), id: JobID.make(now: t0.addingTimeInterval(Double(i) / 1000)), now: t0)
         }
+        // run_after is t0 on SQLite (the caller's clock) and each enqueue's own moment on PostgreSQL (the server's).
+        let queued = try q.jobs(state: .queued, limit: 200).sorted { ($0.runAfter, $0.id) < ($1.runAfter, $1.id) }
+        #expect(queued.count == 200)
         let first = try q.claim(worker: "A", limit: 3, lease: 30, maxAttempts: 5, now: t0)
-        #expect(first.map(\.id) == Array(ids.sorted().prefix(3)), "in run_after, then id order")
+        #expect(first.map(\.id) == queued.prefix(3).map(\.id), "in run_after, then id order")
         #expect(first.allSatisfy { $0.state == .running && $0.attempts == 1 && $0.leaseOwner == "A" })
         let claimed = Mutexed([String: String]())  // job → worker
         DispatchQueue.concurrentPerform(iterations: 8) { t in
@@ -273,6 +292,63 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
             #expect(delay >= nominal * 0.5 && delay < nominal * 1.5, "attempt \(attempt): \(delay)")
         }
         #expect(policy.retryAt(afterAttempt: 5, now: t0) == nil)
+    }
+}
+
+/// PostgreSQL with its production clock (`.server`) and worker clocks skewed by an hour either way: lease expiry, the
+/// expired-lease test and retry times all follow the server's clock, never the caller's.
+@Suite struct ServerClockTests {
+    static let hour: TimeInterval = 3600
+    static func ahead() -> Date { Date().addingTimeInterval(hour) }
+    static func behind() -> Date { Date().addingTimeInterval(-hour) }
+
+    @Test("PostgreSQL: a claimer whose clock is 1 h ahead steals no live lease; a lease granted by a clock 1 h behind is live, and lapses on time")
+    func skewedWorkerClocks() throws {
+        let q = try Backend.postgres.make(clock: .server).queue
+        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+
+        // A lease granted moments ago (30 s, correct clock) is live: a claim made 1 h ahead must not take it.
+        let a = JobID.make()
+        _ = try q.enqueue(submission(), id: a, now: Date())
+        _ = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 5, now: Date()))
+        #expect(try q.claim(worker: "fast", lease: 30, maxAttempts: 5, now: Self.ahead()) == nil,
+                "a worker clock 1 h ahead stole a live lease")
+        #expect(try q.job(id: a)?.leaseOwner == "A")
+
+        // A lease granted by a worker whose clock is 1 h behind: 30 s from the server's clock, not already expired.
+        let b = JobID.make()
+        _ = try q.enqueue(submission(), id: b, now: Self.behind())
+        let slow = try #require(try q.claim(worker: "slow", lease: 30, maxAttempts: 5, now: Self.behind()),
+                                "a job enqueued by a clock 1 h behind is due at once")
+        #expect(slow.id == b)
+        let expires = try #require(slow.leaseExpiresAt)
+        #expect(abs(expires.timeIntervalSinceNow - 30) < 10, "lease until \(expires), 30 s from the server's clock")
+        #expect(try q.claim(worker: "C", lease: 30, maxAttempts: 5, now: Date()) == nil, "the slow worker's lease was stealable at once")
+        #expect(try q.heartbeat(id: b, worker: "slow", lease: 30, now: Self.behind()))
+        #expect(try q.claim(worker: "C", lease: 30, maxAttempts: 5, now: Self.ahead()) == nil, "renewed by the slow clock, still live")
+        #expect(try q.complete(id: b, worker: "slow", result: result, now: Self.behind()))
+
+        // A dead lease is not kept: granted for 1 s by a clock 1 h ahead, it lapses 1 s later by the server's clock,
+        // and a claimer whose clock is 1 h behind takes it over.
+        let c = JobID.make()
+        _ = try q.enqueue(submission(), id: c, now: Date())
+        _ = try #require(try q.claim(worker: "dying", lease: 1, maxAttempts: 5, now: Self.ahead()))
+        Thread.sleep(forTimeInterval: 1.5)
+        let rescued = try #require(try q.claim(worker: "D", lease: 30, maxAttempts: 5, now: Self.behind()),
+                                   "a lapsed lease was kept alive by a clock 1 h ahead")
+        #expect(rescued.id == c && rescued.attempts == 2)
+
+        // Retry times are delays from the server's clock: 60 s asked by a clock 1 h behind is not due at once …
+        #expect(try q.postpone(id: c, worker: "D", error: "disk full", retryAt: Self.behind() + 60, now: Self.behind()))
+        #expect(try q.claim(worker: "E", lease: 30, maxAttempts: 5, now: Date()) == nil, "a retry 60 s away was due at once")
+        // … and 0.3 s asked by a clock 1 h ahead is due 0.3 s later, not in an hour.
+        let d = JobID.make()
+        _ = try q.enqueue(submission(), id: d, now: Date())
+        _ = try #require(try q.claim(worker: "E", lease: 30, maxAttempts: 5, now: Date()))
+        #expect(try q.fail(id: d, worker: "E", error: "x", retryAt: Self.ahead() + 0.3, now: Self.ahead()))
+        Thread.sleep(forTimeInterval: 0.8)
+        #expect(try q.claim(worker: "F", lease: 30, maxAttempts: 5, now: Date())?.id == d, "a retry 0.3 s away was not due 0.8 s later")
+        #expect(try q.complete(id: a, worker: "A", result: result, now: Date()), "A's lease outlived every skewed claim")
     }
 }
 
