@@ -89,23 +89,52 @@ import Testing
     }
 
     /// POSTs like the gateway: on a network error or a 5xx (PostgreSQL restarting) it sends the same upload again
-    /// with the same idempotency key, so a retried upload never makes a second job.
-    static func upload(_ server: ServerProcess, _ bytes: Data, fixture: FixtureManifest.Fixture, key: String) async throws -> (id: String, retries: Int) {
+    /// with the same idempotency key, so a retried upload never makes a second job. Up to 300 retries `pause` apart,
+    /// or for `patience` seconds when given (a long outage: then each request is also given up after 15 s, as a
+    /// gateway's client timeout would, and sent again).
+    static func upload(_ server: ServerProcess, _ bytes: Data, fixture: FixtureManifest.Fixture, key: String,
+                       pause: Duration = .milliseconds(100), patience: TimeInterval? = nil) async throws -> (id: String, retries: Int) {
         var query = "from=\(fixture.from.rawValue)&idempotencyKey=\(key)"
         if let t = fixture.declaredType?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) { query += "&declaredType=\(t)" }
+        let deadline = patience.map { Date().addingTimeInterval($0) }
         var retries = 0
+        var last = ""
         while true {
-            if let reply = try? await server.request("POST", "/v1/attachments?\(query)", body: bytes),
-               reply.status == 200 || reply.status == 202, let id = reply.json["id"] as? String {
-                return (id, retries)
+            let sent = Date()
+            do {
+                let path = "/v1/attachments?\(query)"
+                let reply = patience == nil ? try await server.request("POST", path, body: bytes)
+                    : try await within(.seconds(15)) { try await server.request("POST", path, body: bytes) }
+                if reply.status == 200 || reply.status == 202, let id = reply.json["id"] as? String { return (id, retries) }
+                last = "HTTP \(reply.status) \(String(decoding: reply.body.prefix(200), as: UTF8.self))"
+            } catch {
+                last = "\(error)"
             }
+            last += String(format: " (after %.1f s)", Date().timeIntervalSince(sent))
             retries += 1
-            guard retries < 300 else { throw UploadFailed(key: key) }
-            try await Task.sleep(for: .milliseconds(100))
+            guard deadline.map({ Date() < $0 }) ?? (retries < 300) else { throw UploadFailed(key: key, retries: retries, last: last) }
+            try await Task.sleep(for: pause)
         }
     }
 
-    struct UploadFailed: Error { var key: String }
+    struct UploadFailed: Error { var key: String; var retries = 0; var last = "" }
+
+    /// `body`'s result, or `TimedOut` after `limit` (the call is then left to finish on its own, its result unused).
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let once = ResumeOnce<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            once.set(continuation)
+            Task {
+                do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                once.resume(.failure(TimedOut(limit: limit)))
+            }
+        }
+    }
+
+    struct TimedOut: Error { var limit: Duration }
 
     /// Starts a program with posix_spawn: stdout to /dev/null, stderr to `stderr` (or /dev/null).
     static func spawn(_ arguments: [String], environment: [String: String]? = nil, stderr: String? = nil) throws -> pid_t {
@@ -162,57 +191,6 @@ import Testing
             _ = ScaleOutTests.run(["/bin/bash", script, "stop", folder])
             try? FileManager.default.removeItem(atPath: folder)
         }
-    }
-
-    @Test("PostgreSQL stopped for 20 s under load: the worker waits it out; every job final as expected, none dead, no attempt used")
-    func databaseOutage() async throws {
-        let server = try OwnPostgres("mw-outage-pg")
-        defer { server.remove() }
-        guard let url = server.url else { return }
-        let (script, pgFolder) = (server.script, server.folder)
-        let storage = try TestBackend.postgres.make("mw-outage", url: url)
-        defer { storage.remove() }
-        let queue = try storage.queue()
-        let intake = AttachmentIntake(queue: queue, store: try storage.store())
-        var expected: [String: FixtureManifest.Fixture] = [:]
-        for i in 0..<120 {
-            let f = Self.mix[i % Self.mix.count]
-            expected[try intake.submit(try f.bytes(), from: f.from.rawValue, declaredType: f.declaredType,
-                                       idempotencyKey: "outage:\(i)").job.id] = f
-        }
-        // One attempt only: a job that used a second one (a lost lease, a counted failure) would end dead.
-        var env = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
-        env["MEDIAWORKER_WORKERS"] = "2"
-        env["MEDIAWORKER_MAX_ATTEMPTS"] = "1"
-        env["MEDIAWORKER_LEASE"] = "60"
-        env["MEDIAWORKER_RETRY_MAX"] = "2"
-        env["MEDIAWORKER_LOG_LEVEL"] = "info"
-        let log = storage.folder.appendingPathComponent("worker.log").path
-        let worker = try Self.spawn([TestBinary.mediaworker.path, "work", "--data", storage.folder.path], environment: env, stderr: log)
-        defer { kill(worker, SIGKILL); _ = Self.reap(worker) }
-        // Stop the database once the worker is busy, keep it down for 20 s, start it again (same port).
-        while (try queue.counts()[.accepted] ?? 0) < 5 { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(Self.run(["/bin/bash", script, "stop", pgFolder]) == 0)
-        try await Task.sleep(for: .seconds(20))
-        #expect(Self.run(["/bin/bash", script, "start", pgFolder]) == 0)
-        let deadline = Date().addingTimeInterval(180)
-        var counts: [JobState: Int] = [:]
-        while Date() < deadline {
-            if let c = try? queue.counts() {
-                counts = c
-                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        #expect((counts[.queued] ?? 0) + (counts[.running] ?? 0) == 0, "jobs still pending: \(counts)")
-        #expect(counts[.dead, default: 0] == 0, "no job died of the outage: \(counts)")
-        try JobChecks.expectFinalAsManifest(expected, queue: queue, store: try storage.store())
-        kill(worker, SIGTERM)
-        #expect(Self.reap(worker) == 0, "the worker outlived the outage and stops cleanly")
-        // The outage was really met: the worker's queue calls failed while the database was down.
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        #expect(text.contains("claim failed") || text.contains("queue write failed") || text.contains("job postponed"),
-                "the worker never noticed the outage")
     }
 
     @Test("4 workers and 2 servers on one PostgreSQL, 2,000 jobs, workers SIGKILLed and PostgreSQL restarted mid-run")
@@ -312,6 +290,129 @@ import Testing
             #expect(try await server.request("GET", "/v1/jobs/\(sample)").json["state"] as? String == expected[sample]?.expect.status)
         }
         print("scale-out: \(Self.jobs) jobs, \(kills) worker kills, PostgreSQL restarted: \(restarted), upload retries: \(retried), \(counts)")
+    }
+}
+
+/// PostgreSQL stopped for 60 s under load (a server of the test's own), with uploads arriving through an API server
+/// meanwhile. A suite of its own, so its minute of waiting overlaps the other suites (it waits with `Task.sleep`).
+@Suite struct PostgresOutageTests {
+    static let outage: TimeInterval = 60
+
+    @Test("PostgreSQL stopped for 60 s under load, uploads arriving meanwhile: the worker waits it out; every job final as expected, none dead, none lost, no attempt used")
+    func databaseOutage() async throws {
+        let begin = Date()
+        let server = try ScaleOutTests.OwnPostgres("mw-outage-pg")
+        defer { server.remove() }
+        guard let url = server.url else { return }
+        let (script, pgFolder) = (server.script, server.folder)
+        let storage = try TestBackend.postgres.make("mw-outage", url: url)
+        defer { storage.remove() }
+        let queue = try storage.queue()
+        let intake = AttachmentIntake(queue: queue, store: try storage.store())
+        let mix = ScaleOutTests.mix
+        var expected: [String: FixtureManifest.Fixture] = [:]
+        for i in 0..<120 {
+            let f = mix[i % mix.count]
+            expected[try intake.submit(try f.bytes(), from: f.from.rawValue, declaredType: f.declaredType,
+                                       idempotencyKey: "before:\(i)").job.id] = f
+        }
+        // One attempt only: a job that used a second one (a lost lease, a counted failure) would end dead. The lease
+        // outlasts the outage (no heartbeat lands meanwhile), so a job in flight keeps it.
+        var env = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
+        env["MEDIAWORKER_WORKERS"] = "2"
+        env["MEDIAWORKER_MAX_ATTEMPTS"] = "1"
+        env["MEDIAWORKER_LEASE"] = "120"
+        env["MEDIAWORKER_RETRY_MAX"] = "2"
+        env["MEDIAWORKER_LOG_LEVEL"] = "info"
+        let log = storage.folder.appendingPathComponent("worker.log").path
+        let worker = try ScaleOutTests.spawn([TestBinary.mediaworker.path, "work", "--data", storage.folder.path],
+                                             environment: env, stderr: log)
+        var workerExit: Int32?
+        defer { if workerExit == nil { kill(worker, SIGKILL); _ = ScaleOutTests.reap(worker) } }
+        // The gateway's side: an API-only server on the same database.
+        let api = try ServerProcess(storage: storage, env: ["MEDIAWORKER_WORKERS": "0", "MEDIAWORKER_LOG_LEVEL": "error"])
+        defer { api.stop() }
+
+        // Stop the database once the worker is busy, keep it down for 60 s, start it again (same port). An upload
+        // arrives every 2.5 s meanwhile (503: sent again, same idempotency key, every 0.5 s until stored). Every wait
+        // is bounded: the test ends within about 2.5 minutes whatever happens.
+        while (try queue.counts()[.accepted] ?? 0) < 5 {
+            guard Date().timeIntervalSince(begin) < 30 else { Issue.record("the worker did not start"); return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(ScaleOutTests.run(["/bin/bash", script, "stop", pgFolder]) == 0)
+        let down = Date()
+        let bodies = try mix.map { try Data(contentsOf: FixtureManifest.folder.appendingPathComponent($0.file)) }
+        let uploads = Task {
+            try await withThrowingTaskGroup(of: (String, FixtureManifest.Fixture, Int).self) { group in
+                for i in 0..<24 {
+                    let f = mix[i % mix.count], body = bodies[i % mix.count]
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(Double(i) * 2.5))
+                        let patience = down.addingTimeInterval(Self.outage + 45).timeIntervalSinceNow
+                        let (id, retries) = try await ScaleOutTests.upload(api, body, fixture: f, key: "during:\(i)",
+                                                                           pause: .milliseconds(500), patience: patience)
+                        return (id, f, retries)
+                    }
+                }
+                var sent: [(String, FixtureManifest.Fixture, Int)] = []
+                for try await one in group { sent.append(one) }
+                return sent
+            }
+        }
+        try await Task.sleep(for: .seconds(Self.outage - Date().timeIntervalSince(down)))
+        #expect(ScaleOutTests.run(["/bin/bash", script, "start", pgFolder]) == 0)
+        let up = Date()
+        let sent = try await uploads.value
+        for (id, f, _) in sent {
+            #expect(expected[id] == nil, "one job per upload")
+            expected[id] = f
+        }
+        let refused = sent.map(\.2).reduce(0, +)
+
+        // Everything final within 45 s of the restart.
+        var counts: [JobState: Int] = [:]
+        while Date().timeIntervalSince(up) < 45 {
+            if let c = try? queue.counts() {
+                counts = c
+                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let drained = Date()
+        print("postgres outage: \(Int(up.timeIntervalSince(down))) s down, every job final \(Int(drained.timeIntervalSince(up))) s " +
+              "after the restart, \(Int(drained.timeIntervalSince(begin))) s in all; \(refused) upload retries")
+        #expect(up.timeIntervalSince(down) >= Self.outage)
+        #expect(sent.count == 24 && refused >= 12, "uploads arrived while the database was down and were sent again (\(refused) retries)")
+        #expect((counts[.queued] ?? 0) + (counts[.running] ?? 0) == 0, "jobs still pending: \(counts)")
+        #expect(counts[.dead, default: 0] == 0, "no job died of the outage: \(counts)")
+        #expect(counts.values.reduce(0, +) == 144 && expected.count == 144, "one job per upload, none lost: \(counts)")
+        try JobChecks.expectFinalAsManifest(expected, queue: queue, store: try storage.store())
+        for id in expected.keys {
+            let attempts = try queue.job(id: id)?.attempts
+            #expect(attempts == 1, "\(id): \(attempts.map(String.init) ?? "no job") attempts")
+        }
+        kill(worker, SIGTERM)
+        workerExit = ScaleOutTests.reap(worker)
+        #expect(workerExit == 0, "the worker outlived the outage and stops cleanly")
+        // The outage was really met: the worker's queue calls failed while the database was down.
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(text.contains("claim failed") || text.contains("queue write failed") || text.contains("job postponed"),
+                "the worker never noticed the outage")
+    }
+}
+
+/// A continuation resumed by whichever of several racers comes first; the others are ignored.
+final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+    func set(_ c: CheckedContinuation<T, any Error>) { lock.withLock { continuation = c } }
+    func resume(_ result: Result<T, any Error>) {
+        let c: CheckedContinuation<T, any Error>? = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        c?.resume(with: result)
     }
 }
 

@@ -272,3 +272,112 @@ struct Harness {
         #expect(c[.queued] == 5, "nothing more was claimed")
     }
 }
+
+/// Uploads sent like the gateway sends them: each again (same idempotency key, after 0.5 s) until it is stored.
+final class RetriedUploads: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [(id: String, fixture: FixtureManifest.Fixture)] = []
+    private var refused = 0
+    private var running = 0
+
+    /// Sends `fixture` under `key` on a thread of its own, from `start` on, until stored (or `deadline`).
+    func send(_ fixture: FixtureManifest.Fixture, key: String, through intake: AttachmentIntake, at start: Date, until deadline: Date) {
+        lock.withLock { running += 1 }
+        let thread = Thread { [self] in
+            Thread.sleep(until: start)
+            var id: String?
+            while id == nil && Date() < deadline {
+                do {
+                    id = try intake.submit(try fixture.bytes(), from: fixture.from.rawValue, declaredType: fixture.declaredType,
+                                           idempotencyKey: key).job.id
+                } catch {
+                    lock.withLock { refused += 1 }
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+            }
+            lock.withLock {
+                if let id { stored.append((id, fixture)) }
+                running -= 1
+            }
+        }
+        thread.start()
+    }
+
+    var done: Bool { lock.withLock { running == 0 } }
+    var jobs: [(String, FixtureManifest.Fixture)] { lock.withLock { stored.map { ($0.id, $0.fixture) } } }
+    /// Sends that failed (the database was away) and were sent again.
+    var refusals: Int { lock.withLock { refused } }
+}
+
+/// The SQLite database itself out of reach for 60 s under load (another process holds every lock of the file:
+/// `SQLiteLockout`), with uploads arriving meanwhile. A suite of its own, so its minute of waiting overlaps the
+/// other suites: it waits with `Task.sleep`, and what blocks runs on threads of its own, never on the test pool.
+@Suite struct SQLiteOutageTests {
+    static let outage: TimeInterval = 60
+    static let fixtures = ["jpeg-whatsapp-photo", "png-palette", "gif87a", "ogg-opus-voice-note", "html-declared-jpeg",
+                           "ogg-opus-voice-note-operator"]
+
+    @Test("SQLite locked by another process for 60 s under load, uploads arriving meanwhile: every job final, none dead, none lost, no attempt used")
+    func databaseLocked() async throws {
+        let h = try Harness(.sqlite)
+        defer { h.storage.remove() }
+        let begin = Date()
+        let before = try h.submit(Self.fixtures, times: 4, key: "before")
+        // Never injects anything: counts the worker's queue calls that the real database failed.
+        let watched = OutageQueue(h.queue)
+        var settings = WorkerSettings()
+        settings.concurrency = 2
+        // Longer than the outage: no heartbeat lands meanwhile, and a job in flight must keep its lease through it.
+        settings.lease = 120
+        // One attempt only: a job that used a second one (a lost lease, a counted failure) would end dead.
+        settings.retry = RetryPolicy(maxAttempts: 1, base: 0.05, maximum: 2)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: watched, store: h.files, retry: settings.retry,
+                                     outageWindow: settings.outageWindow)
+        let worker = Worker(processor: processor, settings: settings, logger: logger, id: "sqlite-outage")
+        worker.start()
+        defer { worker.stop() }
+
+        // The outage begins once work is under way, and lasts 60 s; an upload arrives every 6 s meanwhile. Every wait
+        // is bounded: the test ends within about 2.5 minutes whatever happens.
+        while (try h.queue.counts()[.accepted] ?? 0) < 2 {
+            guard Date().timeIntervalSince(begin) < 20 else { Issue.record("the worker did not start"); return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let lockout = try SQLiteLockout(databasePath: h.storage.folder.appendingPathComponent("mediaworker.sqlite").path)
+        defer { lockout.end() }
+        let down = Date()
+        let during = RetriedUploads()
+        for i in 0..<10 {
+            during.send(FixtureManifest.named(Self.fixtures[i % Self.fixtures.count]), key: "during:\(i)", through: h.intake,
+                        at: down.addingTimeInterval(Double(i) * 6), until: down.addingTimeInterval(Self.outage + 50))
+        }
+        try await Task.sleep(for: .seconds(Self.outage - Date().timeIntervalSince(down)))
+        let failedDuring = watched.failures
+        lockout.end()
+        let up = Date()
+
+        // Afterwards: every upload stored, every job final within 60 s.
+        var counts: [JobState: Int] = [:]
+        while Date().timeIntervalSince(up) < 60 {
+            if during.done, let c = try? h.queue.counts() {
+                counts = c
+                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let drained = Date()
+        print("sqlite outage: \(Int(up.timeIntervalSince(down))) s locked, every job final \(Int(drained.timeIntervalSince(up))) s later, " +
+              "\(Int(drained.timeIntervalSince(begin))) s in all; \(failedDuring) worker calls and \(during.refusals) uploads failed meanwhile")
+        #expect(up.timeIntervalSince(down) >= Self.outage)
+        #expect(failedDuring > 0, "the worker met the outage")
+        #expect(during.refusals >= 5, "uploads arrived while the database was locked and were refused (\(during.refusals))")
+        #expect(during.done && during.jobs.count == 10, "every upload sent during the outage was stored (\(during.jobs.count))")
+        #expect((counts[.queued] ?? 0) + (counts[.running] ?? 0) == 0, "jobs still pending: \(counts)")
+        #expect(counts[.dead, default: 0] == 0, "no job died of the outage: \(counts)")
+        #expect(counts.values.reduce(0, +) == before.count + 10, "one job per upload, none lost: \(counts)")
+        for i in 0..<10 { #expect(try h.queue.jobs(idempotencyKey: "during:\(i)").count == 1) }
+        try h.expectFinalInOneAttempt(before + during.jobs)
+    }
+}
