@@ -17,6 +17,11 @@ struct AnimationProcessor {
 
     func process(_ bytes: UnsafeRawBufferPointer, type: String) throws -> AnimationResult {
         let label = type == MediaType.quicktime ? "QuickTime video" : "MP4"
+        // The boxes must tile the file: a download cut short (its `mdat` running past the end) still demuxes
+        // and its first frame may decode, but it is not the visitor's file.
+        guard MP4Boxes.topLevel(bytes) != nil else {
+            return .rejected(.corrupt, "the \(label) is cut short or damaged: its top-level boxes do not fit the file")
+        }
         let inspection: VideoCodec.Inspection
         switch VideoCodec.inspect(bytes, type: type, settings: settings) {
         case .success(let i): inspection = i

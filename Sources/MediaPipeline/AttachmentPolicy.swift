@@ -34,7 +34,7 @@ public struct AttachmentPolicy: Sendable {
         guard let kind = allowed[sender]?[type] else {
             let list = (allowed[sender] ?? [:]).keys.sorted().joined(separator: ", ")
             return .failure(.init(reason: .unsupportedType,
-                                  message: "\(type) is not allowed from a \(sender.rawValue) on \(channel) (allowed: \(list))"))
+                                  message: "\(type) is not allowed from \(sender == .operator ? "an" : "a") \(sender.rawValue) on \(channel) (allowed: \(list))"))
         }
         return .success(kind)
     }

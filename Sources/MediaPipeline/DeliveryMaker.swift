@@ -29,7 +29,14 @@ struct DeliveryMaker {
         }
         if type == MediaType.jpeg, bytes.count <= rules.imageMaxBytes, rules.imageTypes.contains(type),
            JPEGConformance.sendableAsIs(bytes) {
-            return .delivery(Artifact(role: .delivery, contentType: type, bytes: original, sendAs: .image))
+            try VipsRuntime.start()
+            guard let base = bytes.baseAddress,
+                  let opened = mw_image_header(base, bytes.count, Int32(VIPS_FAIL_ON_WARNING.rawValue)) else {
+                return .rejected(.corrupt, "the JPEG does not decode: \(VipsError.take())")
+            }
+            let header = VipsImageRef(opened)
+            return .delivery(Artifact(role: .delivery, contentType: type, bytes: original, width: header.width,
+                                      height: header.height, sendAs: .image))
         }
         guard let base = bytes.baseAddress else { return .rejected(.corrupt, "the file is empty") }
         try VipsRuntime.start()

@@ -64,7 +64,7 @@ import Testing
         #expect(!sendable(try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("images/cmyk.jpg")).map { $0 }))
         // Hand-made segments: SOI, SOF0 with 12-bit precision or 4 components, SOF9 (arithmetic), then SOS.
         func jpeg(_ marker: UInt8, precision: UInt8, components: UInt8) -> [UInt8] {
-            [0xFF, 0xD8, 0xFF, marker, 0x00, 0x0B, precision, 0x00, 0x10, 0x00, 0x10, components, 1, 0x11, 0, 0,
+            [0xFF, 0xD8, 0xFF, marker, 0x00, 0x0B, precision, 0x00, 0x10, 0x00, 0x10, components, 1, 0x11, 0,
              0xFF, 0xDA, 0x00, 0x02]
         }
         #expect(sendable(jpeg(0xC0, precision: 8, components: 3)))
