@@ -8,7 +8,8 @@
 # Targets: fuzz-pipeline (MediaPipeline.process, visitor or operator) and fuzz-decoders (each decoder entry alone:
 # Ogg/Opus, Ogg Vorbis, MP3, Ogg codec identification, PDF structure check, WebP chunk stripper, MP3 gain adjuster,
 # libmagic sniff + policy, the voice-note transcoder) and fuzz-http (the Range header, the file-name sanitiser,
-# signed-URL verification, and that a genuine signed URL with one byte changed never verifies). A crash, leak-free timeout (-timeout=10 s per input) or
+# signed-URL verification, that a genuine signed URL with one byte changed never verifies, and the upload's query
+# parameters: accepted exactly as the OpenAPI document describes, and stable when encoded and parsed again). A crash, leak-free timeout (-timeout=10 s per input) or
 # out-of-memory (-rss_limit_mb) input is written to bench-out/fuzz/TARGET-crash-… (or timeout-, oom-); replay it
 # with the target built without FUZZING (`swift build --product fuzz-pipeline`, then `fuzz-pipeline FILE`) and add
 # it to Fixtures/hostile/ with its expected outcome so the fixture suite replays it for ever.
@@ -45,6 +46,11 @@ printf '\x00\x00\x01\x00\x00bytes=-500' >"$OUT/seeds/fuzz-http/range-suffix"
 printf '\x01../../\xe2\x80\xaefdp.exe.png' >"$OUT/seeds/fuzz-http/name-rtl"
 printf '\x02/v1/media/0193a000-0000-7000-8000-000000000000/thumbnail\n1800000600\nAAAA' >"$OUT/seeds/fuzz-http/signed"
 printf '\x03\x10A' >"$OUT/seeds/fuzz-http/changed-url"
+printf '\x04from=visitor&declaredType=image/jpeg&fileName=IMG-20261125-WA0001.jpg&idempotencyKey=wamid.HBgL:0&conversationId=c-1&businessNumber=%%2B34600000000&channel=whatsapp&sha256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855' \
+  >"$OUT/seeds/fuzz-http/upload-all"
+printf '\x04from=operator&fileName=..%%2F..%%2F%%E2%%80%%AEfdp.exe.png&sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85' \
+  >"$OUT/seeds/fuzz-http/upload-short-sha"
+printf '\x04from=visitor&from=operator&channel=whatsapp&fileName=%%&businessNumber=+34600000000' >"$OUT/seeds/fuzz-http/upload-repeated"
 cp Fixtures/hostile/fuzz/http_* "$OUT/seeds/fuzz-http/"
 while IFS= read -r f; do
   seed "$OUT/seeds/fuzz-pipeline" "" "$f"

@@ -20,6 +20,9 @@ public enum RejectionReason: String, Sendable, Codable, CaseIterable {
     case corrupt
     case tooManyPixels = "too_many_pixels"
     case tooLong = "too_long"
+    /// The bytes do not match the `sha256` the sender gave. Decided before the pipeline runs (the HTTP upload answers
+    /// 422, `mediaworker process --sha256` prints it): the pipeline itself never produces it.
+    case checksumMismatch = "checksum_mismatch"
 }
 
 /// Why an accepted file has no preview (the desk shows a generic icon instead).

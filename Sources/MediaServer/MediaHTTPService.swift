@@ -73,35 +73,10 @@ public struct MediaHTTPService: Sendable {
 
     func upload(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
         if let refused = authorize(request) { return refused }
-        let query = request.uri.queryParameters
-        func param(_ name: String, max: Int = 255) throws -> String? {
-            guard let raw = query[name[...]] else { return nil }
-            let value = String(raw)
-            guard !value.isEmpty, value.utf8.count <= max, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-                throw BadParameter(name: name, reason: "must be 1–\(max) bytes without control characters")
-            }
-            return value
-        }
-        let from: String, channel: String
-        let declaredType: String?, fileName: String?, key: String?, conversation: String?, business: String?
-        do {
-            guard let f = try param("from"), ["visitor", "operator"].contains(f) else {
-                throw BadParameter(name: "from", reason: "is required: visitor or operator")
-            }
-            from = f
-            channel = try param("channel") ?? "whatsapp"
-            guard channel == "whatsapp" else { throw BadParameter(name: "channel", reason: "must be whatsapp") }
-            declaredType = try param("declaredType")
-            fileName = try param("fileName")
-            key = try param("idempotencyKey")
-            conversation = try param("conversationId")
-            business = try param("businessNumber", max: 32)
-            if let b = business, !(b.hasPrefix("+") && (3...16).contains(b.count)
-                                    && b.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber })) {
-                throw BadParameter(name: "businessNumber", reason: "must be an E.164 number such as +34600000000")
-            }
-        } catch let bad as BadParameter {
-            return Self.error(.badRequest, "invalid_parameter", "\(bad.name) \(bad.reason)")
+        let parameters: UploadParameters
+        switch UploadParameters.parse(request.uri.queryParameters) {
+        case .success(let parsed): parameters = parsed
+        case .failure(let bad): return Self.error(.badRequest, "invalid_parameter", bad.message)
         }
 
         // The size cap: refused from Content-Length before reading, or as soon as the stream passes it.
@@ -111,17 +86,29 @@ public struct MediaHTTPService: Sendable {
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(min(cap, request.headers[.contentLength].flatMap(Int.init) ?? 65_536))
+        // Hashed as it streams: the digest is ready with the last chunk, for `sha256` and for idempotency.
+        var hasher = SHA256()
         for try await chunk in request.body {
             guard bytes.count + chunk.readableBytes <= cap else { return tooLarge(context, length: nil) }
+            chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
             bytes.append(contentsOf: chunk.readableBytesView)
         }
-        let body = bytes
+        let body = bytes, digest = AttachmentIntake.hex(hasher.finalize())
+        // Not the bytes the gateway checksummed: refused before anything is stored, queued or looked up by
+        // idempotency key (so the key stays free for the right bytes).
+        if let expected = parameters.sha256, expected != digest {
+            return checksumMismatch(ChecksumMismatch(expected: expected, actual: digest), parameters: parameters, size: body.count)
+        }
+        let p = parameters
         let result: EnqueueResult
         do {
             result = try await NIOThreadPool.singleton.runIfActive {
-                try intake.submit(body, from: from, channel: channel, declaredType: declaredType, fileName: fileName,
-                                  idempotencyKey: key, conversationId: conversation, businessNumber: business)
+                try intake.submit(body, from: p.from, channel: p.channel, declaredType: p.declaredType, fileName: p.fileName,
+                                  idempotencyKey: p.idempotencyKey, conversationId: p.conversationId,
+                                  businessNumber: p.businessNumber, expectedSHA256: p.sha256, contentSHA256: digest)
             }
+        } catch let mismatch as ChecksumMismatch {
+            return checksumMismatch(mismatch, parameters: parameters, size: body.count)
         } catch {
             // The database or the store is away (a restart, a failover): say so, and that a retry is safe.
             return Self.error(.serviceUnavailable, "storage_unavailable",
@@ -137,10 +124,19 @@ public struct MediaHTTPService: Sendable {
         case .conflict(let job):
             return Self.json(.conflict, .object([
                 ("error", .string("idempotency_conflict")),
-                ("message", .string("idempotencyKey \(key ?? "") was already used for other bytes")),
+                ("message", .string("idempotencyKey \(parameters.idempotencyKey ?? "") was already used for other bytes")),
                 ("job", jobJSON(try await fresh(job))),
             ]))
         }
+    }
+
+    /// Answers 422 `checksum_mismatch` (docs/contract.md): nothing was stored or queued.
+    func checksumMismatch(_ mismatch: ChecksumMismatch, parameters: UploadParameters, size: Int) -> Response {
+        logger.warning("upload refused: checksum_mismatch", metadata: [
+            "expected": "\(mismatch.expected)", "actual": "\(mismatch.actual)", "size": "\(size)",
+            "idempotency_key": "\(parameters.idempotencyKey ?? "")",
+        ])
+        return Self.error(.unprocessableContent, "checksum_mismatch", "\(mismatch); nothing was stored")
     }
 
     /// Answers 413 and closes the connection's input, so the rest of an oversize body is never read.
@@ -325,11 +321,6 @@ public struct MediaHTTPService: Sendable {
     static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
         Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
-}
-
-struct BadParameter: Error {
-    var name: String
-    var reason: String
 }
 
 /// Served artifacts of final jobs, within a byte budget (least recently added dropped first).

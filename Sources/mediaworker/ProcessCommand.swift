@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MediaIntake
 import MediaPipeline
 import MediaSandbox
 
@@ -25,6 +26,16 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Folder for the artifacts (default: a new temporary folder).")
     var out: String?
 
+    @Option(help: ArgumentHelp("The SHA-256 the file must have (64 hex digits, either case); otherwise it is rejected with checksum_mismatch.",
+                               valueName: "hex"))
+    var sha256: String?
+
+    func validate() throws {
+        if let sha256, AttachmentIntake.normalizedSHA256(sha256) == nil {
+            throw ValidationError("--sha256 must be 64 hexadecimal digits")
+        }
+    }
+
     func run() throws {
         // The same helper process the worker uses: the file is never decoded in this process.
         let pipeline: SandboxedPipeline
@@ -40,6 +51,18 @@ struct ProcessCommand: ParsableCommand {
             return
         }
         guard let bytes = readFile(file) else { throw ValidationError("cannot read \(file)") }
+        // Not the bytes the sender checksummed: rejected as the upload is (422 there), before any decoding, and
+        // nothing is written to --out.
+        if let expected = sha256.flatMap(AttachmentIntake.normalizedSHA256) {
+            let actual = AttachmentIntake.sha256Hex(bytes)
+            if actual != expected {
+                pipeline.shutdown()
+                let mismatch = ChecksumMismatch(expected: expected, actual: actual)
+                print(Outcome.rejected(.init(reason: .checksumMismatch, message: mismatch.description, detectedType: nil,
+                                             size: bytes.count)).json(location: { _ in nil }).serialized())
+                return
+            }
+        }
         var timings = MediaPipeline.PhaseTimings()
         let outcome = try pipeline.process(bytes, facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName),
                                            timings: &timings)

@@ -81,6 +81,44 @@ import Testing
         #expect(r.json["reason"] as? String == "operator_audio_not_allowed")
     }
 
+    @Test("--sha256: the right digest (either case) processes the file; another is rejected checksum_mismatch, exit 0, nothing written")
+    func checksum() throws {
+        let photo = FixtureManifest.folder.appendingPathComponent("images/whatsapp_photo.jpg")
+        let bytes = try Data(contentsOf: photo)
+        let digest = try SHA256Hex.of(photo)
+        #expect(digest.count == 64)
+        for given in [digest, digest.uppercased()] {
+            let out = try temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: out) }
+            let r = try run(["process", photo.path, "--sha256", given, "--out", out.path])
+            #expect(r.status == 0)
+            #expect(r.json["status"] as? String == "accepted", "\(r.stdout)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["original.jpg", "thumbnail.webp"])
+        }
+
+        let parent = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: parent) }
+        let out = parent.appendingPathComponent("out")
+        let wrong = String(digest.reversed())
+        let r = try run(["process", photo.path, "--sha256", wrong, "--out", out.path])
+        #expect(r.status == 0, "a rejection like any other")
+        #expect(r.stdout.filter { $0 == "\n" }.count == 1, "exactly one line")
+        let json = r.json
+        #expect(json["status"] as? String == "rejected")
+        #expect(json["reason"] as? String == "checksum_mismatch")
+        let message = json["message"] as? String ?? ""
+        #expect(message.contains(wrong) && message.contains(digest), "expected and actual digests: \(message)")
+        #expect(json["size"] as? Int == bytes.count)
+        #expect(json["detectedType"] == nil, "nothing was sniffed")
+        #expect((json["artifacts"] as? [Any])?.isEmpty == true)
+        #expect(!FileManager.default.fileExists(atPath: out.path), "nothing written to --out")
+
+        for malformed in ["abc", digest + "0", "0x" + digest.dropFirst(2), String(digest.dropLast()) + "z"] {
+            let bad = try run(["process", photo.path, "--sha256", malformed])
+            #expect(bad.status != 0 && bad.stdout.isEmpty, "\(malformed) is a usage error")
+        }
+    }
+
     @Test("usage errors exit non-zero and print no JSON")
     func usageErrors() throws {
         let photo = FixtureManifest.folder.appendingPathComponent("images/whatsapp_photo.jpg").path
@@ -123,5 +161,20 @@ import Testing
         #expect(r.json["status"] as? String == "rejected")
         #expect(r.json["reason"] as? String == "too_large")
         #expect(r.json["size"] as? Int == 20 << 30)
+    }
+}
+
+/// A file's SHA-256 as lower-case hex, computed independently of the code under test (sha256sum(1)).
+enum SHA256Hex {
+    static func of(_ file: URL) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [file.path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return String(text.prefix(64))
     }
 }

@@ -64,6 +64,86 @@ import Testing
         #expect(other.json["error"] as? String == "idempotency_conflict")
     }
 
+    @Test("sha256: the right digest (either case) is accepted; a wrong one is 422 checksum_mismatch with nothing stored, queued or keyed; a malformed one 400",
+          arguments: TestBackend.allCases)
+    func checksums(_ backend: TestBackend) async throws {
+        let server = try ServerProcess(backend)
+        let queue = try server.storage.queue()
+        let body = Data(try FixtureManifest.named("jpeg-whatsapp-photo").bytes())
+        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        func jobCount() throws -> Int { try queue.jobs(state: nil, limit: 10_000).count }
+        // Every file and folder the file store made (SQLite backend; PostgreSQL keeps blobs in its table).
+        func blobEntries() -> [String] {
+            let root = server.folder.appendingPathComponent("blobs")
+            return (FileManager.default.enumerator(atPath: root.path)?.allObjects as? [String] ?? []).sorted()
+        }
+
+        let right = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(digest)", body: body)
+        #expect(right.status == 202, "\(right.json)")
+        let upper = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest.uppercased())", body: body)
+        #expect(upper.status == 202, "upper-case hex, as WhatsApp's webhook gives it: \(upper.json)")
+        let again = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest.uppercased())", body: body)
+        #expect(again.status == 200 && again.json["id"] as? String == upper.json["id"] as? String)
+
+        let jobsBefore = try jobCount(), blobsBefore = blobEntries()
+        var other = body
+        other[other.count / 2] ^= 0x01
+        let wrong = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=wamid.sha:0&sha256=\(digest)", body: other)
+        #expect(wrong.status == 422)
+        #expect(wrong.header("Content-Type") == "application/json")
+        #expect(wrong.json["error"] as? String == "checksum_mismatch")
+        let message = wrong.json["message"] as? String ?? ""
+        let actual = SHA256.hash(data: other).map { String(format: "%02x", $0) }.joined()
+        #expect(message.contains(digest) && message.contains(actual), "names both digests: \(message)")
+        // A mismatching body under a key that already names a job: still 422, never 200 or 409.
+        let keyed = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest)", body: other)
+        #expect(keyed.status == 422 && keyed.json["error"] as? String == "checksum_mismatch")
+        let empty = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(digest)", body: Data())
+        #expect(empty.status == 422, "an empty body has a digest too")
+        #expect(try jobCount() == jobsBefore, "no job for a mismatching body")
+        #expect(blobEntries() == blobsBefore, "no blob for a mismatching body")
+        // The key of the refused upload was never recorded: the right bytes under it make a new job.
+        let retried = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=wamid.sha:0&sha256=\(digest)", body: body)
+        #expect(retried.status == 202, "\(retried.json)")
+        #expect(try jobCount() == jobsBefore + 1)
+
+        for malformed in ["", String(digest.dropLast()), digest + "0", String(digest.dropLast()) + "g", "sha256:" + digest,
+                          "%20" + String(digest.dropFirst()), digest.replacingOccurrences(of: "a", with: "%C3%A1")] {
+            let r = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(malformed)", body: body)
+            #expect(r.status == 400, "\(malformed)")
+            #expect(r.json["error"] as? String == "invalid_parameter")
+            #expect((r.json["message"] as? String)?.hasPrefix("sha256 must be 64 hexadecimal digits") == true, "\(r.json)")
+        }
+        #expect(try jobCount() == jobsBefore + 1)
+    }
+
+    @Test("upload parameters, parsed without a server: first occurrence counts, names are exact, each rule names its parameter")
+    func uploadParameters() throws {
+        let digest = String(repeating: "Ab", count: 32)
+        let parsed = try UploadParameters.parse(
+            query: "from=operator&declaredType=image/jpeg&fileName=a%20b+c.pdf&idempotencyKey=wamid.X:0&conversationId=c-1&businessNumber=%2B34600000000&channel=whatsapp&sha256=\(digest)&from=visitor&unknown=1").get()
+        #expect(parsed == UploadParameters(from: "operator", channel: "whatsapp", declaredType: "image/jpeg", fileName: "a b+c.pdf",
+                                           idempotencyKey: "wamid.X:0", conversationId: "c-1", businessNumber: "+34600000000",
+                                           sha256: digest.lowercased()))
+        #expect(try UploadParameters.parse(query: "from=visitor").get() == UploadParameters(from: "visitor"))
+        let refusals: [(String, String)] = [
+            ("", "from"), ("from=robot", "from"), ("From=visitor", "from"), ("fr%6Fm=visitor", "from"),
+            ("from=visitor&channel=telegram", "channel"), ("from=visitor&channel=", "channel"),
+            ("from=visitor&declaredType=a%0Ab", "declaredType"), ("from=visitor&fileName=" + String(repeating: "a", count: 256), "fileName"),
+            ("from=visitor&idempotencyKey=%7F", "idempotencyKey"), ("from=visitor&conversationId=", "conversationId"),
+            ("from=visitor&businessNumber=abc", "businessNumber"), ("from=visitor&businessNumber=%2B%D9%A3%D9%A4%D9%A5", "businessNumber"),
+            ("from=visitor&businessNumber=+1", "businessNumber"), ("from=visitor&sha256=\(digest)0", "sha256"),
+        ]
+        for (query, name) in refusals {
+            guard case .failure(let error) = UploadParameters.parse(query: query) else {
+                Issue.record("\(query) was accepted")
+                continue
+            }
+            #expect(error.name == name, "\(query): \(error.message)")
+            #expect(error.message.hasPrefix(name + " "))
+        }
+    }
+
     @Test("401 without a valid token, 400 for bad parameters, 404 for unknown jobs", arguments: TestBackend.allCases)
     func refusals(_ backend: TestBackend) async throws {
         let server = try ServerProcess(backend)

@@ -1,0 +1,103 @@
+import HummingbirdCore
+import MediaIntake
+
+/// The query parameters of `POST /v1/attachments` (docs/contract.md, "HTTP API"), parsed and checked without any
+/// I/O, so the rules can be tested and fuzzed on their own (Fuzz/FuzzHTTP).
+///
+/// Rules, in the order they are checked (the first that fails answers `400 invalid_parameter`):
+/// - `from`: required, `visitor` or `operator`;
+/// - `channel`: `whatsapp` (the default);
+/// - `declaredType`, `fileName`, `idempotencyKey`, `conversationId`: optional, 1–255 UTF-8 bytes without control
+///   characters (U+0000–U+001F, U+007F);
+/// - `businessNumber`: optional, E.164: `+` then 2–15 ASCII digits;
+/// - `sha256`: optional, 64 hexadecimal digits in either case (WhatsApp's media webhook gives it so); kept in
+///   lower case.
+///
+/// Names are matched exactly (not percent-decoded), values are percent-decoded (`+` stays `+`), and the first
+/// occurrence of a name counts — all as Hummingbird's `URI.queryParameters` reads them.
+public struct UploadParameters: Sendable, Equatable {
+    public var from: String
+    public var channel: String
+    public var declaredType: String?
+    public var fileName: String?
+    public var idempotencyKey: String?
+    public var conversationId: String?
+    public var businessNumber: String?
+    /// The SHA-256 the body must have, 64 lower-case hexadecimal digits.
+    public var sha256: String?
+
+    public init(from: String, channel: String = "whatsapp", declaredType: String? = nil, fileName: String? = nil,
+                idempotencyKey: String? = nil, conversationId: String? = nil, businessNumber: String? = nil,
+                sha256: String? = nil) {
+        self.from = from
+        self.channel = channel
+        self.declaredType = declaredType
+        self.fileName = fileName
+        self.idempotencyKey = idempotencyKey
+        self.conversationId = conversationId
+        self.businessNumber = businessNumber
+        self.sha256 = sha256
+    }
+
+    /// The longest value of a text parameter, in UTF-8 bytes.
+    public static let maxTextBytes = 255
+    public static let senders = ["visitor", "operator"]
+    public static let channels = ["whatsapp"]
+
+    /// Parses a raw query string (what follows `?`, still percent-encoded).
+    public static func parse(query: String) -> Result<UploadParameters, UploadParameterError> {
+        parse(URI("/?" + query).queryParameters)
+    }
+
+    /// Parses the query as the request handler sees it.
+    public static func parse(_ query: FlatDictionary<Substring, Substring>) -> Result<UploadParameters, UploadParameterError> {
+        parse { query[$0[...]].map(String.init) }
+    }
+
+    /// Parses from a lookup of each parameter's (first, percent-decoded) value.
+    public static func parse(_ value: (String) -> String?) -> Result<UploadParameters, UploadParameterError> {
+        func text(_ name: String, max: Int = maxTextBytes) throws(UploadParameterError) -> String? {
+            guard let value = value(name) else { return nil }
+            guard !value.isEmpty, value.utf8.count <= max,
+                  !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw UploadParameterError(name: name, reason: "must be 1–\(max) bytes without control characters")
+            }
+            return value
+        }
+        do throws(UploadParameterError) {
+            guard let from = try text("from"), senders.contains(from) else {
+                throw UploadParameterError(name: "from", reason: "is required: visitor or operator")
+            }
+            let channel = try text("channel") ?? "whatsapp"
+            guard channels.contains(channel) else { throw UploadParameterError(name: "channel", reason: "must be whatsapp") }
+            var parameters = UploadParameters(from: from, channel: channel)
+            parameters.declaredType = try text("declaredType")
+            parameters.fileName = try text("fileName")
+            parameters.idempotencyKey = try text("idempotencyKey")
+            parameters.conversationId = try text("conversationId")
+            parameters.businessNumber = try text("businessNumber", max: 32)
+            if let b = parameters.businessNumber, !(b.hasPrefix("+") && (3...16).contains(b.count)
+                                                    && b.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber })) {
+                throw UploadParameterError(name: "businessNumber", reason: "must be an E.164 number such as +34600000000")
+            }
+            if let raw = value("sha256") {
+                guard let digest = AttachmentIntake.normalizedSHA256(raw) else {
+                    throw UploadParameterError(name: "sha256", reason: "must be 64 hexadecimal digits: the SHA-256 of the body, as WhatsApp's media webhook gives it")
+                }
+                parameters.sha256 = digest
+            }
+            return .success(parameters)
+        } catch {
+            return .failure(error)
+        }
+    }
+}
+
+/// A missing or invalid upload parameter: answered `400 invalid_parameter` with `message`.
+public struct UploadParameterError: Error, Sendable, Equatable {
+    /// The parameter's name.
+    public var name: String
+    /// What it must be.
+    public var reason: String
+    public var message: String { "\(name) \(reason)" }
+}
