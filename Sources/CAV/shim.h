@@ -193,6 +193,12 @@ static inline AVCodecContext *mw_av_open_decoder(AVStream *stream, int threads, 
 
 // ---- frames to RGBA on white ----------------------------------------------------------------------------------
 
+/// A packed RGBA buffer for `w`×`h` with room past its end: libswscale's SIMD paths may write a few pixels past
+/// the last row when the width is not a multiple of 16 (found with a 270-pixel-wide phone clip).
+static inline uint8_t *mw_av_rgba_alloc(int w, int h) {
+    return av_malloc((size_t) w * h * 4 + (size_t) w * 4 + 256);
+}
+
 /// Converts a decoded frame to packed RGBA at `w`×`h` and flattens any transparency onto white; returns 0 on success.
 static inline int mw_av_frame_to_rgb_on_white(struct SwsContext **sws, const AVFrame *frame, int w, int h, uint8_t *rgba) {
     *sws = sws_getCachedContext(*sws, frame->width, frame->height, frame->format, w, h, AV_PIX_FMT_RGBA,
@@ -302,7 +308,7 @@ static inline int mw_av_inspect(const void *buf, size_t len, const char *format_
                         if ((int64_t) frame->width * frame->height > max_pixels) { status = -3; break; }
                         out->width = frame->width; out->height = frame->height;
                     }
-                    out->first_frame = av_malloc((size_t) out->width * out->height * 4);
+                    out->first_frame = mw_av_rgba_alloc(out->width, out->height);
                     if (!out->first_frame || mw_av_frame_to_rgb_on_white(&sws, frame, out->width, out->height, out->first_frame)) {
                         snprintf(out->error, sizeof out->error, "the first frame does not convert"); status = -2;
                     }
@@ -341,7 +347,7 @@ static inline int mw_av_inspect(const void *buf, size_t len, const char *format_
         // Flush: a decoder with delay hands out its first frame only at the end.
         avcodec_send_packet(vctx, NULL);
         if (avcodec_receive_frame(vctx, frame) == 0) {
-            out->first_frame = av_malloc((size_t) out->width * out->height * 4);
+            out->first_frame = mw_av_rgba_alloc(out->width, out->height);
             if (out->first_frame && frame->width == out->width && frame->height == out->height &&
                 mw_av_frame_to_rgb_on_white(&sws, frame, out->width, out->height, out->first_frame) == 0) have_frame = 1;
         }
@@ -407,7 +413,7 @@ static inline int mw_av_to_h264_mp4(const void *buf, size_t len, const char *for
     AVStream *os = NULL;
     AVPacket *pkt = av_packet_alloc(), *opkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc(), *yuv = av_frame_alloc();
-    uint8_t *rgba = av_malloc((size_t) ow * oh * 4);
+    uint8_t *rgba = mw_av_rgba_alloc(ow, oh);
     struct SwsContext *to_rgba = NULL, *to_yuv = NULL;
     // Durations (ms) of frames sent to the encoder, in order (no B-frames: packets come out in that order).
     int64_t *durations = NULL; int64_t queued = 0, written = 0, capacity = 0;
