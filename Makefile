@@ -66,6 +66,7 @@ bench: deps
 	bash scripts/bench_http.sh
 	bash scripts/bench_pg.sh
 	bash scripts/bench_isolation.sh
+	bash scripts/bench_animations.sh
 	bash scripts/bench_slowloris.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
@@ -79,6 +80,8 @@ sanitize: deps
 # Regenerates Fixtures/ (needs the tools listed in Fixtures/README.md).
 fixtures:
 	python3 Fixtures/make_fixtures.py
+	python3 Fixtures/make_animations.py
+	python3 Fixtures/make_hostile.py
 
 clean:
 	rm -rf .build .build-fuzz .build-address .build-thread $(TOOLS) bench-out

@@ -41,6 +41,9 @@ let package = Package(
         .systemLibrary(name: "CVorbisFile", pkgConfig: "vorbisfile", providers: [.apt(["libvorbis-dev"])]),
         .systemLibrary(name: "CMpg123", pkgConfig: "libmpg123", providers: [.apt(["libmpg123-dev"])]),
         .systemLibrary(name: "CLame", pkgConfig: "lame", providers: [.apt(["libmp3lame-dev"])]),
+        // Animations (GIF ⇄ MP4): FFmpeg's demuxers and decoders, libx264 through libavcodec, libswscale.
+        .systemLibrary(name: "CAV", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev"])]),
         // The helper processes' seccomp filter (libseccomp) and resource limits.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Ordered JSON writing shared by the pipeline, the queue and the CLI.
@@ -72,7 +75,7 @@ let package = Package(
         // The pure media pipeline: (bytes, facts, policy) -> outcome. No queue, HTTP or database.
         .target(
             name: "MediaPipeline",
-            dependencies: ["MediaJSON", "CVips", "CMagic", "COpusFile", "CVorbisFile", "CMpg123", "CLame"],
+            dependencies: ["MediaJSON", "CVips", "CMagic", "COpusFile", "CVorbisFile", "CMpg123", "CLame", "CAV"],
             // COpusFile's shim calls libopus itself; opusfile.pc lists libopus only as private.
             linkerSettings: [.linkedLibrary("opus")]
         ),

@@ -19,6 +19,7 @@
 """
 import io
 import os
+import struct
 import zipfile
 import zlib
 
@@ -122,6 +123,22 @@ def wrapped_elf() -> bytes:
     return (b"%PDF-1.4\n" + elf + b"\ntrailer\n<< /Size 2 /Root 1 0 R /Encrypt 1 0 R >>\nstartxref\n9\n%%EOF\n")
 
 
+def gif_many_frames(frames: int = 3500) -> bytes:
+    """A 1x1 GIF of `frames` frames of 20 ms: tiny (23 bytes a frame), over MEDIAWORKER_MAX_FRAMES (3000)."""
+    head = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frame = (b"\x21\xf9\x04\x00\x02\x00\x00\x00"            # graphic control: 2 cs
+             + b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0)    # image descriptor 1x1
+             + b"\x02\x02\x44\x01\x00")                        # LZW: clear, 0, end
+    return head + loop + frame * frames + b"\x3b"
+
+
+def truncated_mp4() -> bytes:
+    """The WhatsApp GIF MP4 cut at 60 %: index first, so it demuxes and its first frame decodes."""
+    data = open(os.path.join(HERE, "animations", "whatsapp_gif.mp4"), "rb").read()
+    return data[: len(data) * 6 // 10]
+
+
 def main() -> None:
     out = os.path.join(HERE, "hostile")
     for name, rate in [("2e31", 1 << 31), ("2e31m1", (1 << 31) - 1), ("1hz", 1), ("20hz", 20)]:
@@ -130,6 +147,8 @@ def main() -> None:
     open(os.path.join(out, "png_interlaced_49mp.png"), "wb").write(interlaced_png())
     open(os.path.join(out, "pdf_zip_polyglot.pdf"), "wb").write(zip_polyglot())
     open(os.path.join(out, "pdf_wrapped_elf.pdf"), "wb").write(wrapped_elf())
+    open(os.path.join(out, "gif_3500_frames.gif"), "wb").write(gif_many_frames())
+    open(os.path.join(out, "mp4_truncated.mp4"), "wb").write(truncated_mp4())
 
 
 if __name__ == "__main__":

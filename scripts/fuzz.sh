@@ -60,6 +60,10 @@ while IFS= read -r f; do
     *.mp3) for s in 2 6 8; do seed "$OUT/seeds/fuzz-decoders" "$s" "$f"; done ;;
     *.pdf) seed "$OUT/seeds/fuzz-decoders" 4 "$f" ;;
     *.webp) seed "$OUT/seeds/fuzz-decoders" 5 "$f" ;;
+    *.mp4) for s in 9 10 27; do seed "$OUT/seeds/fuzz-decoders" "$s" "$f"; done ;;  # 27 = 11 + 16: MP4 input
+    *.mov) seed "$OUT/seeds/fuzz-decoders" 26 "$f" ;;                                  # 26 = 10 + 16: QuickTime
+    *.gif) seed "$OUT/seeds/fuzz-decoders" 11 "$f" ;;
+    *.jpg) seed "$OUT/seeds/fuzz-decoders" 9 "$f" ;;
   esac
 done < <(find Fixtures -type f -size -1025k ! -name '*.json' ! -name '*.md' ! -name '*.py' \
            | grep -vxF -f <(python3 -c 'import json; [print("Fixtures/" + f["file"]) for f in json.load(open("Fixtures/fixtures.json"))["fixtures"] if "settings" in f]'))

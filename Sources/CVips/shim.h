@@ -102,3 +102,39 @@ static inline const MwDeadline *mw_watch_deadline(VipsImage *image, gint64 deadl
 }
 
 static inline gint64 mw_monotonic_us(void) { return g_get_monotonic_time(); }
+
+// ---- delivery images (operator files sent to WhatsApp as they are) ----------------------------------------------
+
+/// The whole first frame, strict, random access (the delivery image is re-encoded at full size).
+static inline VipsImage *mw_image_full(const void *buf, size_t len) {
+    return vips_image_new_from_buffer(buf, len, "", "fail_on", VIPS_FAIL_ON_WARNING, NULL);
+}
+
+/// EXIF orientation applied (and the orientation tag dropped).
+static inline int mw_autorot(VipsImage *in, VipsImage **out) { return vips_autorot(in, out, NULL); }
+
+/// The embedded ICC profile applied, into sRGB.
+static inline int mw_icc_to_srgb(VipsImage *in, VipsImage **out) {
+    return vips_icc_transform(in, out, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_PERCEPTUAL, NULL);
+}
+
+/// Scaled by `scale` (< 1) with libvips's default kernel.
+static inline int mw_resize(VipsImage *in, double scale, VipsImage **out) { return vips_resize(in, out, scale, NULL); }
+
+/// An 8-bit sRGB RGBA image copied from packed pixels.
+static inline VipsImage *mw_image_from_rgba(const void *data, int width, int height) {
+    VipsImage *raw = vips_image_new_from_memory_copy(data, (size_t) width * height * 4, width, height, 4, VIPS_FORMAT_UCHAR);
+    if (!raw) return NULL;
+    VipsImage *out = NULL;
+    int r = vips_copy(raw, &out, "interpretation", VIPS_INTERPRETATION_sRGB, NULL);
+    g_object_unref(raw);
+    return r ? NULL : out;
+}
+
+/// Frames in a GIF or WebP (1 for still images).
+static inline int mw_n_pages(VipsImage *in) { return vips_image_get_n_pages(in); }
+
+/// An 8-bit PNG without metadata.
+static inline int mw_save_png8(VipsImage *in, void **buf, size_t *len) {
+    return vips_pngsave_buffer(in, buf, len, "strip", TRUE, "bitdepth", 8, NULL);
+}

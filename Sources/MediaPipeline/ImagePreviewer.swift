@@ -30,6 +30,7 @@ struct ImagePreviewer {
         case MediaType.png: return "pngload_buffer"
         case MediaType.gif: return "gifload_buffer"
         case MediaType.pdf: return "pdfload_buffer"
+        case MediaType.webp: return "webpload_buffer"
         default: return nil
         }
     }
@@ -94,7 +95,25 @@ struct ImagePreviewer {
         let thumbnail = VipsImageRef(thumbnailPointer)
         // Images derived from the thumbnail inherit the deadline, so it stops the evaluation below.
         let watch = mw_watch_deadline(thumbnail.pointer, deadline)
+        return encode(thumbnail, isPDF: isPDF, label: label, watch: watch)
+    }
 
+    /// A thumbnail of one decoded frame (an animation's first), packed RGBA already on white.
+    func preview(rgba: UnsafePointer<UInt8>, width: Int, height: Int) -> PreviewResult {
+        guard let raw = mw_image_from_rgba(rgba, Int32(width), Int32(height)) else {
+            return .rejected(.corrupt, "the first frame does not convert: \(VipsError.take())")
+        }
+        let frame = VipsImageRef(raw)
+        var thumbnailPointer: UnsafeMutablePointer<VipsImage>? = nil
+        guard mw_thumbnail_image(frame.pointer, Int32(settings.thumbnailSize), nil, &thumbnailPointer) == 0,
+              let thumbnailPointer else {
+            return .rejected(.corrupt, "the first frame does not scale: \(VipsError.take())")
+        }
+        return encode(VipsImageRef(thumbnailPointer), isPDF: false, label: "video frame", watch: nil)
+    }
+
+    /// Steps 3 and 4 for any thumbnail-sized image.
+    private func encode(_ thumbnail: VipsImageRef, isPDF: Bool, label: String, watch: UnsafePointer<MwDeadline>?) -> PreviewResult {
         // 3. 8-bit sRGB (CMYK, 16-bit, grey and palette images included), alpha kept.
         var converted: UnsafeMutablePointer<VipsImage>? = nil
         guard mw_to_srgb8(thumbnail.pointer, &converted) == 0, let converted else {
@@ -155,6 +174,7 @@ struct ImagePreviewer {
         case MediaType.png: return "PNG"
         case MediaType.gif: return "GIF"
         case MediaType.pdf: return "PDF"
+        case MediaType.webp: return "WebP"
         default: return type
         }
     }

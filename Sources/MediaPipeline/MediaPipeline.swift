@@ -1,4 +1,5 @@
 import MediaJSON
+import CVips
 /// The media pipeline: `(bytes, attachment facts, policy) → outcome`, with no queue, HTTP or database.
 ///
 /// The CLI and the queue worker call exactly this. Content problems end in a `.rejected` outcome (final);
@@ -63,34 +64,64 @@ public final class MediaPipeline: AttachmentProcessor {
         case .success(let k): kind = k
         }
 
+        if kind == .sticker && !settings.stickers {
+            return reject(.unsupportedType, "stickers (image/webp) are turned off (MEDIAWORKER_STICKERS)")
+        }
+
         transforming?(detected, kind)
         let originalArtifact = Artifact(role: .original, contentType: detected, bytes: original)
+        func accepted(_ kind: AttachmentKind, _ artifacts: [Artifact], _ why: PreviewUnavailable?) -> Outcome {
+            .accepted(.init(detectedType: detected, kind: kind, size: size, artifacts: [originalArtifact] + artifacts,
+                            previewUnavailable: why))
+        }
         switch kind {
-        case .image, .document:
+        case .image, .document, .sticker:
             try VipsRuntime.start()
+            var made: [Artifact] = []
+            var why: PreviewUnavailable? = nil
             switch ImagePreviewer(settings: settings).preview(raw, type: detected) {
-            case .rejected(let reason, let message):
-                return reject(reason, message)
-            case .unavailable(let why):
-                return .accepted(.init(detectedType: detected, kind: kind, size: size,
-                                       artifacts: [originalArtifact], previewUnavailable: why))
-            case .thumbnail(let thumbnail):
-                return .accepted(.init(detectedType: detected, kind: kind, size: size,
-                                       artifacts: [originalArtifact, thumbnail], previewUnavailable: nil))
+            case .rejected(let reason, let message): return reject(reason, message)
+            case .unavailable(let reason): why = reason
+            case .thumbnail(let thumbnail): made.append(thumbnail)
+            }
+            var finalKind = kind
+            if kind == .sticker && !Self.isSticker(raw) { finalKind = .image }
+            // What the desk sends to the channel, made once here so a file WhatsApp would refuse fails now.
+            if facts.from == .operator && why != .timeLimit {
+                switch try DeliveryMaker(settings: settings, rules: policy.delivery).make(raw, original: original, type: detected) {
+                case .delivery(let delivery): made.append(delivery)
+                case .rejected(let reason, let message): return reject(reason, message)
+                case .timeLimit: why = why ?? .timeLimit
+                }
+            }
+            return accepted(finalKind, made, why)
+        case .animation, .video:
+            switch try AnimationProcessor(settings: settings).process(raw, type: detected) {
+            case .rejected(let reason, let message): return reject(reason, message)
+            case .accepted(let finalKind, let made, let why): return accepted(finalKind, made, why)
             }
         case .voiceNote:
             switch VoiceNoteTranscoder(settings: settings).transcode(raw, type: detected) {
             case .rejected(let reason, let message):
                 return reject(reason, message)
             case .unavailable(let why):
-                return .accepted(.init(detectedType: detected, kind: kind, size: size,
-                                       artifacts: [originalArtifact], previewUnavailable: why))
+                return accepted(kind, [], why)
             case .playback(let playback, let waveform, let gainDb):
                 return .accepted(.init(detectedType: detected, kind: kind, size: size,
                                        artifacts: [originalArtifact, playback], previewUnavailable: nil,
                                        waveform: waveform, gainDb: gainDb))
             }
         }
+    }
+
+    /// WhatsApp's sticker shape: a 512 × 512 WebP of at most 100 KB (static) or 500 KB (animated). Other WebP
+    /// from a visitor is an ordinary image, under the same pixel and size rules.
+    static func isSticker(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress,
+              let opened = mw_image_header(base, bytes.count, Int32(VIPS_FAIL_ON_WARNING.rawValue)) else { return false }
+        let header = VipsImageRef(opened)
+        let animated = mw_n_pages(header.pointer) > 1
+        return header.width == 512 && header.height == 512 && bytes.count <= (animated ? 500 : 100) * 1024
     }
 
     /// Durations of the pipeline's phases for one file (logged per job by the worker).

@@ -7,6 +7,8 @@ public enum MediaType {
     public static let ogg = "audio/ogg"
     public static let webp = "image/webp"
     public static let mpeg = "audio/mpeg"
+    public static let mp4 = "video/mp4"
+    public static let quicktime = "video/quicktime"
     public static let empty = "application/x-empty"
     public static let octetStream = "application/octet-stream"
 
@@ -20,6 +22,7 @@ public enum MediaType {
         case "audio/x-hx-aac-adts": return "audio/aac"
         case "audio/x-wav": return "audio/wav"
         case "audio/x-opus+ogg", "audio/x-vorbis+ogg", "application/ogg": return ogg
+        case "video/x-m4v": return mp4
         default: return magicType
         }
     }
@@ -39,6 +42,8 @@ public enum MediaType {
         case ogg: return "ogg"
         case webp: return "webp"
         case mpeg: return "mp3"
+        case mp4: return "mp4"
+        case quicktime: return "mov"
         default: return "bin"
         }
     }

@@ -3,6 +3,12 @@ public enum AttachmentKind: String, Sendable, Codable {
     case image
     case document
     case voiceNote = "voice_note"
+    /// A visitor's GIF as WhatsApp carries it: a short silent MP4 (docs/contract.md).
+    case animation
+    /// A visitor's WebP sticker.
+    case sticker
+    /// A visitor's video with sound, only when `MEDIAWORKER_VISITOR_VIDEO` allows video.
+    case video
 }
 
 /// Rejection codes from docs/contract.md: a final, expected outcome, never retried.
@@ -27,12 +33,20 @@ public enum PreviewUnavailable: String, Sendable, Codable {
     case unrenderable
     /// Rendering passed the per-file time limit.
     case timeLimit = "time_limit"
+    /// A visitor video (allowed by setting) that browsers cannot play as it is; no playback was made.
+    case unplayable
 }
 
 /// One file the pipeline made (or the original it keeps).
 public struct Artifact: Sendable, Equatable {
     public enum Role: String, Sendable, Codable {
         case original, thumbnail, playback
+        /// An operator file as the gateway sends it to WhatsApp, unchanged (`sendAs` says how).
+        case delivery
+    }
+    /// How the gateway sends a `delivery` artifact through WhatsApp's API.
+    public enum SendAs: String, Sendable, Codable {
+        case image, video, document
     }
     public var role: Role
     public var contentType: String
@@ -41,8 +55,12 @@ public struct Artifact: Sendable, Equatable {
     public var width: Int?
     public var height: Int?
     public var durationMs: Int?
+    /// Delivery artifacts: the WhatsApp message type to send the bytes as.
+    public var sendAs: SendAs?
 
-    public init(role: Role, contentType: String, bytes: [UInt8], width: Int? = nil, height: Int? = nil, durationMs: Int? = nil) {
+    public init(role: Role, contentType: String, bytes: [UInt8], width: Int? = nil, height: Int? = nil, durationMs: Int? = nil,
+                sendAs: SendAs? = nil) {
+        self.sendAs = sendAs
         self.role = role
         self.contentType = contentType
         self.bytes = bytes

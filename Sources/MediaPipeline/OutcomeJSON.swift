@@ -11,6 +11,7 @@ extension Outcome {
             if let w = a.width { members.append(("width", .int(w))) }
             if let h = a.height { members.append(("height", .int(h))) }
             if let d = a.durationMs { members.append(("durationMs", .int(d))) }
+            if let s = a.sendAs { members.append(("sendAs", .string(s.rawValue))) }
             return .object(members)
         }
         switch self {

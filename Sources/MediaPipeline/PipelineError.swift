@@ -4,11 +4,14 @@ public enum PipelineError: Error, CustomStringConvertible {
     case magic(String)
     /// libvips could not start or is too old.
     case vipsStartup(String)
+    /// A codec library is missing something it needs (FFmpeg without libx264, say).
+    case codec(String)
 
     public var description: String {
         switch self {
         case .magic(let m): return "libmagic: \(m)"
         case .vipsStartup(let m): return "libvips: \(m)"
+        case .codec(let m): return m
         }
     }
 }

@@ -45,6 +45,25 @@ public struct PipelineSettings: Sendable, Equatable {
     public var voiceMaxGainDb: Double = 15
     /// Number of peak values in a voice note's waveform (`MEDIAWORKER_WAVEFORM_POINTS`).
     public var waveformPoints: Int = 64
+    /// Longest accepted visitor animation (a GIF WhatsApp turned into MP4), seconds (`MEDIAWORKER_ANIMATION_MAX_SECONDS`).
+    public var animationMaxSeconds: Double = 30
+    /// Visitors' WebP stickers accepted (`MEDIAWORKER_STICKERS`: true or false).
+    public var stickers: Bool = true
+    /// Visitors' videos with sound accepted as kind `video` (`MEDIAWORKER_VISITOR_VIDEO`: true or false; default
+    /// false: `unsupported_type`).
+    public var visitorVideo: Bool = false
+    /// Most frames decoded from one animation (`MEDIAWORKER_MAX_FRAMES`).
+    public var maxFrames: Int = 3000
+    /// Longest side of an H.264 video made from an animation, pixels (`MEDIAWORKER_VIDEO_MAX_SIDE`).
+    public var videoMaxSide: Int = 1280
+    /// libx264 preset of videos made from animations (`MEDIAWORKER_H264_PRESET`).
+    public var h264Preset: String = "veryfast"
+    /// libx264 constant rate factor, 0 (lossless) to 51 (`MEDIAWORKER_H264_CRF`).
+    public var h264CRF: Int = 23
+    /// Encoder threads per video (`MEDIAWORKER_VIDEO_THREADS`); jobs run side by side, so 1 by default.
+    public var videoThreads: Int = 1
+    /// JPEG quality of re-encoded operator images sent to WhatsApp (`MEDIAWORKER_DELIVERY_JPEG_QUALITY`).
+    public var deliveryJPEGQuality: Int = 85
 
     public init() {}
 
@@ -71,19 +90,28 @@ public struct PipelineSettings: Sendable, Equatable {
         if let v = try int("MEDIAWORKER_MP3_QUALITY", 0...9) { mp3Quality = v }
         if let v = try int("MEDIAWORKER_WAVEFORM_POINTS", 8...1000) { waveformPoints = v }
         if let v = try double("MEDIAWORKER_VOICE_MAX_GAIN_DB") { voiceMaxGainDb = v }
+        if let v = try double("MEDIAWORKER_ANIMATION_MAX_SECONDS") { animationMaxSeconds = v }
+        if let v = try Self.boolean(environment, "MEDIAWORKER_STICKERS") { stickers = v }
+        if let v = try Self.boolean(environment, "MEDIAWORKER_VISITOR_VIDEO") { visitorVideo = v }
+        if let v = try int("MEDIAWORKER_MAX_FRAMES", 1...100_000) { maxFrames = v }
+        if let v = try int("MEDIAWORKER_VIDEO_MAX_SIDE", 16...8192) { videoMaxSide = v }
+        if let v = try int("MEDIAWORKER_H264_CRF", 0...51) { h264CRF = v }
+        if let v = try int("MEDIAWORKER_VIDEO_THREADS", 0...64) { videoThreads = v }
+        if let v = try int("MEDIAWORKER_DELIVERY_JPEG_QUALITY", 1...100) { deliveryJPEGQuality = v }
+        if let raw = environment["MEDIAWORKER_H264_PRESET"] {
+            let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
+            guard presets.contains(raw) else {
+                throw SettingsError(key: "MEDIAWORKER_H264_PRESET", value: raw, expected: presets.joined(separator: ", "))
+            }
+            h264Preset = raw
+        }
         if let raw = environment["MEDIAWORKER_VOICE_TARGET_DBFS"] {
             guard let v = Double(raw), v < 0, v > -60 else {
                 throw SettingsError(key: "MEDIAWORKER_VOICE_TARGET_DBFS", value: raw, expected: "a level between -60 and 0")
             }
             voiceTargetDbfs = v
         }
-        if let raw = environment["MEDIAWORKER_VOICE_NORMALIZE"] {
-            switch raw.lowercased() {
-            case "1", "true", "yes", "on": normalizeVoiceNotes = true
-            case "0", "false", "no", "off": normalizeVoiceNotes = false
-            default: throw SettingsError(key: "MEDIAWORKER_VOICE_NORMALIZE", value: raw, expected: "true or false")
-            }
-        }
+        if let v = try Self.boolean(environment, "MEDIAWORKER_VOICE_NORMALIZE") { normalizeVoiceNotes = v }
         if let raw = environment["MEDIAWORKER_THUMBNAIL_FORMAT"] {
             guard let f = ThumbnailFormat(rawValue: raw.lowercased()) else {
                 throw SettingsError(key: "MEDIAWORKER_THUMBNAIL_FORMAT", value: raw, expected: "webp, jpeg or png")
@@ -94,6 +122,16 @@ public struct PipelineSettings: Sendable, Equatable {
 }
 
 extension PipelineSettings {
+    /// A true/false setting (also 1/0, yes/no, on/off); nil when unset.
+    public static func boolean(_ environment: [String: String], _ key: String) throws -> Bool? {
+        guard let raw = environment[key] else { return nil }
+        switch raw.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw SettingsError(key: key, value: raw, expected: "true or false")
+        }
+    }
+
     /// An integer setting (`_` allowed as a digit separator) within `range`; nil when unset.
     public static func integer(_ environment: [String: String], _ key: String, _ range: ClosedRange<Int>) throws -> Int? {
         guard let raw = environment[key] else { return nil }

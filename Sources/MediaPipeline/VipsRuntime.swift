@@ -4,7 +4,7 @@ import Foundation
 /// Starts libvips once per process, hardened for untrusted input.
 ///
 /// - refuses libvips older than 8.13 (no `block_untrusted`, no `fail_on`);
-/// - blocks every loader, then re-enables only JPEG, PNG, GIF and PDF (poppler is flagged untrusted,
+/// - blocks every loader, then re-enables only JPEG, PNG, GIF, PDF and WebP (stickers) (poppler is flagged untrusted,
 ///   so it is re-enabled by name after `vips_block_untrusted_set`);
 /// - turns the operation cache off: a server must not keep decoded user images around.
 public enum VipsRuntime {
@@ -12,7 +12,8 @@ public enum VipsRuntime {
     public static let minimumVersion = (major: 8, minor: 13)
 
     /// Loaders left enabled; everything else that could parse user bytes stays blocked.
-    public static let allowedLoaders = ["VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadNsgif", "VipsForeignLoadPdf"]
+    public static let allowedLoaders = ["VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadNsgif", "VipsForeignLoadPdf",
+                                         "VipsForeignLoadWebp"]
 
     private static let startup: Result<String, PipelineError> = {
         guard vips_init("mediaworker") == 0 else {

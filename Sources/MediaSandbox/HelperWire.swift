@@ -47,6 +47,7 @@ enum HelperMessage: Equatable {
                 for artifact in a.artifacts {
                     w.string(artifact.role.rawValue); w.string(artifact.contentType)
                     w.optionalInt(artifact.width); w.optionalInt(artifact.height); w.optionalInt(artifact.durationMs)
+                    w.optional(artifact.sendAs?.rawValue)
                     w.bytes(artifact.role == .original ? [] : artifact.bytes)
                 }
             case .rejected(let r):
@@ -105,9 +106,14 @@ enum HelperMessage: Equatable {
                     guard let role = Artifact.Role(rawValue: try r.string()) else { throw .malformed("unknown role") }
                     let contentType = try r.string()
                     let width = try r.optionalInt(), height = try r.optionalInt(), duration = try r.optionalInt()
+                    let sendAsName = try r.optional()
+                    let sendAs = try sendAsName.map { name throws(WireError) -> Artifact.SendAs in
+                        guard let s = Artifact.SendAs(rawValue: name) else { throw .malformed("unknown sendAs") }
+                        return s
+                    }
                     let bytes = try r.bytes()
                     artifacts.append(Artifact(role: role, contentType: contentType, bytes: role == .original ? original : bytes,
-                                              width: width, height: height, durationMs: duration))
+                                              width: width, height: height, durationMs: duration, sendAs: sendAs))
                 }
                 var accepted = Outcome.Accepted(detectedType: type, kind: kind, size: size, artifacts: artifacts,
                                                 previewUnavailable: why)

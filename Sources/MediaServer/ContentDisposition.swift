@@ -4,6 +4,7 @@ public enum ContentDisposition {
     /// Types a browser may show inline under the sandbox CSP; everything else downloads.
     public static func isInline(_ contentType: String) -> Bool {
         contentType.hasPrefix("image/") && contentType != "image/svg+xml" || contentType.hasPrefix("audio/")
+            || contentType == "video/mp4" || contentType == "video/quicktime"
     }
 
     /// The header value for serving `contentType` to the desk, named after the sender's `fileName`.
@@ -42,6 +43,8 @@ public enum ContentDisposition {
         case "application/pdf": return "pdf"
         case "audio/mpeg": return "mp3"
         case "audio/ogg": return "ogg"
+        case "video/mp4": return "mp4"
+        case "video/quicktime": return "mov"
         default: return "bin"
         }
     }

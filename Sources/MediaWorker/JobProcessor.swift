@@ -130,6 +130,7 @@ public struct JobProcessor: Sendable {
             if let w = a.width { m.append(("width", .int(w))) }
             if let h = a.height { m.append(("height", .int(h))) }
             if let d = a.durationMs { m.append(("durationMs", .int(d))) }
+            if let s = a.sendAs { m.append(("sendAs", .string(s.rawValue))) }
             return .object(m)
         }
         return JobResult(state: .accepted, outcomeJSON: Self.withoutArtifacts(outcomeJSON),

@@ -60,7 +60,22 @@ import Testing
                 guard let artifact = a.artifacts.first(where: { $0.role == .playback }) else {
                     Issue.record("no playback artifact"); return
                 }
-                checkPlayback(artifact, a, expectedMs: playback.durationMs)
+                if artifact.contentType == MediaType.mp4 {
+                    checkVideo(artifact, expectedMs: playback.durationMs, tolerance: playback.toleranceMs ?? 100)
+                } else {
+                    checkPlayback(artifact, a, expectedMs: playback.durationMs)
+                }
+            }
+            let delivery = a.artifacts.first { $0.role == .delivery }
+            if fixture.from == .operator {
+                // Every accepted operator file carries what the gateway sends to WhatsApp.
+                #expect(delivery != nil || a.previewUnavailable == .timeLimit, "no delivery artifact")
+            } else {
+                #expect(delivery == nil, "delivery artifacts are for operator files only")
+            }
+            if let want = expect.delivery {
+                guard let delivery else { Issue.record("no delivery artifact"); return }
+                checkDelivery(delivery, want, original: bytes)
             }
             switch expect.thumbnail {
             case .none: break
@@ -88,6 +103,29 @@ import Testing
         #expect(waveform.count == min(64, max(1, expectedMs / 10)))
         #expect(waveform.allSatisfy { (0...1).contains($0) })
         #expect(waveform.max() == 1)
+    }
+
+    /// An MP4 for browsers, checked by the independent reader of WhatsApp's rules (ffprobe underneath).
+    private func checkVideo(_ artifact: Artifact, expectedMs: Int, tolerance: Int) {
+        #expect(abs((artifact.durationMs ?? -100_000) - expectedMs) <= tolerance, "reported \(artifact.durationMs ?? -1) ms, expected \(expectedMs)")
+        let verdict = DeliveryCheck.run(artifact.bytes, sendAs: "video")
+        #expect(verdict.ok, "\(verdict.output)")
+        if let probed = verdict.durationMs {
+            #expect(abs(probed - expectedMs) <= tolerance, "ffprobe says \(probed) ms, expected \(expectedMs)")
+        }
+    }
+
+    private func checkDelivery(_ artifact: Artifact, _ want: FixtureManifest.Fixture.Delivery, original: [UInt8]) {
+        #expect(artifact.sendAs?.rawValue == want.sendAs)
+        #expect(artifact.contentType == want.contentType)
+        if let same = want.sameBytes { #expect((artifact.bytes == original) == same, "byte for byte: expected \(same)") }
+        if let w = want.width { #expect(artifact.width == w) }
+        if let h = want.height { #expect(artifact.height == h) }
+        if let ms = want.durationMs {
+            #expect(abs((artifact.durationMs ?? -100_000) - ms) <= (want.toleranceMs ?? 50), "reported \(artifact.durationMs ?? -1) ms, expected \(ms)")
+        }
+        let verdict = DeliveryCheck.run(artifact.bytes, sendAs: want.sendAs)
+        #expect(verdict.ok, "\(verdict.output)")
     }
 
     private func checkThumbnail(_ thumbnail: Artifact, _ want: FixtureManifest.Fixture.Thumbnail) {

@@ -4,7 +4,7 @@ import MediaTestSupport
 import Testing
 @testable import MediaPipeline
 
-/// libvips is started hardened: only the four loaders the policy needs can parse user bytes.
+/// libvips is started hardened: only the five loaders the policy needs can parse user bytes.
 @Suite struct HardeningTests {
     init() throws { try VipsRuntime.start() }
 
@@ -18,17 +18,18 @@ import Testing
         }
     }
 
-    @Test("JPEG, PNG, GIF and PDF loaders stay enabled")
+    @Test("JPEG, PNG, GIF, PDF and WebP loaders stay enabled")
     func allowedLoaders() throws {
         #expect(opens(try FixtureManifest.named("jpeg-whatsapp-photo").bytes()) == "jpegload_buffer")
         #expect(opens(try FixtureManifest.named("png-palette").bytes()) == "pngload_buffer")
         #expect(opens(try FixtureManifest.named("gif87a").bytes()) == "gifload_buffer")
         #expect(opens(try FixtureManifest.named("pdf-text-3-pages").bytes()) == "pdfload_buffer")
+        // WebP for visitors' stickers (docs/contract.md).
+        #expect(opens(try FixtureManifest.named("webp-declared-jpeg").bytes()) == "webpload_buffer")
     }
 
-    @Test("every other loader is blocked: WebP, SVG, and formats nobody asked for")
+    @Test("every other loader is blocked: SVG, and formats nobody asked for")
     func blockedLoaders() throws {
-        #expect(opens(try FixtureManifest.named("webp-declared-jpeg").bytes()) == nil)
         #expect(opens(try FixtureManifest.named("svg-script-declared-png").bytes()) == nil)
         // A tiny valid PPM and a BMP-like header: loaders libvips has but the service must never run.
         #expect(opens(Array("P6\n1 1\n255\n\u{0}\u{0}\u{0}".utf8)) == nil)

@@ -1,3 +1,4 @@
+import Foundation
 import MediaJSON
 import MediaTestSupport
 import Testing
@@ -16,13 +17,15 @@ import Testing
         }
     }
 
-    @Test("visitors may send JPEG, PNG, GIF, PDF and Ogg voice notes; nothing else")
+    @Test("visitors may send JPEG, PNG, GIF, PDF, Ogg voice notes, GIFs as MP4 and WebP stickers; nothing else")
     func visitorTypes() throws {
         let allowed: [String: AttachmentKind] = ["image/jpeg": .image, "image/png": .image, "image/gif": .image,
-                                                 "application/pdf": .document, "audio/ogg": .voiceNote]
+                                                 "application/pdf": .document, "audio/ogg": .voiceNote,
+                                                 "video/mp4": .animation, "video/quicktime": .animation,
+                                                 "image/webp": .sticker]
         for (type, kind) in allowed { #expect(try policy.decide(type: type, from: .visitor).get() == kind) }
-        for type in ["image/webp", "image/svg+xml", "text/html", "text/plain", "application/zip",
-                     "application/x-executable", "image/heic", "video/mp4", "application/octet-stream"] {
+        for type in ["image/svg+xml", "text/html", "text/plain", "application/zip", "video/x-matroska",
+                     "application/x-executable", "image/heic", "video/3gpp", "application/octet-stream"] {
             guard case .failure(let r) = policy.decide(type: type, from: .visitor) else {
                 Issue.record("\(type) from a visitor was allowed"); continue
             }
@@ -36,6 +39,55 @@ import Testing
         for type in ["image/jpeg", "image/png", "image/gif", "application/pdf"] {
             #expect((try? policy.decide(type: type, from: .operator).get()) != nil)
         }
+        // WhatsApp refuses WebP images, and the desk sends animations as GIFs (made into MP4 on the way out).
+        for type in ["image/webp", "video/mp4", "video/quicktime"] {
+            guard case .failure(let r) = policy.decide(type: type, from: .operator) else {
+                Issue.record("\(type) from an operator was allowed"); continue
+            }
+            #expect(r.reason == .unsupportedType)
+        }
+    }
+
+    @Test("WhatsApp's outbound rules are one table: JPEG/PNG ≤ 5 MB, MP4 ≤ 16 MB, PDF documents")
+    func deliveryRules() {
+        let rules = policy.delivery
+        #expect(rules.imageTypes == ["image/jpeg", "image/png"] && rules.flattenedType == "image/jpeg")
+        #expect(rules.imageMaxBytes == 5_000_000 && rules.videoMaxBytes == 16_000_000)
+        #expect(rules.videoType == "video/mp4" && rules.documentTypes == ["application/pdf"])
+    }
+
+    @Test("JPEG conformance: a clean baseline JPEG passes; EXIF, ICC, CMYK, 12-bit and arithmetic coding do not")
+    func jpegConformance() throws {
+        func sendable(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { JPEGConformance.sendableAsIs($0) } }
+        #expect(sendable(try FixtureManifest.named("jpeg-whatsapp-photo").bytes()))
+        #expect(!sendable(try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("images/exif_rotated_gps.jpg")).map { $0 }))
+        #expect(!sendable(try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("images/cmyk.jpg")).map { $0 }))
+        // Hand-made segments: SOI, SOF0 with 12-bit precision or 4 components, SOF9 (arithmetic), then SOS.
+        func jpeg(_ marker: UInt8, precision: UInt8, components: UInt8) -> [UInt8] {
+            [0xFF, 0xD8, 0xFF, marker, 0x00, 0x0B, precision, 0x00, 0x10, 0x00, 0x10, components, 1, 0x11, 0,
+             0xFF, 0xDA, 0x00, 0x02]
+        }
+        #expect(sendable(jpeg(0xC0, precision: 8, components: 3)))
+        #expect(sendable(jpeg(0xC2, precision: 8, components: 3)))
+        #expect(!sendable(jpeg(0xC0, precision: 12, components: 3)))
+        #expect(!sendable(jpeg(0xC0, precision: 8, components: 4)))
+        #expect(!sendable(jpeg(0xC9, precision: 8, components: 3)))
+        #expect(!sendable([0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x04, 0, 0] + jpeg(0xC0, precision: 8, components: 3).dropFirst(2)))
+        #expect(!sendable([0xFF, 0xD8]))
+    }
+
+    @Test("MP4 boxes: the index before the media data, or not; broken box sizes are not a layout")
+    func mp4Boxes() {
+        func box(_ type: String, _ payload: Int) -> [UInt8] {
+            let size = UInt32(8 + payload)
+            return withUnsafeBytes(of: size.bigEndian, Array.init) + Array(type.utf8) + [UInt8](repeating: 0, count: payload)
+        }
+        let faststart = box("ftyp", 8) + box("moov", 20) + box("mdat", 40)
+        let late = box("ftyp", 8) + box("mdat", 40) + box("moov", 20)
+        faststart.withUnsafeBytes { #expect(MP4Boxes.indexFirst($0)); #expect(MP4Boxes.topLevel($0) == ["ftyp", "moov", "mdat"]) }
+        late.withUnsafeBytes { #expect(!MP4Boxes.indexFirst($0)) }
+        Array(faststart.dropLast()).withUnsafeBytes { #expect(MP4Boxes.topLevel($0) == nil) }
+        ([0, 0, 0, 4] + Array("moov".utf8)).withUnsafeBytes { #expect(MP4Boxes.topLevel($0) == nil) }
     }
 
     @Test("libmagic's aliases map to canonical types")

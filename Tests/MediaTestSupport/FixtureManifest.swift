@@ -35,11 +35,13 @@ public struct FixtureManifest: Decodable, Sendable {
             public var thumbnail: Thumbnail??
             public var previewUnavailable: String?
             public var playback: Playback?
+            /// Operator files: the artifact the gateway sends to WhatsApp.
+            public var delivery: Delivery?
             /// The outcome must arrive within this many seconds (decoder attacks stopped by a limit).
             public var withinSeconds: Double?
 
             enum CodingKeys: String, CodingKey {
-                case status, reason, detectedType, kind, thumbnail, previewUnavailable, playback, withinSeconds
+                case status, reason, detectedType, kind, thumbnail, previewUnavailable, playback, delivery, withinSeconds
             }
 
             public init(from decoder: Decoder) throws {
@@ -56,6 +58,7 @@ public struct FixtureManifest: Decodable, Sendable {
                 }
                 previewUnavailable = try c.decodeIfPresent(String.self, forKey: .previewUnavailable)
                 playback = try c.decodeIfPresent(Playback.self, forKey: .playback)
+                delivery = try c.decodeIfPresent(Delivery.self, forKey: .delivery)
                 withinSeconds = try c.decodeIfPresent(Double.self, forKey: .withinSeconds)
             }
         }
@@ -68,6 +71,19 @@ public struct FixtureManifest: Decodable, Sendable {
 
         public struct Playback: Decodable, Sendable {
             public var durationMs: Int
+            /// Videos: how far the playback's duration may be from `durationMs` (voice notes: 50 ms).
+            public var toleranceMs: Int?
+        }
+
+        public struct Delivery: Decodable, Sendable {
+            public var sendAs: String
+            public var contentType: String
+            /// The original goes out byte for byte.
+            public var sameBytes: Bool?
+            public var width: Int?
+            public var height: Int?
+            public var durationMs: Int?
+            public var toleranceMs: Int?
         }
 
         /// The file's bytes, with the derivation applied.

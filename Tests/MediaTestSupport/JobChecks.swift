@@ -19,10 +19,23 @@ public enum JobChecks {
                 #expect(webp.map { abs($0.width - t.width) <= 1 && abs($0.height - t.height) <= 1 } == true, "\(f.id): thumbnail")
             }
             if let p = f.expect.playback {
-                let mp3 = MP3Inspector(try store.get(jobID: id, role: "playback") ?? [])
-                #expect(mp3.map { abs($0.durationMs - Double(p.durationMs)) <= 50 } == true, "\(f.id): playback")
+                #expect(playbackMatches(try store.get(jobID: id, role: "playback") ?? [], p), "\(f.id): playback")
+            }
+            if let d = f.expect.delivery {
+                let verdict = DeliveryCheck.run(try store.get(jobID: id, role: "delivery") ?? [], sendAs: d.sendAs)
+                #expect(verdict.ok, "\(f.id): delivery \(verdict.output)")
             }
         }
+    }
+
+    /// A stored playback artifact is what the fixture expects: an MP3 within 50 ms of its duration (voice
+    /// notes), or an MP4 that passes the independent video check within its tolerance (animations).
+    public static func playbackMatches(_ bytes: [UInt8], _ p: FixtureManifest.Fixture.Playback) -> Bool {
+        if bytes.count > 8, Array(bytes[4..<8]) == Array("ftyp".utf8) {
+            let verdict = DeliveryCheck.run(bytes, sendAs: "video")
+            return verdict.ok && verdict.durationMs.map { abs($0 - p.durationMs) <= (p.toleranceMs ?? 100) } == true
+        }
+        return MP3Inspector(bytes).map { abs($0.durationMs - Double(p.durationMs)) <= 50 } == true
     }
 
     /// From worker logs: how many "job finished" lines (completions that still held their lease) each job has,

@@ -131,9 +131,7 @@ struct Harness {
                     #expect(abs(webp.width - t.width) <= 1 && abs(webp.height - t.height) <= 1, "\(f.id)")
                 }
                 if let p = f.expect.playback {
-                    let bytes = try h.files.get(jobID: id, role: "playback") ?? []
-                    let mp3 = try #require(MP3Inspector(bytes), "\(f.id): playback missing or unreadable")
-                    #expect(abs(mp3.durationMs - Double(p.durationMs)) <= 50, "\(f.id)")
+                    #expect(JobChecks.playbackMatches(try h.files.get(jobID: id, role: "playback") ?? [], p), "\(f.id): playback")
                 }
             }
         }
