@@ -55,6 +55,7 @@ func fuzzOne(_ input: [UInt8]) {
         case 9:
             _ = MP4Boxes.indexFirst(raw)
             _ = JPEGConformance.sendableAsIs(raw)
+            _ = GIFStructure.frameCount(raw)
         case 10: _ = VideoCodec.inspect(raw, type: selector & 16 == 0 ? MediaType.mp4 : MediaType.quicktime, settings: settings)
         default:
             _ = VideoCodec.h264MP4(raw, type: selector & 16 == 0 ? MediaType.gif : MediaType.mp4, settings: settings,

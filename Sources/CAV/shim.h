@@ -224,6 +224,30 @@ static inline int mw_av_frame_to_rgb_on_white(struct SwsContext **sws, const AVF
     return 0;
 }
 
+/// Packed RGBA (already on white) to limited-range BT.709 YUV 4:2:0, which is what the encoder tags: one pass,
+/// integer arithmetic, chroma from the mean of each 2×2 block (`w` and `h` are even). libswscale's unscaled
+/// RGBA → YUV420P takes its generic path (and BT.601 unless told otherwise) and cost more than the decoding.
+static inline void mw_av_rgba_to_yuv420p(const uint8_t *rgba, int w, int h, AVFrame *yuv) {
+    for (int y = 0; y < h; y += 2) {
+        const uint8_t *row0 = rgba + (size_t) y * w * 4, *row1 = row0 + (size_t) w * 4;
+        uint8_t *y0 = yuv->data[0] + (size_t) y * yuv->linesize[0], *y1 = y0 + yuv->linesize[0];
+        uint8_t *u = yuv->data[1] + (size_t) (y / 2) * yuv->linesize[1];
+        uint8_t *v = yuv->data[2] + (size_t) (y / 2) * yuv->linesize[2];
+        for (int x = 0; x < w; x += 2) {
+            const uint8_t *p[4] = { row0 + x * 4, row0 + x * 4 + 4, row1 + x * 4, row1 + x * 4 + 4 };
+            uint8_t *out[4] = { y0 + x, y0 + x + 1, y1 + x, y1 + x + 1 };
+            int r = 0, g = 0, b = 0;
+            for (int k = 0; k < 4; k++) {
+                int pr = p[k][0], pg = p[k][1], pb = p[k][2];
+                *out[k] = (uint8_t) (((47 * pr + 157 * pg + 16 * pb + 128) >> 8) + 16);
+                r += pr; g += pg; b += pb;
+            }
+            u[x / 2] = (uint8_t) (((-26 * r - 87 * g + 112 * b + 512) >> 10) + 128);
+            v[x / 2] = (uint8_t) (((112 * r - 102 * g - 10 * b + 512) >> 10) + 128);
+        }
+    }
+}
+
 // ---- inspecting an MP4/MOV animation ------------------------------------------------------------------------
 
 /// What `mw_av_inspect` found.
@@ -414,7 +438,7 @@ static inline int mw_av_to_h264_mp4(const void *buf, size_t len, const char *for
     AVPacket *pkt = av_packet_alloc(), *opkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc(), *yuv = av_frame_alloc();
     uint8_t *rgba = mw_av_rgba_alloc(ow, oh);
-    struct SwsContext *to_rgba = NULL, *to_yuv = NULL;
+    struct SwsContext *to_rgba = NULL;
     // Durations (ms) of frames sent to the encoder, in order (no B-frames: packets come out in that order).
     int64_t *durations = NULL; int64_t queued = 0, written = 0, capacity = 0;
     int64_t next_pts = 0;
@@ -487,13 +511,8 @@ static inline int mw_av_to_h264_mp4(const void *buf, size_t len, const char *for
             if (r < 0) { status = -1; snprintf(out->error, sizeof out->error, "the animation does not decode"); break; }
             if (queued >= max_frames) { status = -3; snprintf(out->error, sizeof out->error, "more than %lld frames", (long long) max_frames); break; }
             if (mw_av_frame_to_rgb_on_white(&to_rgba, frame, ow, oh, rgba)) { status = -2; snprintf(out->error, sizeof out->error, "a frame does not convert"); break; }
-            to_yuv = sws_getCachedContext(to_yuv, ow, oh, AV_PIX_FMT_RGBA, ow, oh, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
-            if (!to_yuv || av_frame_make_writable(yuv) < 0) { status = -2; break; }
-            {
-                const uint8_t *src[4] = { rgba, NULL, NULL, NULL };
-                int stride[4] = { ow * 4, 0, 0, 0 };
-                sws_scale(to_yuv, src, stride, 0, oh, yuv->data, yuv->linesize);
-            }
+            if (av_frame_make_writable(yuv) < 0) { status = -2; break; }
+            mw_av_rgba_to_yuv420p(rgba, ow, oh, yuv);
             // This frame's duration, ms: the demuxer's own (GIF delays), else the gap to the stream's frame rate.
             int64_t duration = 0;
             if (frame->pkt_duration > 0) duration = av_rescale_q(frame->pkt_duration, vs->time_base, (AVRational) { 1, 1000 });
@@ -556,7 +575,6 @@ done:
     av_free(durations);
     av_free(rgba);
     sws_freeContext(to_rgba);
-    sws_freeContext(to_yuv);
     av_frame_free(&frame);
     av_frame_free(&yuv);
     av_packet_free(&pkt);

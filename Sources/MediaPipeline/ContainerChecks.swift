@@ -78,3 +78,42 @@ extension UnsafeRawBufferPointer {
         (offset..<(offset + 8)).reduce(UInt64(0)) { $0 << 8 | UInt64(self[$1]) }
     }
 }
+
+/// A GIF's frames counted by walking its blocks (no LZW decoding): what decides whether an operator's GIF goes
+/// to WhatsApp as a video or as an image, without a second pass of the image library over the file.
+public enum GIFStructure {
+    /// Image descriptors before the trailer, or nil when the blocks do not parse.
+    public static func frameCount(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count >= 13, bytes[0] == 0x47, bytes[1] == 0x49, bytes[2] == 0x46 else { return nil }
+        var offset = 13
+        if bytes[10] & 0x80 != 0 { offset += 3 << (Int(bytes[10] & 0x07) + 1) }
+        var frames = 0
+        /// Skips a chain of data sub-blocks; false when it runs past the end.
+        func skipSubBlocks() -> Bool {
+            while offset < bytes.count {
+                let length = Int(bytes[offset])
+                offset += 1 + length
+                if length == 0 { return offset <= bytes.count }
+            }
+            return false
+        }
+        while offset < bytes.count {
+            switch bytes[offset] {
+            case 0x3B: return frames
+            case 0x21:
+                offset += 2
+                guard skipSubBlocks() else { return nil }
+            case 0x2C:
+                guard offset + 10 <= bytes.count else { return nil }
+                let packed = bytes[offset + 9]
+                offset += 10
+                if packed & 0x80 != 0 { offset += 3 << (Int(packed & 0x07) + 1) }
+                offset += 1                                   // LZW minimum code size
+                guard offset <= bytes.count, skipSubBlocks() else { return nil }
+                frames += 1
+            default: return nil
+            }
+        }
+        return frames > 0 ? frames : nil                      // no trailer: what decoded so far (libnsgif does the same)
+    }
+}

@@ -40,13 +40,8 @@ struct DeliveryMaker {
         }
         guard let base = bytes.baseAddress else { return .rejected(.corrupt, "the file is empty") }
         try VipsRuntime.start()
-        if type == MediaType.gif {
-            guard let header = mw_image_header(base, bytes.count, Int32(VIPS_FAIL_ON_WARNING.rawValue)) else {
-                return .rejected(.corrupt, "the GIF does not decode: \(VipsError.take())")
-            }
-            let opened = VipsImageRef(header)
-            let frames = Int(mw_n_pages(opened.pointer))
-            if frames > 1 { return animation(bytes, type: type) }
+        if type == MediaType.gif, (GIFStructure.frameCount(bytes) ?? 1) > 1 {
+            return animation(bytes, type: type)
         }
         return image(base, count: bytes.count, type: type)
     }

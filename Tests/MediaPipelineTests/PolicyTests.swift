@@ -76,6 +76,18 @@ import Testing
         #expect(!sendable([0xFF, 0xD8]))
     }
 
+    @Test("GIF frames are counted from the blocks: animated, still, 3,500 frames; garbage is not a GIF")
+    func gifFrames() throws {
+        func frames(_ path: String) throws -> Int? {
+            try Data(contentsOf: FixtureManifest.folder.appendingPathComponent(path)).withUnsafeBytes { GIFStructure.frameCount($0) }
+        }
+        #expect(try frames("animations/operator_anim.gif") == 10)
+        #expect(try frames("animations/still.gif") == 1)
+        #expect(try frames("hostile/gif_3500_frames.gif") == 3500)
+        #expect(try frames("images/gif87a.gif") == 1)
+        Array("GIF89a not really".utf8).withUnsafeBytes { #expect(GIFStructure.frameCount($0) == nil) }
+    }
+
     @Test("MP4 boxes: the index before the media data, or not; broken box sizes are not a layout")
     func mp4Boxes() {
         func box(_ type: String, _ payload: Int) -> [UInt8] {
