@@ -212,13 +212,34 @@ public final class PostgresConnections: @unchecked Sendable {
 }
 
 extension PostgresConnection {
+    /// The longest one statement may take before its connection is closed under it
+    /// (`MEDIAWORKER_DATABASE_QUERY_TIMEOUT`, seconds, default 30).
+    static let queryTimeout: TimeAmount = {
+        let raw = ProcessInfo.processInfo.environment["MEDIAWORKER_DATABASE_QUERY_TIMEOUT"].flatMap(Double.init) ?? 30
+        return .milliseconds(Int64(max(1, raw) * 1000))
+    }()
+
     /// Runs one statement and waits for all its rows; errors carry the server's message.
+    ///
+    /// A watchdog closes the connection when the statement has not finished within `queryTimeout`: seen in the
+    /// scale-out test, a connection that lived through a PostgreSQL restart can keep a query future pending for
+    /// ever while the server shows the session idle (the statement never arrived). Closing fails the future, the
+    /// failure counts as a lost connection (dropped from the pool), and the caller's retry goes to a new one.
     @discardableResult
     func run(_ query: PostgresQuery, logger: Logger) throws -> PostgresQueryResult {
+        let watchdog = eventLoop.scheduleTask(in: Self.queryTimeout) { [self] in
+            logger.warning("a PostgreSQL statement passed the query timeout; closing its connection",
+                           metadata: ["timeout_s": "\(Self.queryTimeout.nanoseconds / 1_000_000_000)"])
+            let closing: EventLoopFuture<Void> = self.close()
+            _ = closing
+        }
+        defer { watchdog.cancel() }
         do {
             return try self.query(query, logger: logger).wait()
         } catch {
-            throw PostgresFailure(error, doing: nil)
+            var failure = PostgresFailure(error, doing: nil)
+            if self.isClosed { failure.connectionLost = true }
+            throw failure
         }
     }
 }

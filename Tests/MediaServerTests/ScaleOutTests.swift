@@ -103,8 +103,12 @@ import Testing
             let sent = Date()
             do {
                 let path = "/v1/attachments?\(query)"
-                let reply = patience == nil ? try await server.request("POST", path, body: bytes)
-                    : try await within(.seconds(15)) { try await server.request("POST", path, body: bytes) }
+                // A gateway gives up on a request after a while and sends it again: 15 s during a long outage,
+                // 60 s otherwise (longer than the server's 30 s statement watchdog, so a stuck statement shows as
+                // a 503 and a retry, never as a hang).
+                let reply = try await within(.seconds(patience == nil ? 60 : 15)) {
+                    try await server.request("POST", path, body: bytes)
+                }
                 if reply.status == 200 || reply.status == 202, let id = reply.json["id"] as? String { return (id, retries) }
                 last = "HTTP \(reply.status) \(String(decoding: reply.body.prefix(200), as: UTF8.self))"
             } catch {
@@ -193,7 +197,8 @@ import Testing
         }
     }
 
-    @Test("4 workers and 2 servers on one PostgreSQL, 2,000 jobs, workers SIGKILLed and PostgreSQL restarted mid-run")
+    @Test("4 workers and 2 servers on one PostgreSQL, 2,000 jobs, workers SIGKILLed and PostgreSQL restarted mid-run",
+          .timeLimit(.minutes(10)))
     func chaos() async throws {
         // A PostgreSQL server of its own (this test restarts it; the other suites keep the shared one).
         let server = try OwnPostgres("mw-scale-pg")
@@ -285,9 +290,10 @@ import Testing
 
         // Both servers answer again and agree.
         for server in servers {
-            #expect(try await server.request("GET", "/readyz", auth: false).status == 200)
+            #expect(try await Self.within(.seconds(60)) { try await server.request("GET", "/readyz", auth: false) }.status == 200)
             let sample = try #require(expected.keys.first)
-            #expect(try await server.request("GET", "/v1/jobs/\(sample)").json["state"] as? String == expected[sample]?.expect.status)
+            let job = try await Self.within(.seconds(60)) { try await server.request("GET", "/v1/jobs/\(sample)") }
+            #expect(job.json["state"] as? String == expected[sample]?.expect.status)
         }
         print("scale-out: \(Self.jobs) jobs, \(kills) worker kills, PostgreSQL restarted: \(restarted), upload retries: \(retried), \(counts)")
     }
