@@ -152,6 +152,7 @@ extension ConsoleViews {
         table { border-collapse: collapse; background: #fff; }
         th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: middle; }
         td.n { text-align: right; }
+        table.jobs td { white-space: nowrap; }
         .scroll { overflow-x: auto; }
         img.thumb { max-width: 96px; max-height: 96px; display: block; }
         img.full { max-width: 100%; max-height: 480px; display: block; }

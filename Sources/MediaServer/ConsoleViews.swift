@@ -139,7 +139,9 @@ struct ConsoleViews: Sendable {
             if type.hasPrefix("image/") { item["image"] = true }
             else if type.hasPrefix("audio/") {
                 item["audio"] = true
-                if let peaks = a["waveform"]?.arrayValue?.compactMap(Self.number), !peaks.isEmpty { item["waveform"] = Self.waveform(peaks) }
+                // A voice note's peaks are stored in its outcome (`waveform`), drawn under its playback.
+                let stored = a["waveform"] ?? (role == "playback" ? outcome?["waveform"] : nil)
+                if let peaks = stored?.arrayValue?.compactMap(Self.number), !peaks.isEmpty { item["waveform"] = Self.waveform(peaks) }
             } else if type.hasPrefix("video/") { item["video"] = true }
             artifacts.append(item)
         }
