@@ -133,7 +133,8 @@ let package = Package(
         .executableTarget(
             name: "mediaworker-bench",
             dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaPostgres",
-                           "MediaSandbox", .product(name: "Logging", package: "swift-log")]
+                           "MediaSandbox", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // libFuzzer targets (`make fuzz` builds them with -sanitize=fuzzer,address -DFUZZING; a plain build makes
         // replay programs that run each file given once).

@@ -314,6 +314,7 @@ func dispatch() -> Int32 {
     case "queue": return QueueBench.run(Array(arguments.dropFirst()))
     case "pg": return PostgresBench.run(Array(arguments.dropFirst()))
     case "isolation": return IsolationBench.run(Array(arguments.dropFirst()))
+    case "console": return ConsoleBench.run(Array(arguments.dropFirst()))
     default: return main()
     }
 }
