@@ -68,6 +68,7 @@ bench: deps
 	bash scripts/bench_pg.sh
 	bash scripts/bench_isolation.sh
 	bash scripts/bench_slowloris.sh
+	bash scripts/bench_console.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
 fuzz: deps
