@@ -69,7 +69,7 @@ struct ConsoleViews: Sendable {
             "business": filter.businessNumber ?? "", "conversation": filter.conversationId ?? "",
             "filtered": !filter.isEmpty,
             "retryQuery": Self.query(filter, state: nil),
-            "showRetryAll": filter.state == nil || filter.state == .dead,
+            "showRetryAll": (filter.state == nil || filter.state == .dead) && filter.reason == nil,
             "firstQuery": q,
         ])
         if let older { data["olderQuery"] = q + (q.isEmpty ? "" : "&") + "before=\(older)" }
