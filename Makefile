@@ -48,6 +48,7 @@ test: deps lint $(TOOLS)/venv/.ready
 	echo "PostgreSQL for the tests: $$url"; \
 	MEDIAWORKER_TEST_DATABASE_URL="$$url" $(SWIFT) test --skip-build
 	$(TOOLS)/venv/bin/python Tests/browser/playback_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
+	$(TOOLS)/venv/bin/python Tests/browser/console_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	bash Tests/http/schemathesis_check.sh "$$($(SWIFT) build --show-bin-path)/mediaworker"
 
 # Python tools for the tests: hadolint (Dockerfile lint) and selenium (drives Debian's chromium).
@@ -68,6 +69,7 @@ bench: deps
 	bash scripts/bench_isolation.sh
 	bash scripts/bench_animations.sh
 	bash scripts/bench_slowloris.sh
+	bash scripts/bench_console.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
 fuzz: deps

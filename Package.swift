@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // libvips through pkg-config, plus static inline shims for its variadic C functions.
@@ -111,6 +113,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             resources: [.copy("openapi.yaml")]
         ),
@@ -131,7 +136,8 @@ let package = Package(
         .executableTarget(
             name: "mediaworker-bench",
             dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaPostgres",
-                           "MediaSandbox", .product(name: "Logging", package: "swift-log")]
+                           "MediaSandbox", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // libFuzzer targets (`make fuzz` builds them with -sanitize=fuzzer,address -DFUZZING; a plain build makes
         // replay programs that run each file given once).

@@ -71,6 +71,8 @@ enum PostgresSchema {
         ]),
         // /readyz and /metrics count dead jobs per request: from this index, not the table.
         ("v4-dead-index", ["CREATE INDEX jobs_dead ON jobs (id) WHERE state = 'dead'"]),
+        // The console's reads (PostgresJobQueue+Console.swift), each from an index.
+        ("v5-console-indexes", PostgresJobQueue.consoleIndexes),
     ]
 
     /// Applies pending migrations on a connection of its own (the advisory lock belongs to a session).

@@ -6,7 +6,7 @@ import Synchronization
 /// (SQLite serialises writers; every state change is one short IMMEDIATE transaction, and no transaction
 /// is held while a job runs).
 public final class SQLiteJobQueue: JobQueue, EventOutbox {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// Whether the last claim through this instance found a job: while work keeps coming, claims go straight
     /// to the write transaction; after an empty claim, a read checks first.
     private let busy = Mutex(true)
@@ -117,6 +117,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
                 CREATE INDEX outbox_due ON outbox(delivered_at, next_attempt_at);
                 """)
         }
+        // The console's reads (SQLiteJobQueue+Console.swift), each from an index.
+        m.registerMigration("v3-console-indexes") { db in try db.execute(sql: consoleIndexes) }
         return m
     }
 
@@ -390,7 +392,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         last_error, outcome, artifacts
         """
 
-    private static func job(_ row: Row) throws -> Job {
+    static func job(_ row: Row) throws -> Job {
         func date(_ i: Int) -> Date? { (row[i] as Double?).map(Date.init(timeIntervalSince1970:)) }
         let stateName: String = row[1]
         guard let state = JobState(rawValue: stateName) else {

@@ -310,6 +310,7 @@ func main() -> Int32 {
 func dispatch() -> Int32 {
     let arguments = Array(CommandLine.arguments.dropFirst())
     switch arguments.first {
+    case "console": return ConsoleBench.run(Array(arguments.dropFirst()))
     case "voice": return VoiceBench.run(Array(arguments.dropFirst()))
     case "queue": return QueueBench.run(Array(arguments.dropFirst()))
     case "pg": return PostgresBench.run(Array(arguments.dropFirst()))

@@ -9,6 +9,6 @@ struct MediaWorkerCommand: AsyncParsableCommand {
         commandName: "mediaworker",
         abstract: "Judges, checks and converts the attachments of a WhatsApp customer-service channel.",
         subcommands: [ServeCommand.self, ProcessCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self,
-                      HelperCommand.self]
+                      HelperCommand.self, ConsoleHashCommand.self]
     )
 }

@@ -49,11 +49,20 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let service = MediaHTTPService(queue: queue, store: store, settings: settings, registry: registry,
                                        wake: { worker.wake() }, processing: processing)
+        let router = service.router()
+        let console = try ConsoleSettings(environment: env)
+        if console.enabled {
+            if try !service.addConsole(to: router, settings: console) {
+                logger.warning("the console is not available with this queue driver")
+            } else if console.users.isEmpty {
+                logger.notice("console at /console, but MEDIAWORKER_CONSOLE_USERS is empty: nobody can log in")
+            }
+        }
         let (listenHost, listenPort) = (settings.host, settings.port)
         // Connections beyond the cap wait in the kernel's backlog; the descriptor limit is raised to cover them.
         raiseOpenFileLimit(to: settings.maxConnections + 256, logger: logger)
         var app = Application(
-            router: service.router(),
+            router: router,
             server: settings.httpServer,
             configuration: settings.applicationConfiguration,
             onServerRunning: { channel in

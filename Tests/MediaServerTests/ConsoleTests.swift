@@ -1,0 +1,213 @@
+import Foundation
+import MediaQueue
+import MediaServer
+import MediaTestSupport
+import Testing
+
+/// The operations console's access rules against a real `mediaworker serve`, on both backends.
+@Suite(.serialized) struct ConsoleTests {
+    static let password = "correct horse battery staple"
+    /// bcrypt at cost 10 (made once; a test does not need the production cost).
+    static let users: String = {
+        let hash = ConsoleSettings.hash(password: password, cost: 10)
+        return "ops:\(hash),admin:\(hash)"
+    }()
+
+    /// One HTTP/1.1 exchange on a fresh loopback connection, redirects not followed (what the tests look at).
+    struct Reply {
+        var status: Int
+        var headers: [(String, String)]
+        var body: String
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+        func all(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
+    }
+
+    static func exchange(_ port: Int, _ method: String, _ path: String, cookie: String? = nil, form: [String: String]? = nil) -> Reply {
+        let connection: HTTPHardeningTests.RawConnection
+        do { connection = try HTTPHardeningTests.RawConnection(port: port) } catch { return Reply(status: 0, headers: [], body: "") }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        if let cookie { head += "Cookie: \(cookie)\r\n" }
+        var body = ""
+        if let form {
+            body = form.map { k, v in
+                k + "=" + (v.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            }.joined(separator: "&")
+            head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n"
+        } else if method == "POST" {
+            head += "Content-Length: 0\r\n"
+        }
+        connection.send(head + "\r\n" + body)
+        let (text, _) = connection.readUntilClosed(seconds: 20)
+        guard let split = text.range(of: "\r\n\r\n") else { return Reply(status: 0, headers: [], body: text) }
+        let lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
+        let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let headers = lines.dropFirst().compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        var rest = String(text[split.upperBound...])
+        if headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().contains("chunked") }) {
+            rest = dechunk(rest)
+        }
+        return Reply(status: status, headers: headers, body: rest)
+    }
+
+    static func dechunk(_ text: String) -> String {
+        var bytes = Array(text.utf8)[...]
+        var out: [UInt8] = []
+        while let crlf = bytes.firstIndex(of: 0x0D), let size = Int(String(decoding: bytes[bytes.startIndex..<crlf], as: UTF8.self), radix: 16), size > 0 {
+            let start = crlf + 2
+            out += bytes[start..<min(bytes.endIndex, start + size)]
+            bytes = bytes[min(bytes.endIndex, start + size + 2)...]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Logs in; the session cookie (`name=value`).
+    static func login(_ port: Int, user: String = "ops") throws -> String {
+        let reply = exchange(port, "POST", "/console/login", form: ["user": user, "password": password, "next": "/console/jobs"])
+        #expect(reply.status == 303)
+        #expect(reply.header("Location") == "/console/jobs")
+        let cookie = try #require(reply.all("Set-Cookie").first { $0.hasPrefix("mw_console=") })
+        return String(cookie.prefix { $0 != ";" })
+    }
+
+    static func csrf(in html: String) -> String? {
+        guard let r = html.range(of: "name=\"csrf\" value=\"") else { return nil }
+        return String(html[r.upperBound...].prefix { $0 != "\"" })
+    }
+
+    /// A dead job written straight into the server's queue (its workers are off).
+    static func deadJob(_ server: ServerProcess, business: String = "+34600000001") throws -> String {
+        let queue = try server.storage.queue()
+        let id = JobID.make()
+        _ = try queue.enqueue(NewJob(from: "visitor", declaredType: "image/jpeg", fileName: "x.jpg", conversationId: "c-9",
+                                     businessNumber: business, contentSHA256: "ab", size: 3), id: id, now: Date())
+        let job = try #require(try queue.claim(worker: "test", lease: 60, maxAttempts: 5, now: Date()))
+        #expect(job.id == id)
+        #expect(try queue.fail(id: id, worker: "test", error: "helper crashed", retryAt: nil, now: Date()))
+        return id
+    }
+
+    func server(_ backend: TestBackend) throws -> ServerProcess {
+        try ServerProcess(backend, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0"])
+    }
+
+    @Test("without a session every console URL (pages, actions, thumbnails) redirects to the login form", arguments: TestBackend.allCases)
+    func noSession(_ backend: TestBackend) throws {
+        let server = try server(backend)
+        let id = try Self.deadJob(server)
+        for path in ["/console", "/console/jobs", "/console/jobs?state=dead&reason=too_large", "/console/jobs/\(id)",
+                     "/console/retry?state=dead", "/console/media/\(id)/thumbnail", "/console/media/\(id)/playback"] {
+            let reply = Self.exchange(server.port, "GET", path)
+            #expect(reply.status == 303, "\(path)")
+            #expect(reply.header("Location")?.hasPrefix("/console/login") == true, "\(path)")
+            #expect(!reply.body.contains(id), "\(path)")
+        }
+        for path in ["/console/jobs/\(id)/retry", "/console/retry", "/console/logout"] {
+            let reply = Self.exchange(server.port, "POST", path, form: ["csrf": "x"])
+            #expect(reply.status == 303 && reply.header("Location") == "/console/login", "\(path)")
+        }
+        // A forged session cookie is no session.
+        let forged = Self.exchange(server.port, "GET", "/console", cookie: "mw_console=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        #expect(forged.status == 303)
+        let form = Self.exchange(server.port, "GET", "/console/login")
+        #expect(form.status == 200)
+        let csp = try #require(form.header("Content-Security-Policy"))
+        #expect(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"))
+        #expect(form.header("X-Frame-Options") == "DENY")
+        #expect(!form.body.contains("<script"))
+        #expect(try server.storage.queue().job(id: id)?.state == .dead)
+    }
+
+    @Test("login: a wrong password is refused, repeated failures are slowed down then refused for a while; the right one sets an HttpOnly SameSite=Strict cookie",
+          arguments: TestBackend.allCases)
+    func login(_ backend: TestBackend) throws {
+        let server = try server(backend)
+        var timings: [Double] = []
+        for _ in 0..<3 {
+            let start = Date()
+            let reply = Self.exchange(server.port, "POST", "/console/login", form: ["user": "admin", "password": "wrong"])
+            timings.append(Date().timeIntervalSince(start))
+            #expect(reply.status == 401)
+            #expect(reply.body.contains("Wrong name or password"))
+            #expect(reply.all("Set-Cookie").isEmpty)
+        }
+        #expect(timings[2] > timings[0] + 0.3, "each failure answers later: \(timings)")
+        let locked = Self.exchange(server.port, "POST", "/console/login", form: ["user": "admin", "password": Self.password])
+        #expect(locked.status == 429, "even the right password waits after repeated failures")
+        #expect(locked.header("Retry-After") != nil)
+        let unknown = Self.exchange(server.port, "POST", "/console/login", form: ["user": "nobody", "password": Self.password])
+        #expect(unknown.status == 401)
+
+        let ok = Self.exchange(server.port, "POST", "/console/login", form: ["user": "ops", "password": Self.password, "next": "https://evil.example/"])
+        #expect(ok.status == 303)
+        #expect(ok.header("Location") == "/console", "never sent to another site")
+        let cookie = try #require(ok.all("Set-Cookie").first { $0.hasPrefix("mw_console=") })
+        #expect(cookie.contains("HttpOnly"))
+        #expect(cookie.lowercased().contains("samesite=strict"))
+        #expect(cookie.contains("Path=/console"))
+        let session = String(cookie.prefix { $0 != ";" })
+        let overview = Self.exchange(server.port, "GET", "/console", cookie: session)
+        #expect(overview.status == 200)
+        #expect(overview.body.contains("id=\"count-queued\""))
+        #expect(overview.body.contains("<svg"))
+        #expect(!overview.body.contains("<script"))
+        // Logging out ends the session.
+        let csrf = try #require(Self.csrf(in: overview.body))
+        #expect(Self.exchange(server.port, "POST", "/console/logout", cookie: session, form: ["csrf": csrf]).status == 303)
+        #expect(Self.exchange(server.port, "GET", "/console", cookie: session).status == 303)
+    }
+
+    @Test("actions: without the CSRF token refused (403, nothing changes); with it a dead job goes back to queued",
+          arguments: TestBackend.allCases)
+    func retry(_ backend: TestBackend) throws {
+        let server = try server(backend)
+        let queue = try server.storage.queue()
+        let id = try Self.deadJob(server)
+        let others = [try Self.deadJob(server, business: "+34600000002"), try Self.deadJob(server, business: "+34600000002")]
+        let session = try Self.login(server.port)
+        let page = Self.exchange(server.port, "GET", "/console/jobs/\(id)", cookie: session)
+        #expect(page.status == 200)
+        #expect(page.body.contains("helper crashed"))
+        let csrf = try #require(Self.csrf(in: page.body))
+
+        let bare = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session)
+        #expect(bare.status == 403)
+        let wrong = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": "not-the-token"])
+        #expect(wrong.status == 403)
+        #expect(try queue.job(id: id)?.state == .dead)
+
+        let done = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": csrf])
+        #expect(done.status == 303 && done.header("Location") == "/console/jobs/\(id)")
+        let job = try #require(try queue.job(id: id))
+        #expect(job.state == .queued && job.attempts == 0)
+
+        // All dead jobs of a filter: a confirmation page, then the POST (with its token) re-queues exactly those.
+        let confirm = Self.exchange(server.port, "GET", "/console/retry?business=%2B34600000002", cookie: session)
+        #expect(confirm.status == 200)
+        #expect(confirm.body.contains("id=\"confirm-count\">2<"))
+        #expect(Self.exchange(server.port, "POST", "/console/retry", cookie: session, form: ["business": "+34600000002"]).status == 403)
+        #expect(try others.allSatisfy { try queue.job(id: $0)?.state == .dead })
+        let all = Self.exchange(server.port, "POST", "/console/retry", cookie: session,
+                                form: ["business": "+34600000002", "csrf": try #require(Self.csrf(in: confirm.body))])
+        #expect(all.status == 303)
+        #expect(all.header("Location")?.contains("retried=2") == true)
+        #expect(try others.allSatisfy { try queue.job(id: $0)?.state == .queued })
+
+        // The jobs list filters, and a thumbnail link goes (with a session) to a signed media URL.
+        let list = Self.exchange(server.port, "GET", "/console/jobs?state=queued&business=%2B34600000002", cookie: session)
+        #expect(list.status == 200)
+        #expect(list.body.components(separatedBy: "class=\"job\"").count - 1 == 2)
+        let media = Self.exchange(server.port, "GET", "/console/media/\(id)/thumbnail", cookie: session)
+        #expect(media.status == 302)
+        #expect(media.header("Location")?.hasPrefix("/v1/media/\(id)/thumbnail?expires=") == true)
+    }
+
+    @Test("MEDIAWORKER_CONSOLE=false: no console at all")
+    func off() throws {
+        let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_CONSOLE": "false"])
+        #expect(Self.exchange(server.port, "GET", "/console").status == 404)
+        #expect(Self.exchange(server.port, "GET", "/console/login").status == 404)
+    }
+}
