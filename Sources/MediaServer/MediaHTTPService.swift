@@ -111,6 +111,7 @@ public struct MediaHTTPService: Sendable {
             return checksumMismatch(mismatch, parameters: parameters, size: body.count)
         } catch {
             // The database or the store is away (a restart, a failover): say so, and that a retry is safe.
+            logger.warning("upload not stored: the queue or the store failed", metadata: ["error": "\(error)"])
             return Self.error(.serviceUnavailable, "storage_unavailable",
                               "the queue or the blob store cannot be reached; send the same upload again with the same idempotencyKey",
                               extra: [.retryAfter: "1"])

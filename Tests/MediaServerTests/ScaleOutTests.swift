@@ -356,9 +356,15 @@ import Testing
                     group.addTask {
                         try await Task.sleep(for: .seconds(Double(i) * 2.5))
                         let patience = down.addingTimeInterval(Self.outage + 45).timeIntervalSinceNow
-                        let (id, retries) = try await ScaleOutTests.upload(api, body, fixture: f, key: "during:\(i)",
-                                                                           pause: .milliseconds(500), patience: patience)
-                        return (id, f, retries)
+                        do {
+                            let (id, retries) = try await ScaleOutTests.upload(api, body, fixture: f, key: "during:\(i)",
+                                                                               pause: .milliseconds(500), patience: patience)
+                            return (id, f, retries)
+                        } catch {
+                            // What the API server said about it (its log), for whoever reads the failure.
+                            Issue.record("upload during:\(i) failed: \(error)\nserver log:\n\(api.logTail())")
+                            throw error
+                        }
                     }
                 }
                 var sent: [(String, FixtureManifest.Fixture, Int)] = []

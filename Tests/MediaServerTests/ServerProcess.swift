@@ -8,6 +8,8 @@ import MediaTestSupport
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let storage: TestStorage
+    /// The server's standard error (its log at `warning` and above).
+    let logPath: String
     var folder: URL { storage.folder }
     let base: URL
     static let token = "test-token"
@@ -36,7 +38,10 @@ final class ServerProcess: @unchecked Sendable {
         process.environment = env
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        // Its log (warnings and errors) beside its data, for a failing test to quote (`logTail`).
+        logPath = storage.folder.appendingPathComponent("serve-\(UUID().uuidString.prefix(8)).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath) ?? FileHandle.nullDevice
         try process.run()
         // The first stdout line says where it listens.
         var line = Data()
@@ -55,6 +60,12 @@ final class ServerProcess: @unchecked Sendable {
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
         config.urlCache = nil
         session = URLSession(configuration: config)
+    }
+
+    /// The last lines of the server's log.
+    func logTail(_ lines: Int = 15) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 
     deinit {

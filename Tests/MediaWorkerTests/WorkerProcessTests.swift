@@ -74,7 +74,13 @@ import Testing
         var killedWhileRunning = 0
         for round in 0..<4 {
             let p = try launch(storage)
-            Thread.sleep(forTimeInterval: 0.4 + 0.3 * Double(round))
+            // Wait (bounded) until the worker is running jobs: on a loaded machine its start alone can take longer
+            // than a fixed pause, and a kill before any claim tests nothing.
+            let started = Date()
+            while try queue.counts()[.running, default: 0] == 0, Date().timeIntervalSince(started) < 20 {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            Thread.sleep(forTimeInterval: 0.1 + 0.2 * Double(round))
             if try queue.counts()[.running, default: 0] > 0 { killedWhileRunning += 1 }
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
