@@ -8,7 +8,7 @@
 # start: installs Debian's `postgresql` when no server binaries are found (apt-get, sudo when not root),
 # takes the newest /usr/lib/postgresql/*/bin, runs initdb into DIR/data (-U postgres, trust auth for local
 # sockets and 127.0.0.1/::1, UTF8, C locale, --no-sync: the cluster is throwaway), picks a free TCP port
-# (54329 upward; the port of an earlier start of DIR first), and starts the server listening on 127.0.0.1
+# (a random one in 20000-59999 for a new server, counting upward; a server started before always gets its own back), and starts the server listening on 127.0.0.1
 # only, with its unix socket in DIR and max_connections=200. fsync and synchronous_commit keep their
 # defaults (on): the server is used for benchmarks too. Extra server options can be given in
 # PG_SERVER_EXTRA_OPTS (e.g. "-c shared_buffers=256MB"). Creates the database `mediaworker` if missing,
@@ -160,9 +160,21 @@ do_start() {
     as_pg "$BIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$DIR/initdb.log" 2>&1 \
       || { cat "$DIR/initdb.log" >&2; die "initdb failed"; }
   fi
-  # The port of an earlier start first (stable URL across stop/start), then 54329 upward.
-  port=$(cat "$DIR/port" 2>/dev/null || echo 54329)
-  case "$port" in '' | *[!0-9]*) port=54329 ;; esac
+  # A server started before keeps its port (its URL is in clients' settings): wait for the port, never move.
+  # Moving let a test that stopped its server for a minute come back on another port while another test's new
+  # server took the old one, and its clients then talked to the wrong database. A new server starts at a random
+  # port in 20000-59999 (two servers started at once rarely try the same one), then counts upward.
+  if port=$(cat "$DIR/port" 2>/dev/null) && [ -n "$port" ]; then
+    for i in $(seq 1 60); do port_free "$port" && break; sleep 1; done
+    port_free "$port" || die "port $port of this server is taken by another program"
+    opts=$(server_opts "$port")
+    as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 120 start -o "$opts" >&2 || { tail -n 5 "$LOG" >&2; die "the server did not start (see $LOG)"; }
+    echo "$opts" >"$DIR/opts"
+    ensure_database "$port"
+    publish_url "$port"
+    return 0
+  fi
+  port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
   for i in $(seq 1 200); do
     if port_free "$port"; then
       opts=$(server_opts "$port")
@@ -179,7 +191,7 @@ do_start() {
       [ "$failures" -lt 5 ] || die "the server did not start (see $LOG)"
     fi
     port=$((port + 1))
-    [ "$port" -lt 65535 ] || port=54329
+    [ "$port" -lt 60000 ] || port=20000
   done
   die "no free TCP port found (tried $i ports)"
 }

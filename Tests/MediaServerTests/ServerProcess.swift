@@ -40,6 +40,7 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = out
         // Its log (warnings and errors) beside its data, for a failing test to quote (`logTail`).
         logPath = storage.folder.appendingPathComponent("serve-\(UUID().uuidString.prefix(8)).log").path
+        try? FileManager.default.createDirectory(at: storage.folder, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: logPath) ?? FileHandle.nullDevice
         try process.run()
