@@ -160,6 +160,10 @@ def browse(driver, base, data):
     check("a wrong password is refused", "/console/login" in driver.current_url
           and "Wrong name or password" in (text(driver, "message") or ""), driver.current_url)
     login(PASSWORD)
+    # The answer comes after the throttle's delay for the failure before it: wait for the page, not the click.
+    deadline = time.time() + 20
+    while not driver.current_url.rstrip("/").endswith("/console") and time.time() < deadline:
+        time.sleep(0.1)
     check("logged in: the overview", driver.current_url.rstrip("/").endswith("/console"), driver.current_url)
 
     # Overview: the known set.
