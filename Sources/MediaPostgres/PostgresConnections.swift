@@ -221,21 +221,30 @@ extension PostgresConnection {
 
     /// Runs one statement and waits for all its rows; errors carry the server's message.
     ///
-    /// A watchdog closes the connection when the statement has not finished within `queryTimeout`: seen in the
-    /// scale-out test, a connection that lived through a PostgreSQL restart can keep a query future pending for
-    /// ever while the server shows the session idle (the statement never arrived). Closing fails the future, the
-    /// failure counts as a lost connection (dropped from the pool), and the caller's retry goes to a new one.
+    /// The wait is on a promise of our own, not on PostgresNIO's future alone: a statement written to a channel that
+    /// has just closed (a PostgreSQL restart) is dropped without its future ever failing, which left an enqueue
+    /// waiting for ever in the scale-out test. A check every half second ends the wait once the connection is closed,
+    /// and after `queryTimeout` closes it; either way the failure counts as a lost connection (dropped from the
+    /// pool) and the caller's retry goes to a new one.
     @discardableResult
     func run(_ query: PostgresQuery, logger: Logger) throws -> PostgresQueryResult {
-        let watchdog = eventLoop.scheduleTask(in: Self.queryTimeout) { [self] in
-            logger.warning("a PostgreSQL statement passed the query timeout; closing its connection",
-                           metadata: ["timeout_s": "\(Self.queryTimeout.nanoseconds / 1_000_000_000)"])
-            let closing: EventLoopFuture<Void> = self.close()
-            _ = closing
+        let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
+        let started = NIODeadline.now()
+        let watchdog = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { [self] _ in
+            if self.isClosed {
+                answer.fail(PostgresFailure(lost: "the connection closed while a statement was running"))
+            } else if NIODeadline.now() - started >= Self.queryTimeout {
+                logger.warning("a PostgreSQL statement passed the query timeout; closing its connection",
+                               metadata: ["timeout_s": "\(Self.queryTimeout.nanoseconds / 1_000_000_000)"])
+                answer.fail(PostgresFailure(lost: "the statement passed the query timeout"))
+                let closing: EventLoopFuture<Void> = self.close()
+                _ = closing
+            }
         }
         defer { watchdog.cancel() }
+        self.query(query, logger: logger).cascade(to: answer)
         do {
-            return try self.query(query, logger: logger).wait()
+            return try answer.futureResult.wait()
         } catch {
             var failure = PostgresFailure(error, doing: nil)
             if self.isClosed { failure.connectionLost = true }
@@ -252,6 +261,12 @@ public struct PostgresFailure: Error, CustomStringConvertible {
 
     init(_ message: String) {
         description = message
+    }
+
+    /// The connection is gone (closed under a statement, or closed by the watchdog).
+    init(lost message: String) {
+        description = message
+        connectionLost = true
     }
 
     init(_ error: any Error, doing what: String?) {
