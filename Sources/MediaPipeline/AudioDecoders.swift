@@ -179,12 +179,18 @@ final class MP3StreamDecoder: AudioDecoder {
             var done = 0
             let capacity = buffer.count * MemoryLayout<Float>.size
             let status = buffer.withUnsafeMutableBytes { mpg123_read(handle, $0.baseAddress, capacity, &done) }
+            // The frame count uses the channel count the samples were decoded with: a stream switching from mono
+            // to stereo (make fuzz found one) must not be read with the new count over the old samples.
             let frames = done / MemoryLayout<Float>.size / channels
             if status == MPG123_NEW_FORMAT.rawValue {
                 var rate = 0, channelCount: Int32 = 0, encoding: Int32 = 0
                 mpg123_getformat(handle, &rate, &channelCount, &encoding)
                 if rate != sampleRate { throw .unsupported("an MP3 stream whose sample rate changes mid-stream") }
+                guard (1...2).contains(channelCount) else { throw .corrupt("an MP3 stream with \(channelCount) channels") }
+                if frames > 0 { mixDown(buffer, frames: frames, channels: channels, into: &mono) }
                 channels = Int(channelCount)
+                if frames > 0 { return true }
+                continue
             } else if status == MPG123_DONE.rawValue {
                 if frames == 0 { return false }
             } else if status != MPG123_OK.rawValue {
@@ -204,10 +210,12 @@ func mixDown(_ interleaved: [Float], frames: Int, channels: Int, into mono: inou
     mono.removeAll(keepingCapacity: true)
     mono.reserveCapacity(frames)
     if channels == 1 {
-        mono.append(contentsOf: interleaved[0..<frames])
+        mono.append(contentsOf: interleaved[0..<min(frames, interleaved.count)])
         return
     }
     let scale = 1 / Float(channels)
+    // Never past the samples there are, whatever a decoder reported.
+    let frames = min(frames, interleaved.count / max(1, channels))
     interleaved.withUnsafeBufferPointer { p in
         for i in 0..<frames {
             var sum: Float = 0
