@@ -102,11 +102,10 @@ public struct MediaHTTPService: Sendable {
         let p = parameters
         let result: EnqueueResult
         do {
-            result = try await NIOThreadPool.singleton.runIfActive {
-                try intake.submit(body, from: p.from, channel: p.channel, declaredType: p.declaredType, fileName: p.fileName,
-                                  idempotencyKey: p.idempotencyKey, conversationId: p.conversationId,
-                                  businessNumber: p.businessNumber, expectedSHA256: p.sha256, contentSHA256: digest)
-            }
+            result = try await intake.submit(body, from: p.from, channel: p.channel, declaredType: p.declaredType,
+                                             fileName: p.fileName, idempotencyKey: p.idempotencyKey,
+                                             conversationId: p.conversationId, businessNumber: p.businessNumber,
+                                             expectedSHA256: p.sha256, contentSHA256: digest)
         } catch let mismatch as ChecksumMismatch {
             return checksumMismatch(mismatch, parameters: parameters, size: body.count)
         } catch {
@@ -149,13 +148,13 @@ public struct MediaHTTPService: Sendable {
     }
 
     func fresh(_ job: Job) async throws -> Job {
-        try await NIOThreadPool.singleton.runIfActive { try queue.job(id: job.id) } ?? job
+        try await queue.job(id: job.id) ?? job
     }
 
     func job(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
         if let refused = authorize(request) { return refused }
         let id = try context.parameters.require("id")
-        guard JobID.isValid(id), let job = try await NIOThreadPool.singleton.runIfActive({ try queue.job(id: id) }) else {
+        guard JobID.isValid(id), let job = try await queue.job(id: id) else {
             return Self.error(.notFound, "not_found", "no job \(id)")
         }
         return Self.json(.ok, jobJSON(job))
@@ -236,11 +235,11 @@ public struct MediaHTTPService: Sendable {
         guard JobID.isValid(jobID) else { return nil }
         let key = jobID + "/" + role
         if let hit = mediaCache.get(key) { return hit }
-        return try await NIOThreadPool.singleton.runIfActive { () throws -> MediaCache.Entry? in
-            guard let job = try queue.job(id: jobID),
+        do {
+            guard let job = try await queue.job(id: jobID),
                   let artifact = job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue?.first(where: { $0["role"]?.stringValue == role }),
                   let contentType = artifact["contentType"]?.stringValue,
-                  let bytes = try store.get(jobID: jobID, role: role) else { return nil }
+                  let bytes = try await store.get(jobID: jobID, role: role) else { return nil }
             let entry = MediaCache.Entry(
                 bytes: ByteBuffer(bytes: bytes), contentType: contentType,
                 etag: "\"\(artifact["etag"]?.stringValue ?? String(job.submission.contentSHA256.prefix(32)))\"",
@@ -258,11 +257,8 @@ public struct MediaHTTPService: Sendable {
     func ready() async throws -> Response {
         let counts: [JobState: Int]
         do {
-            counts = try await NIOThreadPool.singleton.runIfActive { () throws -> [JobState: Int] in
-                let counts = try queue.activeCounts()
-                _ = try store.size(jobID: "00000000-0000-7000-8000-000000000000", role: "original")
-                return counts
-            }
+            counts = try await queue.activeCounts()
+            _ = try await store.size(jobID: "00000000-0000-7000-8000-000000000000", role: "original")
         } catch {
             logger.error("not ready: the queue or the store does not answer", metadata: ["error": "\(error)"])
             return Self.error(.serviceUnavailable, "not_ready", "the queue or the blob store does not answer")
@@ -290,7 +286,7 @@ public struct MediaHTTPService: Sendable {
         }
         // Index-backed counts only: queued, running, dead (final outcomes are counted as they happen in
         // mediaworker_jobs_total), and the outbox backlog.
-        let (counts, pending) = try await NIOThreadPool.singleton.runIfActive { (try queue.activeCounts(), try queue.pendingEvents()) }
+        let counts = try await queue.activeCounts(), pending = try await queue.pendingEvents()
         for (state, n) in counts {
             Gauge(label: "mediaworker_queue_jobs", dimensions: [("state", state.rawValue)]).record(n)
         }
