@@ -137,7 +137,7 @@ public struct JobProcessor: Sendable {
                          artifactsJSON: JSONValue.array(artifacts).serialized())
     }
 
-    /// The job carries artifacts beside the outcome (docs/contract.md), so the outcome object omits them.
+    /// The job carries artifacts beside the outcome (docs/jobs.md), so the outcome object omits them.
     static func withoutArtifacts(_ json: JSONValue) -> String {
         guard case .object(let members) = json else { return json.serialized() }
         return JSONValue.object(members.filter { $0.0 != "artifacts" }).serialized()
