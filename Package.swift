@@ -70,7 +70,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Intake: store the original, then enqueue (shared by the CLI and, later, the HTTP upload).
+        // Intake: store the original, then enqueue (shared by `mediaworker enqueue` and the HTTP upload).
         .target(
             name: "MediaIntake",
             dependencies: ["MediaQueue", "MediaStore", .product(name: "Crypto", package: "swift-crypto")]

@@ -91,7 +91,7 @@ public struct AttachmentIntake: Sendable {
     }
 }
 
-/// The bytes are not the ones the sender checksummed (docs/contract.md: `checksum_mismatch`, refused at upload with
+/// The bytes are not the ones the sender checksummed (docs/policy.md: `checksum_mismatch`, refused at upload with
 /// `422`, nothing stored).
 public struct ChecksumMismatch: Error, Sendable, Equatable, CustomStringConvertible {
     /// The SHA-256 the sender gave, lower case.

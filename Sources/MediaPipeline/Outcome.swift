@@ -3,7 +3,7 @@ public enum AttachmentKind: String, Sendable, Codable {
     case image
     case document
     case voiceNote = "voice_note"
-    /// A visitor's GIF as WhatsApp carries it: a short silent MP4 (docs/contract.md).
+    /// A visitor's GIF as WhatsApp carries it: a short silent MP4 (docs/policy.md).
     case animation
     /// A visitor's WebP sticker.
     case sticker
@@ -11,7 +11,7 @@ public enum AttachmentKind: String, Sendable, Codable {
     case video
 }
 
-/// Rejection codes from docs/contract.md: a final, expected outcome, never retried.
+/// Rejection codes from docs/policy.md: a final, expected outcome, never retried.
 public enum RejectionReason: String, Sendable, Codable, CaseIterable {
     case empty
     case tooLarge = "too_large"

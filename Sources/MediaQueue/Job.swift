@@ -3,7 +3,7 @@ import MediaJSON
 
 /// Where a job is in its life. `accepted`, `rejected` and `dead` are final.
 public enum JobState: String, Sendable, Codable, CaseIterable {
-    /// Waiting to be claimed (new, or back after a retryable error once `runAfter` has passed).
+    /// Waiting to be claimed once `runAfter` has passed: new, released, or back after an error (JSON `retryAt`).
     case queued
     /// Claimed by a worker that holds its lease.
     case running
@@ -86,7 +86,7 @@ public struct Job: Sendable, Equatable {
         self.artifactsJSON = artifactsJSON
     }
 
-    /// The job as docs/contract.md's `GET /v1/jobs/{id}` shows it; `artifacts` lets the HTTP layer add URLs.
+    /// The job as docs/jobs.md's `GET /v1/jobs/{id}` shows it; `artifacts` lets the HTTP layer add URLs.
     public func json(artifacts: JSONValue? = nil) -> JSONValue {
         var m: [(String, JSONValue)] = [
             ("id", .string(id)), ("state", .string(state.rawValue)),

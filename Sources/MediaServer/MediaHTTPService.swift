@@ -12,7 +12,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 
-/// The routes of docs/contract.md: the gateway's uploads and job status (bearer token), the desk's signed media,
+/// The routes of docs/http-api.md: the gateway's uploads and job status (bearer token), the desk's signed media,
 /// and the operational endpoints. Depends on the queue and the store, never on the codecs.
 public struct MediaHTTPService: Sendable {
     public let queue: any JobQueue & EventOutbox
@@ -130,7 +130,7 @@ public struct MediaHTTPService: Sendable {
         }
     }
 
-    /// Answers 422 `checksum_mismatch` (docs/contract.md): nothing was stored or queued.
+    /// Answers 422 `checksum_mismatch` (docs/http-api.md): nothing was stored or queued.
     func checksumMismatch(_ mismatch: ChecksumMismatch, parameters: UploadParameters, size: Int) -> Response {
         logger.warning("upload refused: checksum_mismatch", metadata: [
             "expected": "\(mismatch.expected)", "actual": "\(mismatch.actual)", "size": "\(size)",
@@ -160,7 +160,7 @@ public struct MediaHTTPService: Sendable {
         return Self.json(.ok, jobJSON(job))
     }
 
-    /// The job as docs/contract.md shows it, each artifact with a signed URL valid for `urlTTL`.
+    /// The job as docs/http-api.md shows it, each artifact with a signed URL valid for `urlTTL`.
     func jobJSON(_ job: Job) -> JSONValue {
         let expires = Int(Date().timeIntervalSince1970 + settings.urlTTL)
         let artifacts = (job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue ?? []).map { artifact -> JSONValue in

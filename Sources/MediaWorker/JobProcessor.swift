@@ -127,7 +127,7 @@ public struct JobProcessor: Sendable {
             try await store.put(jobID: jobID, role: artifact.role.rawValue, bytes: artifact.bytes)
         }
         let artifacts: [JSONValue] = accepted.artifacts.map { a in
-            // A strong validator for HTTP caching and If-Range: the SHA-256 of the bytes.
+            // A strong validator for HTTP caching and If-Range: the first 128 bits of the bytes' SHA-256.
             let etag = SHA256.hash(data: a.bytes).prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
             var m: [(String, JSONValue)] = [("role", .string(a.role.rawValue)), ("contentType", .string(a.contentType)),
                                             ("size", .int(a.bytes.count)), ("etag", .string(etag))]
@@ -141,7 +141,7 @@ public struct JobProcessor: Sendable {
                          artifactsJSON: JSONValue.array(artifacts).serialized())
     }
 
-    /// The job carries artifacts beside the outcome (docs/contract.md), so the outcome object omits them.
+    /// The job carries artifacts beside the outcome (docs/jobs.md), so the outcome object omits them.
     static func withoutArtifacts(_ json: JSONValue) -> String {
         guard case .object(let members) = json else { return json.serialized() }
         return JSONValue.object(members.filter { $0.0 != "artifacts" }).serialized()
