@@ -114,16 +114,11 @@ public final class Worker: Sendable {
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
             }
-            // Stopped while claiming: what was just claimed goes back untouched.
-            let started = state.withLock { s -> Bool in
-                guard !s.stopping else { return false }
+            // Claimed jobs have a free slot each and start at once, even when stop was asked for meanwhile: they are
+            // in flight like any other, and finish within the grace period (or are given back after it).
+            state.withLock { s in
                 for job in jobs { s.inFlight[job.id] = Lease(claimedAt: Date(), owner: job.leaseOwner ?? claimant) }
                 s.busy += jobs.count
-                return true
-            }
-            guard started else {
-                for job in jobs { _ = try? await processor.queue.release(id: job.id, worker: owner(of: job), now: Date()) }
-                return
             }
             for job in jobs {
                 Task { await execute(job) }

@@ -36,8 +36,12 @@ struct StorageOptions: ParsableArguments {
                 throw ValidationError("MEDIAWORKER_DATABASE_URL=\(url): expected postgres://user@host:port/database")
             }
             let poolSize = try positive("MEDIAWORKER_DATABASE_POOL", default: 8)
+            let connectWait = try positive("MEDIAWORKER_DATABASE_CONNECT_TIMEOUT", default: 10)
+            guard connectWait <= 300 else {
+                throw ValidationError("MEDIAWORKER_DATABASE_CONNECT_TIMEOUT=\(connectWait): at most 300 seconds")
+            }
             let db = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: poolSize,
-                                          logger: Logger(label: "mediaworker.postgres"))
+                                          connectWait: Double(connectWait), logger: Logger(label: "mediaworker.postgres"))
             db.start()
             database = db
             queue = try await PostgresJobQueue(database: db, recordsEvents: notifies)
