@@ -74,6 +74,19 @@ struct StorageOptions: ParsableArguments {
         return Storage(queue: queue, store: store, database: database)
     }
 
+    /// Opens the storage for a one-shot command, runs `body`, and closes it (its PostgreSQL client) whatever happens.
+    func using<T>(_ body: (Storage) async throws -> T) async throws -> T {
+        let storage = try await open()
+        do {
+            let value = try await body(storage)
+            await storage.close()
+            return value
+        } catch {
+            await storage.close()
+            throw error
+        }
+    }
+
     private func positive(_ name: String, default value: Int) throws -> Int {
         guard let text = environment[name], !text.isEmpty else { return value }
         guard let n = Int(text), n > 0 else { throw ValidationError("\(name)=\(text): expected a positive whole number") }

@@ -28,11 +28,11 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let bytes = readFile(file) else { throw ValidationError("cannot read \(file)") }
-        let storage = try await storage.open()
-        defer { Task { await storage.close() } }
-        let result = try await AttachmentIntake(queue: storage.queue, store: storage.store).submit(
-            bytes, from: from.rawValue, declaredType: declaredType, fileName: fileName,
-            idempotencyKey: idempotencyKey, conversationId: conversationId, businessNumber: businessNumber)
+        let result = try await storage.using { storage in
+            try await AttachmentIntake(queue: storage.queue, store: storage.store).submit(
+                bytes, from: from.rawValue, declaredType: declaredType, fileName: fileName,
+                idempotencyKey: idempotencyKey, conversationId: conversationId, businessNumber: businessNumber)
+        }
         printJSON(result.job.json())
         if case .conflict = result {
             FileHandle.standardError.write(Data("idempotency key \(idempotencyKey ?? "") was already used for other bytes\n".utf8))
@@ -84,13 +84,13 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument var id: String
         @OptionGroup var storage: StorageOptions
         func run() async throws {
-            let storage = try await storage.open()
-            defer { Task { await storage.close() } }
-            guard let job = try await storage.queue.job(id: id) else {
-                FileHandle.standardError.write(Data("no job \(id)\n".utf8))
-                throw ExitCode(4)
+            try await storage.using { storage in
+                guard let job = try await storage.queue.job(id: id) else {
+                    FileHandle.standardError.write(Data("no job \(id)\n".utf8))
+                    throw ExitCode(4)
+                }
+                printJSON(job.json())
             }
-            printJSON(job.json())
         }
     }
 
@@ -100,9 +100,9 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "At most this many.") var limit: Int = 100
         @OptionGroup var storage: StorageOptions
         func run() async throws {
-            let storage = try await storage.open()
-            defer { Task { await storage.close() } }
-            for job in try await storage.queue.jobs(state: state, limit: limit) { printJSON(job.json()) }
+            try await storage.using { storage in
+                for job in try await storage.queue.jobs(state: state, limit: limit) { printJSON(job.json()) }
+            }
         }
     }
 
@@ -111,14 +111,14 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument var id: String
         @OptionGroup var storage: StorageOptions
         func run() async throws {
-            let storage = try await storage.open()
-            defer { Task { await storage.close() } }
-            let queue = storage.queue
-            guard try await queue.retry(id: id, now: Date()), let job = try await queue.job(id: id) else {
-                FileHandle.standardError.write(Data("job \(id) is not dead (or does not exist)\n".utf8))
-                throw ExitCode(4)
+            try await storage.using { storage in
+                let queue = storage.queue
+                guard try await queue.retry(id: id, now: Date()), let job = try await queue.job(id: id) else {
+                    FileHandle.standardError.write(Data("job \(id) is not dead (or does not exist)\n".utf8))
+                    throw ExitCode(4)
+                }
+                printJSON(job.json())
             }
-            printJSON(job.json())
         }
     }
 }
