@@ -1,5 +1,5 @@
 // mediaworker-bench pg: the PostgreSQL queue with no-op jobs, driven by several worker processes, for
-// scripts/bench_pg.sh (which runs PgQueuer on the same server beside it). A program that prints figures.
+// Benchmarks/pg.sh (which runs PgQueuer on the same server beside it). A program that prints figures.
 //
 //   mediaworker-bench pg noop --url URL --jobs N [--processes P] [--workers W] [--batch B] [--enqueue-threads T]
 //                             [--repeat R] [--quiet]

@@ -1,5 +1,5 @@
 // mediaworker-bench isolation: what running the codecs in sandboxed helper processes costs. A program that
-// prints figures, never a timed test; scripts/bench_isolation.sh runs it (and measures `serve`'s memory).
+// prints figures, never a timed test; Benchmarks/isolation.sh runs it (and measures `serve`'s memory).
 //
 //   mediaworker-bench isolation DIR [--workers W] [--repeat R] [--passes P] [--kills K] [--helper PATH] [--quiet]
 //

@@ -1,5 +1,5 @@
 // mediaworker-bench: prints how fast the real pipeline makes thumbnails. A program that prints figures,
-// never a timed test; scripts/bench.sh runs it next to vipsthumbnail, Pillow and ImageMagick.
+// never a timed test; Benchmarks/run.sh runs it next to vipsthumbnail, Pillow and ImageMagick.
 //
 //   mediaworker-bench thumbnails DIR [--threads N] [--repeat R] [--out OUTDIR] [--vips-concurrency C] [--quiet]
 //   mediaworker-bench voice …   (VoiceBench.swift)

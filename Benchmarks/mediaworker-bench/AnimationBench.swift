@@ -1,5 +1,5 @@
 // mediaworker-bench animations: the real pipeline on animations. A program that prints figures, never a timed
-// test; scripts/bench_animations.sh runs it next to the ffmpeg CLI doing the same work on the same files.
+// test; Benchmarks/animations.sh runs it next to the ffmpeg CLI doing the same work on the same files.
 //
 //   mediaworker-bench animations gif2mp4|thumbs FOLDER [--threads N] [--repeat R] [--out OUTDIR] [--quiet]
 //

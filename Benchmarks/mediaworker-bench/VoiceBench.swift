@@ -1,5 +1,5 @@
 // mediaworker-bench voice: how fast the real pipeline converts voice notes to MP3. A program that prints
-// figures, never a timed test; scripts/bench_voice.sh runs it next to ffmpeg.
+// figures, never a timed test; Benchmarks/voice.sh runs it next to ffmpeg.
 //
 //   mediaworker-bench voice PATH [--threads N] [--repeat R] [--out OUTDIR] [--list] [--quiet]
 //

@@ -1,5 +1,5 @@
 // mediaworker-bench queue: how fast the SQLite job queue moves jobs, and what the worker costs over the bare
-// pipeline. A program that prints figures, never a timed test; scripts/bench_queue.sh runs it next to huey.
+// pipeline. A program that prints figures, never a timed test; Benchmarks/queue.sh runs it next to huey.
 //
 //   mediaworker-bench queue noop --jobs N [--workers W] [--concurrent] [--repeat R] [--quiet]
 //   mediaworker-bench queue corpus DIR [--workers W] [--repeat R] [--quiet]
