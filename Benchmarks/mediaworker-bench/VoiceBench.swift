@@ -23,46 +23,37 @@
 // --list prints one `NOTE` line per file (best run): path, durationMs the pipeline reported, MP3 bytes, gain.
 // Settings come from the environment like the service (`MEDIAWORKER_MP3_QUALITY`, ...).
 
+import ArgumentParser
 import Foundation
 import MediaPipeline
 import Synchronization
 
 enum VoiceBench {
-    static let usage = """
-        usage: mediaworker-bench voice PATH [--threads N] [--repeat R] [--out OUTDIR] [--list] [--quiet]
-          PATH          a folder of voice notes (recursively) or one file
-          --threads N   OS threads converting notes at once (default: \(ProcessInfo.processInfo.activeProcessorCount), the cores)
-          --repeat R    runs; the best one is reported (default 3)
-          --out OUTDIR  also write each MP3 to OUTDIR/<input name>.mp3 (timed, like ffmpeg)
-          --list        one NOTE line per file (durationMs, MP3 size, gain) from the best run
-          --quiet       only the RESULT line (and NOTE lines with --list)
-        """
+    struct Command: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "voice",
+            abstract: "Voice notes to MP3 through the real pipeline (Benchmarks/voice.sh)."
+        )
 
-    struct Options {
-        var path = ""
+        @Argument(help: "A folder of voice notes (every regular file under it, recursively) or one file.")
+        var path: String
+
+        @Option(help: "OS threads converting notes at once (default: the cores).", transform: positive)
         var threads = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(name: .customLong("repeat"), help: "Runs; the best one is reported (default: 3).", transform: positive)
         var repeats = 3
+
+        @Option(help: ArgumentHelp("Also write each MP3 to OUTDIR/<input name>.mp3 (timed, like ffmpeg).", valueName: "outdir"))
         var out: String?
+
+        @Flag(help: "One NOTE line per file (durationMs, MP3 size, gain) from the best run.")
         var list = false
+
+        @Flag(help: "Only the RESULT line (and NOTE lines with --list).")
         var quiet = false
 
-        init(_ arguments: [String]) throws {
-            var args = ArgumentCursor(arguments, usage: VoiceBench.usage)
-            while let arg = args.next() {
-                switch arg {
-                case "--threads": threads = try args.positive(arg)
-                case "--repeat": repeats = try args.positive(arg)
-                case "--out": out = try args.value(arg)
-                case "--list": list = true
-                case "--quiet": quiet = true
-                case "-h", "--help": throw Usage(description: VoiceBench.usage)
-                default:
-                    guard path.isEmpty, !arg.hasPrefix("-") else { throw Usage(description: "unexpected \(arg)\n\(VoiceBench.usage)") }
-                    path = arg
-                }
-            }
-            guard !path.isEmpty else { throw Usage(description: VoiceBench.usage) }
-        }
+        func run() throws { try bench("voice") { try VoiceBench.measure(self) } }
     }
 
     /// What happened to one note in one run.
@@ -117,63 +108,61 @@ enum VoiceBench {
         return Int(usage.ru_maxrss)
     }
 
-    static func run(_ arguments: [String]) -> Int32 {
-        runSubcommand("voice", arguments, parse: Options.init) { options in
-            let settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment)
-            let pipeline = try MediaPipeline(settings: settings)
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: options.path, isDirectory: &isFolder) else {
-                throw Usage(description: "no such file or folder: \(options.path)")
-            }
-            let files = isFolder.boolValue ? try listFiles(options.path) : [options.path]
-            guard !files.isEmpty else { throw Usage(description: "no files under \(options.path)") }
-            if let out = options.out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
-            let threads = min(options.threads, files.count)
-
-            let bytes = try files.reduce(0) { $0 + (try readFile($1)).count }
-            if !options.quiet {
-                print("mediaworker-bench voice: \(files.count) files (\(fmt(Double(bytes) / 1_048_576, 2)) MiB) at \(options.path)")
-                print("threads=\(options.threads) (used: \(threads)) repeat=\(options.repeats); MP3 mono \(settings.voiceSampleRate) Hz "
-                      + "VBR V\(settings.voiceVBRQuality), libmp3lame quality \(settings.mp3Quality), "
-                      + "normalise \(settings.normalizeVoiceNotes ? "on" : "off")")
-            }
-
-            var best = Double.infinity, bestCPU = 0.0
-            var bestResults: [NoteResult] = []
-            for r in 1...options.repeats {
-                let cpuStart = cpuSeconds()
-                let (seconds, results) = convert(pipeline: pipeline, files: files, threads: options.threads, out: options.out)
-                let cpu = cpuSeconds() - cpuStart
-                let failed = results.enumerated().filter { $0.element.failure != nil }
-                if !failed.isEmpty {
-                    for (i, result) in failed { print("FAILED \(files[i]): \(result.failure!)") }
-                    return 1
-                }
-                if !options.quiet { print("run \(r): \(fmt(seconds)) s wall, \(fmt(cpu)) s CPU") }
-                if seconds < best { best = seconds; bestCPU = cpu; bestResults = results }
-            }
-
-            let audio = Double(bestResults.reduce(0) { $0 + $1.durationMs }) / 1000
-            let realtime = audio / best
-            let perCore = audio / (best * Double(threads))
-            let perCPU = audio / max(bestCPU, 1e-9)
-            if options.list {
-                for (i, r) in bestResults.enumerated() {
-                    print("NOTE \(files[i]) duration_ms=\(r.durationMs) mp3_bytes=\(r.mp3Bytes) gain_db=\(fmt(r.gainDb, 1)) "
-                          + "ms=\(fmt(r.seconds * 1000, 1))")
-                }
-            }
-            if !options.quiet {
-                let slowest = bestResults.enumerated().max { $0.element.seconds < $1.element.seconds }!
-                print("  slowest: \((files[slowest.offset] as NSString).lastPathComponent) \(fmt(slowest.element.seconds * 1000, 1)) ms "
-                      + "for \(fmt(Double(slowest.element.durationMs) / 1000, 1)) s of audio")
-                print("best: \(files.count) files, \(fmt(audio, 1)) s of audio in \(fmt(best)) s = \(fmt(realtime, 1))x realtime, "
-                      + "\(fmt(perCore, 1))x per core (\(threads) threads), \(fmt(perCPU, 1))x per CPU second (\(fmt(bestCPU)) s CPU)")
-            }
-            print("RESULT ours_seconds=\(fmt(best, 4)) cpu_seconds=\(fmt(bestCPU, 4)) files=\(files.count) threads=\(threads) "
-                  + "audio_seconds=\(fmt(audio, 3)) realtime=\(fmt(realtime, 2)) realtime_per_core=\(fmt(perCore, 2)) "
-                  + "realtime_per_cpu_second=\(fmt(perCPU, 2)) repeat=\(options.repeats) max_rss_kb=\(maxRSSKiB())")
-            return 0
+    static func measure(_ options: Command) throws -> Int32 {
+        let settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment)
+        let pipeline = try MediaPipeline(settings: settings)
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: options.path, isDirectory: &isFolder) else {
+            throw Usage(description: "no such file or folder: \(options.path)")
         }
+        let files = isFolder.boolValue ? try listFiles(options.path) : [options.path]
+        guard !files.isEmpty else { throw Usage(description: "no files under \(options.path)") }
+        if let out = options.out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+        let threads = min(options.threads, files.count)
+
+        let bytes = try files.reduce(0) { $0 + (try readFile($1)).count }
+        if !options.quiet {
+            print("mediaworker-bench voice: \(files.count) files (\(fmt(Double(bytes) / 1_048_576, 2)) MiB) at \(options.path)")
+            print("threads=\(options.threads) (used: \(threads)) repeat=\(options.repeats); MP3 mono \(settings.voiceSampleRate) Hz "
+                  + "VBR V\(settings.voiceVBRQuality), libmp3lame quality \(settings.mp3Quality), "
+                  + "normalise \(settings.normalizeVoiceNotes ? "on" : "off")")
+        }
+
+        var best = Double.infinity, bestCPU = 0.0
+        var bestResults: [NoteResult] = []
+        for r in 1...options.repeats {
+            let cpuStart = cpuSeconds()
+            let (seconds, results) = convert(pipeline: pipeline, files: files, threads: options.threads, out: options.out)
+            let cpu = cpuSeconds() - cpuStart
+            let failed = results.enumerated().filter { $0.element.failure != nil }
+            if !failed.isEmpty {
+                for (i, result) in failed { print("FAILED \(files[i]): \(result.failure!)") }
+                return 1
+            }
+            if !options.quiet { print("run \(r): \(fmt(seconds)) s wall, \(fmt(cpu)) s CPU") }
+            if seconds < best { best = seconds; bestCPU = cpu; bestResults = results }
+        }
+
+        let audio = Double(bestResults.reduce(0) { $0 + $1.durationMs }) / 1000
+        let realtime = audio / best
+        let perCore = audio / (best * Double(threads))
+        let perCPU = audio / max(bestCPU, 1e-9)
+        if options.list {
+            for (i, r) in bestResults.enumerated() {
+                print("NOTE \(files[i]) duration_ms=\(r.durationMs) mp3_bytes=\(r.mp3Bytes) gain_db=\(fmt(r.gainDb, 1)) "
+                      + "ms=\(fmt(r.seconds * 1000, 1))")
+            }
+        }
+        if !options.quiet {
+            let slowest = bestResults.enumerated().max { $0.element.seconds < $1.element.seconds }!
+            print("  slowest: \((files[slowest.offset] as NSString).lastPathComponent) \(fmt(slowest.element.seconds * 1000, 1)) ms "
+                  + "for \(fmt(Double(slowest.element.durationMs) / 1000, 1)) s of audio")
+            print("best: \(files.count) files, \(fmt(audio, 1)) s of audio in \(fmt(best)) s = \(fmt(realtime, 1))x realtime, "
+                  + "\(fmt(perCore, 1))x per core (\(threads) threads), \(fmt(perCPU, 1))x per CPU second (\(fmt(bestCPU)) s CPU)")
+        }
+        print("RESULT ours_seconds=\(fmt(best, 4)) cpu_seconds=\(fmt(bestCPU, 4)) files=\(files.count) threads=\(threads) "
+              + "audio_seconds=\(fmt(audio, 3)) realtime=\(fmt(realtime, 2)) realtime_per_core=\(fmt(perCore, 2)) "
+              + "realtime_per_cpu_second=\(fmt(perCPU, 2)) repeat=\(options.repeats) max_rss_kb=\(maxRSSKiB())")
+        return 0
     }
 }
