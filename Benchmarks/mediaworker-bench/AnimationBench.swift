@@ -24,7 +24,7 @@ enum AnimationBench {
         case thumbs
     }
 
-    struct Command: ParsableCommand {
+    struct Command: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "animations",
             abstract: "GIF → MP4 or MP4 thumbnails through the real pipeline (Benchmarks/animations.sh)."
@@ -48,7 +48,7 @@ enum AnimationBench {
         @Flag(help: "Only the RESULT line.")
         var quiet = false
 
-        func run() throws { try bench("animations") { try AnimationBench.measure(self) } }
+        func run() async throws { try await bench("animations") { try await AnimationBench.measure(self) } }
     }
 
     static func measure(_ options: Command) throws -> Int32 {

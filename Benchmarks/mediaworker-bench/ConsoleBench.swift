@@ -19,9 +19,10 @@ import Foundation
 import GRDB
 import MediaPostgres
 import MediaQueue
+import PostgresNIO
 
 enum ConsoleBench {
-    struct Command: ParsableCommand {
+    struct Command: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "console",
             abstract: "How fast the operations console's reads answer with a big queue, on SQLite or PostgreSQL (Benchmarks/console.sh)."
@@ -42,10 +43,10 @@ enum ConsoleBench {
                                    valueName: "path"))
         var keep: String?
 
-        func run() throws { try bench("console") { try ConsoleBench.measure(self) } }
+        func run() async throws { try await bench("console") { try await ConsoleBench.measure(self) } }
     }
 
-    static func measure(_ options: Command) throws -> Int32 {
+    static func measure(_ options: Command) async throws -> Int32 {
         let jobs = options.jobs, repeats = options.repeats, url = options.url, keep = options.keep
         let now = Date().timeIntervalSince1970
         let start = now - 30 * 86_400, step = 30 * 86_400 / Double(jobs)
@@ -54,13 +55,13 @@ enum ConsoleBench {
         let began = Date()
         if let url {
             backend = "postgresql"
-            let admin = PostgresConnections(location: try PostgresLocation(url: url), maxConnections: 1)
-            try admin.query("DROP SCHEMA IF EXISTS bench_console CASCADE")
+            try await PostgresBench.admin(url, "DROP SCHEMA IF EXISTS bench_console CASCADE")
             let full = url + (url.contains("?") ? "&" : "?") + "schema=bench_console"
-            let connections = PostgresConnections(location: try PostgresLocation(url: full), maxConnections: 4)
-            let q = try PostgresJobQueue(connections: connections)
-            try connections.query("\(unescaped: postgresInsert(jobs: jobs, start: start, step: step))")
-            try connections.query("VACUUM ANALYZE jobs")
+            let database = try PostgresDatabase(location: try PostgresLocation(url: full), maxConnections: 4)
+            database.start()
+            let q = try await PostgresJobQueue(database: database)
+            try await database.query("\(unescaped: postgresInsert(jobs: jobs, start: start, step: step))")
+            try await database.query("VACUUM ANALYZE jobs")
             queue = q
         } else {
             backend = "sqlite"
@@ -69,18 +70,18 @@ enum ConsoleBench {
             let path = folder + "/mediaworker.sqlite"
             let q = try SQLiteJobQueue(path: path)
             let db = try DatabaseQueue(path: path)
-            try db.write { try $0.execute(sql: sqliteInsert(jobs: jobs, start: start, step: step)) }
-            try db.writeWithoutTransaction { try $0.execute(sql: "ANALYZE") }
+            try await db.write { try $0.execute(sql: sqliteInsert(jobs: jobs, start: start, step: step)) }
+            try await db.writeWithoutTransaction { try $0.execute(sql: "ANALYZE") }
             try db.close()
             queue = q
         }
         print("\(backend): \(jobs) jobs inserted and indexed in \(String(format: "%.1f", Date().timeIntervalSince(began))) s")
 
         // Deep cursors: the id of a job about 80 % back in time, and of a rejected one near it.
-        let everything = try queue.jobs(matching: JobFilter(), before: nil, limit: 1)
+        let everything = try await queue.jobs(matching: JobFilter(), before: nil, limit: 1)
         _ = everything
         let deepID = try idAt(queue, fraction: 0.8, jobs: jobs, start: start, step: step)
-        let overview = try measure(repeats) { _ = try QueueOverview.read(queue) }
+        let overview = try await measure(repeats) { _ = try await QueueOverview.read(queue) }
         print(line("overview", overview))
         let filters: [(String, JobFilter, String?)] = [
             ("jobs: no filter", JobFilter(), nil),
@@ -96,7 +97,7 @@ enum ConsoleBench {
         var worst = 0.0
         for (name, filter, before) in filters {
             var rows = 0
-            let t = try measure(repeats) { rows = try queue.jobs(matching: filter, before: before, limit: 51).count }
+            let t = try await measure(repeats) { rows = try await queue.jobs(matching: filter, before: before, limit: 51).count }
             worst = max(worst, t.p95)
             print(line(name, t) + "  (\(rows) rows)")
         }
@@ -107,12 +108,12 @@ enum ConsoleBench {
 
     struct Timing { var p50: Double; var p95: Double; var max: Double }
 
-    static func measure(_ n: Int, _ body: () throws -> Void) throws -> Timing {
-        for _ in 0..<3 { try body() }  // warm the caches and statement caches
+    static func measure(_ n: Int, _ body: () async throws -> Void) async throws -> Timing {
+        for _ in 0..<3 { try await body() }  // warm the caches and statement caches
         var ms: [Double] = []
         for _ in 0..<n {
             let t = DispatchTime.now().uptimeNanoseconds
-            try body()
+            try await body()
             ms.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
         }
         ms.sort()

@@ -22,7 +22,7 @@ import MediaPipeline
 import MediaSandbox
 
 enum IsolationBench {
-    struct Command: ParsableCommand {
+    struct Command: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "isolation",
             abstract: "What the sandboxed helper processes cost over the in-process pipeline, and helper crash recovery (Benchmarks/isolation.sh)."
@@ -56,10 +56,10 @@ enum IsolationBench {
             helperPath ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mediaworker").path
         }
 
-        func run() throws { try bench("isolation") { try IsolationBench.measure(self) } }
+        func run() async throws { try await bench("isolation") { try await IsolationBench.measure(self) } }
     }
 
-    static func measure(_ options: Command) throws -> Int32 {
+    static func measure(_ options: Command) async throws -> Int32 {
         let environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("MEDIAWORKER_") }
         let (corpus, skipped) = try QueueBench.loadFixtures(options.directory)
         let inputs = Array([[QueueBench.Input]](repeating: corpus, count: options.passes).joined())
@@ -76,13 +76,13 @@ enum IsolationBench {
             print("left out: " + (skipped.isEmpty ? "none" : skipped.joined(separator: ", ")))
         }
         // Untimed warm-up of both: page cache, libvips, poppler, fontconfig in every helper.
-        _ = try QueueBench.workerRun(pipeline: inProcess, inputs: inputs, slots: options.workers, logger: logger, burst: false)
-        _ = try QueueBench.workerRun(pipeline: isolated, inputs: inputs, slots: options.workers, logger: logger, burst: false)
+        _ = try await QueueBench.workerRun(pipeline: inProcess, inputs: inputs, slots: options.workers, logger: logger, burst: false)
+        _ = try await QueueBench.workerRun(pipeline: isolated, inputs: inputs, slots: options.workers, logger: logger, burst: false)
 
         var bestIn = Double.infinity, bestIsolated = Double.infinity, paired: [Double] = []
         for round in 1...options.repeats {
-            let a = try QueueBench.workerRun(pipeline: inProcess, inputs: inputs, slots: options.workers, logger: logger, burst: false).wall
-            let b = try QueueBench.workerRun(pipeline: isolated, inputs: inputs, slots: options.workers, logger: logger, burst: false).wall
+            let a = try await QueueBench.workerRun(pipeline: inProcess, inputs: inputs, slots: options.workers, logger: logger, burst: false).wall
+            let b = try await QueueBench.workerRun(pipeline: isolated, inputs: inputs, slots: options.workers, logger: logger, burst: false).wall
             paired.append((b - a) / a)
             bestIn = min(bestIn, a)
             bestIsolated = min(bestIsolated, b)

@@ -20,10 +20,11 @@ import Foundation
 import Logging
 import MediaPostgres
 import MediaQueue
+import PostgresNIO
 import Synchronization
 
 enum PostgresBench {
-    struct Command: ParsableCommand {
+    struct Command: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "pg",
             abstract: "The PostgreSQL queue with no-op jobs, drained by several worker processes (Benchmarks/pg.sh).",
@@ -31,7 +32,7 @@ enum PostgresBench {
         )
     }
 
-    struct Noop: ParsableCommand {
+    struct Noop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "N jobs enqueued one per call, then drained by P child processes (`pg drain`) started together."
         )
@@ -64,10 +65,10 @@ enum PostgresBench {
         /// The URL with the benchmark's own schema.
         var benchURL: String { url + (url.contains("?") ? "&" : "?") + "schema=bench_noop" }
 
-        func run() throws { try bench("pg") { try PostgresBench.noop(self) } }
+        func run() async throws { try await bench("pg") { try await PostgresBench.noop(self) } }
     }
 
-    struct Drain: ParsableCommand {
+    struct Drain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A child of `pg noop`: connects, says ready, waits for a line on stdin, then drains the queue."
         )
@@ -81,20 +82,28 @@ enum PostgresBench {
         @Option(help: "Jobs per claim and per completion call (default: 50).", transform: positive)
         var batch = 50
 
-        func run() throws { try bench("pg") { try PostgresBench.drain(self) } }
+        func run() async throws { try await bench("pg") { try await PostgresBench.drain(self) } }
     }
 
-    static func open(_ url: String, connections: Int) throws -> PostgresJobQueue {
+    static func open(_ url: String, connections: Int) async throws -> PostgresJobQueue {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        return try PostgresJobQueue(connections: PostgresConnections(location: try PostgresLocation(url: url),
-                                                                     maxConnections: connections, logger: logger),
-                                    logger: logger)
+        let database = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: connections, logger: logger)
+        database.start()
+        return try await PostgresJobQueue(database: database, logger: logger)
+    }
+
+    /// Runs one statement on a connection of its own (schema set-up), then closes it.
+    static func admin(_ url: String, _ sql: PostgresQuery) async throws {
+        let database = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: 1)
+        database.start()
+        defer { Task { await database.shutdown() } }
+        try await database.query(sql)
     }
 
     struct Run { var enqueue = 0.0, drain = 0.0 }
 
-    static func noop(_ options: Noop) throws -> Int32 {
+    static func noop(_ options: Noop) async throws -> Int32 {
         if !options.quiet {
             print("mediaworker-bench pg noop: \(options.jobs) jobs enqueued one per call from \(options.enqueueThreads) threads, "
                   + "then \(options.processes) worker processes × \(options.workers) threads claiming up to \(options.batch) at a time; "
@@ -102,7 +111,7 @@ enum PostgresBench {
         }
         var best: Run?
         for round in 1...options.repeats {
-            let r = try noopRound(options)
+            let r = try await noopRound(options)
             if !options.quiet {
                 print("run \(round): enqueue \(fmt(r.enqueue)) s, drain \(fmt(r.drain)) s = \(fmt(Double(options.jobs) / r.drain, 0)) jobs/s drained")
             }
@@ -116,21 +125,19 @@ enum PostgresBench {
         return 0
     }
 
-    static func noopRound(_ options: Noop) throws -> Run {
+    static func noopRound(_ options: Noop) async throws -> Run {
         // A clean schema each run.
-        let admin = PostgresConnections(location: try PostgresLocation(url: options.url), maxConnections: 1)
-        try admin.query("DROP SCHEMA IF EXISTS bench_noop CASCADE")
-        admin.shutdown()
-        let queue = try open(options.benchURL, connections: options.enqueueThreads)
+        try await admin(options.url, "DROP SCHEMA IF EXISTS bench_noop CASCADE")
+        let queue = try await open(options.benchURL, connections: options.enqueueThreads)
         let job = NewJob(from: "visitor", channel: "whatsapp", contentSHA256: QueueBench.digest, size: 1)
         let next = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let t0 = now()
-        QueueBench.onThreads(options.enqueueThreads) { _ in
+        await QueueBench.onTasks(options.enqueueThreads) { _ in
             while next.wrappingAdd(1, ordering: .relaxed).oldValue < options.jobs {
                 do {
                     let stamp = Date()
-                    _ = try queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
+                    _ = try await queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
                 } catch {
                     failure.withLock { $0 = "\(error)" }
                     return
@@ -168,11 +175,11 @@ enum PostgresBench {
             completed += n
         }
         let t3 = now()
-        let counts = try queue.counts()
+        let counts = try await queue.counts()
         guard completed == options.jobs, counts[.accepted] == options.jobs else {
             throw Usage(description: "expected \(options.jobs) accepted, children completed \(completed), counts \(counts)")
         }
-        queue.connections.shutdown()
+        await queue.database.shutdown()
         return Run(enqueue: t1 - t0, drain: t3 - t2)
     }
 
@@ -187,10 +194,10 @@ enum PostgresBench {
     }
 
     /// A child: W threads claim up to B jobs and complete them all in one call, until the queue is empty.
-    static func drain(_ options: Drain) throws -> Int32 {
-        let queue = try open(options.url, connections: options.workers)
+    static func drain(_ options: Drain) async throws -> Int32 {
+        let queue = try await open(options.url, connections: options.workers)
         // Open every connection before the start signal.
-        QueueBench.onThreads(options.workers) { _ in _ = try? queue.counts() }
+        await QueueBench.onTasks(options.workers) { _ in _ = try? await queue.counts() }
         FileHandle.standardOutput.write(Data("ready\n".utf8))
         _ = Swift.readLine()
         let completed = Atomic<Int>(0)
@@ -199,17 +206,17 @@ enum PostgresBench {
         let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
         let spent = Mutex<(claim: Double, complete: Double, calls: Int)>((0, 0, 0))
         let start = now()
-        QueueBench.onThreads(options.workers) { t in
+        await QueueBench.onTasks(options.workers) { t in
             let worker = "bench-\(pid)-\(t)"
             do {
                 while true {
                     let c0 = now()
-                    let jobs = try queue.claim(worker: worker, limit: options.batch, lease: 30, maxAttempts: 5, now: Date())
+                    let jobs = try await queue.claim(worker: worker, limit: options.batch, lease: 30, maxAttempts: 5, now: Date())
                     let c1 = now()
                     if jobs.isEmpty { return }
                     var results: [String: JobResult] = [:]
                     for job in jobs { results[job.id] = result }
-                    let held = try queue.complete(results, worker: worker, now: Date())
+                    let held = try await queue.complete(results, worker: worker, now: Date())
                     let c2 = now()
                     spent.withLock { $0.claim += c1 - c0; $0.complete += c2 - c1; $0.calls += 1 }
                     guard held.count == jobs.count else { throw Usage(description: "completions refused") }

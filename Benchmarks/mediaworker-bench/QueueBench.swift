@@ -45,7 +45,7 @@ import MediaWorker
 import Synchronization
 
 enum QueueBench {
-    struct Command: ParsableCommand {
+    struct Command: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "queue",
             abstract: "The SQLite job queue with no-op jobs, and the worker over the bare pipeline (Benchmarks/queue.sh).",
@@ -53,7 +53,7 @@ enum QueueBench {
         )
     }
 
-    struct Noop: ParsableCommand {
+    struct Noop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "N no-op jobs through a fresh SQLite queue: enqueue, then claim + complete (or both at once)."
         )
@@ -77,10 +77,10 @@ enum QueueBench {
         @Flag(help: "Only the RESULT lines.")
         var quiet = false
 
-        func run() throws { try bench("queue") { try QueueBench.noop(self) } }
+        func run() async throws { try await bench("queue") { try await QueueBench.noop(self) } }
     }
 
-    struct Corpus: ParsableCommand {
+    struct Corpus: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The fixtures in DIR/fixtures.json: the bare pipeline, the Worker, and end to end through intake."
         )
@@ -102,7 +102,7 @@ enum QueueBench {
         @Flag(help: "Only the RESULT lines.")
         var quiet = false
 
-        func run() throws { try bench("queue") { try QueueBench.corpus(self) } }
+        func run() async throws { try await bench("queue") { try await QueueBench.corpus(self) } }
     }
 
     // ------------------------------------------------------------------------------------------- helpers
@@ -117,6 +117,14 @@ enum QueueBench {
     }
 
     static func remove(_ folder: String) { try? FileManager.default.removeItem(atPath: folder) }
+
+    /// Runs `body(index)` for 0..<count as concurrent tasks and waits for all of them (the queue's callers: its
+    /// contract is `async`).
+    static func onTasks(_ count: Int, _ body: @escaping @Sendable (Int) async -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<count { group.addTask { await body(t) } }
+        }
+    }
 
     /// Starts `count` OS threads running `body(index)` and waits for all of them.
     static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
@@ -149,7 +157,7 @@ enum QueueBench {
         var claim = 0.0, complete = 0.0
     }
 
-    static func noop(_ options: Noop) throws -> Int32 {
+    static func noop(_ options: Noop) async throws -> Int32 {
         let n = options.jobs, w = options.workers
         let repeats = options.repeats
         if !options.quiet {
@@ -159,7 +167,7 @@ enum QueueBench {
         var best: NoopRun?
         func overall(_ r: NoopRun) -> Double { options.concurrent ? r.wall : r.enqueue + r.drain }
         for round in 1...repeats {
-            let r = options.concurrent ? try noopConcurrent(jobs: n, workers: w, batch: options.batch) : try noopSequential(jobs: n, workers: w, batch: options.batch)
+            let r = options.concurrent ? try await noopConcurrent(jobs: n, workers: w, batch: options.batch) : try await noopSequential(jobs: n, workers: w, batch: options.batch)
             if !options.quiet {
                 print("run \(round): enqueue \(fmt(r.enqueue)) s, drain \(fmt(r.drain)) s, overall \(fmt(overall(r))) s "
                       + "= \(fmt(Double(n) / overall(r), 0)) jobs/s")
@@ -182,56 +190,56 @@ enum QueueBench {
     /// Claims and completes until a claim finds nothing; returns how many it completed, and the seconds this
     /// thread spent inside claim and inside complete. With `batch` > 1, each claim takes up to `batch` jobs and
     /// their results are recorded in one call (one transaction each).
-    static func drainLoop(_ queue: SQLiteJobQueue, worker: String, batch: Int, producerDone: (() -> Bool)? = nil) throws
+    static func drainLoop(_ queue: SQLiteJobQueue, worker: String, batch: Int, producerDone: (@Sendable () -> Bool)? = nil) async throws
         -> (done: Int, claim: Double, complete: Double) {
         var done = 0
         var claimSeconds = 0.0, completeSeconds = 0.0
-        func claimSome() throws -> [Job] {
+        func claimSome() async throws -> [Job] {
             batch == 1
-                ? try queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date()).map { [$0] } ?? []
-                : try queue.claim(worker: worker, limit: batch, lease: 30, maxAttempts: 5, now: Date())
+                ? try await queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date()).map { [$0] } ?? []
+                : try await queue.claim(worker: worker, limit: batch, lease: 30, maxAttempts: 5, now: Date())
         }
-        func completeAll(_ jobs: [Job]) throws {
+        func completeAll(_ jobs: [Job]) async throws {
             let held = batch == 1
-                ? (try queue.complete(id: jobs[0].id, worker: worker, result: noopResult, now: Date()) ? 1 : 0)
-                : try queue.complete(Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, noopResult) }), worker: worker, now: Date()).count
+                ? (try await queue.complete(id: jobs[0].id, worker: worker, result: noopResult, now: Date()) ? 1 : 0)
+                : try await queue.complete(Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, noopResult) }), worker: worker, now: Date()).count
             guard held == jobs.count else { throw Usage(description: "complete refused for \(jobs.count - held) jobs") }
         }
         while true {
             let c0 = now()
-            let jobs = try claimSome()
+            let jobs = try await claimSome()
             let c1 = now()
             claimSeconds += c1 - c0
             guard !jobs.isEmpty else {
                 if let producerDone, !producerDone() {
-                    usleep(200)
+                    try await Task.sleep(for: .microseconds(200))
                     continue
                 }
                 // Re-check once: the producer may have finished between our empty claim and its flag.
                 if producerDone != nil {
-                    let again = try claimSome()
+                    let again = try await claimSome()
                     if !again.isEmpty {
-                        try completeAll(again)
+                        try await completeAll(again)
                         done += again.count
                         continue
                     }
                 }
                 return (done, claimSeconds, completeSeconds)
             }
-            try completeAll(jobs)
+            try await completeAll(jobs)
             completeSeconds += now() - c1
             done += jobs.count
         }
     }
 
-    static func verify(_ queue: SQLiteJobQueue, jobs: Int, completed: Int) throws {
-        let counts = try queue.counts()
+    static func verify(_ queue: SQLiteJobQueue, jobs: Int, completed: Int) async throws {
+        let counts = try await queue.counts()
         guard completed == jobs, counts[.accepted] == jobs else {
             throw Usage(description: "expected \(jobs) accepted jobs, got \(completed) completed and counts \(counts)")
         }
     }
 
-    static func noopSequential(jobs n: Int, workers w: Int, batch: Int) throws -> NoopRun {
+    static func noopSequential(jobs n: Int, workers w: Int, batch: Int) async throws -> NoopRun {
         let folder = try temporaryFolder("noop")
         defer { remove(folder) }
         let queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
@@ -240,15 +248,15 @@ enum QueueBench {
         let t0 = now()
         for _ in 0..<n {
             let stamp = Date()
-            _ = try queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
+            _ = try await queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
         }
         let t1 = now()
         let completed = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let spent = Mutex<(Double, Double)>((0, 0))
-        onThreads(w) { t in
+        await onTasks(w) { t in
             do {
-                let d = try drainLoop(queue, worker: "bench-\(t)", batch: batch)
+                let d = try await drainLoop(queue, worker: "bench-\(t)", batch: batch)
                 completed.wrappingAdd(d.done, ordering: .relaxed)
                 spent.withLock { $0.0 += d.claim; $0.1 += d.complete }
             } catch {
@@ -257,7 +265,7 @@ enum QueueBench {
         }
         let t2 = now()
         if let f = failure.withLock({ $0 }) { throw Usage(description: f) }
-        try verify(queue, jobs: n, completed: completed.load(ordering: .relaxed))
+        try await verify(queue, jobs: n, completed: completed.load(ordering: .relaxed))
         r.enqueue = t1 - t0
         r.drain = t2 - t1
         r.wall = t2 - t0
@@ -265,7 +273,7 @@ enum QueueBench {
         return r
     }
 
-    static func noopConcurrent(jobs n: Int, workers w: Int, batch: Int) throws -> NoopRun {
+    static func noopConcurrent(jobs n: Int, workers w: Int, batch: Int) async throws -> NoopRun {
         let folder = try temporaryFolder("noop")
         defer { remove(folder) }
         let queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
@@ -275,17 +283,17 @@ enum QueueBench {
         let enqueueEnd = Mutex<Double>(0)
         let job = newJob()
         let t0 = now()
-        onThreads(w + 1) { t in
+        await onTasks(w + 1) { t in
             do {
                 if t == w {
                     for _ in 0..<n {
                         let stamp = Date()
-                        _ = try queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
+                        _ = try await queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
                     }
                     enqueueEnd.withLock { $0 = now() }
                     producerDone.store(true, ordering: .releasing)
                 } else {
-                    let d = try drainLoop(queue, worker: "bench-\(t)", batch: batch) { producerDone.load(ordering: .acquiring) }
+                    let d = try await drainLoop(queue, worker: "bench-\(t)", batch: batch) { producerDone.load(ordering: .acquiring) }
                     completed.wrappingAdd(d.done, ordering: .relaxed)
                 }
             } catch {
@@ -295,7 +303,7 @@ enum QueueBench {
         }
         let t2 = now()
         if let f = failure.withLock({ $0 }) { throw Usage(description: f) }
-        try verify(queue, jobs: n, completed: completed.load(ordering: .relaxed))
+        try await verify(queue, jobs: n, completed: completed.load(ordering: .relaxed))
         let t1 = enqueueEnd.withLock { $0 }
         return NoopRun(enqueue: t1 - t0, drain: t2 - t0, wall: t2 - t0)
     }
@@ -344,7 +352,7 @@ enum QueueBench {
         return (used, skipped)
     }
 
-    static func corpus(_ options: Corpus) throws -> Int32 {
+    static func corpus(_ options: Corpus) async throws -> Int32 {
         let repeats = options.repeats
         let w = options.workers
         let (inputs, skipped) = try loadFixtures(options.directory)
@@ -373,15 +381,15 @@ enum QueueBench {
         }
 
         // One untimed pass first: libvips, poppler and the page cache warm up outside every measured run.
-        _ = try bareRun(pipeline: pipeline, inputs: inputs, paths: paths, threads: w)
+        _ = try await bareRun(pipeline: pipeline, inputs: inputs, paths: paths, threads: w)
 
         var bestBare = Double.infinity, bestWorker = Double.infinity, bestE2E = Double.infinity
         var bestE2ELatencies: [Double] = []
         var paired: [Double] = []  // each round's own overhead (worker vs the bare run just before it)
         for round in 1...repeats {
-            let bare = try bareRun(pipeline: pipeline, inputs: inputs, paths: paths, threads: w)
-            let worker = try workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: false, databaseURL: options.databaseURL)
-            let e2e = try workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: true, databaseURL: options.databaseURL)
+            let bare = try await bareRun(pipeline: pipeline, inputs: inputs, paths: paths, threads: w)
+            let worker = try await workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: false, databaseURL: options.databaseURL)
+            let e2e = try await workerRun(pipeline: pipeline, inputs: inputs, slots: w, logger: logger, burst: true, databaseURL: options.databaseURL)
             let l = e2e.latencies.sorted()
             if !options.quiet {
                 print("run \(round): bare \(fmt(bare)) s, worker \(fmt(worker.wall)) s (+\(fmt(100 * (worker.wall - bare) / bare, 1)) %), "
@@ -409,8 +417,9 @@ enum QueueBench {
         return 0
     }
 
-    /// The pipeline alone on `threads` OS threads: read + process + store artifacts. Returns wall seconds.
-    static func bareRun(pipeline: MediaPipeline, inputs: [Input], paths: [String], threads: Int) throws -> Double {
+    /// The pipeline alone, `threads` files at a time, each processed on a thread of its own as the worker does
+    /// (`OffPool`): read + process + store artifacts. Returns wall seconds.
+    static func bareRun(pipeline: MediaPipeline, inputs: [Input], paths: [String], threads: Int) async throws -> Double {
         let folder = try temporaryFolder("bare")
         defer { remove(folder) }
         let store = try FileBlobStore(root: URL(fileURLWithPath: folder))
@@ -418,21 +427,22 @@ enum QueueBench {
         let next = Atomic<Int>(0)
         let failures = Mutex<[String]>([])
         let start = now()
-        onThreads(threads) { _ in
+        await onTasks(threads) { _ in
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if i >= inputs.count { break }
                 let input = inputs[i]
                 do {
                     let bytes = try readFile(paths[i])
-                    let outcome = try pipeline.process(bytes, facts: AttachmentFacts(
-                        from: input.from, declaredType: input.declaredType, fileName: input.fileName, channel: "whatsapp"))
+                    let facts = AttachmentFacts(from: input.from, declaredType: input.declaredType, fileName: input.fileName,
+                                                channel: "whatsapp")
+                    let outcome = try await OffPool.run { try pipeline.process(bytes, facts: facts) }
                     let status: String
                     switch outcome {
                     case .accepted(let accepted):
                         status = "accepted"
                         for artifact in accepted.artifacts where artifact.role != .original {
-                            try store.put(jobID: ids[i], role: artifact.role.rawValue, bytes: artifact.bytes)
+                            try await store.put(jobID: ids[i], role: artifact.role.rawValue, bytes: artifact.bytes)
                         }
                     case .rejected:
                         status = "rejected"
@@ -458,18 +468,18 @@ enum QueueBench {
     /// starts; wall = start → last finishedAt. burst true: the worker runs first, then everything is enqueued;
     /// wall = first enqueue → last finishedAt, latencies = createdAt → finishedAt per job.
     static func workerRun(pipeline: any AttachmentProcessor, inputs: [Input], slots: Int, logger: Logger, burst: Bool,
-                          databaseURL: String? = nil) throws -> WorkerRun {
+                          databaseURL: String? = nil) async throws -> WorkerRun {
         let folder = try temporaryFolder(burst ? "e2e" : "worker")
         defer { remove(folder) }
         let queue: any JobQueue, store: any BlobStore
         if let databaseURL {
-            let admin = PostgresConnections(location: try PostgresLocation(url: databaseURL), maxConnections: 1)
-            try admin.query("DROP SCHEMA IF EXISTS bench_corpus CASCADE")
-            admin.shutdown()
-            let pool = PostgresConnections(location: try PostgresLocation(url: databaseURL + (databaseURL.contains("?") ? "&" : "?") + "schema=bench_corpus"),
-                                           maxConnections: slots + 4, logger: logger)
-            queue = try PostgresJobQueue(connections: pool, logger: logger)
-            store = try PostgresBlobStore(connections: pool, migrated: true)
+            try await PostgresBench.admin(databaseURL, "DROP SCHEMA IF EXISTS bench_corpus CASCADE")
+            let database = try PostgresDatabase(
+                location: try PostgresLocation(url: databaseURL + (databaseURL.contains("?") ? "&" : "?") + "schema=bench_corpus"),
+                maxConnections: slots + 4, logger: logger)
+            database.start()
+            queue = try await PostgresJobQueue(database: database, logger: logger)
+            store = try await PostgresBlobStore(database: database, migrated: true)
         } else {
             queue = try SQLiteJobQueue(path: folder + "/queue.sqlite")
             store = try FileBlobStore(root: URL(fileURLWithPath: folder))
@@ -480,9 +490,9 @@ enum QueueBench {
         let processor = JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: settings.retry)
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "bench-\(burst ? "e2e" : "worker")")
         var expected: [String: String] = [:]
-        func submitAll() throws {
+        func submitAll() async throws {
             for input in inputs {
-                let result = try intake.submit(input.bytes, from: input.from.rawValue, channel: "whatsapp",
+                let result = try await intake.submit(input.bytes, from: input.from.rawValue, channel: "whatsapp",
                                                declaredType: input.declaredType, fileName: input.fileName, now: Date())
                 guard case .created(let job) = result else { throw Usage(description: "\(input.id): not created: \(result)") }
                 expected[job.id] = input.expected
@@ -492,25 +502,25 @@ enum QueueBench {
         let start: Date
         if burst {
             worker.start()
-            usleep(50_000)  // let the slots reach their idle wait
+            try await Task.sleep(for: .milliseconds(50))  // let the claim loop reach its idle wait
             start = Date()
-            try submitAll()
+            try await submitAll()
         } else {
-            try submitAll()
+            try await submitAll()
             start = Date()
             worker.start()
         }
         // Wait until every job is final (polled; the figures come from the stored timestamps, not from here).
         let deadline = Date().addingTimeInterval(300)
         while true {
-            let counts = try queue.counts()
+            let counts = try await queue.counts()
             let final = (counts[.accepted] ?? 0) + (counts[.rejected] ?? 0) + (counts[.dead] ?? 0)
             if final == inputs.count { break }
-            if Date() > deadline { worker.stop(); throw Usage(description: "jobs not final after 300 s: \(counts)") }
-            usleep(10_000)
+            if Date() > deadline { await worker.stop(); throw Usage(description: "jobs not final after 300 s: \(counts)") }
+            try await Task.sleep(for: .milliseconds(10))
         }
-        worker.stop()
-        let jobs = try queue.jobs(state: nil, limit: inputs.count + 10)
+        await worker.stop()
+        let jobs = try await queue.jobs(state: nil, limit: inputs.count + 10)
         var latencies: [Double] = [], last = start
         var wrong: [String] = []
         for job in jobs {

@@ -23,7 +23,7 @@ import Foundation
 import MediaPipeline
 
 enum ThumbnailBench {
-    struct Command: ParsableCommand {
+    struct Command: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "thumbnails",
             abstract: "Thumbnails of every file under DIR through the real pipeline (Benchmarks/run.sh)."
@@ -49,7 +49,7 @@ enum ThumbnailBench {
         @Flag(help: "Only the RESULT line.")
         var quiet = false
 
-        func run() throws { try bench("thumbnails") { try ThumbnailBench.measure(self) } }
+        func run() async throws { try await bench("thumbnails") { try await ThumbnailBench.measure(self) } }
     }
 
     /// What happened to one file in one run.

@@ -29,7 +29,7 @@ import MediaPipeline
 import Synchronization
 
 enum VoiceBench {
-    struct Command: ParsableCommand {
+    struct Command: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "voice",
             abstract: "Voice notes to MP3 through the real pipeline (Benchmarks/voice.sh)."
@@ -53,7 +53,7 @@ enum VoiceBench {
         @Flag(help: "Only the RESULT line (and NOTE lines with --list).")
         var quiet = false
 
-        func run() throws { try bench("voice") { try VoiceBench.measure(self) } }
+        func run() async throws { try await bench("voice") { try await VoiceBench.measure(self) } }
     }
 
     /// What happened to one note in one run.

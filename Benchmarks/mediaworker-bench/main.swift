@@ -18,7 +18,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 
-struct MediaworkerBench: ParsableCommand {
+struct MediaworkerBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mediaworker-bench",
         abstract: "Benchmarks of mediaworker's pipeline, queue and service; prints figures, the last line machine-readable (RESULT …).",
@@ -43,10 +43,10 @@ struct Usage: Error, CustomStringConvertible {
 
 /// Runs a subcommand's body: an error is printed as "mediaworker-bench NAME: …" and exits 1; a non-zero status
 /// the body returns (a failed file, say) is the exit status.
-func bench(_ name: String, _ body: () throws -> Int32) throws {
+func bench(_ name: String, _ body: () async throws -> Int32) async throws {
     let status: Int32
     do {
-        status = try body()
+        status = try await body()
     } catch {
         FileHandle.standardError.write(Data("mediaworker-bench \(name): \(error)\n".utf8))
         throw ExitCode.failure
@@ -146,4 +146,4 @@ func cpuSeconds() -> Double {
 
 func fmt(_ x: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", x) }
 
-MediaworkerBench.main()
+await MediaworkerBench.main()

@@ -85,11 +85,7 @@ struct JobsCommand: AsyncParsableCommand {
         @OptionGroup var storage: StorageOptions
         func run() async throws {
             try await storage.using { storage in
-                guard let job = try await storage.queue.job(id: id) else {
-                    FileHandle.standardError.write(Data("no job \(id)\n".utf8))
-                    throw ExitCode(4)
-                }
-                printJSON(job.json())
+                try printJob(try await storage.queue.job(id: id), or: "no job \(id)")
             }
         }
     }
@@ -112,15 +108,21 @@ struct JobsCommand: AsyncParsableCommand {
         @OptionGroup var storage: StorageOptions
         func run() async throws {
             try await storage.using { storage in
-                let queue = storage.queue
-                guard try await queue.retry(id: id, now: Date()), let job = try await queue.job(id: id) else {
-                    FileHandle.standardError.write(Data("job \(id) is not dead (or does not exist)\n".utf8))
-                    throw ExitCode(4)
-                }
-                printJSON(job.json())
+                let retried = try await storage.queue.retry(id: id, now: Date())
+                try printJob(retried ? try await storage.queue.job(id: id) : nil,
+                             or: "job \(id) is not dead (or does not exist)")
             }
         }
     }
+}
+
+/// Prints the job as JSON, or `message` on standard error and exit status 4 when there is none.
+private func printJob(_ job: Job?, or message: String) throws {
+    guard let job else {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        throw ExitCode(4)
+    }
+    printJSON(job.json())
 }
 
 extension JobState: ExpressibleByArgument {}
