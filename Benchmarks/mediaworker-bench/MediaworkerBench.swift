@@ -18,7 +18,10 @@ import ArgumentParser
 import Foundation
 import Synchronization
 
-struct MediaworkerBench: ParsableCommand {
+/// The root command: only its subcommands run. It is async so that a subcommand may be an `AsyncParsableCommand`
+/// (the queue and store contracts are becoming async); the benchmarks themselves time OS threads, not tasks.
+@main
+struct MediaworkerBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mediaworker-bench",
         abstract: "Benchmarks of mediaworker's pipeline, queue and service; prints figures, the last line machine-readable (RESULT …).",
@@ -145,5 +148,3 @@ func cpuSeconds() -> Double {
 }
 
 func fmt(_ x: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", x) }
-
-MediaworkerBench.main()
