@@ -18,6 +18,9 @@ import ArgumentParser
 import Foundation
 import Synchronization
 
+/// The root command: only its subcommands run. The queue, PostgreSQL and console benchmarks call the `async` queue
+/// contract from tasks; the codec benchmarks time OS threads.
+@main
 struct MediaworkerBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mediaworker-bench",
@@ -145,5 +148,3 @@ func cpuSeconds() -> Double {
 }
 
 func fmt(_ x: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", x) }
-
-await MediaworkerBench.main()
