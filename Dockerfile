@@ -10,6 +10,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY Package.swift ./
 COPY Sources Sources
+# The manifest names every target's folder (benchmarks, fuzz targets, tests): they must exist to resolve it.
+COPY Benchmarks/mediaworker-bench Benchmarks/mediaworker-bench
+COPY Fuzz Fuzz
+COPY Tests Tests
 RUN swift build -c release --static-swift-stdlib --product mediaworker \
  && bin="$(swift build -c release --show-bin-path)" \
  && install -D "$bin/mediaworker" /out/mediaworker \
