@@ -52,13 +52,12 @@ public struct JobProcessor: Sendable {
             return try body()
         }
         do {
-            guard let bytes = try timed("load", { try store.get(jobID: job.id, role: AttachmentIntake.originalRole) }) else {
+            guard let bytes = try timed("load", { try store.get(jobID: job.id, role: ArtifactRole.original.rawValue) }) else {
                 throw MissingOriginal(jobID: job.id)
             }
-            guard let sender = Sender(rawValue: job.submission.from) else { throw UnknownSender(value: job.submission.from) }
             var timings = MediaPipeline.PhaseTimings()
             let outcome = try pipeline.process(bytes, facts: AttachmentFacts(
-                from: sender, declaredType: job.submission.declaredType, fileName: job.submission.fileName,
+                from: job.submission.from, declaredType: job.submission.declaredType, fileName: job.submission.fileName,
                 channel: job.submission.channel), timings: &timings)
             phases.append(("sniff", timings.sniff))
             phases.append(("transform", timings.transform))
@@ -117,24 +116,18 @@ public struct JobProcessor: Sendable {
     func storeArtifacts(of outcome: Outcome, jobID: String) throws -> JobResult {
         let outcomeJSON = outcome.json(location: { _ in nil })
         guard case .accepted(let accepted) = outcome else {
-            return JobResult(state: .rejected, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifactsJSON: "[]")
+            return JobResult(state: .rejected, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifacts: [])
         }
         for artifact in accepted.artifacts where artifact.role != .original {
             try store.put(jobID: jobID, role: artifact.role.rawValue, bytes: artifact.bytes)
         }
-        let artifacts: [JSONValue] = accepted.artifacts.map { a in
+        let artifacts = accepted.artifacts.map { a in
             // A strong validator for HTTP caching and If-Range: the SHA-256 of the bytes.
-            let etag = SHA256.hash(data: a.bytes).prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-            var m: [(String, JSONValue)] = [("role", .string(a.role.rawValue)), ("contentType", .string(a.contentType)),
-                                            ("size", .int(a.bytes.count)), ("etag", .string(etag))]
-            if let w = a.width { m.append(("width", .int(w))) }
-            if let h = a.height { m.append(("height", .int(h))) }
-            if let d = a.durationMs { m.append(("durationMs", .int(d))) }
-            if let s = a.sendAs { m.append(("sendAs", .string(s.rawValue))) }
-            return .object(m)
+            StoredArtifact(role: a.role, contentType: a.contentType, size: a.bytes.count,
+                           etag: Hex.encode(SHA256.hash(data: a.bytes).prefix(16)), width: a.width, height: a.height,
+                           durationMs: a.durationMs, sendAs: a.sendAs)
         }
-        return JobResult(state: .accepted, outcomeJSON: Self.withoutArtifacts(outcomeJSON),
-                         artifactsJSON: JSONValue.array(artifacts).serialized())
+        return JobResult(state: .accepted, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifacts: artifacts)
     }
 
     /// The job carries artifacts beside the outcome (docs/contract.md), so the outcome object omits them.
@@ -158,7 +151,7 @@ public struct JobProcessor: Sendable {
     }
 
     private func dimensions(_ job: Job, kind: String, outcome: String) -> [(String, String)] {
-        [("channel", job.submission.channel), ("business_number", job.submission.businessNumber ?? "none"),
+        [("channel", job.submission.channel.rawValue), ("business_number", job.submission.businessNumber ?? "none"),
          ("kind", kind), ("outcome", outcome)]
     }
 
@@ -185,9 +178,4 @@ final class OutageStreak: @unchecked Sendable {
 struct MissingOriginal: Error, CustomStringConvertible {
     var jobID: String
     var description: String { "the original of job \(jobID) is missing from the store" }
-}
-
-struct UnknownSender: Error, CustomStringConvertible {
-    var value: String
-    var description: String { "unknown sender \(value)" }
 }

@@ -108,7 +108,7 @@ enum PostgresBench {
         try admin.query("DROP SCHEMA IF EXISTS bench_noop CASCADE")
         admin.shutdown()
         let queue = try open(options.benchURL, connections: options.enqueueThreads)
-        let job = NewJob(from: "visitor", channel: "whatsapp", contentSHA256: QueueBench.digest, size: 1)
+        let job = NewJob(from: .visitor, channel: .whatsapp, contentSHA256: QueueBench.digest, size: 1)
         let next = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let t0 = now()
@@ -182,7 +182,7 @@ enum PostgresBench {
         let completed = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let pid = getpid()
-        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
         let spent = Mutex<(claim: Double, complete: Double, calls: Int)>((0, 0, 0))
         let start = now()
         QueueBench.onThreads(options.workers) { t in

@@ -171,8 +171,8 @@ enum QueueBench {
         return 0
     }
 
-    static func newJob() -> NewJob { NewJob(from: "visitor", channel: "whatsapp", contentSHA256: digest, size: 1) }
-    static let noopResult = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+    static func newJob() -> NewJob { NewJob(from: .visitor, channel: .whatsapp, contentSHA256: digest, size: 1) }
+    static let noopResult = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
 
     /// Claims and completes until a claim finds nothing; returns how many it completed, and the seconds this
     /// thread spent inside claim and inside complete. With `batch` > 1, each claim takes up to `batch` jobs and
@@ -421,7 +421,7 @@ enum QueueBench {
                 do {
                     let bytes = try readFile(paths[i])
                     let outcome = try pipeline.process(bytes, facts: AttachmentFacts(
-                        from: input.from, declaredType: input.declaredType, fileName: input.fileName, channel: "whatsapp"))
+                        from: input.from, declaredType: input.declaredType, fileName: input.fileName, channel: .whatsapp))
                     let status: String
                     switch outcome {
                     case .accepted(let accepted):
@@ -477,7 +477,7 @@ enum QueueBench {
         var expected: [String: String] = [:]
         func submitAll() throws {
             for input in inputs {
-                let result = try intake.submit(input.bytes, from: input.from.rawValue, channel: "whatsapp",
+                let result = try intake.submit(input.bytes, from: input.from, channel: .whatsapp,
                                                declaredType: input.declaredType, fileName: input.fileName, now: Date())
                 guard case .created(let job) = result else { throw Usage(description: "\(input.id): not created: \(result)") }
                 expected[job.id] = input.expected

@@ -180,7 +180,7 @@ func onThreads<R: Sendable>(_ threads: Int, count: Int, empty: R, _ body: @escap
 
 /// One run over all files with `threads` OS threads; returns the wall time and each file's result.
 func run(pipeline: MediaPipeline, files: [String], threads: Int, vipsConcurrency: Int, out: String?) -> (Double, [FileResult]) {
-    let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: "whatsapp")
+    let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: .whatsapp)
     return onThreads(threads, count: files.count, empty: FileResult()) { i in
         var result = FileResult()
         let start = now()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MediaIntake
+import MediaDomain
 import MediaJSON
 import MediaPipeline
 import MediaPostgres
@@ -15,6 +16,7 @@ struct StorageOptions: ParsableArguments {
     var data: String?
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
+    var settings: Settings { Settings(environment: environment) }
 
     var dataFolder: URL {
         URL(fileURLWithPath: data ?? environment["MEDIAWORKER_DATA"] ?? "data", isDirectory: true)
@@ -35,19 +37,15 @@ struct StorageOptions: ParsableArguments {
             guard PostgresLocation.isPostgres(url) else {
                 throw ValidationError("MEDIAWORKER_DATABASE_URL=\(url): expected postgres://user@host:port/database")
             }
-            let poolSize = try positive("MEDIAWORKER_DATABASE_POOL", default: 8)
+            let poolSize = environment["MEDIAWORKER_DATABASE_POOL"]?.isEmpty == false
+                ? try settings.int("MEDIAWORKER_DATABASE_POOL", 1...Int.max) ?? 8 : 8
             let pool = PostgresConnections(location: try PostgresLocation(url: url), maxConnections: poolSize,
                                            logger: Logger(label: "mediaworker.postgres"))
             connections = pool
             queue = try PostgresJobQueue(connections: pool, recordsEvents: notifies)
         } else {
             let path = environment["MEDIAWORKER_DATABASE"] ?? dataFolder.appendingPathComponent("mediaworker.sqlite").path
-            let durability: SQLiteJobQueue.Durability
-            switch environment["MEDIAWORKER_SQLITE_SYNCHRONOUS"]?.lowercased() ?? "normal" {
-            case "normal": durability = .normal
-            case "full": durability = .full
-            case let other: throw ValidationError("MEDIAWORKER_SQLITE_SYNCHRONOUS=\(other): expected normal or full")
-            }
+            let durability = try settings.choice("MEDIAWORKER_SQLITE_SYNCHRONOUS", SQLiteJobQueue.Durability.self) ?? .normal
             queue = try SQLiteJobQueue(path: path, durability: durability, recordsEvents: notifies)
         }
         let store: any BlobStore
@@ -63,12 +61,6 @@ struct StorageOptions: ParsableArguments {
             store = try FileBlobStore(root: URL(fileURLWithPath: folder, isDirectory: true))
         }
         return (queue, store)
-    }
-
-    private func positive(_ name: String, default value: Int) throws -> Int {
-        guard let text = environment[name], !text.isEmpty else { return value }
-        guard let n = Int(text), n > 0 else { throw ValidationError("\(name)=\(text): expected a positive whole number") }
-        return n
     }
 }
 

@@ -1,0 +1,27 @@
+/// Who sent an attachment into the conversation.
+public enum Sender: String, Sendable, Codable, CaseIterable {
+    /// The customer writing to the brand on WhatsApp.
+    case visitor
+    /// The brand's agent answering from the web desk.
+    case `operator`
+}
+
+/// The messaging channel an attachment travels on; each has an attachment policy (`AttachmentPolicy.forChannel`).
+public enum MessagingChannel: String, Sendable, Codable, CaseIterable {
+    case whatsapp
+}
+
+/// A stored text column holds a value the model does not know (a row written by something else).
+public struct UnknownColumnValue: Error, CustomStringConvertible {
+    public var column: String
+    public var value: String
+    public var description: String { "unknown \(column) \(value)" }
+}
+
+extension RawRepresentable where RawValue == String {
+    /// The value a driver read from `column` (the database keeps the raw text): how rows become typed.
+    public init(column: String, _ text: String) throws {
+        guard let value = Self(rawValue: text) else { throw UnknownColumnValue(column: column, value: text) }
+        self = value
+    }
+}
