@@ -96,17 +96,21 @@ public struct Settings: Sendable {
     }
 }
 
-/// A setting whose value cannot be used.
+/// A setting whose value cannot be used; the description names the variable.
 public struct SettingsError: Error, CustomStringConvertible {
     public var key: String
-    public var value: String
-    public var expected: String
-    public var description: String { "\(key)=\(value): expected \(expected)" }
+    public var description: String
 
+    /// `KEY=value: expected …`
     public init(key: String, value: String, expected: String) {
         self.key = key
-        self.value = value
-        self.expected = expected
+        self.description = "\(key)=\(value): expected \(expected)"
+    }
+
+    /// `KEY: problem`, for a value that must not be echoed (a secret) or is wrong as a whole.
+    public init(key: String, _ problem: String) {
+        self.key = key
+        self.description = "\(key): \(problem)"
     }
 }
 

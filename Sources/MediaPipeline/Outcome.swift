@@ -1,16 +1,3 @@
-/// What kind of attachment an accepted file is.
-public enum AttachmentKind: String, Sendable, Codable {
-    case image
-    case document
-    case voiceNote = "voice_note"
-    /// A visitor's GIF as WhatsApp carries it: a short silent MP4 (docs/contract.md).
-    case animation
-    /// A visitor's WebP sticker.
-    case sticker
-    /// A visitor's video with sound, only when `MEDIAWORKER_VISITOR_VIDEO` allows video.
-    case video
-}
-
 /// Why an accepted file has no preview (the desk shows a generic icon instead).
 public enum PreviewUnavailable: String, Sendable, Codable {
     /// A PDF that needs a password to open.

@@ -32,7 +32,7 @@ public struct ConsoleSettings: Sendable {
         var entries = (env["MEDIAWORKER_CONSOLE_USERS"] ?? "").split(separator: ",").map(String.init)
         if let file = env["MEDIAWORKER_CONSOLE_USERS_FILE"], !file.isEmpty {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ServerSettingsError("MEDIAWORKER_CONSOLE_USERS_FILE=\(file): cannot be read")
+                throw SettingsError(key: "MEDIAWORKER_CONSOLE_USERS_FILE", value: file, expected: "a readable file")
             }
             entries += text.split(whereSeparator: \.isNewline).map(String.init)
                 .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }
@@ -41,14 +41,14 @@ public struct ConsoleSettings: Sendable {
             let trimmed = entry.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             guard let colon = trimmed.firstIndex(of: ":") else {
-                throw ServerSettingsError("console user \"\(trimmed.prefix(40))\": expected name:bcrypt-hash")
+                throw SettingsError(key: "MEDIAWORKER_CONSOLE_USERS", "console user \"\(trimmed.prefix(40))\": expected name:bcrypt-hash")
             }
             let name = String(trimmed[..<colon]), hash = String(trimmed[trimmed.index(after: colon)...])
             guard Self.isValidName(name) else {
-                throw ServerSettingsError("console user \"\(name.prefix(40))\": a name is 1–64 letters, digits, '.', '_', '-' or '@'")
+                throw SettingsError(key: "MEDIAWORKER_CONSOLE_USERS", "console user \"\(name.prefix(40))\": a name is 1–64 letters, digits, '.', '_', '-' or '@'")
             }
             guard hash.hasPrefix("$2"), hash.count == 60 else {
-                throw ServerSettingsError("console user \(name): the password hash must be bcrypt (`mediaworker console-hash`)")
+                throw SettingsError(key: "MEDIAWORKER_CONSOLE_USERS", "console user \(name): the password hash must be bcrypt (`mediaworker console-hash`)")
             }
             users[name] = hash
         }

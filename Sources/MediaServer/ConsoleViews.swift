@@ -80,7 +80,7 @@ struct ConsoleViews: Sendable {
 
     func row(_ job: Job) -> [String: Any] {
         let outcome = job.outcomeJSON.flatMap(JSONValue.parse)
-        let roles = Set(job.artifacts.map(\.role.rawValue))
+        let roles = Set(job.artifacts.map(\.role))
         let kind = outcome?["kind"]?.stringValue
         var row: [String: Any] = [
             "id": job.id, "shortID": String(job.id.suffix(12)), "state": job.state.rawValue,
@@ -89,8 +89,8 @@ struct ConsoleViews: Sendable {
             "business": job.submission.businessNumber ?? "", "conversation": job.submission.conversationId ?? "",
             "size": Self.bytes(job.submission.size), "fileName": job.submission.fileName ?? "",
         ]
-        if roles.contains("thumbnail") { row["thumbnail"] = "/console/media/\(job.id)/thumbnail" }
-        else if roles.contains("playback"), kind == "voice_note" { row["audio"] = "/console/media/\(job.id)/playback" }
+        if roles.contains(.thumbnail) { row["thumbnail"] = "/console/media/\(job.id)/thumbnail" }
+        else if roles.contains(.playback), kind == AttachmentKind.voiceNote.rawValue { row["audio"] = "/console/media/\(job.id)/playback" }
         return row
     }
 

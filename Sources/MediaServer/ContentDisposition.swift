@@ -6,7 +6,7 @@ public enum ContentDisposition {
     /// Types a browser may show inline under the sandbox CSP; everything else downloads.
     public static func isInline(_ contentType: String) -> Bool {
         contentType.hasPrefix("image/") && contentType != "image/svg+xml" || contentType.hasPrefix("audio/")
-            || contentType == "video/mp4" || contentType == "video/quicktime"
+            || contentType == MediaType.mp4 || contentType == MediaType.quicktime
     }
 
     /// The header value for serving `contentType` to the desk, named after the sender's `fileName`.

@@ -72,10 +72,10 @@ public struct ServerSettings: Sendable {
         if let raw = env["MEDIAWORKER_METRICS_TOKEN"], !raw.isEmpty { metricsToken = raw }
         // Configured secrets are checked (generated ones are 32 random bytes): a short HMAC key is guessable.
         for key in signingKeys where key.utf8.count < Self.minimumSecretBytes {
-            throw ServerSettingsError("MEDIAWORKER_SIGNING_KEYS: a key of \(key.utf8.count) bytes; each must be at least \(Self.minimumSecretBytes) bytes (for example `openssl rand -base64 32`)")
+            throw SettingsError(key: "MEDIAWORKER_SIGNING_KEYS", "a key of \(key.utf8.count) bytes; each must be at least \(Self.minimumSecretBytes) bytes (for example `openssl rand -base64 32`)")
         }
         if callbackURL != nil && callbackSecret.utf8.count < Self.minimumSecretBytes {
-            throw ServerSettingsError("MEDIAWORKER_CALLBACK_SECRET: \(callbackSecret.isEmpty ? "empty" : "\(callbackSecret.utf8.count) bytes"); with MEDIAWORKER_CALLBACK_URL set it must be at least \(Self.minimumSecretBytes) bytes")
+            throw SettingsError(key: "MEDIAWORKER_CALLBACK_SECRET", "\(callbackSecret.isEmpty ? "empty" : "\(callbackSecret.utf8.count) bytes"); with MEDIAWORKER_CALLBACK_URL set it must be at least \(Self.minimumSecretBytes) bytes")
         }
         if let v = try env.bytes("MEDIAWORKER_MEDIA_CACHE_BYTES", 0...Int.max) { mediaCacheBytes = v }
     }
@@ -83,11 +83,6 @@ public struct ServerSettings: Sendable {
     static func randomSecret() -> String {
         SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64URL
     }
-}
-
-public struct ServerSettingsError: Error, CustomStringConvertible {
-    public var description: String
-    init(_ d: String) { description = d }
 }
 
 extension Data {

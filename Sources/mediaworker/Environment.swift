@@ -66,8 +66,8 @@ struct StorageOptions: ParsableArguments {
 
 /// Logs as one line per event on standard error (`MEDIAWORKER_LOG_LEVEL`, default info).
 enum Logs {
-    static func bootstrap() {
-        let level = ProcessInfo.processInfo.environment["MEDIAWORKER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    static func bootstrap() throws {
+        let level = try Settings(environment: ProcessInfo.processInfo.environment).choice("MEDIAWORKER_LOG_LEVEL", Logger.Level.self) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

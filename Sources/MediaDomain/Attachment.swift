@@ -11,6 +11,19 @@ public enum MessagingChannel: String, Sendable, Codable, CaseIterable {
     case whatsapp
 }
 
+/// What kind of attachment an accepted file is.
+public enum AttachmentKind: String, Sendable, Codable {
+    case image
+    case document
+    case voiceNote = "voice_note"
+    /// A visitor's GIF as WhatsApp carries it: a short silent MP4 (docs/contract.md).
+    case animation
+    /// A visitor's WebP sticker.
+    case sticker
+    /// A visitor's video with sound, only when `MEDIAWORKER_VISITOR_VIDEO` allows video.
+    case video
+}
+
 /// A stored text column holds a value the model does not know (a row written by something else).
 public struct UnknownColumnValue: Error, CustomStringConvertible {
     public var column: String
