@@ -66,13 +66,14 @@ let package = Package(
             dependencies: [
                 "MediaQueue", "MediaStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Intake: store the original, then enqueue (shared by the CLI and, later, the HTTP upload).
+        // Intake: store the original, then enqueue (shared by `mediaworker enqueue` and the HTTP upload).
         .target(
             name: "MediaIntake",
             dependencies: ["MediaDomain", "MediaQueue", "MediaStore", .product(name: "Crypto", package: "swift-crypto")]

@@ -15,31 +15,41 @@
 
 // ---- memory I/O ---------------------------------------------------------------------------------------------
 
+/// One read from memory at `*pos`: what the three readers below share.
+static inline int mw_av_read_at(const uint8_t *data, int64_t size, int64_t *pos, uint8_t *buf, int n) {
+    int64_t left = size - *pos;
+    if (left <= 0) return AVERROR_EOF;
+    if (n > left) n = (int) left;
+    memcpy(buf, data + *pos, n);
+    *pos += n;
+    return n;
+}
+
+/// One seek in memory of `size` bytes, to at most `limit`: what the three seekers below share.
+static inline int64_t mw_av_seek_in(int64_t *pos, int64_t size, int64_t limit, int64_t offset, int whence) {
+    int64_t target;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return size;
+    case SEEK_SET: target = offset; break;
+    case SEEK_CUR: target = *pos + offset; break;
+    case SEEK_END: target = size + offset; break;
+    default: return AVERROR(EINVAL);
+    }
+    if (target < 0 || target > limit) return AVERROR(EINVAL);
+    *pos = target;
+    return target;
+}
+
 typedef struct { const uint8_t *data; int64_t size; int64_t pos; } mw_av_input;
 
 static inline int mw_av_input_read(void *opaque, uint8_t *buf, int n) {
     mw_av_input *in = opaque;
-    int64_t left = in->size - in->pos;
-    if (left <= 0) return AVERROR_EOF;
-    if (n > left) n = (int) left;
-    memcpy(buf, in->data + in->pos, n);
-    in->pos += n;
-    return n;
+    return mw_av_read_at(in->data, in->size, &in->pos, buf, n);
 }
 
 static int64_t mw_av_input_seek(void *opaque, int64_t offset, int whence) {
     mw_av_input *in = opaque;
-    int64_t target;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return in->size;
-    case SEEK_SET: target = offset; break;
-    case SEEK_CUR: target = in->pos + offset; break;
-    case SEEK_END: target = in->size + offset; break;
-    default: return AVERROR(EINVAL);
-    }
-    if (target < 0 || target > in->size) return AVERROR(EINVAL);
-    in->pos = target;
-    return target;
+    return mw_av_seek_in(&in->pos, in->size, in->size, offset, whence);
 }
 
 /// A growable output buffer; `limit` bounds it (a write past it fails, so a runaway encoder stops).
@@ -65,27 +75,13 @@ static inline int mw_av_output_write(void *opaque, const uint8_t *buf, int n) {
 
 static inline int mw_av_output_read(void *opaque, uint8_t *buf, int n) {
     mw_av_output *out = opaque;
-    int64_t left = out->size - out->pos;
-    if (left <= 0) return AVERROR_EOF;
-    if (n > left) n = (int) left;
-    memcpy(buf, out->data + out->pos, n);
-    out->pos += n;
-    return n;
+    return mw_av_read_at(out->data, out->size, &out->pos, buf, n);
 }
 
+/// The muxer may seek past the end it has written so far (up to the limit) and write there.
 static int64_t mw_av_output_seek(void *opaque, int64_t offset, int whence) {
     mw_av_output *out = opaque;
-    int64_t target;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return out->size;
-    case SEEK_SET: target = offset; break;
-    case SEEK_CUR: target = out->pos + offset; break;
-    case SEEK_END: target = out->size + offset; break;
-    default: return AVERROR(EINVAL);
-    }
-    if (target < 0 || target > out->limit) return AVERROR(EINVAL);
-    out->pos = target;
-    return target;
+    return mw_av_seek_in(&out->pos, out->size, out->limit, offset, whence);
 }
 
 /// A second reader over the same output, for the MP4 muxer's faststart pass (it "re-opens the file").
@@ -93,27 +89,12 @@ typedef struct { mw_av_output *shared; int64_t pos; } mw_av_reopened;
 
 static inline int mw_av_reopened_read(void *opaque, uint8_t *buf, int n) {
     mw_av_reopened *r = opaque;
-    int64_t left = r->shared->size - r->pos;
-    if (left <= 0) return AVERROR_EOF;
-    if (n > left) n = (int) left;
-    memcpy(buf, r->shared->data + r->pos, n);
-    r->pos += n;
-    return n;
+    return mw_av_read_at(r->shared->data, r->shared->size, &r->pos, buf, n);
 }
 
 static int64_t mw_av_reopened_seek(void *opaque, int64_t offset, int whence) {
     mw_av_reopened *r = opaque;
-    int64_t target;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return r->shared->size;
-    case SEEK_SET: target = offset; break;
-    case SEEK_CUR: target = r->pos + offset; break;
-    case SEEK_END: target = r->shared->size + offset; break;
-    default: return AVERROR(EINVAL);
-    }
-    if (target < 0 || target > r->shared->size) return AVERROR(EINVAL);
-    r->pos = target;
-    return target;
+    return mw_av_seek_in(&r->pos, r->shared->size, r->shared->size, offset, whence);
 }
 
 static inline int mw_av_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags, AVDictionary **options) {

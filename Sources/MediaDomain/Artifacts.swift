@@ -16,7 +16,7 @@ public enum SendAs: String, Sendable, Codable {
     case image, video, document
 }
 
-/// One artifact as a job records it (docs/contract.md): everything but the bytes, which are in the blob store.
+/// One artifact as a job records it (docs/jobs.md): everything but the bytes, which are in the blob store.
 public struct StoredArtifact: Sendable, Equatable {
     public var role: ArtifactRole
     public var contentType: String

@@ -16,7 +16,7 @@ public enum AttachmentKind: String, Sendable, Codable {
     case image
     case document
     case voiceNote = "voice_note"
-    /// A visitor's GIF as WhatsApp carries it: a short silent MP4 (docs/contract.md).
+    /// A visitor's GIF as WhatsApp carries it: a short silent MP4 (docs/policy.md).
     case animation
     /// A visitor's WebP sticker.
     case sticker

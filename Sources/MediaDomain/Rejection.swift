@@ -1,4 +1,4 @@
-/// Rejection codes from docs/contract.md: a final, expected outcome, never retried.
+/// Rejection codes from docs/policy.md: a final, expected outcome, never retried.
 public enum RejectionReason: String, Sendable, Codable, CaseIterable {
     case empty
     case tooLarge = "too_large"

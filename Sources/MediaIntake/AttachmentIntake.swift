@@ -29,7 +29,7 @@ public struct AttachmentIntake: Sendable {
     public func submit(_ bytes: [UInt8], from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil,
                        fileName: String? = nil, idempotencyKey: String? = nil, conversationId: String? = nil,
                        businessNumber: String? = nil, expectedSHA256: String? = nil, contentSHA256: String? = nil,
-                       now: Date = Date()) throws -> EnqueueResult {
+                       now: Date = Date()) async throws -> EnqueueResult {
         let digest = contentSHA256 ?? Self.sha256Hex(bytes)
         if let given = expectedSHA256 {
             let expected = Self.normalizedSHA256(given) ?? given
@@ -38,19 +38,19 @@ public struct AttachmentIntake: Sendable {
         let submission = NewJob(from: from, channel: channel, declaredType: declaredType, fileName: fileName,
                                 idempotencyKey: idempotencyKey, conversationId: conversationId,
                                 businessNumber: businessNumber, contentSHA256: digest, size: bytes.count)
-        if let key = idempotencyKey, let seen = try existing(key: key, digest: digest) { return seen }
+        if let key = idempotencyKey, let seen = try await existing(key: key, digest: digest) { return seen }
         let id = JobID.make(now: now)
-        try store.put(jobID: id, role: ArtifactRole.original.rawValue, bytes: bytes)
+        try await store.put(jobID: id, role: ArtifactRole.original.rawValue, bytes: bytes)
         let result: EnqueueResult
         do {
-            result = try queue.enqueue(submission, id: id, now: now)
+            result = try await queue.enqueue(submission, id: id, now: now)
         } catch {
             // The commit may have landed before the connection broke (a PostgreSQL failover): the original goes
             // only when the queue answers that the job is not there. Unsure, an orphan blob is the safe side.
-            if case .some(.none) = try? queue.job(id: id) { try? store.delete(jobID: id) }
+            if case .some(.none) = try? await queue.job(id: id) { try? await store.delete(jobID: id) }
             throw error
         }
-        if result.job.id != id { try? store.delete(jobID: id) }  // lost a race on the same key
+        if result.job.id != id { try? await store.delete(jobID: id) }  // lost a race on the same key
         return result
     }
 
@@ -69,9 +69,9 @@ public struct AttachmentIntake: Sendable {
         return String(decoding: utf8.map { (0x41...0x46).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 
-    private func existing(key: String, digest: String) throws -> EnqueueResult? {
+    private func existing(key: String, digest: String) async throws -> EnqueueResult? {
         // Cheap pre-check so a redelivered webhook does not rewrite 5 MB; the queue decides for real.
-        for job in try queue.jobs(idempotencyKey: key) {
+        for job in try await queue.jobs(idempotencyKey: key) {
             return job.submission.contentSHA256 == digest ? .existing(job) : .conflict(job)
         }
         return nil

@@ -1,4 +1,4 @@
-/// 5242880 → "5,242,880": how docs/contract.md writes numbers in human-readable messages.
+/// 5242880 → "5,242,880": how docs/cli.md writes numbers in human-readable messages.
 public func grouped(_ n: Int) -> String {
     let digits = Array(String(n.magnitude))
     var out = ""

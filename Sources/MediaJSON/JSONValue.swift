@@ -1,4 +1,4 @@
-/// A JSON value that keeps object keys in the order they were written, so output reads like docs/contract.md.
+/// A JSON value that keeps object keys in the order they were written, so output reads like docs/cli.md.
 public indirect enum JSONValue: Sendable, Equatable {
     case string(String)
     case int(Int)

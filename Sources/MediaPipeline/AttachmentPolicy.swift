@@ -7,7 +7,7 @@ public struct AttachmentPolicy: Sendable {
     /// What the channel itself accepts from the desk: the rules every operator file's `delivery` artifact meets.
     public let delivery: DeliveryRules
 
-    /// docs/contract.md: visitors send JPG/PNG/GIF, PDF and Ogg/Opus voice notes; operators the same but no audio.
+    /// docs/policy.md: visitors send JPG/PNG/GIF, PDF and Ogg/Opus voice notes; operators the same but no audio.
     /// Visitors' MP3 is converted too (and Ogg Vorbis, decided by the codec inside `audio/ogg`);
     /// AAC/M4A and AMR are `unsupported_type`. A visitor's GIF arrives as a short silent MP4 (or QuickTime from
     /// some phones): `animation`, once decoding proves it silent and short; stickers are WebP. Operators may not
@@ -43,7 +43,7 @@ public struct AttachmentPolicy: Sendable {
 
 /// What a channel accepts from the desk, as data: another channel is another table, not new code.
 ///
-/// WhatsApp Cloud API (docs/contract.md): images JPEG or PNG, 8-bit RGB(A), 5 MB; video MP4 with H.264 video and
+/// WhatsApp Cloud API (docs/policy.md): images JPEG or PNG, 8-bit RGB(A), 5 MB; video MP4 with H.264 video and
 /// at most one AAC audio stream, 16 MB; documents (PDF among them) 100 MB; no WebP images, no GIF.
 public struct DeliveryRules: Sendable, Equatable {
     /// Image types sent as they are (anything else is converted to the first of them, or to `flattenedType`).

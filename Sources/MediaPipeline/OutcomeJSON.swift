@@ -1,7 +1,7 @@
 import MediaJSON
 
 extension Outcome {
-    /// The outcome as docs/contract.md's CLI JSON; `location` gives each artifact's `path` (or nil to omit it).
+    /// The outcome as docs/cli.md's JSON line; `location` gives each artifact's `path` (or nil to omit it).
     public func json(location: (Artifact) -> String?) -> JSONValue {
         func artifactJSON(_ a: Artifact) -> JSONValue {
             var members: [(String, JSONValue)] = [("role", .string(a.role.rawValue))]

@@ -11,7 +11,7 @@ public enum ThumbnailFormat: String, Sendable, CaseIterable {
     }
 }
 
-/// Every limit and knob of the pipeline, with the defaults documented in the README.
+/// Every limit and knob of the pipeline, with the defaults documented in docs/configuration.md.
 public struct PipelineSettings: Sendable, Equatable {
     /// Largest accepted attachment in bytes (`MEDIAWORKER_MAX_BYTES`, default 5 MiB = 5,242,880).
     public var maxBytes: Int = Settings.defaultMaxBytes

@@ -44,8 +44,8 @@ public enum VipsRuntime {
     @discardableResult
     public static func start() throws -> String { try startup.get() }
 
-    /// Threads libvips uses inside one image's evaluation. Parallelism across files comes from
-    /// running several jobs at once, so the default is 1.
+    /// Threads libvips uses inside one image's evaluation (unset: libvips's own default, one per core). Helpers
+    /// set `MEDIAWORKER_HELPER_VIPS_THREADS` (default 1): parallelism across files comes from one helper per slot.
     public static func setConcurrency(_ threads: Int) { vips_concurrency_set(Int32(max(1, threads))) }
 }
 

@@ -8,42 +8,42 @@ import PostgresNIO
 /// (`MEDIAWORKER_STORE=postgres`). A put is one upsert: a reader sees the old bytes or the new, never a part.
 /// Keys are job ids and role words, as in `FileBlobStore`.
 public final class PostgresBlobStore: BlobStore, @unchecked Sendable {
-    public let connections: PostgresConnections
+    public let database: PostgresDatabase
 
     /// Uses the queue's database; applies pending migrations (they create the `blobs` table) unless
-    /// `migrated` says the queue on the same connections already did.
-    public init(connections: PostgresConnections, migrated: Bool = false) throws {
-        self.connections = connections
-        if !migrated { try PostgresSchema.migrate(connections, logger: Logger(label: "mediaworker.postgres")) }
+    /// `migrated` says the queue on the same database already did.
+    public init(database: PostgresDatabase, migrated: Bool = false) async throws {
+        self.database = database
+        if !migrated { try await PostgresSchema.migrate(database, logger: Logger(label: "mediaworker.postgres")) }
     }
 
-    public func put(jobID: String, role: String, bytes: [UInt8]) throws {
+    public func put(jobID: String, role: String, bytes: [UInt8]) async throws {
         try BlobKey.check(jobID: jobID, role: role)
         let buffer = ByteBuffer(bytes: bytes)
-        try connections.query("""
+        try await database.query("""
             INSERT INTO blobs (job_id, role, size, bytes) VALUES (\(jobID.lowercased()), \(role), \(bytes.count), \(buffer))
             ON CONFLICT (job_id, role) DO UPDATE SET size = excluded.size, bytes = excluded.bytes
             """)
     }
 
-    public func get(jobID: String, role: String) throws -> [UInt8]? {
+    public func get(jobID: String, role: String) async throws -> [UInt8]? {
         try BlobKey.check(jobID: jobID, role: role)
-        guard let row = try connections.query("""
+        guard let row = try await database.query("""
             SELECT bytes FROM blobs WHERE job_id = \(jobID.lowercased()) AND role = \(role)
             """).rows.first else { return nil }
         var buffer = try row.decode(ByteBuffer.self)
         return buffer.readBytes(length: buffer.readableBytes)
     }
 
-    public func size(jobID: String, role: String) throws -> Int? {
+    public func size(jobID: String, role: String) async throws -> Int? {
         try BlobKey.check(jobID: jobID, role: role)
-        return try connections.query("""
+        return try await database.query("""
             SELECT size FROM blobs WHERE job_id = \(jobID.lowercased()) AND role = \(role)
             """).rows.first?.decode(Int.self)
     }
 
-    public func delete(jobID: String) throws {
+    public func delete(jobID: String) async throws {
         try BlobKey.check(jobID: jobID)
-        try connections.query("DELETE FROM blobs WHERE job_id = \(jobID.lowercased())")
+        try await database.query("DELETE FROM blobs WHERE job_id = \(jobID.lowercased())")
     }
 }

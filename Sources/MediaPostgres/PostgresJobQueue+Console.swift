@@ -31,8 +31,8 @@ extension PostgresJobQueue: ConsoleQueries {
         "CREATE INDEX jobs_rejected ON jobs (id) WHERE state = 'rejected'",
     ]
 
-    public func finishedJobs(since: Date) throws -> [FinishedJob] {
-        try connections.query("""
+    public func finishedJobs(since: Date) async throws -> [FinishedJob] {
+        try await database.query("""
             SELECT state, created_at, finished_at FROM jobs WHERE finished_at >= \(since)
             """).rows.compactMap { row in
             let (name, created, finished) = try row.decode((String, Date, Date).self)
@@ -40,10 +40,10 @@ extension PostgresJobQueue: ConsoleQueries {
         }
     }
 
-    public func finishedCounts(since: Date, slot: TimeInterval) throws -> [Int: [JobState: Int]] {
+    public func finishedCounts(since: Date, slot: TimeInterval) async throws -> [Int: [JobState: Int]] {
         // One index-only count per slot (no per-row grouping): slots from `since` to the last final job.
         var out: [Int: [JobState: Int]] = [:]
-        for row in try connections.query("""
+        for row in try await database.query("""
             WITH bounds AS (SELECT max(finished_at) AS last FROM jobs WHERE finished_at >= \(since))
             SELECT s, c.a, c.r, c.d
             FROM bounds, generate_series(0, COALESCE(floor(date_part('epoch', bounds.last - \(since)) / \(slot))::int8, -1)) AS s,
@@ -59,11 +59,11 @@ extension PostgresJobQueue: ConsoleQueries {
         return out
     }
 
-    public func refusals(since: Date) throws -> [String: Int] {
+    public func refusals(since: Date) async throws -> [String: Int] {
         var out: [String: Int] = [:]
         // The rows come from `jobs_refusals`; their code is read as json (cheaper than the index's safe function, a
         // subtransaction per row): a rejected job's outcome is always this service's own JSON.
-        for row in try connections.query("""
+        for row in try await database.query("""
             SELECT outcome::json ->> 'reason', count(*) FROM jobs
             WHERE state = 'rejected' AND finished_at >= \(since) GROUP BY 1
             """).rows {
@@ -73,8 +73,8 @@ extension PostgresJobQueue: ConsoleQueries {
         return out
     }
 
-    public func oldestDueSince() throws -> Date? {
-        try connections.query("SELECT run_after FROM jobs WHERE state = 'queued' ORDER BY run_after LIMIT 1")
+    public func oldestDueSince() async throws -> Date? {
+        try await database.query("SELECT run_after FROM jobs WHERE state = 'queued' ORDER BY run_after LIMIT 1")
             .rows.first?.decode(Date.self)
     }
 
@@ -102,15 +102,15 @@ extension PostgresJobQueue: ConsoleQueries {
         return q
     }
 
-    public func jobs(matching filter: JobFilter, before: String?, limit: Int) throws -> [Job] {
+    public func jobs(matching filter: JobFilter, before: String?, limit: Int) async throws -> [Job] {
         if filter.reason != nil, let state = filter.state, state != .rejected { return [] }  // only rejected jobs have a reason
-        return try connections.query(filtered("SELECT \(Self.columns) FROM jobs", filter, state: filter.state, before: before,
+        return try await database.query(filtered("SELECT \(Self.columns) FROM jobs", filter, state: filter.state, before: before,
                                               limit: limit)).rows.map(Self.job)
     }
 
-    public func deadJobIDs(matching filter: JobFilter, limit: Int) throws -> [String] {
+    public func deadJobIDs(matching filter: JobFilter, limit: Int) async throws -> [String] {
         if filter.reason != nil { return [] }
-        return try connections.query(filtered("SELECT id FROM jobs", filter, state: .dead, before: nil, limit: limit))
+        return try await database.query(filtered("SELECT id FROM jobs", filter, state: .dead, before: nil, limit: limit))
             .rows.map { try $0.decode(String.self) }
     }
 }

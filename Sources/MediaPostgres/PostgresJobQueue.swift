@@ -28,7 +28,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         case serverShifted(epoch: Date)
     }
 
-    public let connections: PostgresConnections
+    public let database: PostgresDatabase
     /// The clock of lease expiry and run-after times (`.server` outside tests).
     public let clock: Clock
     private let recordsEvents: Bool
@@ -42,14 +42,14 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     /// Connects, applies pending migrations (safe when several processes start at once). With
     /// `recordsEvents`, final states also write their notification to the outbox in the same transaction.
-    public init(connections: PostgresConnections, recordsEvents: Bool = false, clock: Clock = .server,
-                logger: Logger = Logger(label: "mediaworker.postgres")) throws {
-        self.connections = connections
+    public init(database: PostgresDatabase, recordsEvents: Bool = false, clock: Clock = .server,
+                logger: Logger = Logger(label: "mediaworker.postgres")) async throws {
+        self.database = database
         self.clock = clock
         self.recordsEvents = recordsEvents
         self.logger = logger
-        channel = "mediaworker_jobs" + (connections.location.schema.map { "_" + $0 } ?? "")
-        try PostgresSchema.migrate(connections, logger: logger)
+        channel = "mediaworker_jobs" + (database.location.schema.map { "_" + $0 } ?? "")
+        try await PostgresSchema.migrate(database, logger: logger)
     }
 
     deinit {
@@ -107,69 +107,69 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         return "(\(serverNow(now)) + (\(String(format: "%.6f", delay.isFinite ? delay : 0)))::float8 * interval '1 second')"
     }
 
-    private func jobs(_ query: PostgresQuery) throws -> [Job] {
-        try connections.query(query).rows.map(Self.job)
+    private func jobs(_ query: PostgresQuery) async throws -> [Job] {
+        try await database.query(query).rows.map(Self.job)
     }
 
     // MARK: jobs
 
-    /// One upload waiting to be inserted (group commit).
-    final class PendingEnqueue: @unchecked Sendable {
+    /// One upload waiting to be inserted (group commit), with the caller waiting for its result.
+    struct PendingEnqueue: Sendable {
         let job: NewJob, id: String, now: Date
-        var result: Result<EnqueueResult, any Error>?
-        init(job: NewJob, id: String, now: Date) {
-            self.job = job
-            self.id = id
-            self.now = now
-        }
+        let answer: CheckedContinuation<EnqueueResult, any Error>
     }
 
-    private let enqueueLock = NSCondition()
-    private var pendingEnqueues: [PendingEnqueue] = []
-    private var enqueueLeader = false
+    /// Uploads waiting for an INSERT, and whether a caller is leading one.
+    private let enqueues = Mutex<(pending: [PendingEnqueue], leading: Bool)>(([], false))
     /// Most uploads one INSERT statement takes (12 parameters each).
     static let enqueueBatchLimit = 500
 
-    /// Group commit: while one caller's INSERT is running, concurrent callers queue up; the next of them
-    /// inserts everything that queued in one statement and one commit. A lone caller inserts alone at once.
-    /// Each caller returns only once its own row is committed.
-    public func enqueue(_ new: NewJob, id: String, now: Date) throws -> EnqueueResult {
-        let mine = PendingEnqueue(job: new, id: id, now: now)
-        enqueueLock.lock()
-        pendingEnqueues.append(mine)
-        while true {
-            while mine.result == nil && enqueueLeader { enqueueLock.wait() }
-            if let result = mine.result {
-                enqueueLock.unlock()
-                return try result.get()
+    /// Group commit: while one caller's INSERT is running, concurrent callers queue up; when it ends, its leader
+    /// inserts everything that queued meanwhile in one statement and one commit, until none is left. A lone caller
+    /// inserts alone at once. Each caller returns only once its own row is committed.
+    public func enqueue(_ new: NewJob, id: String, now: Date) async throws -> EnqueueResult {
+        try await withCheckedThrowingContinuation { answer in
+            let lead = enqueues.withLock { state in
+                state.pending.append(PendingEnqueue(job: new, id: id, now: now, answer: answer))
+                if state.leading { return false }
+                state.leading = true
+                return true
             }
-            // Lead: insert what is waiting, oldest first (this caller's own upload may be in a later batch).
-            enqueueLeader = true
-            let batch = Array(pendingEnqueues.prefix(Self.enqueueBatchLimit))
-            pendingEnqueues.removeFirst(batch.count)
-            enqueueLock.unlock()
-            let results = insertEach(batch)
-            enqueueLock.lock()
-            for (pending, result) in zip(batch, results) { pending.result = result }
-            enqueueLeader = false
-            enqueueLock.broadcast()
+            guard lead else { return }
+            Task { await leadEnqueues() }
+        }
+    }
+
+    /// Inserts what is waiting, oldest first, batch after batch, until nothing is.
+    private func leadEnqueues() async {
+        while true {
+            let batch = enqueues.withLock { state -> [PendingEnqueue] in
+                let batch = Array(state.pending.prefix(Self.enqueueBatchLimit))
+                state.pending.removeFirst(batch.count)
+                if batch.isEmpty { state.leading = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            for (pending, result) in zip(batch, await insertEach(batch)) { pending.answer.resume(with: result) }
         }
     }
 
     /// Inserts a batch in one statement; when that statement fails for a batch of several, each upload is tried
     /// alone, so one bad row fails only its own caller. Every upload gets its own result.
-    private func insertEach(_ batch: [PendingEnqueue]) -> [Result<EnqueueResult, any Error>] {
+    private func insertEach(_ batch: [PendingEnqueue]) async -> [Result<EnqueueResult, any Error>] {
         do {
-            return try insert(batch)
+            return try await insert(batch)
         } catch {
             guard batch.count > 1 else { return [.failure(error)] }
-            return batch.map { p in (try? insert([p]).first) ?? .failure(error) }
+            var results: [Result<EnqueueResult, any Error>] = []
+            for p in batch { results.append((try? await insert([p]).first) ?? .failure(error)) }
+            return results
         }
     }
 
     /// One statement: insert every job whose key is new, and wake listening workers (delivered at commit);
     /// the others are looked up by their key. `created_at` is the caller's clock; `run_after` the server's.
-    private func insert(_ batch: [PendingEnqueue]) throws -> [Result<EnqueueResult, any Error>] {
+    private func insert(_ batch: [PendingEnqueue]) async throws -> [Result<EnqueueResult, any Error>] {
         var binds = PostgresBindings(capacity: batch.count * 12 + 1)
         var values: [String] = []
         for p in batch {
@@ -207,31 +207,39 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         // In an explicit transaction: an autocommit statement reports CommandComplete before its implicit commit,
         // so a server stopped in between (a restart, a failover) could acknowledge uploads it never kept — seen once
         // in the scale-out run as a 202 whose job did not exist. COMMIT answers only once the rows are durable.
-        let rows = try connections.transaction { try $0.run(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).rows }
+        let query = PostgresQuery(unsafeSQL: sql, binds: binds)
+        let rows = try await database.transaction { [logger] in try await $0.run(query, logger: logger).rows }
         var created: [String: Result<Job, any Error>] = [:]
         for row in rows {
             let id = try? row.makeRandomAccess()[0].decode(String.self)
             if let id { created[id] = Result { try Self.job(row) } }
         }
-        return batch.map { p in
-            if let job = created[p.id] { return job.map(EnqueueResult.created) }
-            return Result {
-                guard let key = p.job.idempotencyKey, let existing = try jobs(idempotencyKey: key).first else {
+        var results: [Result<EnqueueResult, any Error>] = []
+        for p in batch {
+            if let job = created[p.id] {
+                results.append(job.map(EnqueueResult.created))
+                continue
+            }
+            do {
+                guard let key = p.job.idempotencyKey, let existing = try await jobs(idempotencyKey: key).first else {
                     throw PostgresFailure("enqueue of \(p.id) inserted nothing and found no job with its key")
                 }
-                return existing.submission.contentSHA256 == p.job.contentSHA256 ? .existing(existing) : .conflict(existing)
+                results.append(.success(existing.submission.contentSHA256 == p.job.contentSHA256 ? .existing(existing) : .conflict(existing)))
+            } catch {
+                results.append(.failure(error))
             }
         }
+        return results
     }
 
-    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
-        try claim(worker: worker, limit: 1, lease: lease, maxAttempts: maxAttempts, now: now).first
+    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
+        try await claim(worker: worker, limit: 1, lease: lease, maxAttempts: maxAttempts, now: now).first
     }
 
     /// Claims up to `limit` jobs in one statement: expired leases first (their worker died), then queued jobs
     /// in `run_after` order. Rows another worker is claiming at the same moment are skipped, not waited for.
     /// Leases are granted, and found expired, by the server's clock.
-    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job] {
+    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job] {
         let server = serverNow(now)
         var q: PostgresQuery = """
             WITH lost AS (
@@ -249,7 +257,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             RETURNING
             """
         q.sql += " " + Self.qualifiedColumns
-        let claimed = try jobs(q).sorted { $0.runAfter == $1.runAfter ? $0.id < $1.id : $0.runAfter < $1.runAfter }
+        let claimed = try await jobs(q).sorted { $0.runAfter == $1.runAfter ? $0.id < $1.id : $0.runAfter < $1.runAfter }
         // Burials run when the queue looks idle, and at least every 10 s of claims on a queue that never is
         // (so a job whose workers keep dying cannot stay `running` behind a full queue).
         let buryDue = buryClock.withLock { last in
@@ -259,7 +267,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         }
         if buryDue {
             // The claim is committed: a failure here must not lose the claimed jobs.
-            do { try buryLostJobs(maxAttempts: maxAttempts, now: now) } catch {
+            do { try await buryLostJobs(maxAttempts: maxAttempts, now: now) } catch {
                 logger.warning("could not bury jobs whose workers keep dying; next idle claim retries", metadata: ["error": "\(error)"])
             }
         }
@@ -268,7 +276,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     /// A running job whose lease expired after its last attempt lost its worker every time: dead, not claimed again.
     /// Checked when a claim comes back short (the queue is idle), which keeps it off the busy path.
-    private func buryLostJobs(maxAttempts: Int, now: Date) throws {
+    private func buryLostJobs(maxAttempts: Int, now: Date) async throws {
         var q: PostgresQuery = """
             UPDATE jobs SET state = 'dead', finished_at = \(now), lease_owner = NULL, lease_expires_at = NULL,
                 last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
@@ -279,22 +287,22 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             """
         q.sql += " " + Self.columns
         if recordsEvents {
-            try connections.transaction { connection in
-                for row in try connection.run(q, logger: logger).rows { try recordFinal(connection, job: try Self.job(row), now: now) }
+            try await database.transaction { [self, q] connection in
+                for row in try await connection.run(q, logger: logger).rows { try await recordFinal(connection, job: try Self.job(row), now: now) }
             }
         } else {
-            try connections.query(q)
+            try await database.query(q)
         }
     }
 
-    public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
-        try connections.query("""
+    public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) async throws -> Bool {
+        try await database.query("""
             UPDATE jobs SET lease_expires_at = \(unescaped: serverNow(now)) + \(lease)::float8 * interval '1 second'
             WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
             """).metadata.rows == 1
     }
 
-    public func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
+    public func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool {
         var q: PostgresQuery = """
             UPDATE jobs SET state = \(result.state.rawValue), outcome = \(result.outcomeJSON), artifacts = \(StoredArtifact.columnText(result.artifacts)),
                 finished_at = \(now), lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
@@ -302,11 +310,11 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             RETURNING
             """
         q.sql += " " + Self.columns
-        return try finalUpdate(q, now: now)
+        return try await finalUpdate(q, now: now)
     }
 
     /// All the results in one UPDATE … FROM unnest(…): one round trip and one commit for the batch.
-    public func complete(_ results: [String: JobResult], worker: String, now: Date) throws -> Set<String> {
+    public func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
         guard !results.isEmpty else { return [] }
         let ids = Array(results.keys)
         let states = ids.map { results[$0]!.state.rawValue }
@@ -325,31 +333,31 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             : " jobs.id"
         let rows: [PostgresRow]
         if recordsEvents {
-            rows = try connections.transaction { connection in
-                let rows = try connection.run(q, logger: logger).rows
-                for row in rows { try recordFinal(connection, job: try Self.job(row), now: now) }
+            rows = try await database.transaction { [self, q] connection in
+                let rows = try await connection.run(q, logger: logger).rows
+                for row in rows { try await recordFinal(connection, job: try Self.job(row), now: now) }
                 return rows
             }
         } else {
-            rows = try connections.query(q).rows
+            rows = try await database.query(q).rows
         }
         return Set(try rows.map { try $0.makeRandomAccess()[0].decode(String.self) })
     }
 
     /// Runs an UPDATE that makes a job final; with events on, writes its event in the same transaction.
-    private func finalUpdate(_ q: PostgresQuery, now: Date) throws -> Bool {
-        guard recordsEvents else { return try connections.query(q).metadata.rows == 1 }
-        return try connections.transaction { connection in
-            guard let row = try connection.run(q, logger: logger).rows.first else { return false }
-            try recordFinal(connection, job: try Self.job(row), now: now)
+    private func finalUpdate(_ q: PostgresQuery, now: Date) async throws -> Bool {
+        guard recordsEvents else { return try await database.query(q).metadata.rows == 1 }
+        return try await database.transaction { [self, q] connection in
+            guard let row = try await connection.run(q, logger: logger).rows.first else { return false }
+            try await recordFinal(connection, job: try Self.job(row), now: now)
             return true
         }
     }
 
     /// `retryAt` is on the caller's clock: the job waits `retryAt − now` by the server's.
-    public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {
+    public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) async throws -> Bool {
         if let retryAt {
-            return try connections.query("""
+            return try await database.query("""
                 UPDATE jobs SET state = 'queued', run_after = \(unescaped: runAfter(retryAt, now: now)), last_error = \(error),
                     lease_owner = NULL, lease_expires_at = NULL
                 WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
@@ -361,21 +369,21 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             RETURNING
             """
         q.sql += " " + Self.columns
-        return try finalUpdate(q, now: now)
+        return try await finalUpdate(q, now: now)
     }
 
     /// `retryAt` is on the caller's clock: the job waits `retryAt − now` by the server's.
-    public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool {
-        try connections.query("""
+    public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool {
+        try await database.query("""
             UPDATE jobs SET state = 'queued', run_after = \(unescaped: runAfter(retryAt, now: now)), attempts = GREATEST(0, attempts - 1),
                 last_error = \(error), lease_owner = NULL, lease_expires_at = NULL
             WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
             """).metadata.rows == 1
     }
 
-    public func release(id: String, worker: String, now: Date) throws -> Bool {
+    public func release(id: String, worker: String, now: Date) async throws -> Bool {
         // The attempt counted at claim time is given back: the job never really ran. Other workers are woken.
-        try connections.query("""
+        try await database.query("""
             WITH released AS (
                 UPDATE jobs SET state = 'queued', run_after = \(unescaped: serverNow(now)), attempts = GREATEST(0, attempts - 1),
                     lease_owner = NULL, lease_expires_at = NULL
@@ -385,8 +393,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             """).rows.count == 1
     }
 
-    public func retry(id: String, now: Date) throws -> Bool {
-        try connections.query("""
+    public func retry(id: String, now: Date) async throws -> Bool {
+        try await database.query("""
             WITH requeued AS (
                 UPDATE jobs SET state = 'queued', attempts = 0, run_after = \(unescaped: serverNow(now)), finished_at = NULL
                 WHERE id = \(id) AND state = 'dead' RETURNING id)
@@ -394,21 +402,21 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             """).rows.count == 1
     }
 
-    public func job(id: String) throws -> Job? {
+    public func job(id: String) async throws -> Job? {
         var q: PostgresQuery = "SELECT"
         q.sql += " \(Self.columns) FROM jobs WHERE id = $1"
         q.binds.append(id)
-        return try jobs(q).first
+        return try await jobs(q).first
     }
 
-    public func jobs(idempotencyKey: String) throws -> [Job] {
+    public func jobs(idempotencyKey: String) async throws -> [Job] {
         var q: PostgresQuery = "SELECT"
         q.sql += " \(Self.columns) FROM jobs WHERE idempotency_key = $1"
         q.binds.append(idempotencyKey)
-        return try jobs(q)
+        return try await jobs(q)
     }
 
-    public func jobs(state: JobState?, limit: Int) throws -> [Job] {
+    public func jobs(state: JobState?, limit: Int) async throws -> [Job] {
         var q: PostgresQuery = "SELECT"
         q.sql += " \(Self.columns) FROM jobs"
         if let state {
@@ -418,12 +426,12 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             q.sql += " ORDER BY id DESC LIMIT $1"
         }
         q.binds.append(limit)
-        return try jobs(q)
+        return try await jobs(q)
     }
 
-    public func activeCounts() throws -> [JobState: Int] {
+    public func activeCounts() async throws -> [JobState: Int] {
         // Each from its partial index (jobs_queued, jobs_leases, jobs_dead): the cost is the number of such jobs.
-        let row = try connections.query("""
+        let row = try await database.query("""
             SELECT (SELECT COUNT(*) FROM jobs WHERE state = 'queued'), (SELECT COUNT(*) FROM jobs WHERE state = 'running'),
                    (SELECT COUNT(*) FROM jobs WHERE state = 'dead')
             """).rows.first
@@ -431,10 +439,10 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         return [.queued: queued, .running: running, .dead: dead]
     }
 
-    public func counts() throws -> [JobState: Int] {
+    public func counts() async throws -> [JobState: Int] {
         var counts: [JobState: Int] = [:]
         for state in JobState.allCases { counts[state] = 0 }
-        for row in try connections.query("SELECT state, COUNT(*) FROM jobs GROUP BY state").rows {
+        for row in try await database.query("SELECT state, COUNT(*) FROM jobs GROUP BY state").rows {
             let (name, n) = try row.decode((String, Int).self)
             if let state = JobState(rawValue: name) { counts[state] = n }
         }
@@ -447,7 +455,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         if let listener {
             listener.add(handler)
         } else {
-            let listener = PostgresListener(connections: connections, channel: channel, logger: logger)
+            let listener = PostgresListener(database: database, channel: channel, logger: logger)
             listener.add(handler)
             listener.start()
             self.listener = listener
@@ -456,17 +464,17 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     // MARK: outbox
 
-    private func recordFinal(_ connection: PostgresConnection, job: Job, now: Date) throws {
+    private func recordFinal(_ connection: PostgresConnection, job: Job, now: Date) async throws {
         let eventID = JobID.make(now: now)
         let payload = MediaJSONEvent.payload(eventID: eventID, job: job, at: now)
-        try connection.run("""
+        try await connection.run("""
             INSERT INTO outbox (id, job_id, payload, created_at, attempts, next_attempt_at)
             VALUES (\(eventID), \(job.id), \(payload), \(now), 0, \(now))
             """, logger: logger)
     }
 
-    public func claimEvents(limit: Int, lease: TimeInterval, now: Date) throws -> [OutboxEvent] {
-        try connections.query("""
+    public func claimEvents(limit: Int, lease: TimeInterval, now: Date) async throws -> [OutboxEvent] {
+        try await database.query("""
             UPDATE outbox SET next_attempt_at = \(now.addingTimeInterval(lease)), attempts = attempts + 1
             WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= \(now)
                          ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
@@ -477,105 +485,79 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         }.sorted { $0.id < $1.id }
     }
 
-    public func markDelivered(id: String, now: Date) throws {
-        try connections.query("UPDATE outbox SET delivered_at = \(now), last_error = NULL WHERE id = \(id)")
+    public func markDelivered(id: String, now: Date) async throws {
+        try await database.query("UPDATE outbox SET delivered_at = \(now), last_error = NULL WHERE id = \(id)")
     }
 
-    public func markFailed(id: String, error: String, retryAt: Date) throws {
-        try connections.query("""
+    public func markFailed(id: String, error: String, retryAt: Date) async throws {
+        try await database.query("""
             UPDATE outbox SET next_attempt_at = \(retryAt), last_error = \(error) WHERE id = \(id) AND delivered_at IS NULL
             """)
     }
 
-    public func pendingEvents() throws -> Int {
-        try connections.query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").rows.first?.decode(Int.self) ?? 0
+    public func pendingEvents() async throws -> Int {
+        try await database.query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").rows.first?.decode(Int.self) ?? 0
     }
 }
 
-/// One connection that LISTENs on the queue's channel and calls the handlers on every notification;
-/// reconnects with backoff when the server goes away, and calls the handlers once reconnected (jobs may
-/// have arrived meanwhile).
-final class PostgresListener: @unchecked Sendable {
-    private let connections: PostgresConnections
+/// One pooled connection that LISTENs on the queue's channel (PostgresNIO's `listen(on:)`) and calls the handlers on
+/// every notification; when the connection is lost it listens again with backoff, and calls the handlers once it
+/// does (jobs may have arrived meanwhile).
+final class PostgresListener: Sendable {
+    private let database: PostgresDatabase
     private let channel: String
     private let logger: Logger
-    private let condition = NSCondition()
-    private var handlers: [@Sendable () -> Void] = []
-    private var stopped = false
-    private var current: PostgresConnection?
+    private let handlers = Mutex<[@Sendable () -> Void]>([])
+    private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(connections: PostgresConnections, channel: String, logger: Logger) {
-        self.connections = connections
+    init(database: PostgresDatabase, channel: String, logger: Logger) {
+        self.database = database
         self.channel = channel
         self.logger = logger
     }
 
     func add(_ handler: @escaping @Sendable () -> Void) {
-        condition.lock()
-        handlers.append(handler)
-        condition.unlock()
+        handlers.withLock { $0.append(handler) }
     }
 
     private func notify() {
-        condition.lock()
-        let all = handlers
-        condition.unlock()
-        for handler in all { handler() }
+        for handler in handlers.withLock({ $0 }) { handler() }
     }
 
     func start() {
-        let thread = Thread { [self] in loop() }
-        thread.name = "mediaworker.listen"
-        thread.start()
+        task.withLock { task in
+            guard task == nil else { return }
+            task = Task { [self] in await loop() }
+        }
     }
 
     func stop() {
-        condition.lock()
-        stopped = true
-        let connection = current
-        condition.broadcast()
-        condition.unlock()
-        if let connection { let _: EventLoopFuture<Void> = connection.close() }
+        task.withLock { $0?.cancel() }
     }
 
-    private func loop() {
+    private func loop() async {
         var delay = 0.1
         var first = true
-        while true {
-            condition.lock()
-            if stopped { condition.unlock(); return }
-            condition.unlock()
+        while !Task.isCancelled {
             do {
-                let connection = try connections.connect()
-                connection.addListener(channel: channel) { [weak self] _, _ in self?.notify() }
-                do {
-                    try connection.run(PostgresQuery(unsafeSQL: "LISTEN \"\(channel)\""), logger: logger)
-                } catch {
-                    try? connection.close().wait()
-                    throw error
+                let channel = channel
+                try await database.client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        if !first { self.logger.info("listening again for new jobs", metadata: ["channel": "\(channel)"]) }
+                        first = false
+                        delay = 0.1
+                        self.notify()
+                        for try await _ in notifications { self.notify() }
+                    }
                 }
-                condition.lock()
-                current = connection
-                let stop = stopped
-                condition.unlock()
-                if stop { try? connection.close().wait(); return }
-                if !first { logger.info("listening again for new jobs", metadata: ["channel": "\(channel)"]) }
-                first = false
-                delay = 0.1
-                notify()
-                try? connection.closeFuture.wait()
-                condition.lock()
-                current = nil
-                condition.unlock()
-                if !connection.isClosed { try? connection.close().wait() }
+                if Task.isCancelled { return }
                 logger.warning("lost the LISTEN connection; reconnecting", metadata: ["channel": "\(channel)"])
             } catch {
+                if Task.isCancelled { return }
                 logger.warning("cannot LISTEN for new jobs; polling meanwhile",
                                metadata: ["error": "\(error)", "retry_in_s": "\(delay)"])
             }
-            condition.lock()
-            if !stopped { _ = condition.wait(until: Date().addingTimeInterval(delay)) }
-            condition.unlock()
+            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
             delay = min(5, delay * 2)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// Versioned schema migrations, applied at start-up by whichever process gets there first: every process
@@ -75,33 +76,51 @@ enum PostgresSchema {
         ("v5-console-indexes", PostgresJobQueue.consoleIndexes),
     ]
 
-    /// Applies pending migrations on a connection of its own (the advisory lock belongs to a session).
-    static func migrate(_ connections: PostgresConnections, logger: Logger) throws {
-        let connection = try connections.connect()
-        defer { try? connection.close().wait() }
-        let lockName = "mediaworker.migrations.\(connections.location.schema ?? "public")"
-        try connection.run("SELECT pg_advisory_lock(hashtext(\(lockName)))", logger: logger)
-        defer { _ = try? connection.run("SELECT pg_advisory_unlock(hashtext(\(lockName)))", logger: logger) }
-        if let schema = connections.location.schema {
-            try connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \"\(schema)\""), logger: logger)
+    /// Applies pending migrations on one pooled connection, under a session advisory lock it lets go of afterwards.
+    static func migrate(_ database: PostgresDatabase, logger: Logger) async throws {
+        let lockName = "mediaworker.migrations.\(database.location.schema ?? "public")"
+        let schema = database.location.schema
+        try await database.withConnection { connection in
+            try await connection.run("SELECT pg_advisory_lock(hashtext(\(lockName)))", logger: logger)
+            do {
+                try await apply(on: connection, schema: schema, logger: logger)
+            } catch {
+                await unlock(connection, lockName, logger: logger)
+                throw error
+            }
+            await unlock(connection, lockName, logger: logger)
         }
-        try connection.run("""
+    }
+
+    /// The connection goes back to the pool: the session lock must be let go of, or the connection closed.
+    private static func unlock(_ connection: PostgresConnection, _ lockName: String, logger: Logger) async {
+        if (try? await connection.run("SELECT pg_advisory_unlock(hashtext(\(lockName)))", logger: logger)) == nil {
+            let closing: EventLoopFuture<Void> = connection.close()
+            _ = closing
+        }
+    }
+
+    private static func apply(on connection: PostgresConnection, schema: String?, logger: Logger) async throws {
+        if let schema {
+            try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \"\(schema)\""), logger: logger)
+        }
+        try await connection.run("""
             CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
             """, logger: logger)
         var applied = Set<String>()
-        for row in try connection.run("SELECT version FROM schema_migrations", logger: logger).rows {
+        for row in try await connection.run("SELECT version FROM schema_migrations", logger: logger).rows {
             applied.insert(try row.decode(String.self))
         }
         for migration in migrations where !applied.contains(migration.version) {
-            try connection.run("BEGIN", logger: logger)
+            try await connection.run("BEGIN", logger: logger)
             do {
                 for statement in migration.statements {
-                    try connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try connection.run("INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
-                try connection.run("COMMIT", logger: logger)
+                try await connection.run("INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
+                try await connection.run("COMMIT", logger: logger)
             } catch {
-                _ = try? connection.run("ROLLBACK", logger: logger)
+                _ = try? await connection.run("ROLLBACK", logger: logger)
                 throw PostgresFailure("migration \(migration.version) failed: \(error)")
             }
             logger.info("applied migration", metadata: ["version": "\(migration.version)"])

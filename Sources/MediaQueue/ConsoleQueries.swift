@@ -56,17 +56,17 @@ public struct FinishedBucket: Sendable, Equatable {
 /// keyset on the (time-ordered) id.
 public protocol ConsoleQueries: Sendable {
     /// Jobs that reached a final state at or after `since` (the last hour: a few thousand rows at most).
-    func finishedJobs(since: Date) throws -> [FinishedJob]
+    func finishedJobs(since: Date) async throws -> [FinishedJob]
     /// Final jobs at or after `since`, counted per slot of `slot` seconds from `since` (slot index → state → count).
-    func finishedCounts(since: Date, slot: TimeInterval) throws -> [Int: [JobState: Int]]
+    func finishedCounts(since: Date, slot: TimeInterval) async throws -> [Int: [JobState: Int]]
     /// Rejections at or after `since`, by the outcome's `reason`.
-    func refusals(since: Date) throws -> [String: Int]
+    func refusals(since: Date) async throws -> [String: Int]
     /// Since when the longest-waiting queued job has been due (its `run_after`); nil when none is queued.
-    func oldestDueSince() throws -> Date?
+    func oldestDueSince() async throws -> Date?
     /// Up to `limit` jobs matching `filter`, newest first, older than the job `before` (keyset paging) when given.
-    func jobs(matching filter: JobFilter, before: String?, limit: Int) throws -> [Job]
+    func jobs(matching filter: JobFilter, before: String?, limit: Int) async throws -> [Job]
     /// Dead jobs matching `filter` (the filter's own state is ignored), up to `limit`.
-    func deadJobIDs(matching filter: JobFilter, limit: Int) throws -> [String]
+    func deadJobIDs(matching filter: JobFilter, limit: Int) async throws -> [String]
 }
 
 /// The console's overview, assembled from `ConsoleQueries` (driver-independent).
@@ -93,11 +93,11 @@ public struct QueueOverview: Sendable {
     public var acceptedDay: Int { lastDay.reduce(0) { $0 + $1.accepted } }
     public var rejectedDay: Int { lastDay.reduce(0) { $0 + $1.rejected } }
 
-    public static func read(_ queue: any JobQueue & EventOutbox & ConsoleQueries, now: Date = Date()) throws -> QueueOverview {
+    public static func read(_ queue: any JobQueue & EventOutbox & ConsoleQueries, now: Date = Date()) async throws -> QueueOverview {
         let t = now.timeIntervalSince1970
         let hourStart = Date(timeIntervalSince1970: (t / 60).rounded(.down) * 60 - 59 * 60)
         let dayStart = Date(timeIntervalSince1970: (t / 3600).rounded(.down) * 3600 - 23 * 3600)
-        let recent = try queue.finishedJobs(since: hourStart)
+        let recent = try await queue.finishedJobs(since: hourStart)
         var hour = (0..<60).map { FinishedBucket(start: hourStart.addingTimeInterval(Double($0) * 60)) }
         var spans: [Double] = []
         for job in recent {
@@ -117,7 +117,7 @@ public struct QueueOverview: Sendable {
             spans.isEmpty ? nil : spans[min(spans.count - 1, max(0, Int((q * Double(spans.count)).rounded(.up)) - 1))]
         }
         var day = (0..<24).map { FinishedBucket(start: dayStart.addingTimeInterval(Double($0) * 3600)) }
-        for (slot, counts) in try queue.finishedCounts(since: dayStart, slot: 3600) where day.indices.contains(slot) {
+        for (slot, counts) in try await queue.finishedCounts(since: dayStart, slot: 3600) where day.indices.contains(slot) {
             day[slot].accepted = counts[.accepted] ?? 0
             day[slot].rejected = counts[.rejected] ?? 0
             day[slot].dead = counts[.dead] ?? 0
@@ -126,10 +126,10 @@ public struct QueueOverview: Sendable {
             d.map { (code: $0.key, count: $0.value) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.code < $1.code }
         }
         return QueueOverview(
-            now: now, active: try queue.activeCounts(), lastHour: hour, lastDay: day,
-            refusalsHour: sorted(try queue.refusals(since: hourStart)), refusalsDay: sorted(try queue.refusals(since: dayStart)),
+            now: now, active: try await queue.activeCounts(), lastHour: hour, lastDay: day,
+            refusalsHour: sorted(try await queue.refusals(since: hourStart)), refusalsDay: sorted(try await queue.refusals(since: dayStart)),
             medianToFinal: quantile(0.5), p95ToFinal: quantile(0.95),
-            queueLatency: try queue.oldestDueSince().map { max(0, now.timeIntervalSince($0)) },
-            outboxPending: try queue.pendingEvents())
+            queueLatency: try await queue.oldestDueSince().map { max(0, now.timeIntervalSince($0)) },
+            outboxPending: try await queue.pendingEvents())
     }
 }

@@ -4,7 +4,7 @@ import MediaJSON
 
 /// Where a job is in its life. `accepted`, `rejected` and `dead` are final.
 public enum JobState: String, Sendable, Codable, CaseIterable {
-    /// Waiting to be claimed (new, or back after a retryable error once `runAfter` has passed).
+    /// Waiting to be claimed once `runAfter` has passed: new, released, or back after an error (JSON `retryAt`).
     case queued
     /// Claimed by a worker that holds its lease.
     case running
@@ -87,7 +87,7 @@ public struct Job: Sendable, Equatable {
         self.artifacts = artifacts
     }
 
-    /// The job as docs/contract.md's `GET /v1/jobs/{id}` shows it. `artifactURL` gives each artifact's signed URL
+    /// The job as docs/jobs.md's `GET /v1/jobs/{id}` shows it. `artifactURL` gives each artifact's signed URL
     /// (the HTTP service): the artifacts then show it instead of their `etag`. Without it (the CLI, the outbox's
     /// events) they show as stored.
     public func json(artifactURL: ((StoredArtifact) -> String)? = nil) -> JSONValue {

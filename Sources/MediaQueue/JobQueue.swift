@@ -18,47 +18,47 @@ import Foundation
 /// server's clock on PostgreSQL (workers on several machines share it, whatever their own clocks say).
 public protocol JobQueue: Sendable {
     /// Adds a job, or finds the one its idempotency key already names.
-    func enqueue(_ job: NewJob, id: String, now: Date) throws -> EnqueueResult
+    func enqueue(_ job: NewJob, id: String, now: Date) async throws -> EnqueueResult
 
     /// Claims the next runnable job for `worker` with a lease of `lease` seconds; nil when none is due.
     /// A job found with an expired lease after `maxAttempts` claims is declared dead instead.
-    func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job?
+    func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job?
 
     /// Claims up to `limit` runnable jobs at once, in one transaction (a worker with several free slots).
-    func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job]
+    func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job]
 
     /// Records several final results at once, in one transaction; the ids whose lease `worker` still held
     /// (the others are unchanged).
-    func complete(_ results: [String: JobResult], worker: String, now: Date) throws -> Set<String>
+    func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String>
 
     /// Extends the lease; false when `worker` no longer holds it.
-    func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool
+    func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) async throws -> Bool
 
     /// Records the final result; false when `worker` no longer holds the lease (nothing is changed).
-    func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool
+    func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool
 
     /// Records a retryable error: back to `queued` after `retryAt`, or `dead` when `retryAt` is nil.
-    func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool
+    func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) async throws -> Bool
 
     /// Puts a claimed job back because the infrastructure failed it (store, database, helpers), not its content:
     /// queued again after `retryAt`, with `error` as its last error and the attempt counted at claim given back.
-    func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool
+    func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool
 
     /// Gives a claimed job back untouched (graceful shutdown): queued again, claimable at once.
-    func release(id: String, worker: String, now: Date) throws -> Bool
+    func release(id: String, worker: String, now: Date) async throws -> Bool
 
     /// Re-queues a dead job on purpose, with a fresh attempt budget. False unless the job is dead.
-    func retry(id: String, now: Date) throws -> Bool
+    func retry(id: String, now: Date) async throws -> Bool
 
-    func job(id: String) throws -> Job?
+    func job(id: String) async throws -> Job?
     /// The job an idempotency key names (zero or one).
-    func jobs(idempotencyKey: String) throws -> [Job]
-    func jobs(state: JobState?, limit: Int) throws -> [Job]
+    func jobs(idempotencyKey: String) async throws -> [Job]
+    func jobs(state: JobState?, limit: Int) async throws -> [Job]
     /// Jobs in every state: reads the whole table (tests, benchmarks, the CLI); not for per-request use.
-    func counts() throws -> [JobState: Int]
+    func counts() async throws -> [JobState: Int]
     /// Jobs `queued`, `running` and `dead`, each counted from an index: cheap however many jobs are final
     /// (`/readyz`, `/metrics`).
-    func activeCounts() throws -> [JobState: Int]
+    func activeCounts() async throws -> [JobState: Int]
 
     /// Asks to be told when another process may have made a job claimable (PostgreSQL: LISTEN/NOTIFY).
     /// Drivers without such a signal never call `handler`; workers then find jobs by polling.
@@ -66,21 +66,5 @@ public protocol JobQueue: Sendable {
 }
 
 extension JobQueue {
-    /// One claim after another (drivers override it with a single statement).
-    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job] {
-        var jobs: [Job] = []
-        while jobs.count < limit, let job = try claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now) {
-            jobs.append(job)
-        }
-        return jobs
-    }
-
-    /// One completion after another (drivers override it with a single transaction).
-    public func complete(_ results: [String: JobResult], worker: String, now: Date) throws -> Set<String> {
-        var held = Set<String>()
-        for (id, result) in results where try complete(id: id, worker: worker, result: result, now: now) { held.insert(id) }
-        return held
-    }
-
     public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {}
 }

@@ -23,11 +23,11 @@ public struct OutboxEvent: Sendable, Equatable {
 /// The outbox half of the queue contract (same database, same drivers).
 public protocol EventOutbox: Sendable {
     /// Takes up to `limit` undelivered events that are due, hiding them from other senders for `lease` seconds.
-    func claimEvents(limit: Int, lease: TimeInterval, now: Date) throws -> [OutboxEvent]
+    func claimEvents(limit: Int, lease: TimeInterval, now: Date) async throws -> [OutboxEvent]
     /// The receiver acknowledged the event.
-    func markDelivered(id: String, now: Date) throws
+    func markDelivered(id: String, now: Date) async throws
     /// Delivery failed; try again at `retryAt`.
-    func markFailed(id: String, error: String, retryAt: Date) throws
+    func markFailed(id: String, error: String, retryAt: Date) async throws
     /// Events not yet delivered.
-    func pendingEvents() throws -> Int
+    func pendingEvents() async throws -> Int
 }

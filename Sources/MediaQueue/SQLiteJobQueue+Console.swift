@@ -19,8 +19,8 @@ extension SQLiteJobQueue: ConsoleQueries {
         CREATE INDEX jobs_dead_id ON jobs(id) WHERE state = 'dead';
         """
 
-    public func finishedJobs(since: Date) throws -> [FinishedJob] {
-        try pool.read { db in
+    public func finishedJobs(since: Date) async throws -> [FinishedJob] {
+        try await pool.read { db in
             try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT state, created_at, finished_at FROM jobs INDEXED BY jobs_finished WHERE finished_at >= ?
                 """), arguments: [since.timeIntervalSince1970]).compactMap { row in
@@ -31,8 +31,8 @@ extension SQLiteJobQueue: ConsoleQueries {
         }
     }
 
-    public func finishedCounts(since: Date, slot: TimeInterval) throws -> [Int: [JobState: Int]] {
-        try pool.read { db in
+    public func finishedCounts(since: Date, slot: TimeInterval) async throws -> [Int: [JobState: Int]] {
+        try await pool.read { db in
             var out: [Int: [JobState: Int]] = [:]
             for row in try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT CAST((finished_at - ?) / ? AS INTEGER) AS slot, state, COUNT(*) FROM jobs INDEXED BY jobs_finished
@@ -45,8 +45,8 @@ extension SQLiteJobQueue: ConsoleQueries {
         }
     }
 
-    public func refusals(since: Date) throws -> [String: Int] {
-        try pool.read { db in
+    public func refusals(since: Date) async throws -> [String: Int] {
+        try await pool.read { db in
             var out: [String: Int] = [:]
             for row in try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT \(Self.reasonExpression) AS reason, COUNT(*) FROM jobs INDEXED BY jobs_refusals
@@ -58,8 +58,8 @@ extension SQLiteJobQueue: ConsoleQueries {
         }
     }
 
-    public func oldestDueSince() throws -> Date? {
-        try pool.read { db in
+    public func oldestDueSince() async throws -> Date? {
+        try await pool.read { db in
             try Double.fetchOne(db.cachedStatement(sql: "SELECT MIN(run_after) FROM jobs WHERE state = 'queued'"))
                 .map(Date.init(timeIntervalSince1970:))
         }
@@ -101,10 +101,10 @@ extension SQLiteJobQueue: ConsoleQueries {
         return (parts.isEmpty ? "" : " WHERE " + parts.joined(separator: " AND "), index)
     }
 
-    public func jobs(matching filter: JobFilter, before: String?, limit: Int) throws -> [Job] {
+    public func jobs(matching filter: JobFilter, before: String?, limit: Int) async throws -> [Job] {
         // Only rejected jobs have a reason.
         if filter.reason != nil, let state = filter.state, state != .rejected { return [] }
-        return try pool.read { db in
+        return try await pool.read { db in
             var arguments = StatementArguments()
             var conditions: [String] = []
             if let before {
@@ -121,9 +121,9 @@ extension SQLiteJobQueue: ConsoleQueries {
         }
     }
 
-    public func deadJobIDs(matching filter: JobFilter, limit: Int) throws -> [String] {
+    public func deadJobIDs(matching filter: JobFilter, limit: Int) async throws -> [String] {
         if filter.reason != nil { return [] }  // only rejected jobs have a reason
-        return try pool.read { db in
+        return try await pool.read { db in
             var arguments = StatementArguments()
             let (clause, index) = Self.whereClause(filter, state: .dead, conditions: [], arguments: &arguments)
             _ = arguments.append(contentsOf: [limit])

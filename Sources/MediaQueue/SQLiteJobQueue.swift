@@ -131,9 +131,9 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
             """).execute(arguments: [eventID, job.id, payload, now, now])
     }
 
-    public func claimEvents(limit: Int, lease: TimeInterval, now: Date) throws -> [OutboxEvent] {
+    public func claimEvents(limit: Int, lease: TimeInterval, now: Date) async throws -> [OutboxEvent] {
         let t = now.timeIntervalSince1970
-        return try pool.write { db in
+        return try await pool.write { db in
             let rows = try Row.fetchAll(db, sql: """
                 UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1
                 WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ?
@@ -146,26 +146,26 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func markDelivered(id: String, now: Date) throws {
-        try pool.write { db in
+    public func markDelivered(id: String, now: Date) async throws {
+        try await pool.write { db in
             try db.execute(sql: "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ?",
                            arguments: [now.timeIntervalSince1970, id])
         }
     }
 
-    public func markFailed(id: String, error: String, retryAt: Date) throws {
-        try pool.write { db in
+    public func markFailed(id: String, error: String, retryAt: Date) async throws {
+        try await pool.write { db in
             try db.execute(sql: "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND delivered_at IS NULL",
                            arguments: [retryAt.timeIntervalSince1970, error, id])
         }
     }
 
-    public func pendingEvents() throws -> Int {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL") ?? 0 }
+    public func pendingEvents() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL") ?? 0 }
     }
 
-    public func enqueue(_ new: NewJob, id: String, now: Date) throws -> EnqueueResult {
-        try pool.write { db in
+    public func enqueue(_ new: NewJob, id: String, now: Date) async throws -> EnqueueResult {
+        try await pool.write { db in
             if let key = new.idempotencyKey,
                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?"),
                                           arguments: [key]) {
@@ -185,19 +185,19 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
+    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
         let t = now.timeIntervalSince1970
-        if try nothingDue(t) { return nil }
-        let job = try pool.write { db in try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) }
+        if try await nothingDue(t) { return nil }
+        let job = try await pool.write { db in try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) }
         busy.withLock { $0 = job != nil }
         return job
     }
 
     /// After an empty claim, a read first, without the write lock: idle workers polling an empty queue must not
     /// serialise behind each other or behind enqueues.
-    private func nothingDue(_ t: Double) throws -> Bool {
+    private func nothingDue(_ t: Double) async throws -> Bool {
         guard !busy.withLock({ $0 }) else { return false }
-        return try !pool.read { db in
+        return try await !pool.read { db in
             try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_after <= ?)
                     OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < ?)
@@ -229,11 +229,11 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     /// Up to `limit` claims in one write transaction (one commit for the batch).
-    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job] {
-        guard limit > 1 else { return try claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now).map { [$0] } ?? [] }
+    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job] {
+        guard limit > 1 else { return try await claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now).map { [$0] } ?? [] }
         let t = now.timeIntervalSince1970
-        if try nothingDue(t) { return [] }
-        let jobs = try pool.write { db in
+        if try await nothingDue(t) { return [] }
+        let jobs = try await pool.write { db in
             var jobs: [Job] = []
             while jobs.count < limit, let job = try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) {
                 jobs.append(job)
@@ -245,8 +245,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     /// All the results in one write transaction (one commit for the batch).
-    public func complete(_ results: [String: JobResult], worker: String, now: Date) throws -> Set<String> {
-        try pool.write { db in
+    public func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
+        try await pool.write { db in
             var held = Set<String>()
             for (id, result) in results where try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) {
                 held.insert(id)
@@ -263,8 +263,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         return try row.map(job)
     }
 
-    public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
-        try pool.write { db in
+    public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) async throws -> Bool {
+        try await pool.write { db in
             try db.cachedStatement(sql: """
                 UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?
                 """).execute(arguments: [now.timeIntervalSince1970 + lease, id, worker])
@@ -272,8 +272,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
-        try pool.write { db in try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) }
+    public func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool {
+        try await pool.write { db in try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) }
     }
 
     private func completeOne(_ db: Database, id: String, worker: String, result: JobResult, now: Double) throws -> Bool {
@@ -287,8 +287,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         return true
     }
 
-    public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {
-        try pool.write { db in
+    public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) async throws -> Bool {
+        try await pool.write { db in
             if let retryAt {
                 try db.execute(sql: """
                     UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
@@ -306,8 +306,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool {
-        try pool.write { db in
+    public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool {
+        try await pool.write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', run_after = ?, attempts = MAX(0, attempts - 1), last_error = ?,
                     lease_owner = NULL, lease_expires_at = NULL
@@ -317,8 +317,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func release(id: String, worker: String, now: Date) throws -> Bool {
-        try pool.write { db in
+    public func release(id: String, worker: String, now: Date) async throws -> Bool {
+        try await pool.write { db in
             // The attempt counted at claim time is given back: the job never really ran.
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', run_after = ?, attempts = MAX(0, attempts - 1), lease_owner = NULL,
@@ -329,8 +329,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func retry(id: String, now: Date) throws -> Bool {
-        try pool.write { db in
+    public func retry(id: String, now: Date) async throws -> Bool {
+        try await pool.write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, finished_at = NULL WHERE id = ? AND state = 'dead'
                 """, arguments: [now.timeIntervalSince1970, id])
@@ -338,18 +338,18 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func job(id: String) throws -> Job? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
+    public func job(id: String) async throws -> Job? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
     }
 
-    public func jobs(idempotencyKey: String) throws -> [Job] {
-        try pool.read { db in
+    public func jobs(idempotencyKey: String) async throws -> [Job] {
+        try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?", arguments: [idempotencyKey]).map(Self.job)
         }
     }
 
-    public func jobs(state: JobState?, limit: Int) throws -> [Job] {
-        try pool.read { db in
+    public func jobs(state: JobState?, limit: Int) async throws -> [Job] {
+        try await pool.read { db in
             let rows: [Row]
             if let state {
                 rows = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
@@ -361,10 +361,10 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func activeCounts() throws -> [JobState: Int] {
+    public func activeCounts() async throws -> [JobState: Int] {
         // One range of the (state, run_after) index per state: the cost is the number of such jobs, not the
         // millions of final ones a GROUP BY over the table would read.
-        try pool.read { db in
+        try await pool.read { db in
             var counts: [JobState: Int] = [:]
             for state in JobState.active {
                 counts[state] = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM jobs WHERE state = ?"),
@@ -374,8 +374,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func counts() throws -> [JobState: Int] {
-        try pool.read { db in
+    public func counts() async throws -> [JobState: Int] {
+        try await pool.read { db in
             var counts: [JobState: Int] = [:]
             for state in JobState.allCases { counts[state] = 0 }
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {

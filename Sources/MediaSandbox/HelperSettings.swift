@@ -1,6 +1,6 @@
 import MediaPipeline
 
-/// How helper processes are run and limited, from `MEDIAWORKER_*` variables (defaults in the README).
+/// How helper processes are run and limited, from `MEDIAWORKER_*` variables (defaults in docs/configuration.md).
 public struct HelperSettings: Sendable, Equatable {
     /// What happens when the kernel refuses part of the sandbox (`MEDIAWORKER_SANDBOX`).
     public enum Mode: String, Sendable, CaseIterable {

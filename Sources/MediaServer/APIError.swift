@@ -2,7 +2,7 @@ import HTTPTypes
 import Hummingbird
 import MediaDomain
 
-/// The API's error codes (docs/contract.md) and the one table of their HTTP statuses.
+/// The API's error codes (docs/http-api.md) and the one table of their HTTP statuses.
 public enum APIErrorCode: String, Sendable {
     case unauthorized
     case invalidParameter = "invalid_parameter"

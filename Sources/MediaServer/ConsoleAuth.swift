@@ -3,7 +3,7 @@ import HummingbirdBcrypt
 import MediaDomain
 import Synchronization
 
-/// The operations console's settings, from `MEDIAWORKER_CONSOLE*` variables (defaults in the README, "Console").
+/// The operations console's settings, from `MEDIAWORKER_CONSOLE*` variables (defaults in docs/configuration.md).
 public struct ConsoleSettings: Sendable {
     /// Whether `/console` is served (`MEDIAWORKER_CONSOLE`, default true; `false` turns it off).
     public var enabled = true

@@ -142,7 +142,7 @@ struct ConsoleService: Sendable {
     func overview(_ context: ConsoleContext) async throws -> Response {
         let session = try requireSession(context)
         let queue = self.queue
-        let o = try await NIOThreadPool.singleton.runIfActive { try QueueOverview.read(queue) }
+        let o = try await QueueOverview.read(queue)
         let health = service.processing()
         return html(.ok, views.render("overview", views.overview(o, health: health, session: session)))
     }
@@ -162,9 +162,7 @@ struct ConsoleService: Sendable {
         let filter = filter(query)
         let before = query["before"].flatMap { JobID.isValid($0) ? $0 : nil }
         let limit = settings.pageSize, queue = self.queue
-        let jobs = try await NIOThreadPool.singleton.runIfActive {
-            try queue.jobs(matching: filter, before: before, limit: limit + 1)
-        }
+        let jobs = try await queue.jobs(matching: filter, before: before, limit: limit + 1)
         let page = Array(jobs.prefix(limit))
         let older = jobs.count > limit ? page.last?.id : nil
         return html(.ok, views.render("jobs", views.jobs(page, filter: filter, older: older, first: before == nil,
@@ -175,7 +173,7 @@ struct ConsoleService: Sendable {
         let session = try requireSession(context)
         let id = try context.parameters.require("id")
         let queue = self.queue
-        guard JobID.isValid(id), let job = try await NIOThreadPool.singleton.runIfActive({ try queue.job(id: id) }) else {
+        guard JobID.isValid(id), let job = try await queue.job(id: id) else {
             return html(.notFound, views.render("message", views.page(session: session, title: "Not found",
                                                                       extra: ["message": "No job \(id)."])))
         }
@@ -190,7 +188,7 @@ struct ConsoleService: Sendable {
         let id = try context.parameters.require("id")
         guard JobID.isValid(id) else { return Response.redirect(to: "/console/jobs", type: .normal) }
         let queue = self.queue
-        let done = try await NIOThreadPool.singleton.runIfActive { try queue.retry(id: id, now: Date()) }
+        let done = try await queue.retry(id: id, now: Date())
         if done {
             service.wake()
             logger.notice("console: dead job re-queued", metadata: ["user": "\(session.user)", "job": "\(id)"])
@@ -202,7 +200,7 @@ struct ConsoleService: Sendable {
         let session = try requireSession(context)
         let filter = filter(Self.dictionary(request.uri.queryParameters))
         let queue = self.queue
-        let ids = try await NIOThreadPool.singleton.runIfActive { try queue.deadJobIDs(matching: filter, limit: Self.retryLimit) }
+        let ids = try await queue.deadJobIDs(matching: filter, limit: Self.retryLimit)
         return html(.ok, views.render("confirm", views.confirm(count: ids.count, limit: Self.retryLimit, filter: filter,
                                                                session: session)))
     }
@@ -213,10 +211,9 @@ struct ConsoleService: Sendable {
         if let refused { return refused }
         let filter = filter(form)
         let queue = self.queue
-        let retried = try await NIOThreadPool.singleton.runIfActive { () throws -> Int in
-            var n = 0
-            for id in try queue.deadJobIDs(matching: filter, limit: Self.retryLimit) where try queue.retry(id: id, now: Date()) { n += 1 }
-            return n
+        var retried = 0
+        for id in try await queue.deadJobIDs(matching: filter, limit: Self.retryLimit) where try await queue.retry(id: id, now: Date()) {
+            retried += 1
         }
         if retried > 0 { service.wake() }
         logger.notice("console: dead jobs re-queued", metadata: [

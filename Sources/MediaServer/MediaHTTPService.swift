@@ -13,7 +13,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 
-/// The routes of docs/contract.md: the gateway's uploads and job status (bearer token), the desk's signed media,
+/// The routes of docs/http-api.md: the gateway's uploads and job status (bearer token), the desk's signed media,
 /// and the operational endpoints. Depends on the queue and the store, never on the codecs.
 public struct MediaHTTPService: Sendable {
     public let queue: any JobQueue & EventOutbox
@@ -98,11 +98,10 @@ public struct MediaHTTPService: Sendable {
         let p = parameters
         let result: EnqueueResult
         do {
-            result = try await NIOThreadPool.singleton.runIfActive {
-                try intake.submit(body, from: p.from, channel: p.channel, declaredType: p.declaredType, fileName: p.fileName,
-                                  idempotencyKey: p.idempotencyKey, conversationId: p.conversationId,
-                                  businessNumber: p.businessNumber, expectedSHA256: p.sha256, contentSHA256: digest)
-            }
+            result = try await intake.submit(body, from: p.from, channel: p.channel, declaredType: p.declaredType,
+                                             fileName: p.fileName, idempotencyKey: p.idempotencyKey,
+                                             conversationId: p.conversationId, businessNumber: p.businessNumber,
+                                             expectedSHA256: p.sha256, contentSHA256: digest)
         } catch let rejection as Rejection {
             throw checksumMismatch(rejection, parameters: parameters)
         } catch {
@@ -127,7 +126,7 @@ public struct MediaHTTPService: Sendable {
         }
     }
 
-    /// 422 `checksum_mismatch` (docs/contract.md): nothing was stored or queued.
+    /// 422 `checksum_mismatch` (docs/http-api.md): nothing was stored or queued.
     func checksumMismatch(_ rejection: Rejection, parameters: UploadParameters) -> APIError {
         logger.warning("upload refused: checksum_mismatch", metadata: [
             "expected": "\(rejection.details["expected"] ?? "")", "actual": "\(rejection.details["actual"] ?? "")",
@@ -144,18 +143,18 @@ public struct MediaHTTPService: Sendable {
     }
 
     func fresh(_ job: Job) async throws -> Job {
-        try await NIOThreadPool.singleton.runIfActive { try queue.job(id: job.id) } ?? job
+        try await queue.job(id: job.id) ?? job
     }
 
     func job(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard JobID.isValid(id), let job = try await NIOThreadPool.singleton.runIfActive({ try queue.job(id: id) }) else {
+        guard JobID.isValid(id), let job = try await queue.job(id: id) else {
             throw APIError(.notFound, "no job \(id)")
         }
         return Self.json(.ok, jobJSON(job))
     }
 
-    /// The job as docs/contract.md shows it, each artifact with a signed URL valid for `urlTTL`.
+    /// The job as docs/http-api.md shows it, each artifact with a signed URL valid for `urlTTL`.
     func jobJSON(_ job: Job) -> JSONValue {
         let expires = Int(Date().timeIntervalSince1970 + settings.urlTTL)
         return job.json(artifactURL: { signer.url(jobID: job.id, role: $0.role.rawValue, expires: expires) })
@@ -226,9 +225,9 @@ public struct MediaHTTPService: Sendable {
         guard JobID.isValid(jobID), let role = ArtifactRole(rawValue: roleName) else { return nil }
         let key = jobID + "/" + roleName
         if let hit = mediaCache.get(key) { return hit }
-        return try await NIOThreadPool.singleton.runIfActive { () throws -> MediaCache.Entry? in
-            guard let job = try queue.job(id: jobID), let artifact = job.artifacts.first(where: { $0.role == role }),
-                  let bytes = try store.get(jobID: jobID, role: roleName) else { return nil }
+        do {
+            guard let job = try await queue.job(id: jobID), let artifact = job.artifacts.first(where: { $0.role == role }),
+                  let bytes = try await store.get(jobID: jobID, role: roleName) else { return nil }
             let entry = MediaCache.Entry(
                 bytes: ByteBuffer(bytes: bytes), contentType: artifact.contentType,
                 etag: "\"\(artifact.etag ?? String(job.submission.contentSHA256.prefix(32)))\"",
@@ -246,11 +245,8 @@ public struct MediaHTTPService: Sendable {
     func ready() async throws -> Response {
         let counts: [JobState: Int]
         do {
-            counts = try await NIOThreadPool.singleton.runIfActive { () throws -> [JobState: Int] in
-                let counts = try queue.activeCounts()
-                _ = try store.size(jobID: "00000000-0000-7000-8000-000000000000", role: ArtifactRole.original.rawValue)
-                return counts
-            }
+            counts = try await queue.activeCounts()
+            _ = try await store.size(jobID: "00000000-0000-7000-8000-000000000000", role: ArtifactRole.original.rawValue)
         } catch {
             logger.error("not ready: the queue or the store does not answer", metadata: ["error": "\(error)"])
             throw APIError(.notReady, "the queue or the blob store does not answer")
@@ -272,7 +268,7 @@ public struct MediaHTTPService: Sendable {
     func metrics() async throws -> Response {
         // Index-backed counts only: queued, running, dead (final outcomes are counted as they happen in
         // mediaworker_jobs_total), and the outbox backlog.
-        let (counts, pending) = try await NIOThreadPool.singleton.runIfActive { (try queue.activeCounts(), try queue.pendingEvents()) }
+        let counts = try await queue.activeCounts(), pending = try await queue.pendingEvents()
         for (state, n) in counts {
             Gauge(label: "mediaworker_queue_jobs", dimensions: [("state", state.rawValue)]).record(n)
         }

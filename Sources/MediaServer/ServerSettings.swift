@@ -2,7 +2,7 @@
 import Foundation
 import MediaDomain
 
-/// How the HTTP service runs, from `MEDIAWORKER_*` variables (defaults in the README).
+/// How the HTTP service runs, from `MEDIAWORKER_*` variables (defaults in docs/configuration.md).
 public struct ServerSettings: Sendable {
     /// Listening address (`MEDIAWORKER_HOST`, default loopback only).
     public var host = "127.0.0.1"
@@ -17,7 +17,7 @@ public struct ServerSettings: Sendable {
     public var urlTTL: TimeInterval = 900
     /// Largest accepted upload, bytes (`MEDIAWORKER_MAX_BYTES`, read by the same rule as the pipeline's).
     public var maxBytes = Settings.defaultMaxBytes
-    /// Where final job events are POSTed (`MEDIAWORKER_CALLBACK_URL`); nil: events are kept, not sent.
+    /// Where final job events are POSTed (`MEDIAWORKER_CALLBACK_URL`); nil: no events are recorded.
     public var callbackURL: URL?
     /// HMAC key for the callback signature (`MEDIAWORKER_CALLBACK_SECRET`).
     public var callbackSecret = ""

@@ -2,7 +2,7 @@ import HummingbirdCore
 import MediaDomain
 import MediaIntake
 
-/// The query parameters of `POST /v1/attachments` (docs/contract.md, "HTTP API"), parsed and checked without any
+/// The query parameters of `POST /v1/attachments` (docs/http-api.md), parsed and checked without any
 /// I/O, so the rules can be tested and fuzzed on their own (Fuzz/FuzzHTTP).
 ///
 /// Rules, in the order they are checked (the first that fails answers `400 invalid_parameter`):

@@ -39,7 +39,7 @@ public struct WebhookDispatcher: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let events: [OutboxEvent]
             do {
-                events = try outbox.claimEvents(limit: 16, lease: 60, now: Date())
+                events = try await outbox.claimEvents(limit: 16, lease: 60, now: Date())
             } catch {
                 logger.error("outbox unavailable", metadata: ["error": "\(error)"])
                 events = []
@@ -65,11 +65,11 @@ public struct WebhookDispatcher: Service {
             let (_, response) = try await session.data(for: request)
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0
             guard (200..<300).contains(status) else { throw CallbackRefused(status: status) }
-            try outbox.markDelivered(id: event.id, now: Date())
+            try await outbox.markDelivered(id: event.id, now: Date())
             logger.debug("event delivered", metadata: ["event": "\(event.id)", "job": "\(event.jobID)"])
         } catch {
             let delay = Backoff.delay(after: event.attempts, base: 1, maximum: maximumBackoff)
-            try? outbox.markFailed(id: event.id, error: "\(error)", retryAt: Date().addingTimeInterval(delay))
+            try? await outbox.markFailed(id: event.id, error: "\(error)", retryAt: Date().addingTimeInterval(delay))
             logger.warning("event delivery failed; will retry", metadata: [
                 "event": "\(event.id)", "attempt": "\(event.attempts)", "retry_in_s": "\(Int(delay.rounded()))",
                 "error": "\(error)"])

@@ -4,13 +4,13 @@ import MediaDomain
 /// Where originals and artifacts live, keyed by job id and role, never by a user-supplied name.
 public protocol BlobStore: Sendable {
     /// Stores `bytes` atomically: a reader sees the old blob or the whole new one, never a part.
-    func put(jobID: String, role: String, bytes: [UInt8]) throws
+    func put(jobID: String, role: String, bytes: [UInt8]) async throws
     /// The blob's bytes, or nil when there is none.
-    func get(jobID: String, role: String) throws -> [UInt8]?
+    func get(jobID: String, role: String) async throws -> [UInt8]?
     /// The blob's size, or nil when there is none.
-    func size(jobID: String, role: String) throws -> Int?
+    func size(jobID: String, role: String) async throws -> Int?
     /// Removes every blob of a job.
-    func delete(jobID: String) throws
+    func delete(jobID: String) async throws
 }
 
 /// A key that is not a job id or a role the service makes (it would be a path to somewhere else).

@@ -24,7 +24,7 @@ public final class FileBlobStore: BlobStore {
         return try folder(jobID).appendingPathComponent(role)
     }
 
-    public func put(jobID: String, role: String, bytes: [UInt8]) throws {
+    public func put(jobID: String, role: String, bytes: [UInt8]) async throws {
         let target = try file(jobID, role)
         let dir = target.deletingLastPathComponent()
         // A folder made here is only durable once its parent is fsynced too (the shard, then the blobs root).
@@ -74,7 +74,7 @@ public final class FileBlobStore: BlobStore {
         guard fsync(fd) == 0 else { throw POSIXError.current("fsync \(folder.path)") }
     }
 
-    public func get(jobID: String, role: String) throws -> [UInt8]? {
+    public func get(jobID: String, role: String) async throws -> [UInt8]? {
         let path = try file(jobID, role).path
         guard let data = FileManager.default.contents(atPath: path) else {
             if FileManager.default.fileExists(atPath: path) { throw POSIXError.current("read \(path)") }
@@ -83,7 +83,7 @@ public final class FileBlobStore: BlobStore {
         return [UInt8](data)
     }
 
-    public func size(jobID: String, role: String) throws -> Int? {
+    public func size(jobID: String, role: String) async throws -> Int? {
         var st = stat()
         let path = try file(jobID, role).path
         guard stat(path, &st) == 0 else {
@@ -93,7 +93,7 @@ public final class FileBlobStore: BlobStore {
         return Int(st.st_size)
     }
 
-    public func delete(jobID: String) throws {
+    public func delete(jobID: String) async throws {
         let dir = try folder(jobID)
         if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
     }

@@ -40,31 +40,35 @@ public struct JobProcessor: Sendable {
     /// Processes `job` (claimed by `worker`) and records the result or the error. Never throws: a queue
     /// that cannot be written to leaves the job for lease rescue.
     @discardableResult
-    public func run(_ job: Job, worker: String, logger: Logger) -> Disposition {
+    public func run(_ job: Job, worker: String, logger: Logger) async -> Disposition {
         var log = logger
         log[metadataKey: "job"] = "\(job.id)"
         log[metadataKey: "attempt"] = "\(job.attempts)"
         let clock = ContinuousClock()
         var phases: [(String, Duration)] = []
-        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        func timed<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
             let start = clock.now
             defer { phases.append((name, clock.now - start)) }
-            return try body()
+            return try await body()
         }
         do {
-            guard let bytes = try timed("load", { try store.get(jobID: job.id, role: ArtifactRole.original.rawValue) }) else {
+            guard let bytes = try await timed("load", { try await store.get(jobID: job.id, role: ArtifactRole.original.rawValue) }) else {
                 throw MissingOriginal(jobID: job.id)
             }
-            var timings = MediaPipeline.PhaseTimings()
-            let outcome = try pipeline.process(bytes, facts: AttachmentFacts(
-                from: job.submission.from, declaredType: job.submission.declaredType, fileName: job.submission.fileName,
-                channel: job.submission.channel), timings: &timings)
+            let facts = AttachmentFacts(from: job.submission.from, declaredType: job.submission.declaredType,
+                                        fileName: job.submission.fileName, channel: job.submission.channel)
+            // The codec work (a helper process's round trip, or the in-process pipeline) on a thread of its own.
+            let (outcome, timings) = try await OffPool.run { [pipeline] in
+                var timings = MediaPipeline.PhaseTimings()
+                let outcome = try pipeline.process(bytes, facts: facts, timings: &timings)
+                return (outcome, timings)
+            }
             phases.append(("sniff", timings.sniff))
             phases.append(("transform", timings.transform))
-            let result = try timed("store") { try storeArtifacts(of: outcome, jobID: job.id) }
+            let result = try await timed("store") { try await storeArtifacts(of: outcome, jobID: job.id) }
             // The result is kept through a database outage: the write is tried again until it lands (or another
             // worker has taken the job over), instead of letting the lease lapse and the work be lost.
-            let held = try timed("complete") { try persisting(log) { try queue.complete(id: job.id, worker: worker, result: result, now: Date()) } }
+            let held = try await timed("complete") { try await persisting(log) { try await queue.complete(id: job.id, worker: worker, result: result, now: Date()) } }
             outageStreak.reset()
             log.info(held ? "job finished" : "job finished but its lease was taken over; result discarded",
                      metadata: metadata(phases, ["state": "\(result.state.rawValue)"]))
@@ -76,14 +80,14 @@ public struct JobProcessor: Sendable {
             // crashes or hangs ends the job in its helper): the job waits for the outage to end, attempt kept.
             if Date().timeIntervalSince(job.createdAt) < outageWindow {
                 let retryAt = retry.backoff(after: outageStreak.increment(), now: Date())
-                let held = (try? persisting(log) { try queue.postpone(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
+                let held = (try? await persisting(log) { try await queue.postpone(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
                 log.warning("job postponed: the infrastructure failed it (the attempt is not counted)",
                             metadata: metadata(phases, ["error": "\(message)", "retry_at": "\(Job.timestamp(retryAt))"]))
                 Counter(label: "mediaworker_jobs_total", dimensions: dimensions(job, kind: "unknown", outcome: "postponed")).increment()
                 return held ? .postponed : .leaseLost
             }
             let retryAt = retry.retryAt(afterAttempt: job.attempts, now: Date())
-            let held = (try? persisting(log) { try queue.fail(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
+            let held = (try? await persisting(log) { try await queue.fail(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
             log.warning(retryAt == nil ? "job failed; no attempts left, it is dead" : "job failed; will retry",
                         metadata: metadata(phases, ["error": "\(message)",
                                                     "retry_at": "\(retryAt.map(Job.timestamp) ?? "never")"]))
@@ -95,15 +99,15 @@ public struct JobProcessor: Sendable {
 
     /// Runs a queue write, trying it again with backoff (0.1 s doubling to 5 s) for up to `writePatience` while it
     /// throws: the database may be restarting. The last error is thrown when it never lands.
-    func persisting<T>(_ log: Logger, _ write: () throws -> T) throws -> T {
+    func persisting<T>(_ log: Logger, _ write: () async throws -> T) async throws -> T {
         let clock = ContinuousClock()
         let end = clock.now + .seconds(Self.writePatience)
         var pause = 0.1
         while true {
-            do { return try write() } catch {
+            do { return try await write() } catch {
                 guard clock.now + .milliseconds(Int64(pause * 1000)) < end else { throw error }
                 log.warning("queue write failed; trying again", metadata: ["error": "\(error)", "in_s": "\(pause)"])
-                Thread.sleep(forTimeInterval: pause)
+                try? await Task.sleep(for: .milliseconds(Int64(pause * 1000)))
                 pause = min(5, pause * 2)
             }
         }
@@ -113,16 +117,16 @@ public struct JobProcessor: Sendable {
     static let writePatience: Int64 = 120
 
     /// Writes every artifact but the original (already stored at intake) and builds the job result.
-    func storeArtifacts(of outcome: Outcome, jobID: String) throws -> JobResult {
+    func storeArtifacts(of outcome: Outcome, jobID: String) async throws -> JobResult {
         let outcomeJSON = outcome.json(location: { _ in nil })
         guard case .accepted(let accepted) = outcome else {
             return JobResult(state: .rejected, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifacts: [])
         }
         for artifact in accepted.artifacts where artifact.role != .original {
-            try store.put(jobID: jobID, role: artifact.role.rawValue, bytes: artifact.bytes)
+            try await store.put(jobID: jobID, role: artifact.role.rawValue, bytes: artifact.bytes)
         }
         let artifacts = accepted.artifacts.map { a in
-            // A strong validator for HTTP caching and If-Range: the SHA-256 of the bytes.
+            // A strong validator for HTTP caching and If-Range: the first 128 bits of the bytes' SHA-256.
             StoredArtifact(role: a.role, contentType: a.contentType, size: a.bytes.count,
                            etag: Hex.encode(SHA256.hash(data: a.bytes).prefix(16)), width: a.width, height: a.height,
                            durationMs: a.durationMs, sendAs: a.sendAs)
@@ -130,7 +134,7 @@ public struct JobProcessor: Sendable {
         return JobResult(state: .accepted, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifacts: artifacts)
     }
 
-    /// The job carries artifacts beside the outcome (docs/contract.md), so the outcome object omits them.
+    /// The job carries artifacts beside the outcome (docs/jobs.md), so the outcome object omits them.
     static func withoutArtifacts(_ json: JSONValue) -> String {
         guard case .object(let members) = json else { return json.serialized() }
         return JSONValue.object(members.filter { $0.0 != "artifacts" }).serialized()
@@ -178,4 +182,22 @@ final class OutageStreak: @unchecked Sendable {
 struct MissingOriginal: Error, CustomStringConvertible {
     var jobID: String
     var description: String { "the original of job \(jobID) is missing from the store" }
+}
+
+/// Runs blocking work (codecs, waits on a helper process) on a thread of its own, off Swift's cooperative pool, whose
+/// few threads must stay free for the database and HTTP work of every other job.
+public enum OffPool {
+    /// Stack size of such threads: libvips and the decoders recurse deeper than a default secondary thread allows.
+    static let stackSize = 8 << 20
+
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            let thread = Thread {
+                c.resume(with: Result { try body() })
+            }
+            thread.name = "mediaworker.codec"
+            thread.stackSize = stackSize
+            thread.start()
+        }
+    }
 }

@@ -2,7 +2,7 @@ import Foundation
 import MediaDomain
 import MediaQueue
 
-/// How the queue worker runs, from `MEDIAWORKER_*` variables (defaults in the README).
+/// How the queue worker runs, from `MEDIAWORKER_*` variables (defaults in docs/configuration.md).
 public struct WorkerSettings: Sendable, Equatable {
     /// Jobs processed at once (`MEDIAWORKER_WORKERS`, default: the number of cores); 0 makes `serve` an
     /// API-only process when workers run elsewhere.

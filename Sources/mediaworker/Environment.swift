@@ -16,7 +16,8 @@ struct StorageOptions: ParsableArguments {
     var data: String?
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
-    var settings: Settings { Settings(environment: environment) }
+    /// The storage variables, read as settings; an empty one counts as unset (`MEDIAWORKER_DATABASE_URL=` is SQLite).
+    var settings: Settings { Settings(environment: environment.filter { !$0.value.isEmpty }) }
 
     var dataFolder: URL {
         URL(fileURLWithPath: data ?? environment["MEDIAWORKER_DATA"] ?? "data", isDirectory: true)
@@ -28,21 +29,22 @@ struct StorageOptions: ParsableArguments {
     /// - store: `MEDIAWORKER_STORE=postgres` → the `blobs` table; `MEDIAWORKER_STORE=FOLDER` → files under
     ///   `FOLDER/blobs` (a shared mount for several machines); unset → `postgres` with a PostgreSQL queue,
     ///   `DATA/blobs` with SQLite.
-    func open() throws -> (queue: any JobQueue & EventOutbox, store: any BlobStore) {
+    func open() async throws -> Storage {
         // Final-state events are recorded for delivery only when there is somewhere to deliver them.
         let notifies = !(environment["MEDIAWORKER_CALLBACK_URL"] ?? "").isEmpty
         let queue: any JobQueue & EventOutbox
-        var connections: PostgresConnections?
+        var database: PostgresDatabase?
         if let url = environment["MEDIAWORKER_DATABASE_URL"], !url.isEmpty {
             guard PostgresLocation.isPostgres(url) else {
                 throw ValidationError("MEDIAWORKER_DATABASE_URL=\(url): expected postgres://user@host:port/database")
             }
-            let poolSize = environment["MEDIAWORKER_DATABASE_POOL"]?.isEmpty == false
-                ? try settings.int("MEDIAWORKER_DATABASE_POOL", 1...Int.max) ?? 8 : 8
-            let pool = PostgresConnections(location: try PostgresLocation(url: url), maxConnections: poolSize,
-                                           logger: Logger(label: "mediaworker.postgres"))
-            connections = pool
-            queue = try PostgresJobQueue(connections: pool, recordsEvents: notifies)
+            let poolSize = try settings.int("MEDIAWORKER_DATABASE_POOL", 1...Int.max) ?? 8
+            let connectWait = try settings.int("MEDIAWORKER_DATABASE_CONNECT_TIMEOUT", 1...300) ?? 10
+            let db = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: poolSize,
+                                          connectWait: Double(connectWait), logger: Logger(label: "mediaworker.postgres"))
+            db.start()
+            database = db
+            queue = try await PostgresJobQueue(database: db, recordsEvents: notifies)
         } else {
             let path = environment["MEDIAWORKER_DATABASE"] ?? dataFolder.appendingPathComponent("mediaworker.sqlite").path
             let durability = try settings.choice("MEDIAWORKER_SQLITE_SYNCHRONOUS", SQLiteJobQueue.Durability.self) ?? .normal
@@ -51,16 +53,45 @@ struct StorageOptions: ParsableArguments {
         let store: any BlobStore
         switch environment["MEDIAWORKER_STORE"] ?? "" {
         case "postgres":
-            guard let connections else {
+            guard let database else {
                 throw ValidationError("MEDIAWORKER_STORE=postgres needs MEDIAWORKER_DATABASE_URL=postgres://…")
             }
-            store = try PostgresBlobStore(connections: connections, migrated: true)
+            store = try await PostgresBlobStore(database: database, migrated: true)
         case "":
-            store = try connections.map { try PostgresBlobStore(connections: $0, migrated: true) } ?? FileBlobStore(root: dataFolder)
+            if let database {
+                store = try await PostgresBlobStore(database: database, migrated: true)
+            } else {
+                store = try FileBlobStore(root: dataFolder)
+            }
         case let folder:
             store = try FileBlobStore(root: URL(fileURLWithPath: folder, isDirectory: true))
         }
-        return (queue, store)
+        return Storage(queue: queue, store: store, database: database)
+    }
+
+    /// Opens the storage for a one-shot command, runs `body`, and closes it (its PostgreSQL client) whatever happens.
+    func using<T>(_ body: (Storage) async throws -> T) async throws -> T {
+        let storage = try await open()
+        do {
+            let value = try await body(storage)
+            await storage.close()
+            return value
+        } catch {
+            await storage.close()
+            throw error
+        }
+    }
+}
+
+/// The queue and the store a command works on, and the PostgreSQL client behind them (if any).
+struct Storage {
+    var queue: any JobQueue & EventOutbox
+    var store: any BlobStore
+    var database: PostgresDatabase?
+
+    /// Ends the PostgreSQL client of a one-shot command.
+    func close() async {
+        await database?.shutdown()
     }
 }
 

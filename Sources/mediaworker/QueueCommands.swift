@@ -11,7 +11,7 @@ import MediaWorker
 import ServiceLifecycle
 
 /// `mediaworker enqueue FILE`: stores the file and queues its job; prints the job.
-struct EnqueueCommand: ParsableCommand {
+struct EnqueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enqueue",
         abstract: "Store a file and queue it for processing; print the job as JSON.",
@@ -27,12 +27,13 @@ struct EnqueueCommand: ParsableCommand {
     @Option(name: .customLong("business-number")) var businessNumber: String?
     @OptionGroup var storage: StorageOptions
 
-    func run() throws {
+    func run() async throws {
         guard let bytes = readFile(file) else { throw ValidationError("cannot read \(file)") }
-        let (queue, store) = try storage.open()
-        let result = try AttachmentIntake(queue: queue, store: store).submit(
-            bytes, from: from, channel: channel, declaredType: declaredType, fileName: fileName,
-            idempotencyKey: idempotencyKey, conversationId: conversationId, businessNumber: businessNumber)
+        let result = try await storage.using { storage in
+            try await AttachmentIntake(queue: storage.queue, store: storage.store).submit(
+                bytes, from: from, channel: channel, declaredType: declaredType, fileName: fileName,
+                idempotencyKey: idempotencyKey, conversationId: conversationId, businessNumber: businessNumber)
+        }
         printJSON(result.job.json())
         if case .conflict = result {
             FileHandle.standardError.write(Data("idempotency key \(idempotencyKey ?? "") was already used for other bytes\n".utf8))
@@ -54,7 +55,8 @@ struct WorkCommand: AsyncParsableCommand {
         let env = storage.environment
         var workerSettings = try WorkerSettings(environment: env)
         guard workerSettings.concurrency > 0 else { throw ValidationError("MEDIAWORKER_WORKERS=0: a worker needs at least 1") }
-        let (queue, store) = try storage.open()
+        let opened = try await storage.open()
+        let (queue, store) = (opened.queue, opened.store)
         let logger = Logger(label: "mediaworker")
         let pipeline = try SandboxedPipeline(environment: env, capacity: workerSettings.concurrency, logger: logger)
         pipeline.start()
@@ -63,7 +65,9 @@ struct WorkCommand: AsyncParsableCommand {
                                                 outageWindow: workerSettings.outageWindow),
                             settings: workerSettings, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: WorkerService(worker: worker))],
+            // The PostgreSQL client first: services stop in reverse order, so it outlives the worker's drain.
+            services: (opened.database.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
+                + [.init(service: WorkerService(worker: worker))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -71,45 +75,51 @@ struct WorkCommand: AsyncParsableCommand {
 }
 
 /// `mediaworker jobs show|list|retry`.
-struct JobsCommand: ParsableCommand {
+struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs", abstract: "Inspect and re-queue jobs.",
         subcommands: [Show.self, List.self, Retry.self])
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print one job as JSON (exit 4 when there is none).")
         @Argument var id: String
         @OptionGroup var storage: StorageOptions
-        func run() throws {
-            guard let job = try storage.open().queue.job(id: id) else {
-                FileHandle.standardError.write(Data("no job \(id)\n".utf8))
-                throw ExitCode(4)
+        func run() async throws {
+            try await storage.using { storage in
+                guard let job = try await storage.queue.job(id: id) else {
+                    FileHandle.standardError.write(Data("no job \(id)\n".utf8))
+                    throw ExitCode(4)
+                }
+                printJSON(job.json())
             }
-            printJSON(job.json())
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print jobs, newest first, one JSON object per line.")
         @Option(help: "Only jobs in this state: queued, running, accepted, rejected or dead.") var state: JobState?
         @Option(help: "At most this many.") var limit: Int = 100
         @OptionGroup var storage: StorageOptions
-        func run() throws {
-            for job in try storage.open().queue.jobs(state: state, limit: limit) { printJSON(job.json()) }
+        func run() async throws {
+            try await storage.using { storage in
+                for job in try await storage.queue.jobs(state: state, limit: limit) { printJSON(job.json()) }
+            }
         }
     }
 
-    struct Retry: ParsableCommand {
+    struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Re-queue a dead job with a fresh attempt budget (exit 4 unless it is dead).")
         @Argument var id: String
         @OptionGroup var storage: StorageOptions
-        func run() throws {
-            let queue = try storage.open().queue
-            guard try queue.retry(id: id, now: Date()), let job = try queue.job(id: id) else {
-                FileHandle.standardError.write(Data("job \(id) is not dead (or does not exist)\n".utf8))
-                throw ExitCode(4)
+        func run() async throws {
+            try await storage.using { storage in
+                let queue = storage.queue
+                guard try await queue.retry(id: id, now: Date()), let job = try await queue.job(id: id) else {
+                    FileHandle.standardError.write(Data("job \(id) is not dead (or does not exist)\n".utf8))
+                    throw ExitCode(4)
+                }
+                printJSON(job.json())
             }
-            printJSON(job.json())
         }
     }
 }

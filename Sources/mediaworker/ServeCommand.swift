@@ -29,7 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let host { settings.host = host }
         if let port { settings.port = port }
         var workerSettings = try WorkerSettings(environment: env)
-        let (queue, store) = try storage.open()
+        let opened = try await storage.open()
+        let (queue, store) = (opened.queue, opened.store)
         let logger = Logger(label: "mediaworker")
         for note in settings.generated { logger.warning("not configured, generated for this run: \(note)") }
 
@@ -70,6 +71,8 @@ struct ServeCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("listening on http://\(listenHost):\(port)\n".utf8))
             },
             logger: logger)
+        // The PostgreSQL client first: services stop in reverse order, so it outlives the worker's drain.
+        if let database = opened.database { app.addServices(database) }
         if workerSettings.concurrency > 0 {
             app.addServices(WorkerService(worker: worker))
         } else {
@@ -78,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let url = settings.callbackURL {
             app.addServices(WebhookDispatcher(outbox: queue, url: url, secret: settings.callbackSecret, logger: logger))
         } else {
-            logger.notice("MEDIAWORKER_CALLBACK_URL not set: job events are kept in the outbox, not sent")
+            logger.notice("MEDIAWORKER_CALLBACK_URL not set: no job events are recorded or sent")
         }
         try await app.runService()
     }

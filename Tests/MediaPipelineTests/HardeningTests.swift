@@ -24,7 +24,7 @@ import Testing
         #expect(opens(try FixtureManifest.named("png-palette").bytes()) == "pngload_buffer")
         #expect(opens(try FixtureManifest.named("gif87a").bytes()) == "gifload_buffer")
         #expect(opens(try FixtureManifest.named("pdf-text-3-pages").bytes()) == "pdfload_buffer")
-        // WebP for visitors' stickers (docs/contract.md).
+        // WebP for visitors' stickers (docs/policy.md).
         #expect(opens(try FixtureManifest.named("webp-declared-jpeg").bytes()) == "webpload_buffer")
     }
 

@@ -17,18 +17,19 @@ extension TestBackend {
     /// found expired in SQL from the server's clock; a synthetic step of 20 s is 20 s more of it. `ServerClockTests`
     /// use the production clock (`.server`) with real clocks skewed by an hour.
     func make(clock: PostgresJobQueue.Clock = .serverShifted(epoch: t0))
-        throws -> (queue: any JobQueue, open: @Sendable () throws -> any JobQueue) {
+        async throws -> (queue: any JobQueue, open: @Sendable () async throws -> any JobQueue) {
         let storage: TestStorage = try make("mw-queue")
         switch self {
         case .sqlite:
-            return (try storage.queue(), { try storage.queue() })
+            return (try await storage.queue(), { try await storage.queue() })
         case .postgres:
             let url = storage.environment["MEDIAWORKER_DATABASE_URL"] ?? ""
-            let open: @Sendable () throws -> any JobQueue = {
-                try PostgresJobQueue(connections: PostgresConnections(location: try PostgresLocation(url: url), maxConnections: 4),
-                                     clock: clock)
+            let open: @Sendable () async throws -> any JobQueue = {
+                let database = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: 4)
+                database.start()
+                return try await PostgresJobQueue(database: database, clock: clock)
             }
-            return (try open(), open)
+            return (try await open(), open)
         }
     }
 }
@@ -42,153 +43,153 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
 
 @Suite struct QueueContractTests {
     @Test("enqueue, claim (counting the attempt), complete; nothing left to claim", arguments: Backend.allCases)
-    func happyPath(_ backend: Backend) throws {
-        let q = try backend.make().queue
+    func happyPath(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
         let id = JobID.make(now: t0)
-        guard case .created(let created) = try q.enqueue(submission(), id: id, now: t0) else { Issue.record("not created"); return }
+        guard case .created(let created) = try await q.enqueue(submission(), id: id, now: t0) else { Issue.record("not created"); return }
         #expect(created.state == .queued && created.attempts == 0)
-        let claimed = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0))
+        let claimed = try await #require(try await q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0))
         #expect(claimed.id == id && claimed.state == .running && claimed.attempts == 1 && claimed.leaseOwner == "A")
-        #expect(try q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0) == nil, "a held job is not claimed twice")
+        #expect(try await q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0) == nil, "a held job is not claimed twice")
         let result = JobResult(state: .accepted, outcomeJSON: #"{"status":"accepted"}"#, artifacts: [])
-        #expect(try q.complete(id: id, worker: "A", result: result, now: t0.addingTimeInterval(1)))
-        let done = try #require(try q.job(id: id))
+        #expect(try await q.complete(id: id, worker: "A", result: result, now: t0.addingTimeInterval(1)))
+        let done = try await #require(try await q.job(id: id))
         #expect(done.state == .accepted && done.finishedAt != nil && done.leaseOwner == nil)
-        #expect(try q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0.addingTimeInterval(100)) == nil)
-        #expect(try q.counts()[.accepted] == 1)
+        #expect(try await q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0.addingTimeInterval(100)) == nil)
+        #expect(try await q.counts()[.accepted] == 1)
     }
 
     @Test("an expired lease is reclaimed by another worker; the old owner can no longer write", arguments: Backend.allCases)
-    func leaseRescue(_ backend: Backend) throws {
-        let q = try backend.make().queue
+    func leaseRescue(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
         let id = JobID.make(now: t0)
-        _ = try q.enqueue(submission(), id: id, now: t0)
-        _ = try #require(try q.claim(worker: "A", lease: 10, maxAttempts: 5, now: t0))
-        #expect(try q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(9)) == nil)
-        #expect(try q.heartbeat(id: id, worker: "A", lease: 10, now: t0.addingTimeInterval(9)), "A renews until t+19")
-        #expect(try q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(15)) == nil)
-        let rescued = try #require(try q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(20)))
+        _ = try await q.enqueue(submission(), id: id, now: t0)
+        _ = try await #require(try await q.claim(worker: "A", lease: 10, maxAttempts: 5, now: t0))
+        #expect(try await q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(9)) == nil)
+        #expect(try await q.heartbeat(id: id, worker: "A", lease: 10, now: t0.addingTimeInterval(9)), "A renews until t+19")
+        #expect(try await q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(15)) == nil)
+        let rescued = try await #require(try await q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(20)))
         #expect(rescued.leaseOwner == "B" && rescued.attempts == 2)
         let late = JobResult(state: .rejected, outcomeJSON: "{}", artifacts: [])
-        #expect(try !q.complete(id: id, worker: "A", result: late, now: t0.addingTimeInterval(21)))
-        #expect(try !q.heartbeat(id: id, worker: "A", lease: 10, now: t0.addingTimeInterval(21)))
-        #expect(try !q.fail(id: id, worker: "A", error: "x", retryAt: nil, now: t0.addingTimeInterval(21)))
-        #expect(try q.job(id: id)?.state == .running, "the new owner's claim stands")
-        #expect(try q.complete(id: id, worker: "B", result: JobResult(state: .accepted, outcomeJSON: "{}", artifacts: []),
+        #expect(try await !q.complete(id: id, worker: "A", result: late, now: t0.addingTimeInterval(21)))
+        #expect(try await !q.heartbeat(id: id, worker: "A", lease: 10, now: t0.addingTimeInterval(21)))
+        #expect(try await !q.fail(id: id, worker: "A", error: "x", retryAt: nil, now: t0.addingTimeInterval(21)))
+        #expect(try await q.job(id: id)?.state == .running, "the new owner's claim stands")
+        #expect(try await q.complete(id: id, worker: "B", result: JobResult(state: .accepted, outcomeJSON: "{}", artifacts: []),
                                now: t0.addingTimeInterval(22)))
     }
 
     @Test("a job whose worker keeps dying is declared dead, not claimed forever", arguments: Backend.allCases)
-    func poisonJob(_ backend: Backend) throws {
-        let q = try backend.make().queue
+    func poisonJob(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
         let id = JobID.make(now: t0)
-        _ = try q.enqueue(submission(), id: id, now: t0)
+        _ = try await q.enqueue(submission(), id: id, now: t0)
         var now = t0
         for attempt in 1...3 {
-            let job = try #require(try q.claim(worker: "W\(attempt)", lease: 1, maxAttempts: 3, now: now))
+            let job = try await #require(try await q.claim(worker: "W\(attempt)", lease: 1, maxAttempts: 3, now: now))
             #expect(job.attempts == attempt)
             now = now.addingTimeInterval(2)
         }
-        #expect(try q.claim(worker: "W4", lease: 1, maxAttempts: 3, now: now) == nil)
-        let dead = try #require(try q.job(id: id))
+        #expect(try await q.claim(worker: "W4", lease: 1, maxAttempts: 3, now: now) == nil)
+        let dead = try await #require(try await q.job(id: id))
         #expect(dead.state == .dead)
         #expect(dead.lastError?.contains("lost the lease 3 times") == true)
     }
 
     @Test("a job whose worker keeps dying is declared dead even while other jobs keep every claim full", arguments: Backend.allCases)
-    func poisonBehindFullQueue(_ backend: Backend) throws {
-        let q = try backend.make().queue
+    func poisonBehindFullQueue(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
         let poison = JobID.make(now: t0)
-        _ = try q.enqueue(submission(), id: poison, now: t0)
-        _ = try #require(try q.claim(worker: "W1", limit: 1, lease: 1, maxAttempts: 1, now: t0))  // and W1 dies
-        for i in 1...5 { _ = try q.enqueue(submission(), id: JobID.make(now: t0.addingTimeInterval(Double(i))), now: t0) }
+        _ = try await q.enqueue(submission(), id: poison, now: t0)
+        _ = try await #require(try await q.claim(worker: "W1", limit: 1, lease: 1, maxAttempts: 1, now: t0))  // and W1 dies
+        for i in 1...5 { _ = try await q.enqueue(submission(), id: JobID.make(now: t0.addingTimeInterval(Double(i))), now: t0) }
         for step in 1...3 {
-            let got = try q.claim(worker: "W2", limit: 1, lease: 30, maxAttempts: 1, now: t0.addingTimeInterval(Double(step) * 6))
+            let got = try await q.claim(worker: "W2", limit: 1, lease: 30, maxAttempts: 1, now: t0.addingTimeInterval(Double(step) * 6))
             #expect(got.count == 1 && got.first?.id != poison, "step \(step): a queued job, never the poison one")
         }
-        #expect(try q.job(id: poison)?.state == .dead)
+        #expect(try await q.job(id: poison)?.state == .dead)
     }
 
     @Test("a failed job waits for its retry time, then dies after the last attempt; retry re-queues it", arguments: Backend.allCases)
-    func failRetryDead(_ backend: Backend) throws {
-        let q = try backend.make().queue
+    func failRetryDead(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
         let id = JobID.make(now: t0)
-        _ = try q.enqueue(submission(), id: id, now: t0)
-        _ = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0))
-        #expect(try q.fail(id: id, worker: "A", error: "disk full", retryAt: t0.addingTimeInterval(5), now: t0))
-        let waiting = try #require(try q.job(id: id))
+        _ = try await q.enqueue(submission(), id: id, now: t0)
+        _ = try await #require(try await q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0))
+        #expect(try await q.fail(id: id, worker: "A", error: "disk full", retryAt: t0.addingTimeInterval(5), now: t0))
+        let waiting = try await #require(try await q.job(id: id))
         #expect(waiting.state == .queued && waiting.lastError == "disk full")
-        #expect(try q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(4)) == nil)
-        let again = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(5)))
+        #expect(try await q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(4)) == nil)
+        let again = try await #require(try await q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(5)))
         #expect(again.attempts == 2)
-        #expect(try q.fail(id: id, worker: "A", error: "disk still full", retryAt: nil, now: t0.addingTimeInterval(6)))
-        let dead = try #require(try q.job(id: id))
+        #expect(try await q.fail(id: id, worker: "A", error: "disk still full", retryAt: nil, now: t0.addingTimeInterval(6)))
+        let dead = try await #require(try await q.job(id: id))
         #expect(dead.state == .dead && dead.lastError == "disk still full")
         let json = dead.json().serialized()
         #expect(json.contains(#""state":"dead""#) && json.contains(#""lastError":"disk still full""#))
-        #expect(try q.retry(id: id, now: t0.addingTimeInterval(7)))
-        let requeued = try #require(try q.job(id: id))
+        #expect(try await q.retry(id: id, now: t0.addingTimeInterval(7)))
+        let requeued = try await #require(try await q.job(id: id))
         #expect(requeued.state == .queued && requeued.attempts == 0)
-        #expect(try !q.retry(id: id, now: t0.addingTimeInterval(8)), "only a dead job is re-queued")
-        #expect(try q.claim(worker: "B", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(8))?.attempts == 1)
+        #expect(try await !q.retry(id: id, now: t0.addingTimeInterval(8)), "only a dead job is re-queued")
+        #expect(try await q.claim(worker: "B", lease: 30, maxAttempts: 2, now: t0.addingTimeInterval(8))?.attempts == 1)
     }
 
     @Test("postpone (an infrastructure failure) gives the attempt back, waits until its time, keeps the error; owner only",
           arguments: Backend.allCases)
-    func postpone(_ backend: Backend) throws {
-        let q = try backend.make().queue
+    func postpone(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
         let id = JobID.make(now: t0)
-        _ = try q.enqueue(submission(), id: id, now: t0)
-        _ = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0))
-        #expect(try !q.postpone(id: id, worker: "B", error: "disk full", retryAt: t0 + 10, now: t0), "only the owner")
-        #expect(try q.postpone(id: id, worker: "A", error: "disk full", retryAt: t0 + 10, now: t0))
-        #expect(try q.claim(worker: "B", lease: 30, maxAttempts: 2, now: t0 + 5) == nil, "not before its time")
-        let postponed = try #require(try q.job(id: id))
+        _ = try await q.enqueue(submission(), id: id, now: t0)
+        _ = try await #require(try await q.claim(worker: "A", lease: 30, maxAttempts: 2, now: t0))
+        #expect(try await !q.postpone(id: id, worker: "B", error: "disk full", retryAt: t0 + 10, now: t0), "only the owner")
+        #expect(try await q.postpone(id: id, worker: "A", error: "disk full", retryAt: t0 + 10, now: t0))
+        #expect(try await q.claim(worker: "B", lease: 30, maxAttempts: 2, now: t0 + 5) == nil, "not before its time")
+        let postponed = try await #require(try await q.job(id: id))
         #expect(postponed.state == .queued && postponed.attempts == 0 && postponed.lastError == "disk full")
         // Postponed again and again (an outage), the attempt budget of 2 is never used up.
         for n in 1...5 {
             let now = t0 + Double(n) * 20
-            let again = try #require(try q.claim(worker: "B", lease: 30, maxAttempts: 2, now: now))
+            let again = try await #require(try await q.claim(worker: "B", lease: 30, maxAttempts: 2, now: now))
             #expect(again.attempts == 1)
-            #expect(try q.postpone(id: id, worker: "B", error: "disk full", retryAt: now + 10, now: now))
+            #expect(try await q.postpone(id: id, worker: "B", error: "disk full", retryAt: now + 10, now: now))
         }
-        #expect(try q.job(id: id)?.state == .queued)
+        #expect(try await q.job(id: id)?.state == .queued)
     }
 
     @Test("release gives a job back at once without spending an attempt", arguments: Backend.allCases)
-    func release(_ backend: Backend) throws {
-        let q = try backend.make().queue
+    func release(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
         let id = JobID.make(now: t0)
-        _ = try q.enqueue(submission(), id: id, now: t0)
-        _ = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0))
-        #expect(try !q.release(id: id, worker: "B", now: t0), "only the owner releases")
-        #expect(try q.release(id: id, worker: "A", now: t0))
-        let back = try #require(try q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0))
+        _ = try await q.enqueue(submission(), id: id, now: t0)
+        _ = try await #require(try await q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0))
+        #expect(try await !q.release(id: id, worker: "B", now: t0), "only the owner releases")
+        #expect(try await q.release(id: id, worker: "A", now: t0))
+        let back = try await #require(try await q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0))
         #expect(back.attempts == 1)
     }
 
     @Test("an idempotency key names one job: same bytes → that job, other bytes → conflict", arguments: Backend.allCases)
-    func idempotency(_ backend: Backend) throws {
-        let q = try backend.make().queue
-        let first = try q.enqueue(submission("wamid.1:0", digest: "aa"), id: JobID.make(), now: t0)
+    func idempotency(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
+        let first = try await q.enqueue(submission("wamid.1:0", digest: "aa"), id: JobID.make(), now: t0)
         guard case .created(let job) = first else { Issue.record("not created"); return }
-        #expect(try q.enqueue(submission("wamid.1:0", digest: "aa"), id: JobID.make(), now: t0) == .existing(job))
-        #expect(try q.enqueue(submission("wamid.1:0", digest: "bb"), id: JobID.make(), now: t0) == .conflict(job))
-        #expect(try q.jobs(state: nil, limit: 10).count == 1)
+        #expect(try await q.enqueue(submission("wamid.1:0", digest: "aa"), id: JobID.make(), now: t0) == .existing(job))
+        #expect(try await q.enqueue(submission("wamid.1:0", digest: "bb"), id: JobID.make(), now: t0) == .conflict(job))
+        #expect(try await q.jobs(state: nil, limit: 10).count == 1)
         // Jobs without a key never collide.
-        _ = try q.enqueue(submission(), id: JobID.make(), now: t0)
-        _ = try q.enqueue(submission(), id: JobID.make(), now: t0)
-        #expect(try q.jobs(state: .queued, limit: 10).count == 3)
+        _ = try await q.enqueue(submission(), id: JobID.make(), now: t0)
+        _ = try await q.enqueue(submission(), id: JobID.make(), now: t0)
+        #expect(try await q.jobs(state: .queued, limit: 10).count == 3)
     }
 
     @Test("duplicate submissions racing on separate connections create exactly one job", arguments: Backend.allCases)
-    func concurrentDuplicates(_ backend: Backend) throws {
-        let (_, open) = try backend.make()
+    func concurrentDuplicates(_ backend: Backend) async throws {
+        let (_, open) = try await backend.make()
         let results = Mutexed([EnqueueResult]())
-        DispatchQueue.concurrentPerform(iterations: 16) { i in
+        await concurrently(16) { i in
             do {
-                let q = try open()
-                let r = try q.enqueue(submission("wamid.race:0", digest: i % 4 == 3 ? "other" : "same"), id: JobID.make(), now: t0)
+                let q = try await open()
+                let r = try await q.enqueue(submission("wamid.race:0", digest: i % 4 == 3 ? "other" : "same"), id: JobID.make(), now: t0)
                 results.with { $0.append(r) }
             } catch {
                 Issue.record("enqueue threw: \(error)")
@@ -211,15 +212,15 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
 
     @Test("many concurrent enqueues through one queue (grouped into shared commits on PostgreSQL): each answered for itself",
           arguments: Backend.allCases)
-    func concurrentEnqueuesOneQueue(_ backend: Backend) throws {
-        let q = try backend.make().queue
+    func concurrentEnqueuesOneQueue(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
         let results = Mutexed([Int: EnqueueResult]())
-        DispatchQueue.concurrentPerform(iterations: 64) { i in
+        await concurrently(64) { i in
             do {
                 // Keys k0…k47 once each; k0…k15 sent a second time, half of them with other bytes.
                 let key = "k\(i < 48 ? i : i - 48)"
                 let digest = i >= 56 ? "other" : "same"
-                let r = try q.enqueue(submission(key, digest: digest), id: JobID.make(), now: t0)
+                let r = try await q.enqueue(submission(key, digest: digest), id: JobID.make(), now: t0)
                 results.with { $0[i] = r }
             } catch {
                 Issue.record("enqueue threw: \(error)")
@@ -227,7 +228,7 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         }
         let all = results.with { $0 }
         #expect(all.count == 64)
-        #expect(try q.jobs(state: nil, limit: 100).count == 48)
+        #expect(try await q.jobs(state: nil, limit: 100).count == 48)
         for k in 0..<16 {
             let (a, b) = (try #require(all[k]), try #require(all[48 + k]))
             #expect(a.job.id == b.job.id, "k\(k): one job")
@@ -240,22 +241,22 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
     }
 
     @Test("batch claim takes each job once, even with 8 claimers at a time; batch complete needs the lease", arguments: Backend.allCases)
-    func batches(_ backend: Backend) throws {
-        let (q, open) = try backend.make()
+    func batches(_ backend: Backend) async throws {
+        let (q, open) = try await backend.make()
         for i in 0..<200 {
-            _ = try q.enqueue(submission(), id: JobID.make(now: t0.addingTimeInterval(Double(i) / 1000)), now: t0)
+            _ = try await q.enqueue(submission(), id: JobID.make(now: t0.addingTimeInterval(Double(i) / 1000)), now: t0)
         }
         // run_after is t0 on SQLite (the caller's clock) and each enqueue's own moment on PostgreSQL (the server's).
-        let queued = try q.jobs(state: .queued, limit: 200).sorted { ($0.runAfter, $0.id) < ($1.runAfter, $1.id) }
+        let queued = try await q.jobs(state: .queued, limit: 200).sorted { ($0.runAfter, $0.id) < ($1.runAfter, $1.id) }
         #expect(queued.count == 200)
-        let first = try q.claim(worker: "A", limit: 3, lease: 30, maxAttempts: 5, now: t0)
+        let first = try await q.claim(worker: "A", limit: 3, lease: 30, maxAttempts: 5, now: t0)
         #expect(first.map(\.id) == queued.prefix(3).map(\.id), "in run_after, then id order")
         #expect(first.allSatisfy { $0.state == .running && $0.attempts == 1 && $0.leaseOwner == "A" })
         let claimed = Mutexed([String: String]())  // job → worker
-        DispatchQueue.concurrentPerform(iterations: 8) { t in
+        await concurrently(8) { t in
             do {
-                let mine = try open()
-                while case let jobs = try mine.claim(worker: "W\(t)", limit: 7, lease: 30, maxAttempts: 5, now: t0), !jobs.isEmpty {
+                let mine = try await open()
+                while case let jobs = try await mine.claim(worker: "W\(t)", limit: 7, lease: 30, maxAttempts: 5, now: t0), !jobs.isEmpty {
                     claimed.with { for j in jobs { #expect($0.updateValue("W\(t)", forKey: j.id) == nil, "claimed twice") } }
                 }
             } catch {
@@ -269,9 +270,9 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         let foreign = try #require(all.first?.key)
         var results = Dictionary(uniqueKeysWithValues: first.map { ($0.id, result) })
         results[foreign] = result
-        #expect(try q.complete(results, worker: "A", now: t0.addingTimeInterval(1)) == Set(first.map(\.id)))
-        #expect(try q.job(id: foreign)?.state == .running)
-        #expect(try q.counts()[.accepted] == 3)
+        #expect(try await q.complete(results, worker: "A", now: t0.addingTimeInterval(1)) == Set(first.map(\.id)))
+        #expect(try await q.job(id: foreign)?.state == .running)
+        #expect(try await q.counts()[.accepted] == 3)
     }
 
     @Test("job ids are time-ordered UUIDv7 strings", arguments: [0, 1])
@@ -303,52 +304,52 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
     static func behind() -> Date { Date().addingTimeInterval(-hour) }
 
     @Test("PostgreSQL: a claimer whose clock is 1 h ahead steals no live lease; a lease granted by a clock 1 h behind is live, and lapses on time")
-    func skewedWorkerClocks() throws {
-        let q = try Backend.postgres.make(clock: .server).queue
+    func skewedWorkerClocks() async throws {
+        let q = try await Backend.postgres.make(clock: .server).queue
         let result = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
 
         // A lease granted moments ago (30 s, correct clock) is live: a claim made 1 h ahead must not take it.
         let a = JobID.make()
-        _ = try q.enqueue(submission(), id: a, now: Date())
-        _ = try #require(try q.claim(worker: "A", lease: 30, maxAttempts: 5, now: Date()))
-        #expect(try q.claim(worker: "fast", lease: 30, maxAttempts: 5, now: Self.ahead()) == nil,
+        _ = try await q.enqueue(submission(), id: a, now: Date())
+        _ = try await #require(try await q.claim(worker: "A", lease: 30, maxAttempts: 5, now: Date()))
+        #expect(try await q.claim(worker: "fast", lease: 30, maxAttempts: 5, now: Self.ahead()) == nil,
                 "a worker clock 1 h ahead stole a live lease")
-        #expect(try q.job(id: a)?.leaseOwner == "A")
+        #expect(try await q.job(id: a)?.leaseOwner == "A")
 
         // A lease granted by a worker whose clock is 1 h behind: 30 s from the server's clock, not already expired.
         let b = JobID.make()
-        _ = try q.enqueue(submission(), id: b, now: Self.behind())
-        let slow = try #require(try q.claim(worker: "slow", lease: 30, maxAttempts: 5, now: Self.behind()),
+        _ = try await q.enqueue(submission(), id: b, now: Self.behind())
+        let slow = try await #require(try await q.claim(worker: "slow", lease: 30, maxAttempts: 5, now: Self.behind()),
                                 "a job enqueued by a clock 1 h behind is due at once")
         #expect(slow.id == b)
         let expires = try #require(slow.leaseExpiresAt)
         #expect(abs(expires.timeIntervalSinceNow - 30) < 10, "lease until \(expires), 30 s from the server's clock")
-        #expect(try q.claim(worker: "C", lease: 30, maxAttempts: 5, now: Date()) == nil, "the slow worker's lease was stealable at once")
-        #expect(try q.heartbeat(id: b, worker: "slow", lease: 30, now: Self.behind()))
-        #expect(try q.claim(worker: "C", lease: 30, maxAttempts: 5, now: Self.ahead()) == nil, "renewed by the slow clock, still live")
-        #expect(try q.complete(id: b, worker: "slow", result: result, now: Self.behind()))
+        #expect(try await q.claim(worker: "C", lease: 30, maxAttempts: 5, now: Date()) == nil, "the slow worker's lease was stealable at once")
+        #expect(try await q.heartbeat(id: b, worker: "slow", lease: 30, now: Self.behind()))
+        #expect(try await q.claim(worker: "C", lease: 30, maxAttempts: 5, now: Self.ahead()) == nil, "renewed by the slow clock, still live")
+        #expect(try await q.complete(id: b, worker: "slow", result: result, now: Self.behind()))
 
         // A dead lease is not kept: granted for 1 s by a clock 1 h ahead, it lapses 1 s later by the server's clock,
         // and a claimer whose clock is 1 h behind takes it over.
         let c = JobID.make()
-        _ = try q.enqueue(submission(), id: c, now: Date())
-        _ = try #require(try q.claim(worker: "dying", lease: 1, maxAttempts: 5, now: Self.ahead()))
-        Thread.sleep(forTimeInterval: 1.5)
-        let rescued = try #require(try q.claim(worker: "D", lease: 30, maxAttempts: 5, now: Self.behind()),
+        _ = try await q.enqueue(submission(), id: c, now: Date())
+        _ = try await #require(try await q.claim(worker: "dying", lease: 1, maxAttempts: 5, now: Self.ahead()))
+        try? await Task.sleep(for: .seconds(1.5))
+        let rescued = try await #require(try await q.claim(worker: "D", lease: 30, maxAttempts: 5, now: Self.behind()),
                                    "a lapsed lease was kept alive by a clock 1 h ahead")
         #expect(rescued.id == c && rescued.attempts == 2)
 
         // Retry times are delays from the server's clock: 60 s asked by a clock 1 h behind is not due at once …
-        #expect(try q.postpone(id: c, worker: "D", error: "disk full", retryAt: Self.behind() + 60, now: Self.behind()))
-        #expect(try q.claim(worker: "E", lease: 30, maxAttempts: 5, now: Date()) == nil, "a retry 60 s away was due at once")
+        #expect(try await q.postpone(id: c, worker: "D", error: "disk full", retryAt: Self.behind() + 60, now: Self.behind()))
+        #expect(try await q.claim(worker: "E", lease: 30, maxAttempts: 5, now: Date()) == nil, "a retry 60 s away was due at once")
         // … and 0.3 s asked by a clock 1 h ahead is due 0.3 s later, not in an hour.
         let d = JobID.make()
-        _ = try q.enqueue(submission(), id: d, now: Date())
-        _ = try #require(try q.claim(worker: "E", lease: 30, maxAttempts: 5, now: Date()))
-        #expect(try q.fail(id: d, worker: "E", error: "x", retryAt: Self.ahead() + 0.3, now: Self.ahead()))
-        Thread.sleep(forTimeInterval: 0.8)
-        #expect(try q.claim(worker: "F", lease: 30, maxAttempts: 5, now: Date())?.id == d, "a retry 0.3 s away was not due 0.8 s later")
-        #expect(try q.complete(id: a, worker: "A", result: result, now: Date()), "A's lease outlived every skewed claim")
+        _ = try await q.enqueue(submission(), id: d, now: Date())
+        _ = try await #require(try await q.claim(worker: "E", lease: 30, maxAttempts: 5, now: Date()))
+        #expect(try await q.fail(id: d, worker: "E", error: "x", retryAt: Self.ahead() + 0.3, now: Self.ahead()))
+        try? await Task.sleep(for: .seconds(0.8))
+        #expect(try await q.claim(worker: "F", lease: 30, maxAttempts: 5, now: Date())?.id == d, "a retry 0.3 s away was not due 0.8 s later")
+        #expect(try await q.complete(id: a, worker: "A", result: result, now: Date()), "A's lease outlived every skewed claim")
     }
 }
 
@@ -361,15 +362,15 @@ final class Mutexed<Value>: @unchecked Sendable {
 
 @Suite struct ActiveCountTests {
     @Test("active counts (queued, running, dead) match the full counts, whatever the number of final jobs", arguments: Backend.allCases)
-    func activeCounts(_ backend: Backend) throws {
-        let q = try backend.make().queue
-        for n in 0..<12 { _ = try q.enqueue(submission(), id: JobID.make(now: t0 + Double(n)), now: t0) }
-        let claimed = try q.claim(worker: "A", limit: 7, lease: 30, maxAttempts: 1, now: t0)
+    func activeCounts(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
+        for n in 0..<12 { _ = try await q.enqueue(submission(), id: JobID.make(now: t0 + Double(n)), now: t0) }
+        let claimed = try await q.claim(worker: "A", limit: 7, lease: 30, maxAttempts: 1, now: t0)
         for job in claimed.prefix(4) {
-            _ = try q.complete(id: job.id, worker: "A", result: JobResult(state: .accepted, outcomeJSON: "{}", artifacts: []), now: t0)
+            _ = try await q.complete(id: job.id, worker: "A", result: JobResult(state: .accepted, outcomeJSON: "{}", artifacts: []), now: t0)
         }
-        _ = try q.fail(id: claimed[4].id, worker: "A", error: "x", retryAt: nil, now: t0)
-        let active = try q.activeCounts(), all = try q.counts()
+        _ = try await q.fail(id: claimed[4].id, worker: "A", error: "x", retryAt: nil, now: t0)
+        let active = try await q.activeCounts(), all = try await q.counts()
         #expect(active == [.queued: 5, .running: 2, .dead: 1])
         for state in JobState.active { #expect(active[state] == all[state]) }
     }

@@ -7,52 +7,52 @@ import Testing
 
 @Suite struct BlobStoreTests {
     @Test("put, get, size, overwrite and delete, leaving no temporary files", arguments: TestBackend.allCases)
-    func roundTrip(_ backend: TestBackend) throws {
+    func roundTrip(_ backend: TestBackend) async throws {
         let storage = try backend.make("mw-store")
         defer { storage.remove() }
-        let (s, root) = (try storage.store(), storage.folder)
+        let (s, root) = (try await storage.store(), storage.folder)
         let id = JobID.make()
-        #expect(try s.get(jobID: id, role: "original") == nil)
-        try s.put(jobID: id, role: "original", bytes: [1, 2, 3])
-        try s.put(jobID: id, role: "thumbnail", bytes: Array(repeating: 7, count: 100_000))
+        #expect(try await s.get(jobID: id, role: "original") == nil)
+        try await s.put(jobID: id, role: "original", bytes: [1, 2, 3])
+        try await s.put(jobID: id, role: "thumbnail", bytes: Array(repeating: 7, count: 100_000))
         let big = (0..<(5 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
-        try s.put(jobID: id, role: "playback", bytes: big)
-        #expect(try s.get(jobID: id, role: "playback") == big, "a 5 MiB blob comes back byte for byte")
-        #expect(try s.get(jobID: id, role: "original") == [1, 2, 3])
-        #expect(try s.size(jobID: id, role: "thumbnail") == 100_000)
-        try s.put(jobID: id, role: "original", bytes: [9])
-        #expect(try s.get(jobID: id, role: "original") == [9])
+        try await s.put(jobID: id, role: "playback", bytes: big)
+        #expect(try await s.get(jobID: id, role: "playback") == big, "a 5 MiB blob comes back byte for byte")
+        #expect(try await s.get(jobID: id, role: "original") == [1, 2, 3])
+        #expect(try await s.size(jobID: id, role: "thumbnail") == 100_000)
+        try await s.put(jobID: id, role: "original", bytes: [9])
+        #expect(try await s.get(jobID: id, role: "original") == [9])
         let files = FileManager.default.enumerator(atPath: root.path)?.allObjects as? [String] ?? []
         #expect(!files.contains { $0.hasSuffix(".tmp") })
-        try s.delete(jobID: id)
-        #expect(try s.get(jobID: id, role: "thumbnail") == nil)
+        try await s.delete(jobID: id)
+        #expect(try await s.get(jobID: id, role: "thumbnail") == nil)
     }
 
     @Test("keys are job ids and role words only: nothing user-made reaches the file system", arguments: TestBackend.allCases)
-    func hostileKeys(_ backend: TestBackend) throws {
+    func hostileKeys(_ backend: TestBackend) async throws {
         let storage = try backend.make("mw-store")
         defer { storage.remove() }
-        let s = try storage.store()
+        let s = try await storage.store()
         for (id, role) in [("../../../../etc/passwd", "original"), (JobID.make(), "../x"), (JobID.make(), "a/b"),
                            (JobID.make(), ""), ("0193" + String(repeating: "/", count: 32), "original")] {
-            #expect(throws: InvalidBlobKey.self) { try s.put(jobID: id, role: role, bytes: [1]) }
+            await #expect(throws: InvalidBlobKey.self) { try await s.put(jobID: id, role: role, bytes: [1]) }
         }
     }
 }
 
 @Suite struct IntakeTests {
-    func intake(_ backend: TestBackend) throws -> AttachmentIntake {
+    func intake(_ backend: TestBackend) async throws -> AttachmentIntake {
         let storage = try backend.make("mw-intake")
-        return AttachmentIntake(queue: try storage.queue(), store: try storage.store())
+        return AttachmentIntake(queue: try await storage.queue(), store: try await storage.store())
     }
 
     @Test("the original is stored before its job exists, under the job's id", arguments: TestBackend.allCases)
-    func storesThenEnqueues(_ backend: TestBackend) throws {
-        let i = try intake(backend)
+    func storesThenEnqueues(_ backend: TestBackend) async throws {
+        let i = try await intake(backend)
         let bytes = [UInt8](repeating: 42, count: 5000)
-        let job = try i.submit(bytes, from: .visitor, declaredType: "image/jpeg", fileName: "../../x.jpg",
+        let job = try await i.submit(bytes, from: .visitor, declaredType: "image/jpeg", fileName: "../../x.jpg",
                                idempotencyKey: "wamid.A:0").job
-        #expect(try i.store.get(jobID: job.id, role: "original") == bytes)
+        #expect(try await i.store.get(jobID: job.id, role: "original") == bytes)
         #expect(job.submission.size == 5000)
         #expect(job.submission.contentSHA256 == "6ac7f5bf0c3ed2a0a9a7c9ec0b3b0a1a4d6bbcd4f3b1e4c8b8b3a69a62ef2b71" || job.submission.contentSHA256.count == 64)
         #expect(job.submission.fileName == "../../x.jpg", "recorded as sent, never used as a path")
@@ -60,53 +60,53 @@ import Testing
 
     @Test("a redelivered upload returns the same job and writes nothing; other bytes under the key conflict",
           arguments: TestBackend.allCases)
-    func idempotent(_ backend: TestBackend) throws {
-        let i = try intake(backend)
-        let first = try i.submit([1, 2, 3], from: .visitor, idempotencyKey: "wamid.B:0").job
-        guard case .existing(let again) = try i.submit([1, 2, 3], from: .visitor, idempotencyKey: "wamid.B:0") else {
+    func idempotent(_ backend: TestBackend) async throws {
+        let i = try await intake(backend)
+        let first = try await i.submit([1, 2, 3], from: .visitor, idempotencyKey: "wamid.B:0").job
+        guard case .existing(let again) = try await i.submit([1, 2, 3], from: .visitor, idempotencyKey: "wamid.B:0") else {
             Issue.record("not existing"); return
         }
         #expect(again.id == first.id)
-        guard case .conflict = try i.submit([9, 9], from: .visitor, idempotencyKey: "wamid.B:0") else {
+        guard case .conflict = try await i.submit([9, 9], from: .visitor, idempotencyKey: "wamid.B:0") else {
             Issue.record("no conflict"); return
         }
-        #expect(try i.store.get(jobID: first.id, role: "original") == [1, 2, 3])
-        #expect(try i.queue.jobs(state: nil, limit: 10).count == 1)
+        #expect(try await i.store.get(jobID: first.id, role: "original") == [1, 2, 3])
+        #expect(try await i.queue.jobs(state: nil, limit: 10).count == 1)
     }
 }
 
 @Suite struct OutboxTests {
-    func finishOne(_ queue: any JobQueue) throws -> String {
+    func finishOne(_ queue: any JobQueue) async throws -> String {
         let id = JobID.make()
-        _ = try queue.enqueue(NewJob(from: .visitor, contentSHA256: "aa", size: 1), id: id, now: Date())
-        _ = try queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date())
-        #expect(try queue.complete(id: id, worker: "w", result: JobResult(state: .rejected, outcomeJSON: #"{"status":"rejected"}"#,
+        _ = try await queue.enqueue(NewJob(from: .visitor, contentSHA256: "aa", size: 1), id: id, now: Date())
+        _ = try await queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date())
+        #expect(try await queue.complete(id: id, worker: "w", result: JobResult(state: .rejected, outcomeJSON: #"{"status":"rejected"}"#,
                                                                          artifacts: []), now: Date()))
         return id
     }
 
     @Test("with notifications on, a final state writes its event in the same transaction; it is delivered once acknowledged",
           arguments: TestBackend.allCases)
-    func recordsEvents(_ backend: TestBackend) throws {
-        let queue = try backend.make("mw-outbox").queue(recordsEvents: true)
-        let id = try finishOne(queue)
-        #expect(try queue.pendingEvents() == 1)
-        let events = try queue.claimEvents(limit: 10, lease: 60, now: Date())
+    func recordsEvents(_ backend: TestBackend) async throws {
+        let queue = try await backend.make("mw-outbox").queue(recordsEvents: true)
+        let id = try await finishOne(queue)
+        #expect(try await queue.pendingEvents() == 1)
+        let events = try await queue.claimEvents(limit: 10, lease: 60, now: Date())
         #expect(events.count == 1 && events[0].jobID == id && events[0].attempts == 1)
         #expect(events[0].payload.contains(#""type":"job.finished""#) && events[0].payload.contains(#""state":"rejected""#))
-        #expect(try queue.claimEvents(limit: 10, lease: 60, now: Date()).isEmpty, "hidden while claimed")
-        try queue.markFailed(id: events[0].id, error: "down", retryAt: Date())
-        let again = try queue.claimEvents(limit: 10, lease: 60, now: Date().addingTimeInterval(1))
+        #expect(try await queue.claimEvents(limit: 10, lease: 60, now: Date()).isEmpty, "hidden while claimed")
+        try await queue.markFailed(id: events[0].id, error: "down", retryAt: Date())
+        let again = try await queue.claimEvents(limit: 10, lease: 60, now: Date().addingTimeInterval(1))
         #expect(again.map(\.id) == [events[0].id] && again[0].attempts == 2, "same event id on the retry")
-        try queue.markDelivered(id: events[0].id, now: Date())
-        #expect(try queue.pendingEvents() == 0)
+        try await queue.markDelivered(id: events[0].id, now: Date())
+        #expect(try await queue.pendingEvents() == 0)
     }
 
     @Test("with notifications off (no callback URL), the outbox does not grow", arguments: TestBackend.allCases)
-    func noReceiverNoEvents(_ backend: TestBackend) throws {
-        let queue = try backend.make("mw-outbox").queue()
-        _ = try finishOne(queue)
-        #expect(try queue.pendingEvents() == 0)
+    func noReceiverNoEvents(_ backend: TestBackend) async throws {
+        let queue = try await backend.make("mw-outbox").queue()
+        _ = try await finishOne(queue)
+        #expect(try await queue.pendingEvents() == 0)
     }
 }
 
@@ -117,51 +117,57 @@ final class BrokenCommitQueue: JobQueue, @unchecked Sendable {
     init(_ inner: any JobQueue, commitsFirst: Bool) { self.inner = inner; self.commitsFirst = commitsFirst }
     struct ConnectionLost: Error {}
 
-    func enqueue(_ job: NewJob, id: String, now: Date) throws -> EnqueueResult {
-        if commitsFirst { _ = try inner.enqueue(job, id: id, now: now) }
+    func enqueue(_ job: NewJob, id: String, now: Date) async throws -> EnqueueResult {
+        if commitsFirst { _ = try await inner.enqueue(job, id: id, now: now) }
         throw ConnectionLost()
     }
-    func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
-        try inner.claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now)
+    func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
+        try await inner.claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now)
     }
-    func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
-        try inner.heartbeat(id: id, worker: worker, lease: lease, now: now)
+    func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job] {
+        try await inner.claim(worker: worker, limit: limit, lease: lease, maxAttempts: maxAttempts, now: now)
     }
-    func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
-        try inner.complete(id: id, worker: worker, result: result, now: now)
+    func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
+        try await inner.complete(results, worker: worker, now: now)
     }
-    func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {
-        try inner.fail(id: id, worker: worker, error: error, retryAt: retryAt, now: now)
+    func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) async throws -> Bool {
+        try await inner.heartbeat(id: id, worker: worker, lease: lease, now: now)
     }
-    func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool {
-        try inner.postpone(id: id, worker: worker, error: error, retryAt: retryAt, now: now)
+    func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool {
+        try await inner.complete(id: id, worker: worker, result: result, now: now)
     }
-    func release(id: String, worker: String, now: Date) throws -> Bool { try inner.release(id: id, worker: worker, now: now) }
-    func retry(id: String, now: Date) throws -> Bool { try inner.retry(id: id, now: now) }
-    func job(id: String) throws -> Job? { try inner.job(id: id) }
-    func jobs(idempotencyKey: String) throws -> [Job] { try inner.jobs(idempotencyKey: idempotencyKey) }
-    func jobs(state: JobState?, limit: Int) throws -> [Job] { try inner.jobs(state: state, limit: limit) }
-    func counts() throws -> [JobState: Int] { try inner.counts() }
-    func activeCounts() throws -> [JobState: Int] { try inner.activeCounts() }
+    func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) async throws -> Bool {
+        try await inner.fail(id: id, worker: worker, error: error, retryAt: retryAt, now: now)
+    }
+    func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool {
+        try await inner.postpone(id: id, worker: worker, error: error, retryAt: retryAt, now: now)
+    }
+    func release(id: String, worker: String, now: Date) async throws -> Bool { try await inner.release(id: id, worker: worker, now: now) }
+    func retry(id: String, now: Date) async throws -> Bool { try await inner.retry(id: id, now: now) }
+    func job(id: String) async throws -> Job? { try await inner.job(id: id) }
+    func jobs(idempotencyKey: String) async throws -> [Job] { try await inner.jobs(idempotencyKey: idempotencyKey) }
+    func jobs(state: JobState?, limit: Int) async throws -> [Job] { try await inner.jobs(state: state, limit: limit) }
+    func counts() async throws -> [JobState: Int] { try await inner.counts() }
+    func activeCounts() async throws -> [JobState: Int] { try await inner.activeCounts() }
 }
 
 @Suite struct BrokenCommitTests {
     @Test("an enqueue that committed before the connection broke keeps its original; one that did not leaves none",
           arguments: TestBackend.allCases)
-    func originalSurvivesAmbiguousCommit(_ backend: TestBackend) throws {
+    func originalSurvivesAmbiguousCommit(_ backend: TestBackend) async throws {
         let storage = try backend.make("mw-intake-commit")
         defer { storage.remove() }
-        let (queue, store) = (try storage.queue(), try storage.store())
+        let (queue, store) = (try await storage.queue(), try await storage.store())
         for commitsFirst in [true, false] {
             let intake = AttachmentIntake(queue: BrokenCommitQueue(queue, commitsFirst: commitsFirst), store: store)
-            #expect(throws: BrokenCommitQueue.ConnectionLost.self) {
-                try intake.submit([7, 7, 7], from: .visitor, idempotencyKey: "wamid.C:\(commitsFirst)")
+            await #expect(throws: BrokenCommitQueue.ConnectionLost.self) {
+                try await intake.submit([7, 7, 7], from: .visitor, idempotencyKey: "wamid.C:\(commitsFirst)")
             }
-            let jobs = try queue.jobs(idempotencyKey: "wamid.C:\(commitsFirst)")
+            let jobs = try await queue.jobs(idempotencyKey: "wamid.C:\(commitsFirst)")
             #expect(jobs.count == (commitsFirst ? 1 : 0))
             for job in jobs {
                 // The job the gateway will find on its retry still has its bytes.
-                #expect(try store.get(jobID: job.id, role: "original") == [7, 7, 7])
+                #expect(try await store.get(jobID: job.id, role: "original") == [7, 7, 7])
             }
         }
     }

@@ -60,9 +60,9 @@ final class CallbackReceiver: @unchecked Sendable {
             ids.insert(job["id"] as? String ?? "")
         }
         // The receiver is down: the events wait in the outbox.
-        let outbox = try server.storage.queue()
+        let outbox = try await server.storage.queue()
         try await Task.sleep(for: .milliseconds(500))
-        #expect(try outbox.pendingEvents() == 3)
+        #expect(try await outbox.pendingEvents() == 3)
 
         let receiver = CallbackReceiver()
         let app = Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
@@ -71,8 +71,8 @@ final class CallbackReceiver: @unchecked Sendable {
         // The dispatcher backs off 1 s doubling (±50%) while the receiver is down: after 5 failures (a slow machine
         // keeps it down longer) the next try may be 48 s away. Bounded at 120 s; it normally takes a few.
         let deadline = Date().addingTimeInterval(120)
-        while try outbox.pendingEvents() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(try outbox.pendingEvents() == 0)
+        while try await outbox.pendingEvents() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await outbox.pendingEvents() == 0)
 
         let deliveries = receiver.received
         var seenJobs: Set<String> = []

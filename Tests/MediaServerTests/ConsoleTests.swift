@@ -78,14 +78,14 @@ import Testing
     }
 
     /// A dead job written straight into the server's queue (its workers are off).
-    static func deadJob(_ server: ServerProcess, business: String = "+34600000001") throws -> String {
-        let queue = try server.storage.queue()
+    static func deadJob(_ server: ServerProcess, business: String = "+34600000001") async throws -> String {
+        let queue = try await server.storage.queue()
         let id = JobID.make()
-        _ = try queue.enqueue(NewJob(from: .visitor, declaredType: "image/jpeg", fileName: "x.jpg", conversationId: "c-9",
+        _ = try await queue.enqueue(NewJob(from: .visitor, declaredType: "image/jpeg", fileName: "x.jpg", conversationId: "c-9",
                                      businessNumber: business, contentSHA256: "ab", size: 3), id: id, now: Date())
-        let job = try #require(try queue.claim(worker: "test", lease: 60, maxAttempts: 5, now: Date()))
+        let job = try await #require(try await queue.claim(worker: "test", lease: 60, maxAttempts: 5, now: Date()))
         #expect(job.id == id)
-        #expect(try queue.fail(id: id, worker: "test", error: "helper crashed", retryAt: nil, now: Date()))
+        #expect(try await queue.fail(id: id, worker: "test", error: "helper crashed", retryAt: nil, now: Date()))
         return id
     }
 
@@ -94,9 +94,9 @@ import Testing
     }
 
     @Test("without a session every console URL (pages, actions, thumbnails) redirects to the login form", arguments: TestBackend.allCases)
-    func noSession(_ backend: TestBackend) throws {
+    func noSession(_ backend: TestBackend) async throws {
         let server = try server(backend)
-        let id = try Self.deadJob(server)
+        let id = try await Self.deadJob(server)
         for path in ["/console", "/console/jobs", "/console/jobs?state=dead&reason=too_large", "/console/jobs/\(id)",
                      "/console/retry?state=dead", "/console/media/\(id)/thumbnail", "/console/media/\(id)/playback"] {
             let reply = Self.exchange(server.port, "GET", path)
@@ -117,7 +117,7 @@ import Testing
         #expect(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"))
         #expect(form.header("X-Frame-Options") == "DENY")
         #expect(!form.body.contains("<script"))
-        #expect(try server.storage.queue().job(id: id)?.state == .dead)
+        #expect(try await server.storage.queue().job(id: id)?.state == .dead)
     }
 
     @Test("login: a wrong password is refused, repeated failures are slowed down then refused for a while; the right one sets an HttpOnly SameSite=Strict cookie",
@@ -161,11 +161,11 @@ import Testing
 
     @Test("actions: without the CSRF token refused (403, nothing changes); with it a dead job goes back to queued",
           arguments: TestBackend.allCases)
-    func retry(_ backend: TestBackend) throws {
+    func retry(_ backend: TestBackend) async throws {
         let server = try server(backend)
-        let queue = try server.storage.queue()
-        let id = try Self.deadJob(server)
-        let others = [try Self.deadJob(server, business: "+34600000002"), try Self.deadJob(server, business: "+34600000002")]
+        let queue = try await server.storage.queue()
+        let id = try await Self.deadJob(server)
+        let others = [try await Self.deadJob(server, business: "+34600000002"), try await Self.deadJob(server, business: "+34600000002")]
         let session = try Self.login(server.port)
         let page = Self.exchange(server.port, "GET", "/console/jobs/\(id)", cookie: session)
         #expect(page.status == 200)
@@ -176,11 +176,11 @@ import Testing
         #expect(bare.status == 403)
         let wrong = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": "not-the-token"])
         #expect(wrong.status == 403)
-        #expect(try queue.job(id: id)?.state == .dead)
+        #expect(try await queue.job(id: id)?.state == .dead)
 
         let done = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": csrf])
         #expect(done.status == 303 && done.header("Location") == "/console/jobs/\(id)")
-        let job = try #require(try queue.job(id: id))
+        let job = try await #require(try await queue.job(id: id))
         #expect(job.state == .queued && job.attempts == 0)
 
         // All dead jobs of a filter: a confirmation page, then the POST (with its token) re-queues exactly those.
@@ -188,12 +188,12 @@ import Testing
         #expect(confirm.status == 200)
         #expect(confirm.body.contains("id=\"confirm-count\">2<"))
         #expect(Self.exchange(server.port, "POST", "/console/retry", cookie: session, form: ["business": "+34600000002"]).status == 403)
-        #expect(try others.allSatisfy { try queue.job(id: $0)?.state == .dead })
+        for id in others { #expect(try await queue.job(id: id)?.state == .dead) }
         let all = Self.exchange(server.port, "POST", "/console/retry", cookie: session,
                                 form: ["business": "+34600000002", "csrf": try #require(Self.csrf(in: confirm.body))])
         #expect(all.status == 303)
         #expect(all.header("Location")?.contains("retried=2") == true)
-        #expect(try others.allSatisfy { try queue.job(id: $0)?.state == .queued })
+        for id in others { #expect(try await queue.job(id: id)?.state == .queued) }
 
         // The jobs list filters, and a thumbnail link goes (with a session) to a signed media URL.
         let list = Self.exchange(server.port, "GET", "/console/jobs?state=queued&business=%2B34600000002", cookie: session)

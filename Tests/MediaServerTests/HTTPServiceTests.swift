@@ -68,10 +68,10 @@ import Testing
           arguments: TestBackend.allCases)
     func checksums(_ backend: TestBackend) async throws {
         let server = try ServerProcess(backend)
-        let queue = try server.storage.queue()
+        let queue = try await server.storage.queue()
         let body = Data(try FixtureManifest.named("jpeg-whatsapp-photo").bytes())
         let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        func jobCount() throws -> Int { try queue.jobs(state: nil, limit: 10_000).count }
+        func jobCount() async throws -> Int { try await queue.jobs(state: nil, limit: 10_000).count }
         // Every original the file store holds (SQLite backend; PostgreSQL keeps blobs in its table). Only originals:
         // the server's workers add thumbnails of the earlier jobs meanwhile.
         func blobEntries() -> [String] {
@@ -87,7 +87,7 @@ import Testing
         let again = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest.uppercased())", body: body)
         #expect(again.status == 200 && again.json["id"] as? String == upper.json["id"] as? String)
 
-        let jobsBefore = try jobCount(), blobsBefore = blobEntries()
+        let jobsBefore = try await jobCount(), blobsBefore = blobEntries()
         var other = body
         other[other.count / 2] ^= 0x01
         let wrong = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=wamid.sha:0&sha256=\(digest)", body: other)
@@ -102,12 +102,12 @@ import Testing
         #expect(keyed.status == 422 && keyed.json["error"] as? String == "checksum_mismatch")
         let empty = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(digest)", body: Data())
         #expect(empty.status == 422, "an empty body has a digest too")
-        #expect(try jobCount() == jobsBefore, "no job for a mismatching body")
+        #expect(try await jobCount() == jobsBefore, "no job for a mismatching body")
         #expect(blobEntries() == blobsBefore, "no blob for a mismatching body")
         // The key of the refused upload was never recorded: the right bytes under it make a new job.
         let retried = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=wamid.sha:0&sha256=\(digest)", body: body)
         #expect(retried.status == 202, "\(retried.json)")
-        #expect(try jobCount() == jobsBefore + 1)
+        #expect(try await jobCount() == jobsBefore + 1)
 
         for malformed in ["", String(digest.dropLast()), digest + "0", String(digest.dropLast()) + "g", "sha256:" + digest,
                           "%20" + String(digest.dropFirst()), digest.replacingOccurrences(of: "a", with: "%C3%A1")] {
@@ -116,18 +116,18 @@ import Testing
             #expect(r.json["error"] as? String == "invalid_parameter")
             #expect((r.json["message"] as? String)?.hasPrefix("sha256 must be 64 hexadecimal digits") == true, "\(r.json)")
         }
-        #expect(try jobCount() == jobsBefore + 1)
+        #expect(try await jobCount() == jobsBefore + 1)
     }
 
     @Test("upload parameters, parsed without a server: first occurrence counts, names are exact, each rule names its parameter")
-    func uploadParameters() throws {
+    func uploadParameters() async throws {
         let digest = String(repeating: "Ab", count: 32)
         let parsed = try UploadParameters.parse(
             query: "from=operator&declaredType=image/jpeg&fileName=a%20b+c.pdf&idempotencyKey=wamid.X:0&conversationId=c-1&businessNumber=%2B34600000000&channel=whatsapp&sha256=\(digest)&from=visitor&unknown=1").get()
         #expect(parsed == UploadParameters(from: .operator, channel: .whatsapp, declaredType: "image/jpeg", fileName: "a b+c.pdf",
                                            idempotencyKey: "wamid.X:0", conversationId: "c-1", businessNumber: "+34600000000",
                                            sha256: digest.lowercased()))
-        #expect(try UploadParameters.parse(query: "from=visitor").get() == UploadParameters(from: .visitor))
+        #expect(try await UploadParameters.parse(query: "from=visitor").get() == UploadParameters(from: .visitor))
         let refusals: [(String, String)] = [
             ("", "from"), ("from=robot", "from"), ("From=visitor", "from"), ("fr%6Fm=visitor", "from"),
             ("from=visitor&channel=telegram", "channel"), ("from=visitor&channel=", "channel"),

@@ -207,7 +207,7 @@ import Testing
         let (script, pgFolder) = (server.script, server.folder)
         let storage = try TestBackend.postgres.make("mw-scale", url: url)
         defer { storage.remove() }
-        let queue = try storage.queue()
+        let queue = try await storage.queue()
         let api = ["MEDIAWORKER_WORKERS": "0", "MEDIAWORKER_LOG_LEVEL": "error"]
         let servers = [try ServerProcess(storage: storage, env: api), try ServerProcess(storage: storage, env: api)]
         let workers = try Workers(storage: storage, count: 4)
@@ -260,7 +260,7 @@ import Testing
         let deadline = Date().addingTimeInterval(300)
         var counts: [JobState: Int] = [:]
         while Date() < deadline {
-            if let c = try? queue.counts() {
+            if let c = try? await queue.counts() {
                 counts = c
                 if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
             }
@@ -281,7 +281,7 @@ import Testing
         #expect((counts[.accepted] ?? 0) + (counts[.rejected] ?? 0) == Self.jobs, "\(counts)")
 
         // Each job: its expected outcome, and its artifacts whole in the shared store.
-        try JobChecks.expectFinalAsManifest(expected, queue: queue, store: try storage.store())
+        try await JobChecks.expectFinalAsManifest(expected, queue: queue, store: try await storage.store())
 
         // Exactly one recorded result per job: no "job finished" line (a completion that held its lease) twice.
         let finishedBy = try JobChecks.finishedLines(in: workers.logs).perJob
@@ -313,13 +313,13 @@ import Testing
         let (script, pgFolder) = (server.script, server.folder)
         let storage = try TestBackend.postgres.make("mw-outage", url: url)
         defer { storage.remove() }
-        let queue = try storage.queue()
-        let intake = AttachmentIntake(queue: queue, store: try storage.store())
+        let queue = try await storage.queue()
+        let intake = AttachmentIntake(queue: queue, store: try await storage.store())
         let mix = ScaleOutTests.mix
         var expected: [String: FixtureManifest.Fixture] = [:]
         for i in 0..<120 {
             let f = mix[i % mix.count]
-            expected[try intake.submit(try f.bytes(), from: f.from, declaredType: f.declaredType,
+            expected[try await intake.submit(try await f.bytes(), from: f.from, declaredType: f.declaredType,
                                        idempotencyKey: "before:\(i)").job.id] = f
         }
         // One attempt only: a job that used a second one (a lost lease, a counted failure) would end dead. The lease
@@ -342,7 +342,7 @@ import Testing
         // Stop the database once the worker is busy, keep it down for 60 s, start it again (same port). An upload
         // arrives every 2.5 s meanwhile (503: sent again, same idempotency key, every 0.5 s until stored). Every wait
         // is bounded: the test ends within about 2.5 minutes whatever happens.
-        while (try queue.counts()[.accepted] ?? 0) < 5 {
+        while (try await queue.counts()[.accepted] ?? 0) < 5 {
             guard Date().timeIntervalSince(begin) < 30 else { Issue.record("the worker did not start"); return }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -385,7 +385,7 @@ import Testing
         // Everything final within 45 s of the restart.
         var counts: [JobState: Int] = [:]
         while Date().timeIntervalSince(up) < 45 {
-            if let c = try? queue.counts() {
+            if let c = try? await queue.counts() {
                 counts = c
                 if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
             }
@@ -399,9 +399,9 @@ import Testing
         #expect((counts[.queued] ?? 0) + (counts[.running] ?? 0) == 0, "jobs still pending: \(counts)")
         #expect(counts[.dead, default: 0] == 0, "no job died of the outage: \(counts)")
         #expect(counts.values.reduce(0, +) == 144 && expected.count == 144, "one job per upload, none lost: \(counts)")
-        try JobChecks.expectFinalAsManifest(expected, queue: queue, store: try storage.store())
+        try await JobChecks.expectFinalAsManifest(expected, queue: queue, store: try await storage.store())
         for id in expected.keys {
-            let attempts = try queue.job(id: id)?.attempts
+            let attempts = try await queue.job(id: id)?.attempts
             #expect(attempts == 1, "\(id): \(attempts.map(String.init) ?? "no job") attempts")
         }
         kill(worker, SIGTERM)

@@ -8,21 +8,21 @@ public enum JobChecks {
     /// Each job ended as its fixture expects, and each accepted job's files are whole in `store`: the original
     /// byte for byte, the thumbnail a WebP of the expected size, the playback an MP3 of the expected duration.
     public static func expectFinalAsManifest(_ jobs: [String: FixtureManifest.Fixture], queue: any JobQueue,
-                                             store: any BlobStore) throws {
+                                             store: any BlobStore) async throws {
         for (id, f) in jobs {
-            let job = try #require(try queue.job(id: id))
+            let job = try await #require(try await queue.job(id: id))
             #expect(job.state.rawValue == f.expect.status, "\(f.id) \(id): \(job.state) \(job.lastError ?? "")")
             guard job.state == .accepted else { continue }
-            #expect(try store.get(jobID: id, role: "original") == (try f.bytes()), "\(f.id): original")
+            #expect(try await store.get(jobID: id, role: "original") == (try f.bytes()), "\(f.id): original")
             if case .some(.some(let t)) = f.expect.thumbnail {
-                let webp = WebPInspector(try store.get(jobID: id, role: "thumbnail") ?? [])
+                let webp = WebPInspector(try await store.get(jobID: id, role: "thumbnail") ?? [])
                 #expect(webp.map { abs($0.width - t.width) <= 1 && abs($0.height - t.height) <= 1 } == true, "\(f.id): thumbnail")
             }
             if let p = f.expect.playback {
-                #expect(playbackMatches(try store.get(jobID: id, role: "playback") ?? [], p), "\(f.id): playback")
+                #expect(playbackMatches(try await store.get(jobID: id, role: "playback") ?? [], p), "\(f.id): playback")
             }
             if let d = f.expect.delivery {
-                let verdict = DeliveryCheck.run(try store.get(jobID: id, role: "delivery") ?? [], sendAs: d.sendAs)
+                let verdict = DeliveryCheck.run(try await store.get(jobID: id, role: "delivery") ?? [], sendAs: d.sendAs)
                 #expect(verdict.ok, "\(f.id): delivery \(verdict.output)")
             }
         }

@@ -27,42 +27,45 @@ public final class OutageQueue: JobQueue, @unchecked Sendable {
     }
 
     /// Refuses the call during an injected outage; otherwise runs it on the real queue, counting its failures.
-    private func check<T>(_ call: () throws -> T) throws -> T {
+    private func check<T>(_ call: () async throws -> T) async throws -> T {
         try lock.withLock {
             guard let downUntil, Date() < downUntil else { return }
             refusedCalls += 1
             throw Unreachable()
         }
-        do { return try call() } catch {
+        do { return try await call() } catch {
             lock.withLock { innerFailures += 1 }
             throw error
         }
     }
 
-    public func enqueue(_ job: NewJob, id: String, now: Date) throws -> EnqueueResult { try check { try inner.enqueue(job, id: id, now: now) } }
-    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> Job? {
-        try check { try inner.claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now) }
+    public func enqueue(_ job: NewJob, id: String, now: Date) async throws -> EnqueueResult { try await check { try await inner.enqueue(job, id: id, now: now) } }
+    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
+        try await check { try await inner.claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now) }
     }
-    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) throws -> [Job] {
-        try check { try inner.claim(worker: worker, limit: limit, lease: lease, maxAttempts: maxAttempts, now: now) }
+    public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job] {
+        try await check { try await inner.claim(worker: worker, limit: limit, lease: lease, maxAttempts: maxAttempts, now: now) }
     }
-    public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) throws -> Bool {
-        try check { try inner.heartbeat(id: id, worker: worker, lease: lease, now: now) }
+    public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) async throws -> Bool {
+        try await check { try await inner.heartbeat(id: id, worker: worker, lease: lease, now: now) }
     }
-    public func complete(id: String, worker: String, result: JobResult, now: Date) throws -> Bool {
-        try check { try inner.complete(id: id, worker: worker, result: result, now: now) }
+    public func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool {
+        try await check { try await inner.complete(id: id, worker: worker, result: result, now: now) }
     }
-    public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) throws -> Bool {
-        try check { try inner.fail(id: id, worker: worker, error: error, retryAt: retryAt, now: now) }
+    public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) async throws -> Bool {
+        try await check { try await inner.fail(id: id, worker: worker, error: error, retryAt: retryAt, now: now) }
     }
-    public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) throws -> Bool {
-        try check { try inner.postpone(id: id, worker: worker, error: error, retryAt: retryAt, now: now) }
+    public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool {
+        try await check { try await inner.postpone(id: id, worker: worker, error: error, retryAt: retryAt, now: now) }
     }
-    public func release(id: String, worker: String, now: Date) throws -> Bool { try check { try inner.release(id: id, worker: worker, now: now) } }
-    public func retry(id: String, now: Date) throws -> Bool { try check { try inner.retry(id: id, now: now) } }
-    public func job(id: String) throws -> Job? { try check { try inner.job(id: id) } }
-    public func jobs(idempotencyKey: String) throws -> [Job] { try check { try inner.jobs(idempotencyKey: idempotencyKey) } }
-    public func jobs(state: JobState?, limit: Int) throws -> [Job] { try check { try inner.jobs(state: state, limit: limit) } }
-    public func counts() throws -> [JobState: Int] { try check { try inner.counts() } }
-    public func activeCounts() throws -> [JobState: Int] { try check { try inner.activeCounts() } }
+    public func release(id: String, worker: String, now: Date) async throws -> Bool { try await check { try await inner.release(id: id, worker: worker, now: now) } }
+    public func retry(id: String, now: Date) async throws -> Bool { try await check { try await inner.retry(id: id, now: now) } }
+    public func job(id: String) async throws -> Job? { try await check { try await inner.job(id: id) } }
+    public func jobs(idempotencyKey: String) async throws -> [Job] { try await check { try await inner.jobs(idempotencyKey: idempotencyKey) } }
+    public func jobs(state: JobState?, limit: Int) async throws -> [Job] { try await check { try await inner.jobs(state: state, limit: limit) } }
+    public func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
+        try await check { try await inner.complete(results, worker: worker, now: now) }
+    }
+    public func counts() async throws -> [JobState: Int] { try await check { try await inner.counts() } }
+    public func activeCounts() async throws -> [JobState: Int] { try await check { try await inner.activeCounts() } }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MediaPostgres
 import MediaQueue
 import MediaStore
+import Synchronization
 import Testing
 
 /// The two storage backends every queue, worker and HTTP test runs against.
@@ -55,28 +56,49 @@ public struct TestStorage: Sendable {
     public let environment: [String: String]
 
     /// Another connection to this storage's queue.
-    public func queue(recordsEvents: Bool = false) throws -> any JobQueue & EventOutbox {
+    public func queue(recordsEvents: Bool = false) async throws -> any JobQueue & EventOutbox {
         switch backend {
         case .sqlite:
             return try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path, recordsEvents: recordsEvents)
         case .postgres:
-            return try PostgresJobQueue(connections: try connections(), recordsEvents: recordsEvents)
+            return try await PostgresJobQueue(database: try database(), recordsEvents: recordsEvents)
         }
     }
 
     /// This storage's blob store (as `mediaworker` opens it by default for the backend).
-    public func store() throws -> any BlobStore {
+    public func store() async throws -> any BlobStore {
         switch backend {
         case .sqlite: return try FileBlobStore(root: folder)
-        case .postgres: return try PostgresBlobStore(connections: try connections())
+        case .postgres: return try await PostgresBlobStore(database: try database())
         }
     }
 
-    func connections() throws -> PostgresConnections {
-        PostgresConnections(location: try PostgresLocation(url: environment["MEDIAWORKER_DATABASE_URL"] ?? ""), maxConnections: 4)
+    /// This storage's PostgreSQL client: one per storage, running from its first use (its idle connections close
+    /// after a minute).
+    public func database() throws -> PostgresDatabase {
+        let url = environment["MEDIAWORKER_DATABASE_URL"] ?? ""
+        return try TestDatabases.shared.withLock { clients in
+            if let client = clients[url] { return client }
+            let client = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: 4)
+            client.start()
+            clients[url] = client
+            return client
+        }
     }
 
     public func remove() {
         try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+/// The PostgreSQL clients of the tests' storages, by URL.
+enum TestDatabases {
+    static let shared = Mutex<[String: PostgresDatabase]>([:])
+}
+
+/// Runs `body` for 0..<iterations at once (child tasks), like `DispatchQueue.concurrentPerform` for async code.
+public func concurrently(_ iterations: Int, _ body: @escaping @Sendable (Int) async -> Void) async {
+    await withTaskGroup(of: Void.self) { group in
+        for i in 0..<iterations { group.addTask { await body(i) } }
     }
 }

@@ -35,25 +35,25 @@ import Testing
         return p
     }
 
-    func enqueue(_ n: Int, into storage: TestStorage, prefix: String) throws -> [String: FixtureManifest.Fixture] {
-        let intake = AttachmentIntake(queue: try storage.queue(), store: try storage.store())
+    func enqueue(_ n: Int, into storage: TestStorage, prefix: String) async throws -> [String: FixtureManifest.Fixture] {
+        let intake = AttachmentIntake(queue: try await storage.queue(), store: try await storage.store())
         var jobs: [String: FixtureManifest.Fixture] = [:]
         let bytes = try Self.mix.map { try $0.bytes() }
         for i in 0..<n {
             let f = Self.mix[i % Self.mix.count]
-            let job = try intake.submit(bytes[i % Self.mix.count], from: f.from, declaredType: f.declaredType,
+            let job = try await intake.submit(bytes[i % Self.mix.count], from: f.from, declaredType: f.declaredType,
                                         fileName: f.fileName, idempotencyKey: "\(prefix):\(i)").job
             jobs[job.id] = f
         }
         return jobs
     }
 
-    func waitUntilFinal(_ queue: any JobQueue, timeout: TimeInterval) throws -> Bool {
+    func waitUntilFinal(_ queue: any JobQueue, timeout: TimeInterval) async throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let c = try queue.counts()
+            let c = try await queue.counts()
             if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { return true }
-            Thread.sleep(forTimeInterval: 0.1)
+            try? await Task.sleep(for: .seconds(0.1))
         }
         return false
     }
@@ -66,64 +66,64 @@ import Testing
 
     @Test("500 jobs, the worker SIGKILLed 4 times mid-run and restarted: every job final, every artifact whole",
           arguments: TestBackend.allCases)
-    func crashes(_ backend: TestBackend) throws {
+    func crashes(_ backend: TestBackend) async throws {
         let storage = try backend.make("mw-crash")
         defer { storage.remove() }
-        let jobs = try enqueue(500, into: storage, prefix: "crash")
-        let queue = try storage.queue()
+        let jobs = try await enqueue(500, into: storage, prefix: "crash")
+        let queue = try await storage.queue()
         var killedWhileRunning = 0
         for round in 0..<4 {
             let p = try launch(storage)
             // Wait (bounded) until the worker is running jobs: on a loaded machine its start alone can take longer
             // than a fixed pause, and a kill before any claim tests nothing.
             let started = Date()
-            while try queue.counts()[.running, default: 0] == 0, Date().timeIntervalSince(started) < 20 {
-                Thread.sleep(forTimeInterval: 0.05)
+            while try await queue.counts()[.running, default: 0] == 0, Date().timeIntervalSince(started) < 20 {
+                try? await Task.sleep(for: .seconds(0.05))
             }
-            Thread.sleep(forTimeInterval: 0.1 + 0.2 * Double(round))
-            if try queue.counts()[.running, default: 0] > 0 { killedWhileRunning += 1 }
+            try? await Task.sleep(for: .seconds(0.1 + 0.2 * Double(round)))
+            if try await queue.counts()[.running, default: 0] > 0 { killedWhileRunning += 1 }
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             #expect(p.terminationReason == .uncaughtSignal)
         }
         let survivor = try launch(storage)
-        let finished = try waitUntilFinal(queue, timeout: 240)
+        let finished = try await waitUntilFinal(queue, timeout: 240)
         #expect(stop(survivor) == 0, "SIGTERM is a clean exit")
-        let pending = try queue.counts()
+        let pending = try await queue.counts()
         #expect(finished, "jobs still pending: \(pending)")
         #expect(killedWhileRunning >= 2, "the kills must land mid-job to test anything")
-        let c = try queue.counts()
+        let c = try await queue.counts()
         #expect(c[.dead] == 0)
         #expect((c[.accepted] ?? 0) + (c[.rejected] ?? 0) == 500)
-        #expect(try queue.jobs(state: nil, limit: 1000).contains { $0.attempts > 1 }, "some jobs were rescued after a kill")
-        try JobChecks.expectFinalAsManifest(jobs, queue: queue, store: try storage.store())
+        #expect(try await queue.jobs(state: nil, limit: 1000).contains { $0.attempts > 1 }, "some jobs were rescued after a kill")
+        try await JobChecks.expectFinalAsManifest(jobs, queue: queue, store: try await storage.store())
     }
 
     @Test("two worker processes on one queue: every job runs once, none is lost", arguments: TestBackend.allCases)
-    func twoWorkers(_ backend: TestBackend) throws {
+    func twoWorkers(_ backend: TestBackend) async throws {
         let storage = try backend.make("mw-two")
         defer { storage.remove() }
         let folder = storage.folder
-        let jobs = try enqueue(200, into: storage, prefix: "two")
-        let queue = try storage.queue()
+        let jobs = try await enqueue(200, into: storage, prefix: "two")
+        let queue = try await storage.queue()
         let logs = [folder.appendingPathComponent("a.log"), folder.appendingPathComponent("b.log")]
         let workers = try logs.map { try launch(storage, log: $0, ["MEDIAWORKER_LEASE": "30"]) }
-        let finished = try waitUntilFinal(queue, timeout: 240)
+        let finished = try await waitUntilFinal(queue, timeout: 240)
         for w in workers { #expect(stop(w) == 0) }
-        let pending = try queue.counts()
+        let pending = try await queue.counts()
         #expect(finished, "jobs still pending: \(pending)")
         // Never claimed twice: one attempt each, and one "job finished" line per job across both logs.
-        let all = try queue.jobs(state: nil, limit: 1000)
+        let all = try await queue.jobs(state: nil, limit: 1000)
         #expect(all.count == 200)
         #expect(all.allSatisfy { $0.attempts == 1 })
         let (finishedBy, perWorker) = try JobChecks.finishedLines(in: logs)
         #expect(finishedBy.count == 200 && finishedBy.values.allSatisfy { $0 == 1 })
         #expect(perWorker.allSatisfy { $0 > 0 }, "both processes took jobs: \(perWorker)")
-        try JobChecks.expectFinalAsManifest(jobs, queue: queue, store: try storage.store())
+        try await JobChecks.expectFinalAsManifest(jobs, queue: queue, store: try await storage.store())
     }
 
     @Test("concurrent duplicate enqueues from separate processes create one job", arguments: TestBackend.allCases)
-    func duplicateEnqueueProcesses(_ backend: TestBackend) throws {
+    func duplicateEnqueueProcesses(_ backend: TestBackend) async throws {
         let storage = try backend.make("mw-dup")
         defer { storage.remove() }
         let folder = storage.folder
@@ -147,6 +147,6 @@ import Testing
             ids.insert(json?["id"] as? String ?? "?")
         }
         #expect(ids.count == 1)
-        #expect(try storage.queue().jobs(state: nil, limit: 10).count == 1)
+        #expect(try await storage.queue().jobs(state: nil, limit: 10).count == 1)
     }
 }

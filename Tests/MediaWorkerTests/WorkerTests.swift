@@ -29,23 +29,24 @@ final class FlakyStore: BlobStore, @unchecked Sendable {
         return true
     }
 
-    func put(jobID: String, role: String, bytes: [UInt8]) throws {
+    func put(jobID: String, role: String, bytes: [UInt8]) async throws {
         if down() { throw InjectedFailure() }
         if role != ArtifactRole.original.rawValue {
-            lock.lock()
-            let fail = failuresLeft > 0
-            if fail { failuresLeft -= 1; failed += 1 }
-            lock.unlock()
+            let fail = lock.withLock { () -> Bool in
+                let fail = failuresLeft > 0
+                if fail { failuresLeft -= 1; failed += 1 }
+                return fail
+            }
             if fail { throw InjectedFailure() }
         }
-        try inner.put(jobID: jobID, role: role, bytes: bytes)
+        try await inner.put(jobID: jobID, role: role, bytes: bytes)
     }
-    func get(jobID: String, role: String) throws -> [UInt8]? {
+    func get(jobID: String, role: String) async throws -> [UInt8]? {
         if down() { throw InjectedFailure() }
-        return try inner.get(jobID: jobID, role: role)
+        return try await inner.get(jobID: jobID, role: role)
     }
-    func size(jobID: String, role: String) throws -> Int? { try inner.size(jobID: jobID, role: role) }
-    func delete(jobID: String) throws { try inner.delete(jobID: jobID) }
+    func size(jobID: String, role: String) async throws -> Int? { try await inner.size(jobID: jobID, role: role) }
+    func delete(jobID: String) async throws { try await inner.delete(jobID: jobID) }
 }
 
 /// The pipeline with a codec that does not start for the first `failures` files (lame_init failing, say).
@@ -82,25 +83,27 @@ struct Harness {
     let files: any BlobStore
     let intake: AttachmentIntake
 
-    init(_ backend: TestBackend) throws {
+    init(_ backend: TestBackend) async throws {
         storage = try backend.make("mw-worker")
-        queue = try storage.queue()
-        files = try storage.store()
+        queue = try await storage.queue()
+        files = try await storage.store()
         intake = AttachmentIntake(queue: queue, store: files)
     }
 
     /// Submits each named fixture `times` times (keys `KEY:n`); the job ids with their fixtures.
-    func submit(_ names: [String], times: Int, key: String) throws -> [(String, FixtureManifest.Fixture)] {
-        try (0..<(names.count * times)).map { n in
+    func submit(_ names: [String], times: Int, key: String) async throws -> [(String, FixtureManifest.Fixture)] {
+        var ids: [(String, FixtureManifest.Fixture)] = []
+        for n in 0..<(names.count * times) {
             let f = FixtureManifest.named(names[n % names.count])
-            return (try intake.submit(try f.bytes(), from: f.from, idempotencyKey: "\(key):\(n)").job.id, f)
+            ids.append((try await intake.submit(try f.bytes(), from: f.from, idempotencyKey: "\(key):\(n)").job.id, f))
         }
+        return ids
     }
 
     /// Every job ended as its fixture expects, in its first attempt (infrastructure failures use none).
-    func expectFinalInOneAttempt(_ ids: [(String, FixtureManifest.Fixture)]) throws {
+    func expectFinalInOneAttempt(_ ids: [(String, FixtureManifest.Fixture)]) async throws {
         for (id, f) in ids {
-            let job = try #require(try queue.job(id: id))
+            let job = try await #require(try await queue.job(id: id))
             #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
             #expect(job.attempts == 1, "\(f.id) used \(job.attempts) attempts")
         }
@@ -108,196 +111,199 @@ struct Harness {
 
     /// Runs a worker on `store` (and `through`, a queue in front of the real one) until every job is final (or
     /// `timeout`), then stops it.
-    func drain(store: any BlobStore, settings: WorkerSettings, through: (any JobQueue)? = nil, timeout: TimeInterval = 120) throws {
+    func drain(store: any BlobStore, settings: WorkerSettings, through: (any JobQueue)? = nil, timeout: TimeInterval = 120) async throws {
         let processor = JobProcessor(pipeline: try MediaPipeline(), queue: through ?? queue, store: store, retry: settings.retry,
                                      outageWindow: settings.outageWindow)
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "test-worker")
         worker.start()
-        defer { worker.stop() }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let c = try queue.counts()
-            if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { return }
-            Thread.sleep(forTimeInterval: 0.02)
+            let c = try await queue.counts()
+            if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 {
+                await worker.stop()
+                return
+            }
+            try? await Task.sleep(for: .seconds(0.02))
         }
-        Issue.record("jobs still pending after \(timeout) s: \(try queue.counts())")
+        await worker.stop()
+        Issue.record("jobs still pending after \(timeout) s: \(try await queue.counts())")
     }
 }
 
 @Suite(.serialized) struct WorkerTests {
     @Test("every fixture through the queue ends in its expected final state, artifacts stored", arguments: TestBackend.allCases)
-    func fixturesThroughQueue(_ backend: TestBackend) throws {
-        let h = try Harness(backend)
+    func fixturesThroughQueue(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
         defer { h.storage.remove() }
         let fixtures = FixtureManifest.inProcess.filter { ($0.expect.playback?.durationMs ?? 0) <= 60_000 }
         var ids: [String: FixtureManifest.Fixture] = [:]
         for f in fixtures {
-            let job = try h.intake.submit(try f.bytes(), from: f.from, declaredType: f.declaredType,
+            let job = try await h.intake.submit(try f.bytes(), from: f.from, declaredType: f.declaredType,
                                           fileName: f.fileName, idempotencyKey: "fixture:\(f.id)").job
             ids[job.id] = f
         }
         var settings = WorkerSettings()
         settings.concurrency = 2
-        try h.drain(store: h.files, settings: settings)
+        try await h.drain(store: h.files, settings: settings)
         for (id, f) in ids {
-            let job = try #require(try h.queue.job(id: id))
+            let job = try await #require(try await h.queue.job(id: id))
             #expect(job.state.rawValue == f.expect.status, "\(f.id): \(job.state) \(job.lastError ?? "")")
             #expect(job.attempts == 1)
             let outcome = job.outcomeJSON ?? ""
             if let reason = f.expect.reason { #expect(outcome.contains(#""reason":"\#(reason)""#), "\(f.id): \(outcome)") }
             if job.state == .accepted {
-                #expect(try h.files.get(jobID: id, role: "original") == (try f.bytes()))
+                #expect(try await h.files.get(jobID: id, role: "original") == (try f.bytes()))
                 if case .some(.some(let t)) = f.expect.thumbnail {
-                    let bytes = try h.files.get(jobID: id, role: "thumbnail") ?? []
+                    let bytes = try await h.files.get(jobID: id, role: "thumbnail") ?? []
                     let webp = try #require(WebPInspector(bytes), "\(f.id): thumbnail missing or unreadable")
                     #expect(abs(webp.width - t.width) <= 1 && abs(webp.height - t.height) <= 1, "\(f.id)")
                 }
                 if let p = f.expect.playback {
-                    #expect(JobChecks.playbackMatches(try h.files.get(jobID: id, role: "playback") ?? [], p), "\(f.id): playback")
+                    #expect(JobChecks.playbackMatches(try await h.files.get(jobID: id, role: "playback") ?? [], p), "\(f.id): playback")
                 }
             }
         }
     }
 
     @Test("store failures postpone the job with backoff, the attempt given back each time; it then succeeds", arguments: TestBackend.allCases)
-    func retriesThenSucceeds(_ backend: TestBackend) throws {
-        let h = try Harness(backend)
+    func retriesThenSucceeds(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let job = try h.intake.submit(try FixtureManifest.named("jpeg-whatsapp-photo").bytes(), from: .visitor).job
+        let job = try await h.intake.submit(try await FixtureManifest.named("jpeg-whatsapp-photo").bytes(), from: .visitor).job
         let flaky = FlakyStore(h.files, failures: 2)
         var settings = WorkerSettings()
         settings.concurrency = 1
         settings.retry = RetryPolicy(maxAttempts: 5, base: 0.05, maximum: 1)
-        try h.drain(store: flaky, settings: settings)
-        let done = try #require(try h.queue.job(id: job.id))
+        try await h.drain(store: flaky, settings: settings)
+        let done = try await #require(try await h.queue.job(id: job.id))
         #expect(done.state == .accepted)
         #expect(done.attempts == 1, "infrastructure failures use no attempt")
         #expect(flaky.failed == 2)
-        #expect(try h.files.get(jobID: job.id, role: "thumbnail") != nil)
+        #expect(try await h.files.get(jobID: job.id, role: "thumbnail") != nil)
     }
 
     @Test("a codec that does not start is retried, not a corrupt file: the job waits, then is processed", arguments: TestBackend.allCases)
-    func codecStartIsRetried(_ backend: TestBackend) throws {
-        let h = try Harness(backend)
+    func codecStartIsRetried(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let job = try h.intake.submit(try FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor).job
+        let job = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor).job
         let processor = JobProcessor(pipeline: CodecStartsLate(try MediaPipeline(), failures: 1), queue: h.queue, store: h.files,
                                      retry: RetryPolicy(maxAttempts: 5, base: 0.01, maximum: 0.05))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let first = try #require(try h.queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date()))
-        #expect(processor.run(first, worker: "w", logger: logger) == .postponed)
-        let waiting = try #require(try h.queue.job(id: job.id))
+        let first = try await #require(try await h.queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date()))
+        #expect(await processor.run(first, worker: "w", logger: logger) == .postponed)
+        let waiting = try await #require(try await h.queue.job(id: job.id))
         #expect(waiting.state == .queued)
         #expect(waiting.lastError?.contains("libmp3lame cannot start") == true)
-        Thread.sleep(forTimeInterval: 0.2)
-        let second = try #require(try h.queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date()))
-        #expect(processor.run(second, worker: "w", logger: logger) == .completed)
-        let done = try #require(try h.queue.job(id: job.id))
+        try await Task.sleep(for: .milliseconds(200))
+        let second = try await #require(try await h.queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date()))
+        #expect(await processor.run(second, worker: "w", logger: logger) == .completed)
+        let done = try await #require(try await h.queue.job(id: job.id))
         #expect(done.state == .accepted)
         #expect(done.artifacts.map(\.role) == [.original, .playback])
     }
 
     @Test("past the outage window, a job that keeps failing is dead after the maximum attempts, with the last error; retry brings it back",
           arguments: TestBackend.allCases)
-    func deadAfterMaxAttempts(_ backend: TestBackend) throws {
-        let h = try Harness(backend)
+    func deadAfterMaxAttempts(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let job = try h.intake.submit(try FixtureManifest.named("gif87a").bytes(), from: .visitor).job
+        let job = try await h.intake.submit(try await FixtureManifest.named("gif87a").bytes(), from: .visitor).job
         var settings = WorkerSettings()
         settings.concurrency = 1
         settings.outageWindow = 0  // every failure counts (as for a job whose original is gone for good)
         settings.retry = RetryPolicy(maxAttempts: 3, base: 0.05, maximum: 1)
         let start = Date()
-        try h.drain(store: FlakyStore(h.files, failures: 1000), settings: settings)
-        let dead = try #require(try h.queue.job(id: job.id))
+        try await h.drain(store: FlakyStore(h.files, failures: 1000), settings: settings)
+        let dead = try await #require(try await h.queue.job(id: job.id))
         #expect(dead.state == .dead)
         #expect(dead.attempts == 3)
         #expect(dead.lastError?.contains("injected store failure") == true)
         // Two backoffs of 0.05 s and 0.1 s nominal (±50%) were waited.
         #expect(Date().timeIntervalSince(start) >= 0.075)
-        #expect(try h.queue.retry(id: job.id, now: Date()))
-        try h.drain(store: h.files, settings: settings)
-        #expect(try h.queue.job(id: job.id)?.state == .accepted)
+        #expect(try await h.queue.retry(id: job.id, now: Date()))
+        try await h.drain(store: h.files, settings: settings)
+        #expect(try await h.queue.job(id: job.id)?.state == .accepted)
     }
 
     @Test("a store outage under load: every job waits it out and ends in its final state, none dead, no attempt used",
           arguments: TestBackend.allCases)
-    func storeOutage(_ backend: TestBackend) throws {
-        let h = try Harness(backend)
+    func storeOutage(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let ids = try h.submit(["jpeg-whatsapp-photo", "png-palette", "gif87a", "pdf-text-3-pages", "ogg-opus-voice-note",
+        let ids = try await h.submit(["jpeg-whatsapp-photo", "png-palette", "gif87a", "pdf-text-3-pages", "ogg-opus-voice-note",
                                 "html-declared-jpeg", "ogg-opus-voice-note-operator", "png-rgba-alpha"], times: 1, key: "outage")
         let flaky = FlakyStore(h.files, downFor: 2)
         var settings = WorkerSettings()
         settings.concurrency = 2
         settings.retry = RetryPolicy(maxAttempts: 2, base: 0.05, maximum: 0.4)
-        try h.drain(store: flaky, settings: settings)
+        try await h.drain(store: flaky, settings: settings)
         #expect(flaky.failed > ids.count, "the outage was hit (\(flaky.failed) failed calls)")
-        try h.expectFinalInOneAttempt(ids)
+        try await h.expectFinalInOneAttempt(ids)
     }
 
     @Test("a database outage under load: claims, completions and postponements fail for 3 s; every job ends final, none dead, no attempt used",
           arguments: TestBackend.allCases)
-    func databaseOutage(_ backend: TestBackend) throws {
-        let h = try Harness(backend)
+    func databaseOutage(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let ids = try h.submit(["jpeg-whatsapp-photo", "png-palette", "gif87a", "ogg-opus-voice-note", "html-declared-jpeg",
+        let ids = try await h.submit(["jpeg-whatsapp-photo", "png-palette", "gif87a", "ogg-opus-voice-note", "html-declared-jpeg",
                                 "ogg-opus-voice-note-operator"], times: 4, key: "db-outage")
         let outage = OutageQueue(h.queue)
         var settings = WorkerSettings()
         settings.concurrency = 2
         settings.retry = RetryPolicy(maxAttempts: 1, base: 0.05, maximum: 0.5)
         // The outage begins once work is under way (a few jobs done), and lasts 3 s.
-        let trigger = Thread {
-            while ((try? h.queue.counts())?[.accepted] ?? 0) < 2 { Thread.sleep(forTimeInterval: 0.005) }
+        let queue = h.queue
+        Task {
+            while ((try? await queue.counts())?[.accepted] ?? 0) < 2 { try? await Task.sleep(for: .milliseconds(5)) }
             outage.goDown(for: 3)
         }
-        trigger.start()
-        try h.drain(store: h.files, settings: settings, through: outage)
+        try await h.drain(store: h.files, settings: settings, through: outage)
         #expect(outage.refused > 0, "the outage was met")
-        try h.expectFinalInOneAttempt(ids)
+        try await h.expectFinalInOneAttempt(ids)
     }
 
     @Test("leases are fenced per claim: once another claim (even of the same process) took a job over, the first claim's result is refused",
           arguments: TestBackend.allCases)
-    func fencedPerClaim(_ backend: TestBackend) throws {
-        let h = try Harness(backend)
+    func fencedPerClaim(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let job = try h.intake.submit(try FixtureManifest.named("gif87a").bytes(), from: .visitor).job
-        let first = try #require(try h.queue.claim(worker: "w#1", lease: 0.2, maxAttempts: 5, now: Date()))
-        Thread.sleep(forTimeInterval: 0.3)
-        let second = try #require(try h.queue.claim(worker: "w#2", lease: 30, maxAttempts: 5, now: Date()), "the expired lease is reclaimed")
+        let job = try await h.intake.submit(try await FixtureManifest.named("gif87a").bytes(), from: .visitor).job
+        let first = try await #require(try await h.queue.claim(worker: "w#1", lease: 0.2, maxAttempts: 5, now: Date()))
+        try? await Task.sleep(for: .seconds(0.3))
+        let second = try await #require(try await h.queue.claim(worker: "w#2", lease: 30, maxAttempts: 5, now: Date()), "the expired lease is reclaimed")
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let processor = JobProcessor(pipeline: try MediaPipeline(), queue: h.queue, store: h.files, retry: RetryPolicy())
-        #expect(processor.run(first, worker: first.leaseOwner ?? "", logger: logger) == .leaseLost)
-        #expect(try h.queue.job(id: job.id)?.state == .running, "the stale claim changed nothing")
-        #expect(processor.run(second, worker: second.leaseOwner ?? "", logger: logger) == .completed)
-        #expect(try h.queue.job(id: job.id)?.state == .accepted)
+        #expect(await processor.run(first, worker: first.leaseOwner ?? "", logger: logger) == .leaseLost)
+        #expect(try await h.queue.job(id: job.id)?.state == .running, "the stale claim changed nothing")
+        #expect(await processor.run(second, worker: second.leaseOwner ?? "", logger: logger) == .completed)
+        #expect(try await h.queue.job(id: job.id)?.state == .accepted)
         // The Worker claims under a new owner each time: WORKER-ID#n.
-        for n in 0..<3 { _ = try h.intake.submit(try FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor, idempotencyKey: "own:\(n)") }
+        for n in 0..<3 { _ = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor, idempotencyKey: "own:\(n)") }
         var settings = WorkerSettings()
         settings.concurrency = 1
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "fence-worker")
         worker.start()
-        defer { worker.stop() }
         var owner: String?
         for _ in 0..<2000 where owner == nil {
-            owner = try h.queue.jobs(state: .running, limit: 1).first?.leaseOwner
-            Thread.sleep(forTimeInterval: 0.005)
+            owner = try await h.queue.jobs(state: .running, limit: 1).first?.leaseOwner
+            try? await Task.sleep(for: .seconds(0.005))
         }
+        await worker.stop()
         #expect(owner?.hasPrefix("fence-worker#") == true, "claimed as \(owner ?? "nothing")")
     }
 
     @Test("stopping finishes the job in flight and claims nothing more", arguments: TestBackend.allCases)
-    func gracefulStop(_ backend: TestBackend) throws {
-        let h = try Harness(backend)
+    func gracefulStop(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
         defer { h.storage.remove() }
         for i in 0..<6 {
-            _ = try h.intake.submit(try FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor,
+            _ = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor,
                                     idempotencyKey: "stop:\(i)")
         }
         var settings = WorkerSettings()
@@ -308,9 +314,9 @@ struct Harness {
         let worker = Worker(processor: JobProcessor(pipeline: try MediaPipeline(), queue: h.queue, store: h.files,
                                                     retry: settings.retry), settings: settings, logger: logger, id: "w")
         worker.start()
-        while try h.queue.counts()[.running] == 0 { Thread.sleep(forTimeInterval: 0.005) }
-        worker.stop()
-        let c = try h.queue.counts()
+        while try await h.queue.counts()[.running] == 0 { try? await Task.sleep(for: .milliseconds(5)) }
+        await worker.stop()
+        let c = try await h.queue.counts()
         #expect(c[.running] == 0, "nothing left running")
         #expect(c[.accepted] == 1, "the job in flight finished")
         #expect(c[.queued] == 5, "nothing more was claimed")
@@ -327,16 +333,16 @@ final class RetriedUploads: @unchecked Sendable {
     /// Sends `fixture` under `key` on a thread of its own, from `start` on, until stored (or `deadline`).
     func send(_ fixture: FixtureManifest.Fixture, key: String, through intake: AttachmentIntake, at start: Date, until deadline: Date) {
         lock.withLock { running += 1 }
-        let thread = Thread { [self] in
-            Thread.sleep(until: start)
+        Task { [self] in
+            try? await Task.sleep(for: .seconds(max(0, start.timeIntervalSinceNow)))
             var id: String?
             while id == nil && Date() < deadline {
                 do {
-                    id = try intake.submit(try fixture.bytes(), from: fixture.from, declaredType: fixture.declaredType,
+                    id = try await intake.submit(try await fixture.bytes(), from: fixture.from, declaredType: fixture.declaredType,
                                            idempotencyKey: key).job.id
                 } catch {
                     lock.withLock { refused += 1 }
-                    Thread.sleep(forTimeInterval: 0.5)
+                    try? await Task.sleep(for: .seconds(0.5))
                 }
             }
             lock.withLock {
@@ -344,7 +350,6 @@ final class RetriedUploads: @unchecked Sendable {
                 running -= 1
             }
         }
-        thread.start()
     }
 
     var done: Bool { lock.withLock { running == 0 } }
@@ -363,10 +368,10 @@ final class RetriedUploads: @unchecked Sendable {
 
     @Test("SQLite locked by another process for 60 s under load, uploads arriving meanwhile: every job final, none dead, none lost, no attempt used")
     func databaseLocked() async throws {
-        let h = try Harness(.sqlite)
+        let h = try await Harness(.sqlite)
         defer { h.storage.remove() }
         let begin = Date()
-        let before = try h.submit(Self.fixtures, times: 4, key: "before")
+        let before = try await h.submit(Self.fixtures, times: 4, key: "before")
         // Never injects anything: counts the worker's queue calls that the real database failed.
         let watched = OutageQueue(h.queue)
         var settings = WorkerSettings()
@@ -381,11 +386,11 @@ final class RetriedUploads: @unchecked Sendable {
                                      outageWindow: settings.outageWindow)
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "sqlite-outage")
         worker.start()
-        defer { worker.stop() }
+        defer { worker.requestStop() }
 
         // The outage begins once work is under way, and lasts 60 s; an upload arrives every 6 s meanwhile. Every wait
         // is bounded: the test ends within about 2.5 minutes whatever happens.
-        while (try h.queue.counts()[.accepted] ?? 0) < 2 {
+        while (try await h.queue.counts()[.accepted] ?? 0) < 2 {
             guard Date().timeIntervalSince(begin) < 20 else { Issue.record("the worker did not start"); return }
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -405,7 +410,7 @@ final class RetriedUploads: @unchecked Sendable {
         // Afterwards: every upload stored, every job final within 60 s.
         var counts: [JobState: Int] = [:]
         while Date().timeIntervalSince(up) < 60 {
-            if during.done, let c = try? h.queue.counts() {
+            if during.done, let c = try? await h.queue.counts() {
                 counts = c
                 if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
             }
@@ -421,7 +426,7 @@ final class RetriedUploads: @unchecked Sendable {
         #expect((counts[.queued] ?? 0) + (counts[.running] ?? 0) == 0, "jobs still pending: \(counts)")
         #expect(counts[.dead, default: 0] == 0, "no job died of the outage: \(counts)")
         #expect(counts.values.reduce(0, +) == before.count + 10, "one job per upload, none lost: \(counts)")
-        for i in 0..<10 { #expect(try h.queue.jobs(idempotencyKey: "during:\(i)").count == 1) }
-        try h.expectFinalInOneAttempt(before + during.jobs)
+        for i in 0..<10 { #expect(try await h.queue.jobs(idempotencyKey: "during:\(i)").count == 1) }
+        try await h.expectFinalInOneAttempt(before + during.jobs)
     }
 }

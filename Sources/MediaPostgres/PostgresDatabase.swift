@@ -4,6 +4,8 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import ServiceLifecycle
+import Synchronization
 
 /// Where the PostgreSQL server is, read from `MEDIAWORKER_DATABASE_URL`:
 /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|require][&schema=NAME]`.
@@ -56,159 +58,128 @@ public struct PostgresLocation: Sendable, Equatable {
     }
 }
 
-/// A small pool of PostgresNIO connections used from ordinary threads: the queue contract is synchronous
-/// (worker slots are OS threads, the HTTP service calls it on NIO's blocking thread pool), so each call
-/// checks out a connection, waits for its future, and gives it back. A connection the server closed
-/// (restart, failover) is dropped and a new one made on the next checkout: processes reconnect by themselves.
-/// Never call it from an event-loop thread.
-public final class PostgresConnections: @unchecked Sendable {
+/// The PostgreSQL server through PostgresNIO's `PostgresClient`: its connection pool makes connections as callers need
+/// them (up to `MEDIAWORKER_DATABASE_POOL`), drops the ones the server closed (restart, failover) and connects anew,
+/// so processes reconnect by themselves. `start()` runs the client; `serve` and `work` also run this as a
+/// swift-service-lifecycle `Service`, so the client stops with the service group, last.
+///
+/// Two guards sit around the client, both for outages:
+/// - a caller waits at most `connectWait` for a connection (the pool queues requests while it cannot connect, up to
+///   its 60 s circuit breaker): past it the call fails as a lost connection, so an upload gets 503 at once and a
+///   worker postpones, instead of hanging with the server down;
+/// - every statement goes through `PostgresConnection.run`, which never waits for ever on a closed connection
+///   (see there).
+public final class PostgresDatabase: Service, Sendable {
     public let location: PostgresLocation
-    private let maxConnections: Int
-    private let logger: Logger
-    private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    private let condition = NSCondition()
-    private var idle: [PostgresConnection] = []
-    private var open = 0
-    private var nextID = 0
-    private var closed = false
+    public let client: PostgresClient
+    let logger: Logger
+    /// How long a caller waits for a pooled connection, seconds (`MEDIAWORKER_DATABASE_CONNECT_TIMEOUT`, default 10).
+    let connectWait: Double
+    private let runner = Mutex<Task<Void, Never>?>(nil)
 
     /// At most `maxConnections` at once (`MEDIAWORKER_DATABASE_POOL`); callers beyond wait for one.
-    public init(location: PostgresLocation, maxConnections: Int, logger: Logger = Logger(label: "mediaworker.postgres")) {
+    public init(location: PostgresLocation, maxConnections: Int, connectWait: Double = 10,
+                logger: Logger = Logger(label: "mediaworker.postgres")) throws {
         self.location = location
-        self.maxConnections = max(1, maxConnections)
         self.logger = logger
-    }
-
-    deinit { shutdown() }
-
-    func configuration() throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS =
-            location.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
-        var config = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
-                                                      password: location.password, database: location.database, tls: tls)
-        config.options.connectTimeout = .seconds(10)
+        self.connectWait = connectWait
+        let tls: PostgresClient.Configuration.TLS = location.requireTLS ? .require(.makeClientConfiguration()) : .disable
+        var config = PostgresClient.Configuration(host: location.host, port: location.port, username: location.user,
+                                                  password: location.password, database: location.database, tls: tls)
+        config.options.maximumConnections = max(1, maxConnections)
+        config.options.connectTimeout = .seconds(Int64(max(1, connectWait)))
         if let schema = location.schema {
             config.options.additionalStartupParameters = [("search_path", schema)]
         }
-        return config
+        client = PostgresClient(configuration: config, backgroundLogger: logger)
     }
 
-    /// A new connection (not from the pool), for LISTEN and for migrations' session lock.
-    func connect() throws -> PostgresConnection {
-        condition.lock()
-        nextID += 1
-        let id = nextID
-        condition.unlock()
-        do {
-            return try PostgresConnection.connect(on: group.next(), configuration: configuration(), id: id, logger: logger).wait()
-        } catch {
-            throw PostgresFailure(error, doing: "connect to \(location.host):\(location.port)/\(location.database)")
+    /// As a service (`serve`, `work`): keeps the client running until the group's graceful shutdown reaches it. Put
+    /// it first in the `ServiceGroup`, so it stops last, after the worker has given its jobs back.
+    public func run() async throws {
+        start()
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Runs the client in a task of its own (before any statement: the queue migrates the schema when it opens).
+    public func start() {
+        runner.withLock { task in
+            guard task == nil else { return }
+            task = Task { [client] in await client.run() }
         }
     }
 
-    /// Runs `body` with a connection of the pool.
-    public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        let connection = try checkOut()
-        do {
-            let value = try body(connection)
-            checkIn(connection)
-            return value
-        } catch {
-            // A connection the server dropped may not look closed yet: never hand it out again.
-            if (error as? PostgresFailure)?.connectionLost == true {
-                try? connection.close().wait()
+    /// Ends the client `start()` began and waits until its connections are closed.
+    public func shutdown() async {
+        let task = runner.withLock { task -> Task<Void, Never>? in
+            task?.cancel()
+            return task
+        }
+        await task?.value
+    }
+
+    /// Runs `body` with a pooled connection, waiting at most `connectWait` for one.
+    public func withConnection<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> T) async throws -> T {
+        let wait = connectWait
+        let where_ = "\(location.host):\(location.port)/\(location.database)"
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            let leased = Flag()
+            group.addTask { [client] in
+                try await client.withConnection { connection in
+                    leased.set()
+                    return try await body(connection)
+                }
             }
-            checkIn(connection)
-            throw error
+            group.addTask {
+                // Only the wait for a connection is bounded here; a statement has its own guard (`run`).
+                try await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                if leased.isSet { return nil }
+                throw PostgresFailure(lost: "no connection to \(where_) within \(wait) s")
+            }
+            while let next = try await group.next() {
+                if let value = next {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw PostgresFailure("the connection's task ended without a result")
         }
     }
 
     /// Runs one statement and returns its rows.
     @discardableResult
-    public func query(_ query: PostgresQuery) throws -> PostgresQueryResult {
-        try withConnection { try $0.run(query, logger: logger) }
+    public func query(_ query: PostgresQuery) async throws -> PostgresQueryResult {
+        let logger = logger
+        return try await withConnection { try await $0.run(query, logger: logger) }
     }
 
     /// Runs `body` inside BEGIN … COMMIT on one connection; ROLLBACK when it throws.
-    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        try withConnection { connection in
-            try connection.run("BEGIN", logger: logger)
+    public func transaction<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = logger
+        return try await withConnection { connection in
+            try await connection.run("BEGIN", logger: logger)
             do {
-                let value = try body(connection)
-                try connection.run("COMMIT", logger: logger)
+                let value = try await body(connection)
+                try await connection.run("COMMIT", logger: logger)
                 return value
             } catch {
-                // A connection whose ROLLBACK fails may still be inside the transaction: close it.
-                if !connection.isClosed, (try? connection.run("ROLLBACK", logger: logger)) == nil {
-                    try? connection.close().wait()
+                // A connection whose ROLLBACK fails may still be inside the transaction: close it (the pool drops it).
+                if !connection.isClosed, (try? await connection.run("ROLLBACK", logger: logger)) == nil {
+                    let closing: EventLoopFuture<Void> = connection.close()
+                    _ = closing
                 }
                 throw error
             }
         }
     }
+}
 
-    private func checkOut() throws -> PostgresConnection {
-        condition.lock()
-        while true {
-            if closed {
-                condition.unlock()
-                throw PostgresFailure("the connection pool is shut down")
-            }
-            while let connection = idle.popLast() {
-                if !connection.isClosed {
-                    condition.unlock()
-                    return connection
-                }
-                open -= 1  // the server closed it (restart); forget it
-                discard(connection)
-            }
-            if open < maxConnections { break }
-            condition.wait()
-        }
-        open += 1
-        condition.unlock()
-        do {
-            return try connect()
-        } catch {
-            condition.lock()
-            open -= 1
-            condition.signal()
-            condition.unlock()
-            throw error
-        }
-    }
-
-    private func checkIn(_ connection: PostgresConnection) {
-        condition.lock()
-        if connection.isClosed || closed {
-            open -= 1
-            condition.signal()
-            condition.unlock()
-            discard(connection)
-            return
-        }
-        idle.append(connection)
-        condition.signal()
-        condition.unlock()
-    }
-
-    /// Closes and waits (a PostgresConnection must be closed before its last reference goes); instant when the
-    /// server already closed it. Never called on an event loop.
-    private func discard(_ connection: PostgresConnection) {
-        try? connection.close().wait()
-    }
-
-    /// Closes every idle connection; later calls fail.
-    public func shutdown() {
-        condition.lock()
-        closed = true
-        let connections = idle
-        idle.removeAll()
-        open -= connections.count
-        condition.broadcast()
-        condition.unlock()
-        for connection in connections { try? connection.close().wait() }
-    }
+/// A flag set once, read from other tasks.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 extension PostgresConnection {
@@ -227,7 +198,7 @@ extension PostgresConnection {
     /// and after `queryTimeout` closes it; either way the failure counts as a lost connection (dropped from the
     /// pool) and the caller's retry goes to a new one.
     @discardableResult
-    func run(_ query: PostgresQuery, logger: Logger) throws -> PostgresQueryResult {
+    func run(_ query: PostgresQuery, logger: Logger) async throws -> PostgresQueryResult {
         let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
         let started = NIODeadline.now()
         let watchdog = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { [self] _ in
@@ -244,7 +215,7 @@ extension PostgresConnection {
         defer { watchdog.cancel() }
         self.query(query, logger: logger).cascade(to: answer)
         do {
-            return try answer.futureResult.wait()
+            return try await answer.futureResult.get()
         } catch {
             var failure = PostgresFailure(error, doing: nil)
             if self.isClosed { failure.connectionLost = true }
