@@ -61,15 +61,15 @@ lint: $(TOOLS)/venv/.ready
 	$(TOOLS)/venv/bin/hadolint --failure-threshold error Dockerfile
 
 bench: deps
-	bash scripts/bench.sh
-	bash scripts/bench_voice.sh
-	bash scripts/bench_queue.sh
-	bash scripts/bench_http.sh
-	bash scripts/bench_pg.sh
-	bash scripts/bench_isolation.sh
-	bash scripts/bench_animations.sh
-	bash scripts/bench_slowloris.sh
-	bash scripts/bench_console.sh
+	bash Benchmarks/run.sh
+	bash Benchmarks/voice.sh
+	bash Benchmarks/queue.sh
+	bash Benchmarks/http.sh
+	bash Benchmarks/pg.sh
+	bash Benchmarks/isolation.sh
+	bash Benchmarks/animations.sh
+	bash Benchmarks/slowloris.sh
+	bash Benchmarks/console.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
 fuzz: deps

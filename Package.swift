@@ -136,12 +136,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Benchmark program: prints throughput of the pipeline next to the peers (not a test).
+        // Benchmark program: prints throughput of the pipeline next to the peers (not a test). It lives with the
+        // bench scripts and peers under Benchmarks/, apart from what the product needs.
         .executableTarget(
             name: "mediaworker-bench",
             dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaPostgres",
                            "MediaSandbox", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "GRDB", package: "GRDB.swift")]
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/mediaworker-bench"
         ),
         // libFuzzer targets (`make fuzz` builds them with -sanitize=fuzzer,address -DFUZZING; a plain build makes
         // replay programs that run each file given once).

@@ -1,7 +1,7 @@
-"""huey's SqliteHuey doing the queue benchmark's no-op work (scripts/bench_queue.sh), printing the same figures
+"""huey's SqliteHuey doing the queue benchmark's no-op work (Benchmarks/queue.sh), printing the same figures
 as `mediaworker-bench queue noop`.
 
-    .build-tools/bench-venv/bin/python scripts/huey_noop.py --jobs N [--workers W] [--mode consumer|loop]
+    .build-tools/bench-venv/bin/python Benchmarks/peers/huey_noop.py --jobs N [--workers W] [--mode consumer|loop]
                                                             [--sync normal|full|off] [--concurrent]
 
 A fresh SqliteHuey file in a new temporary folder (huey's defaults: WAL journal, autocommit, one connection

@@ -3,8 +3,8 @@
 # work on the same server, with 1, 2 and 4 worker processes; then the realistic fixture mix through
 # PostgreSQL vs through SQLite. It prints figures; it never fails on a slow result (only on a broken run).
 #
-#   scripts/bench_pg.sh                                   # everything (about 5 minutes on 2 cores)
-#   BENCH_REPEAT=5 BENCH_JOBS=20000 scripts/bench_pg.sh
+#   Benchmarks/pg.sh                                   # everything (about 5 minutes on 2 cores)
+#   BENCH_REPEAT=5 BENCH_JOBS=20000 Benchmarks/pg.sh
 #
 # Server: a throwaway PostgreSQL (Debian's, scripts/pg_server.sh) on loopback in a temporary folder, with
 # its defaults kept: fsync and synchronous_commit on, so every commit is durable for both tools.
@@ -14,7 +14,7 @@
 #             group commit); then P processes × 2 threads
 #             claim up to BENCH_BATCH jobs per statement (FOR UPDATE SKIP LOCKED) and complete each batch in one
 #             statement (every completion durable before the next claim).
-#   PgQueuer  scripts/bench_pgqueuer.py: N jobs enqueued 1,000 per call (its list API), then P processes each
+#   PgQueuer  Benchmarks/peers/pgqueuer_noop.py: N jobs enqueued 1,000 per call (its list API), then P processes each
 #             running a QueueManager with batch_size=BENCH_BATCH (its completion log is flushed in batches,
 #             every ~0.1 s); drain = release → its queue table empty (polled every 20 ms).
 # drain jobs/s = N / drain seconds (the workers' side: what the P processes move); overall = N / (enqueue +
@@ -24,8 +24,8 @@
 # Logs: bench-out/pg/bench.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/pg
 REPEAT=${BENCH_REPEAT:-3}
@@ -72,7 +72,7 @@ for round in $(seq "$REPEAT"); do
       || { echo "FAILED: ours P=$P (see $LOG)" >&2; tail -n 20 "$LOG" >&2; exit 1; }
     echo "$line" >>"$LOG"
     keep_best "ours-$P" "$(field drain_per_second <<<"$line")" "$(field enqueue_per_second <<<"$line")" "$(field overall_per_second <<<"$line")"
-    json=$("$VENV/bin/python" scripts/bench_pgqueuer.py --dsn "$URL" --jobs "$JOBS" --workers "$P" --batch-size "$BATCH" 2>>"$LOG" | tail -n 1) \
+    json=$("$VENV/bin/python" Benchmarks/peers/pgqueuer_noop.py --dsn "$URL" --jobs "$JOBS" --workers "$P" --batch-size "$BATCH" 2>>"$LOG" | tail -n 1) \
       || { echo "FAILED: PgQueuer P=$P (see $LOG)" >&2; tail -n 20 "$LOG" >&2; exit 1; }
     echo "$json" >>"$LOG"
     read -r d e o < <("$VENV/bin/python" -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["jobs_per_s_drain"], r["jobs"] / r["enqueue_s"], r["jobs_per_s_overall"])' "$json")

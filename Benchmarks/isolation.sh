@@ -2,8 +2,8 @@
 # Isolation benchmark: what decoding in sandboxed helper processes costs, and what it saves the service.
 # It prints figures; it never fails on a slow result (only on a broken run).
 #
-#   scripts/bench_isolation.sh                 # about 2 minutes on 2 cores
-#   BENCH_REPEAT=7 BENCH_KILLS=50 scripts/bench_isolation.sh
+#   Benchmarks/isolation.sh                 # about 2 minutes on 2 cores
+#   BENCH_REPEAT=7 BENCH_KILLS=50 Benchmarks/isolation.sh
 #
 # 1. `mediaworker-bench isolation Fixtures` (see IsolationBench.swift): the fixture corpus through the Worker with
 #    the pipeline in-process vs in helper processes, interleaved rounds, the overhead; helper crash → replacement.
@@ -12,8 +12,8 @@
 # Logs and data: bench-out/isolation/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/isolation
 REPEAT=${BENCH_REPEAT:-5}

@@ -1,7 +1,7 @@
 """PgQueuer (PostgreSQL job queue for Python) doing the queue benchmark's no-op work against a real
 PostgreSQL server (e.g. one started by scripts/pg_server.sh), printing one JSON line.
 
-    .build-tools/bench-venv/bin/python scripts/bench_pgqueuer.py --dsn URL --jobs N --workers P
+    .build-tools/bench-venv/bin/python Benchmarks/peers/pgqueuer_noop.py --dsn URL --jobs N --workers P
         [--concurrent] [--batch-size B] [--enqueue-batch E] [--durability durable|balanced|volatile]
 
 Needs `pip install pgqueuer asyncpg` in the venv (written against pgqueuer 1.6.0 / asyncpg 0.32; when run
@@ -46,8 +46,8 @@ import signal
 import sys
 import time
 
-VENV_PYTHON = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".build-tools", "bench-venv", "bin", "python"
+VENV_PYTHON = os.path.join(  # Benchmarks/peers -> the repository
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".build-tools", "bench-venv", "bin", "python"
 )
 
 try:
@@ -60,7 +60,7 @@ try:
 except ImportError:  # pragma: no cover - re-run with the bench venv
     if os.path.exists(VENV_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(VENV_PYTHON):
         os.execv(VENV_PYTHON, [VENV_PYTHON, *sys.argv])
-    sys.exit("bench_pgqueuer: needs pgqueuer and asyncpg (pip install pgqueuer asyncpg)")
+    sys.exit("pgqueuer_noop: needs pgqueuer and asyncpg (pip install pgqueuer asyncpg)")
 
 try:
     import uvloop
@@ -229,7 +229,7 @@ def main() -> int:
         out = run_async(bench(args, go))
         out["worker_startup_s"] = round(startup, 3)
     except BaseException as e:  # report, then stop the workers below
-        print(f"bench_pgqueuer: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"pgqueuer_noop: {type(e).__name__}: {e}", file=sys.stderr)
         rc = 1
     finally:
         go.set()
@@ -240,7 +240,7 @@ def main() -> int:
         for p in procs:
             p.join(30)
             if p.is_alive():
-                print(f"bench_pgqueuer: worker {p.pid} did not stop on SIGTERM; killing it", file=sys.stderr)
+                print(f"pgqueuer_noop: worker {p.pid} did not stop on SIGTERM; killing it", file=sys.stderr)
                 p.kill()
                 p.join()
                 rc = 1
@@ -249,7 +249,7 @@ def main() -> int:
     if rc:
         return rc
     if out["logged_successful"] != args.jobs:
-        print(f"bench_pgqueuer: pgqueuer_log has {out['logged_successful']} successful jobs, expected {args.jobs}",
+        print(f"pgqueuer_noop: pgqueuer_log has {out['logged_successful']} successful jobs, expected {args.jobs}",
               file=sys.stderr)
         rc = 1
     line = {

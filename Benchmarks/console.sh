@@ -6,15 +6,15 @@
 # BENCH_CONSOLE_REPEAT (200) times each, and prints p50/p95/max. Target: p95 <= 50 ms for the overview and for every
 # jobs page. It prints figures; it never fails on a slow result (only on a broken run).
 #
-#   scripts/bench_console.sh                        # both backends, about 2 minutes on 2 cores after the build
-#   BENCH_CONSOLE_JOBS=100000 scripts/bench_console.sh
+#   Benchmarks/console.sh                        # both backends, about 2 minutes on 2 cores after the build
+#   BENCH_CONSOLE_JOBS=100000 Benchmarks/console.sh
 #
 # PostgreSQL: a throwaway server (Debian's, scripts/pg_server.sh) on loopback in a temporary folder, defaults kept.
 # Logs: bench-out/console/bench.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/console
 JOBS=${BENCH_CONSOLE_JOBS:-1000000}

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Build the voice-note benchmark corpus (scripts/bench_voice.sh).
+"""Build the voice-note benchmark corpus (Benchmarks/voice.sh).
 
-    /usr/bin/python3 scripts/bench_voice_corpus.py [--out bench-out]
+    /usr/bin/python3 Benchmarks/corpus/bench_voice_corpus.py [--out bench-out]
 
 Makes, deterministically (fixed texts, voices, seeds and Ogg serials; same package versions -> same bytes):
 
@@ -108,7 +108,7 @@ def main():
     parser.add_argument("--out", default="bench-out")
     args = parser.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(here)
+    root = os.path.dirname(os.path.dirname(here))  # Benchmarks/corpus -> the repository
     out = os.path.join(os.path.abspath(args.out), "voice")
     stamp_path = os.path.join(out, ".stamp")
     manifest = os.path.join(root, "Fixtures", "fixtures.json")

@@ -3,8 +3,8 @@
 # keeps uploading. It prints how uploads fared and how fast the server cut the slow connections; it never fails on
 # a slow result (only on a broken run). Bounded: BENCH_SLOW_SECONDS (default 30) of attack, then everything stops.
 #
-#   scripts/bench_slowloris.sh
-#   BENCH_SLOW_CONNECTIONS=4000 BENCH_SLOW_SECONDS=60 scripts/bench_slowloris.sh
+#   Benchmarks/slowloris.sh
+#   BENCH_SLOW_CONNECTIONS=4000 BENCH_SLOW_SECONDS=60 Benchmarks/slowloris.sh
 #
 # The server: a release `mediaworker serve` (SQLite + files, 2 workers) with its defaults
 # (MEDIAWORKER_HTTP_HEADER_TIMEOUT=10, MEDIAWORKER_HTTP_IDLE_TIMEOUT=60, MEDIAWORKER_HTTP_MAX_CONNECTIONS=4096).
@@ -12,8 +12,8 @@
 # The gateway: one upload of the WhatsApp photo every 100 ms, each waited for until its job is final.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/slowloris
 mkdir -p "$OUT"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Upload -> final-state latency client for scripts/bench_http.sh (standard library only).
+"""Upload -> final-state latency client for Benchmarks/http.sh (standard library only).
 
 CONCURRENCY threads, each with its own keep-alive connection, loop: POST /v1/attachments?from=visitor (a unique
 idempotencyKey each) with the photo, then GET /v1/jobs/{id} every POLL_MS until the state is final

@@ -1,5 +1,5 @@
 // mediaworker-bench isolation: what running the codecs in sandboxed helper processes costs. A program that
-// prints figures, never a timed test; scripts/bench_isolation.sh runs it (and measures `serve`'s memory).
+// prints figures, never a timed test; Benchmarks/isolation.sh runs it (and measures `serve`'s memory).
 //
 //   mediaworker-bench isolation DIR [--workers W] [--repeat R] [--passes P] [--kills K] [--helper PATH] [--quiet]
 //
@@ -15,54 +15,51 @@
 //   RESULT mode=isolation jobs=… workers=… inprocess_seconds=… isolated_seconds=… overhead_percent=…
 //          overhead_percent_median_paired=… replacement_ms_median=… replacement_ms_max=… helper_peak_rss_mb=…
 
+import ArgumentParser
 import Foundation
 import Logging
 import MediaPipeline
 import MediaSandbox
 
 enum IsolationBench {
-    static let usage = """
-        usage: mediaworker-bench isolation DIR [--workers W] [--repeat R] [--passes P] [--kills K] [--helper PATH] [--quiet]
-          --workers W   worker slots (default: the cores)
-          --repeat R    interleaved rounds of each (default 5)
-          --passes P    the corpus this many times in each round (default 3)
-          --kills K     helper crashes to time (default 20)
-          --helper PATH the mediaworker executable to run helpers from (default: next to this program)
-        """
+    struct Command: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "isolation",
+            abstract: "What the sandboxed helper processes cost over the in-process pipeline, and helper crash recovery (Benchmarks/isolation.sh)."
+        )
 
-    struct Options {
-        var directory = ""
+        @Argument(help: "The fixture folder (its fixtures.json lists the files).")
+        var directory: String
+
+        @Option(help: "Worker slots (default: the cores).", transform: positive)
         var workers = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(name: .customLong("repeat"), help: "Interleaved rounds of each (default: 5).", transform: positive)
         var repeats = 5
+
+        @Option(help: "The corpus this many times in each round (default: 3).", transform: positive)
         var passes = 3
+
+        @Option(help: "Helper crashes to time (default: 20).", transform: positive)
         var kills = 20
-        var helper = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mediaworker").path
+
+        @Option(name: .customLong("helper"),
+                help: ArgumentHelp("The mediaworker executable to run helpers from (default: next to this program).",
+                                   valueName: "path"))
+        var helperPath: String?
+
+        @Flag(help: "Only the RESULT line.")
         var quiet = false
 
-        init(_ arguments: [String]) throws {
-            var args = ArgumentCursor(arguments, usage: IsolationBench.usage)
-            while let arg = args.next() {
-                switch arg {
-                case "--workers": workers = try args.positive(arg)
-                case "--repeat": repeats = try args.positive(arg)
-                case "--passes": passes = try args.positive(arg)
-                case "--kills": kills = try args.positive(arg)
-                case "--helper": helper = try args.value(arg)
-                case "--quiet": quiet = true
-                default:
-                    guard directory.isEmpty, !arg.hasPrefix("-") else { throw Usage(description: "unexpected \(arg)\n\(IsolationBench.usage)") }
-                    directory = arg
-                }
-            }
-            if directory.isEmpty { throw Usage(description: "isolation needs DIR\n\(IsolationBench.usage)") }
+        /// The helper executable: --helper, or `mediaworker` next to this program.
+        var helper: String {
+            helperPath ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mediaworker").path
         }
+
+        func run() throws { try bench("isolation") { try IsolationBench.measure(self) } }
     }
 
-    static func run(_ arguments: [String]) -> Int32 {
-        runSubcommand("isolation", arguments, parse: Options.init) { try measure($0) }
-    }
-
-    static func measure(_ options: Options) throws -> Int32 {
+    static func measure(_ options: Command) throws -> Int32 {
         let environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("MEDIAWORKER_") }
         let (corpus, skipped) = try QueueBench.loadFixtures(options.directory)
         let inputs = Array([[QueueBench.Input]](repeating: corpus, count: options.passes).joined())

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Build the thumbnail benchmark corpus from Debian's wallpaper photos.
 
-    /usr/bin/python3 scripts/bench_corpus.py [--out bench-out]
+    /usr/bin/python3 Benchmarks/corpus/bench_corpus.py [--out bench-out]
 
 Makes, deterministically (fixed seeds, same package versions -> same bytes):
 
@@ -331,7 +331,7 @@ def make_rss(root, rss, tmp, notes):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench-out"))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench-out"))
     ap.add_argument("--force", action="store_true", help="rebuild even when the stamp matches")
     args = ap.parse_args()
     out = os.path.abspath(args.out)

@@ -4,8 +4,8 @@
 # default), then a single note of 5:30 alone, then the peak RSS of `mediaworker process` on a 29:30 note.
 # It prints figures; it never fails on a slow result (only on a broken run).
 #
-#   scripts/bench_voice.sh                  # everything (about 3-4 minutes on 2 cores)
-#   BENCH_REPEAT=9 scripts/bench_voice.sh   # more rounds
+#   Benchmarks/voice.sh                  # everything (about 3-4 minutes on 2 cores)
+#   BENCH_REPEAT=9 Benchmarks/voice.sh   # more rounds
 #
 # Peers, as the issue states them: ffmpeg run once per file, serially (one process per note):
 #   like for like: ffmpeg -nostdin -loglevel error -y -i IN -ac 1 -ar 24000 -c:a libmp3lame -q:a 6 -compression_level 5 OUT.mp3
@@ -17,7 +17,7 @@
 # more than one core busy; the CPU columns (user + system, GNU time or getrusage) show what each really used.
 #
 # Steps: install missing tools (apt-get; sudo when not root) -> swift build -c release (mediaworker,
-# mediaworker-bench) -> corpus (scripts/bench_voice_corpus.py, cached in bench-out/voice) -> BENCH_REPEAT (5)
+# mediaworker-bench) -> corpus (Benchmarks/corpus/bench_voice_corpus.py, cached in bench-out/voice) -> BENCH_REPEAT (5)
 # interleaved rounds of every tool, best wall time each -> table -> single note rounds -> RSS -> durations
 # (ffprobe). Outputs land in bench-out/voice (git-ignored); tool stderr goes to bench-out/voice/bench.log.
 set -euo pipefail
@@ -34,8 +34,8 @@ if [ "${1:-}" = --ffmpeg-loop ]; then
 fi
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/voice
 REPEAT=${BENCH_REPEAT:-5}
@@ -58,7 +58,7 @@ install_missing "${missing[@]}"
 # ------------------------------------------------------------------------------------------- build + corpus
 build_release mediaworker-bench mediaworker
 echo "== corpus"
-$PY scripts/bench_voice_corpus.py --out "$ROOT/bench-out" | tail -n 1
+$PY Benchmarks/corpus/bench_voice_corpus.py --out "$ROOT/bench-out" | tail -n 1
 
 CORPUS=$OUT/corpus
 mapfile -t FILES < <(find "$CORPUS" -type f ! -name '.*' | sort)

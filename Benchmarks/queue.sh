@@ -4,13 +4,13 @@
 # overhead over the bare pipeline on the same files. It prints figures; it never fails on a slow result
 # (only on a broken run).
 #
-#   scripts/bench_queue.sh                               # everything (about 3-4 minutes on 2 cores)
-#   BENCH_REPEAT=5 BENCH_JOBS=20000 scripts/bench_queue.sh
+#   Benchmarks/queue.sh                               # everything (about 3-4 minutes on 2 cores)
+#   BENCH_REPEAT=5 BENCH_JOBS=20000 Benchmarks/queue.sh
 #   (BENCH_BATCH, default 50: jobs per claim and per completion call in the batched configuration)
 #
 # No-op jobs (pipeline bypassed): enqueue N jobs, then claim + complete them all (each call its own
 # transaction), fresh database file in a temporary folder each run. Ours: `mediaworker-bench queue noop`
-# (SQLiteJobQueue, WAL, the default `.normal` durability = synchronous=NORMAL). huey: scripts/huey_noop.py
+# (SQLiteJobQueue, WAL, the default `.normal` durability = synchronous=NORMAL). huey: Benchmarks/peers/huey_noop.py
 # (SqliteHuey, WAL, synchronous=NORMAL set on its connections for the same durability; huey's own default,
 # FULL, is shown once for reference), with huey's Consumer (worker_type='thread') and with a bare
 # dequeue/execute loop. overall jobs/s = N / (enqueue + drain seconds); "concurrent" rows enqueue and drain
@@ -24,8 +24,8 @@
 # Logs: bench-out/queue/bench.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/queue
 REPEAT=${BENCH_REPEAT:-3}
@@ -77,21 +77,21 @@ echo "== no-op jobs: $JOBS per run (enqueue, claim, complete), best of $REPEAT i
   "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$REPEAT"); do
   run_cfg ours_seq_1 "$BIN/mediaworker-bench" queue noop --jobs "$JOBS" --workers 1
-  run_cfg huey_cons_1 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 1 --mode consumer
+  run_cfg huey_cons_1 "$PY" Benchmarks/peers/huey_noop.py --jobs "$JOBS" --workers 1 --mode consumer
   run_cfg ours_seq_2 "$BIN/mediaworker-bench" queue noop --jobs "$JOBS" --workers 2
-  run_cfg huey_cons_2 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 2 --mode consumer
-  run_cfg huey_loop_1 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 1 --mode loop
+  run_cfg huey_cons_2 "$PY" Benchmarks/peers/huey_noop.py --jobs "$JOBS" --workers 2 --mode consumer
+  run_cfg huey_loop_1 "$PY" Benchmarks/peers/huey_noop.py --jobs "$JOBS" --workers 1 --mode loop
   run_cfg ours_conc_2 "$BIN/mediaworker-bench" queue noop --jobs "$JOBS" --workers 2 --concurrent
   run_cfg ours_batch_2 "$BIN/mediaworker-bench" queue noop --jobs "$JOBS" --workers 2 --batch "$BATCH"
-  run_cfg huey_loop_2 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 2 --mode loop
-  run_cfg huey_conc_2 "$PY" scripts/huey_noop.py --jobs "$JOBS" --workers 2 --mode consumer --concurrent
+  run_cfg huey_loop_2 "$PY" Benchmarks/peers/huey_noop.py --jobs "$JOBS" --workers 2 --mode loop
+  run_cfg huey_conc_2 "$PY" Benchmarks/peers/huey_noop.py --jobs "$JOBS" --workers 2 --mode consumer --concurrent
   echo "  round $round: ours seq 1w $(field ours_seq_1 overall_per_second), seq 2w $(field ours_seq_2 overall_per_second)," \
     "concurrent 2w $(field ours_conc_2 overall_per_second), batched 2w $(field ours_batch_2 overall_per_second); huey consumer 1w $(field huey_cons_1 overall_per_second)," \
     "2w $(field huey_cons_2 overall_per_second), loop 1w $(field huey_loop_1 overall_per_second)," \
     "loop 2w $(field huey_loop_2 overall_per_second), concurrent 2w $(field huey_conc_2 overall_per_second) jobs/s (best so far)"
 done
 # huey's own default durability (synchronous=FULL: an fsync per commit), once, with a fifth of the jobs.
-run_cfg huey_full_1 "$PY" scripts/huey_noop.py --jobs $((JOBS / 5)) --workers 1 --mode consumer --sync full
+run_cfg huey_full_1 "$PY" Benchmarks/peers/huey_noop.py --jobs $((JOBS / 5)) --workers 1 --mode consumer --sync full
 
 label() {
   case $1 in

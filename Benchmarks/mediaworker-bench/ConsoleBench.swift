@@ -14,91 +14,95 @@
 // and prints p50, p95 and max per query in milliseconds; the last line is machine-readable:
 //   RESULT backend=sqlite jobs=1000000 overview_p95_ms=… jobs_page_p95_ms=…   (the worst filter's p95)
 
+import ArgumentParser
 import Foundation
 import GRDB
 import MediaPostgres
 import MediaQueue
 
 enum ConsoleBench {
-    static let usage = """
-        usage: mediaworker-bench console [--jobs N] [--repeat R] [--database-url postgres://…] [--keep PATH]
-        """
+    struct Command: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "console",
+            abstract: "How fast the operations console's reads answer with a big queue, on SQLite or PostgreSQL (Benchmarks/console.sh)."
+        )
 
-    static func run(_ arguments: [String]) -> Int32 {
-        var args = ArgumentCursor(arguments, usage: usage)
-        var jobs = 1_000_000, repeats = 200
+        @Option(help: "Jobs inserted in bulk before measuring (default: 1,000,000).", transform: positive)
+        var jobs = 1_000_000
+
+        @Option(name: .customLong("repeat"), help: "Times each query is measured (default: 200).", transform: positive)
+        var repeats = 200
+
+        @Option(name: .customLong("database-url"),
+                help: ArgumentHelp("Measure on this PostgreSQL server (schema bench_console, dropped and made again) instead of SQLite.",
+                                   valueName: "postgres://…"))
         var url: String?
-        var keep: String?
-        do {
-            while let arg = args.next() {
-                switch arg {
-                case "--jobs": jobs = try args.positive(arg)
-                case "--repeat": repeats = try args.positive(arg)
-                case "--database-url": url = try args.value(arg)
-                case "--keep": keep = try args.value(arg)
-                default: throw Usage(description: usage)
-                }
-            }
-            let now = Date().timeIntervalSince1970
-            let start = now - 30 * 86_400, step = 30 * 86_400 / Double(jobs)
-            let queue: any JobQueue & EventOutbox & ConsoleQueries
-            let backend: String
-            let began = Date()
-            if let url {
-                backend = "postgresql"
-                let admin = PostgresConnections(location: try PostgresLocation(url: url), maxConnections: 1)
-                try admin.query("DROP SCHEMA IF EXISTS bench_console CASCADE")
-                let full = url + (url.contains("?") ? "&" : "?") + "schema=bench_console"
-                let connections = PostgresConnections(location: try PostgresLocation(url: full), maxConnections: 4)
-                let q = try PostgresJobQueue(connections: connections)
-                try connections.query("\(unescaped: postgresInsert(jobs: jobs, start: start, step: step))")
-                try connections.query("VACUUM ANALYZE jobs")
-                queue = q
-            } else {
-                backend = "sqlite"
-                let folder = keep ?? NSTemporaryDirectory() + "mw-console-bench-\(getpid())"
-                try? FileManager.default.removeItem(atPath: folder)
-                let path = folder + "/mediaworker.sqlite"
-                let q = try SQLiteJobQueue(path: path)
-                let db = try DatabaseQueue(path: path)
-                try db.write { try $0.execute(sql: sqliteInsert(jobs: jobs, start: start, step: step)) }
-                try db.writeWithoutTransaction { try $0.execute(sql: "ANALYZE") }
-                try db.close()
-                queue = q
-            }
-            print("\(backend): \(jobs) jobs inserted and indexed in \(String(format: "%.1f", Date().timeIntervalSince(began))) s")
 
-            // Deep cursors: the id of a job about 80 % back in time, and of a rejected one near it.
-            let everything = try queue.jobs(matching: JobFilter(), before: nil, limit: 1)
-            _ = everything
-            let deepID = try idAt(queue, fraction: 0.8, jobs: jobs, start: start, step: step)
-            let overview = try measure(repeats) { _ = try QueueOverview.read(queue) }
-            print(line("overview", overview))
-            let filters: [(String, JobFilter, String?)] = [
-                ("jobs: no filter", JobFilter(), nil),
-                ("jobs: no filter, deep page", JobFilter(), deepID),
-                ("jobs: state=rejected reason=unsupported_type", JobFilter(state: .rejected, reason: "unsupported_type"), nil),
-                ("jobs: reason=unsupported_type, deep page", JobFilter(reason: "unsupported_type"), deepID),
-                ("jobs: state=dead", JobFilter(state: .dead), nil),
-                ("jobs: state=accepted kind=voice_note", JobFilter(state: .accepted, kind: "voice_note"), nil),
-                ("jobs: business number + state=rejected", JobFilter(state: .rejected, businessNumber: "+34600000007"), nil),
-                ("jobs: conversation id", JobFilter(conversationId: "c-\(jobs / 20)"), nil),
-                ("jobs: state=queued", JobFilter(state: .queued), nil),
-            ]
-            var worst = 0.0
-            for (name, filter, before) in filters {
-                var rows = 0
-                let t = try measure(repeats) { rows = try queue.jobs(matching: filter, before: before, limit: 51).count }
-                worst = max(worst, t.p95)
-                print(line(name, t) + "  (\(rows) rows)")
-            }
-            print("RESULT backend=\(backend) jobs=\(jobs) overview_p95_ms=\(String(format: "%.2f", overview.p95)) jobs_page_p95_ms=\(String(format: "%.2f", worst))")
-            if url == nil, keep == nil { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "mw-console-bench-\(getpid())") }
-            return 0
-        } catch {
-            FileHandle.standardError.write(Data("mediaworker-bench console: \(error)\n".utf8))
-            return 1
+        @Option(help: ArgumentHelp("SQLite: make the database in this folder and keep it (default: a temporary folder, removed).",
+                                   valueName: "path"))
+        var keep: String?
+
+        func run() throws { try bench("console") { try ConsoleBench.measure(self) } }
+    }
+
+    static func measure(_ options: Command) throws -> Int32 {
+        let jobs = options.jobs, repeats = options.repeats, url = options.url, keep = options.keep
+        let now = Date().timeIntervalSince1970
+        let start = now - 30 * 86_400, step = 30 * 86_400 / Double(jobs)
+        let queue: any JobQueue & EventOutbox & ConsoleQueries
+        let backend: String
+        let began = Date()
+        if let url {
+            backend = "postgresql"
+            let admin = PostgresConnections(location: try PostgresLocation(url: url), maxConnections: 1)
+            try admin.query("DROP SCHEMA IF EXISTS bench_console CASCADE")
+            let full = url + (url.contains("?") ? "&" : "?") + "schema=bench_console"
+            let connections = PostgresConnections(location: try PostgresLocation(url: full), maxConnections: 4)
+            let q = try PostgresJobQueue(connections: connections)
+            try connections.query("\(unescaped: postgresInsert(jobs: jobs, start: start, step: step))")
+            try connections.query("VACUUM ANALYZE jobs")
+            queue = q
+        } else {
+            backend = "sqlite"
+            let folder = keep ?? NSTemporaryDirectory() + "mw-console-bench-\(getpid())"
+            try? FileManager.default.removeItem(atPath: folder)
+            let path = folder + "/mediaworker.sqlite"
+            let q = try SQLiteJobQueue(path: path)
+            let db = try DatabaseQueue(path: path)
+            try db.write { try $0.execute(sql: sqliteInsert(jobs: jobs, start: start, step: step)) }
+            try db.writeWithoutTransaction { try $0.execute(sql: "ANALYZE") }
+            try db.close()
+            queue = q
         }
+        print("\(backend): \(jobs) jobs inserted and indexed in \(String(format: "%.1f", Date().timeIntervalSince(began))) s")
+
+        // Deep cursors: the id of a job about 80 % back in time, and of a rejected one near it.
+        let everything = try queue.jobs(matching: JobFilter(), before: nil, limit: 1)
+        _ = everything
+        let deepID = try idAt(queue, fraction: 0.8, jobs: jobs, start: start, step: step)
+        let overview = try measure(repeats) { _ = try QueueOverview.read(queue) }
+        print(line("overview", overview))
+        let filters: [(String, JobFilter, String?)] = [
+            ("jobs: no filter", JobFilter(), nil),
+            ("jobs: no filter, deep page", JobFilter(), deepID),
+            ("jobs: state=rejected reason=unsupported_type", JobFilter(state: .rejected, reason: "unsupported_type"), nil),
+            ("jobs: reason=unsupported_type, deep page", JobFilter(reason: "unsupported_type"), deepID),
+            ("jobs: state=dead", JobFilter(state: .dead), nil),
+            ("jobs: state=accepted kind=voice_note", JobFilter(state: .accepted, kind: "voice_note"), nil),
+            ("jobs: business number + state=rejected", JobFilter(state: .rejected, businessNumber: "+34600000007"), nil),
+            ("jobs: conversation id", JobFilter(conversationId: "c-\(jobs / 20)"), nil),
+            ("jobs: state=queued", JobFilter(state: .queued), nil),
+        ]
+        var worst = 0.0
+        for (name, filter, before) in filters {
+            var rows = 0
+            let t = try measure(repeats) { rows = try queue.jobs(matching: filter, before: before, limit: 51).count }
+            worst = max(worst, t.p95)
+            print(line(name, t) + "  (\(rows) rows)")
+        }
+        print("RESULT backend=\(backend) jobs=\(jobs) overview_p95_ms=\(String(format: "%.2f", overview.p95)) jobs_page_p95_ms=\(String(format: "%.2f", worst))")
+        if url == nil, keep == nil { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "mw-console-bench-\(getpid())") }
+        return 0
     }
 
     struct Timing { var p50: Double; var p95: Double; var max: Double }

@@ -1,5 +1,5 @@
 // mediaworker-bench pg: the PostgreSQL queue with no-op jobs, driven by several worker processes, for
-// scripts/bench_pg.sh (which runs PgQueuer on the same server beside it). A program that prints figures.
+// Benchmarks/pg.sh (which runs PgQueuer on the same server beside it). A program that prints figures.
 //
 //   mediaworker-bench pg noop --url URL --jobs N [--processes P] [--workers W] [--batch B] [--enqueue-threads T]
 //                             [--repeat R] [--quiet]
@@ -15,6 +15,7 @@
 //   RESULT tool=mediaworker processes=P workers=W batch=B jobs=N enqueue_seconds=… drain_seconds=…
 //          enqueue_per_second=… drain_per_second=… overall_per_second=…
 
+import ArgumentParser
 import Foundation
 import Logging
 import MediaPostgres
@@ -22,52 +23,65 @@ import MediaQueue
 import Synchronization
 
 enum PostgresBench {
-    static let usage = """
-        usage: mediaworker-bench pg noop --url URL --jobs N [--processes P] [--workers W] [--batch B]
-                                         [--enqueue-threads T] [--repeat R] [--quiet]
-               mediaworker-bench pg drain --url URL [--workers W] [--batch B]      (a child of noop)
-        """
+    struct Command: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pg",
+            abstract: "The PostgreSQL queue with no-op jobs, drained by several worker processes (Benchmarks/pg.sh).",
+            subcommands: [Noop.self, Drain.self]
+        )
+    }
 
-    struct Options {
-        var mode = ""
-        var url = ""
-        var jobs = 0
+    struct Noop: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "N jobs enqueued one per call, then drained by P child processes (`pg drain`) started together."
+        )
+
+        @Option(help: ArgumentHelp("The PostgreSQL server (the schema bench_noop is dropped and made again each run).",
+                                   valueName: "url"))
+        var url: String
+
+        @Option(help: "Jobs per run.", transform: positive)
+        var jobs: Int
+
+        @Option(help: "Worker processes draining the queue (default: 1).", transform: positive)
         var processes = 1
-        var workers = 2
-        var batch = 50
-        var enqueueThreads = 16
-        var repeats = 1
-        var quiet = false
 
-        init(_ arguments: [String]) throws {
-            var args = ArgumentCursor(arguments, usage: PostgresBench.usage)
-            guard let m = args.next(), m == "noop" || m == "drain" else { throw Usage(description: PostgresBench.usage) }
-            mode = m
-            while let arg = args.next() {
-                switch arg {
-                case "--url": url = try args.value(arg)
-                case "--jobs": jobs = try args.positive(arg)
-                case "--processes": processes = try args.positive(arg)
-                case "--workers": workers = try args.positive(arg)
-                case "--batch": batch = try args.positive(arg)
-                case "--enqueue-threads": enqueueThreads = try args.positive(arg)
-                case "--repeat": repeats = try args.positive(arg)
-                case "--quiet": quiet = true
-                default: throw Usage(description: "unexpected \(arg)\n\(PostgresBench.usage)")
-                }
-            }
-            guard !url.isEmpty else { throw Usage(description: "--url is required\n\(PostgresBench.usage)") }
-            if mode == "noop" && jobs == 0 { throw Usage(description: "noop needs --jobs N\n\(PostgresBench.usage)") }
-        }
+        @Option(help: "Threads per worker process (default: 2).", transform: positive)
+        var workers = 2
+
+        @Option(help: "Jobs per claim and per completion call (default: 50).", transform: positive)
+        var batch = 50
+
+        @Option(name: .customLong("enqueue-threads"), help: "Threads enqueueing, one call per job (default: 16).", transform: positive)
+        var enqueueThreads = 16
+
+        @Option(name: .customLong("repeat"), help: "Runs; the best one is reported (default: 1).", transform: positive)
+        var repeats = 1
+
+        @Flag(help: "Only the RESULT line.")
+        var quiet = false
 
         /// The URL with the benchmark's own schema.
         var benchURL: String { url + (url.contains("?") ? "&" : "?") + "schema=bench_noop" }
+
+        func run() throws { try bench("pg") { try PostgresBench.noop(self) } }
     }
 
-    static func run(_ arguments: [String]) -> Int32 {
-        runSubcommand("pg", arguments, parse: Options.init) { options in
-            options.mode == "noop" ? try noop(options) : try drain(options)
-        }
+    struct Drain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A child of `pg noop`: connects, says ready, waits for a line on stdin, then drains the queue."
+        )
+
+        @Option(help: ArgumentHelp("The queue's PostgreSQL URL (with its schema).", valueName: "url"))
+        var url: String
+
+        @Option(help: "Threads claiming and completing (default: 2).", transform: positive)
+        var workers = 2
+
+        @Option(help: "Jobs per claim and per completion call (default: 50).", transform: positive)
+        var batch = 50
+
+        func run() throws { try bench("pg") { try PostgresBench.drain(self) } }
     }
 
     static func open(_ url: String, connections: Int) throws -> PostgresJobQueue {
@@ -80,7 +94,7 @@ enum PostgresBench {
 
     struct Run { var enqueue = 0.0, drain = 0.0 }
 
-    static func noop(_ options: Options) throws -> Int32 {
+    static func noop(_ options: Noop) throws -> Int32 {
         if !options.quiet {
             print("mediaworker-bench pg noop: \(options.jobs) jobs enqueued one per call from \(options.enqueueThreads) threads, "
                   + "then \(options.processes) worker processes × \(options.workers) threads claiming up to \(options.batch) at a time; "
@@ -102,7 +116,7 @@ enum PostgresBench {
         return 0
     }
 
-    static func noopRound(_ options: Options) throws -> Run {
+    static func noopRound(_ options: Noop) throws -> Run {
         // A clean schema each run.
         let admin = PostgresConnections(location: try PostgresLocation(url: options.url), maxConnections: 1)
         try admin.query("DROP SCHEMA IF EXISTS bench_noop CASCADE")
@@ -173,7 +187,7 @@ enum PostgresBench {
     }
 
     /// A child: W threads claim up to B jobs and complete them all in one call, until the queue is empty.
-    static func drain(_ options: Options) throws -> Int32 {
+    static func drain(_ options: Drain) throws -> Int32 {
         let queue = try open(options.url, connections: options.workers)
         // Open every connection before the start signal.
         QueueBench.onThreads(options.workers) { _ in _ = try? queue.counts() }

@@ -2,14 +2,14 @@
 # HTTP benchmark: `mediaworker serve` (release) on loopback, measured from outside like the gateway and the
 # desk use it. It prints figures; it never fails on a slow result (only on a broken run).
 #
-#   scripts/bench_http.sh                                    # about 4-5 minutes on 2 cores
-#   BENCH_HTTP_ROUNDS=5 BENCH_HTTP_WRK_SECONDS=5 scripts/bench_http.sh
-#   BENCH_HTTP_PERF=1 scripts/bench_http.sh                  # plus a perf profile of ours under wrk
+#   Benchmarks/http.sh                                    # about 4-5 minutes on 2 cores
+#   BENCH_HTTP_ROUNDS=5 BENCH_HTTP_WRK_SECONDS=5 Benchmarks/http.sh
+#   BENCH_HTTP_PERF=1 Benchmarks/http.sh                  # plus a perf profile of ours under wrk
 #
 # 1. Upload -> final state: a ~100 KB WhatsApp-like JPEG (Fixtures/images/whatsapp_photo.jpg re-encoded to
 #    1200 px, quality 70, in bench-out/http/), BENCH_HTTP_CONCURRENCY (20) concurrent loops of
 #    POST /v1/attachments?from=visitor (a unique idempotencyKey each) then GET /v1/jobs/{id} every
-#    BENCH_HTTP_POLL_MS (5) ms until final (scripts/bench_http_upload.py). Latency = first POST byte -> final
+#    BENCH_HTTP_POLL_MS (5) ms until final (Benchmarks/peers/http_upload.py). Latency = first POST byte -> final
 #    state seen by the client (polling granularity = the interval + one GET round trip, an upper bound);
 #    server = the job's createdAt -> finishedAt (no polling bias, millisecond timestamps), split into
 #    queued (createdAt -> startedAt) and run (startedAt -> finishedAt). BENCH_HTTP_UPLOADS (400) measured
@@ -18,7 +18,7 @@
 #    5 ms polling costs the server.
 # 2. Media serving under wrk (-t2 -c32 -d BENCH_HTTP_WRK_SECONDS (10) s): a real signed URL of a finished
 #    job's `original` (the same photo; MEDIAWORKER_URL_TTL one day) next to nginx (Debian package, config
-#    scripts/bench_http_nginx.conf.in: sendfile on, 2 workers, as the current user) serving the same bytes
+#    Benchmarks/peers/nginx.conf.in: sendfile on, 2 workers, as the current user) serving the same bytes
 #    from disk at the same path. (a) Range: bytes=0-65535, (b) full GET. wrk, the server and anything else
 #    running share the same cores, so the figures are for the machine as a whole, not for a server alone.
 #    Checked once with curl: both answer 206 with the same bytes, and 200 with the whole file.
@@ -27,8 +27,8 @@
 # Outputs and logs: bench-out/http/ (git-ignored). RESULT lines at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/http
 ROUNDS=${BENCH_HTTP_ROUNDS:-3}
@@ -120,7 +120,7 @@ NGX_PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 USER_LINE=""
 [ "$(id -u)" -ne 0 ] || USER_LINE="user $(id -un) $(id -gn);"
 sed -e "s|@USER_LINE@|$USER_LINE|" -e "s|@WORKERS@|$(nproc)|" -e "s|@PREFIX@|$NGX|g" -e "s|@PORT@|$NGX_PORT|" \
-  -e "s|@ROOT@|$NGX/root|" scripts/bench_http_nginx.conf.in >"$NGX/nginx.conf"
+  -e "s|@ROOT@|$NGX/root|" Benchmarks/peers/nginx.conf.in >"$NGX/nginx.conf"
 /usr/sbin/nginx -p "$NGX" -e "$NGX/error.log" -c "$NGX/nginx.conf" -g 'daemon off;' 2>>"$LOG" &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
@@ -169,7 +169,7 @@ others() { # MARK0 MARK1 -> cores used by other processes in between
 upload_round() { # NAME COUNT WARMUP POLL_MS [client args] -> appends the ROUND line to $OUT/upload_NAME.txt
   local line c0 c1
   c0=$(cpu_ticks "$SERVER_PID")
-  line=$($PY scripts/bench_http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" --count "$2" \
+  line=$($PY Benchmarks/peers/http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" --count "$2" \
     --warmup "$3" --concurrency "$CONC" --poll-ms "$4" "${@:5}" --dump "$OUT/upload_$1.lat" 2>>"$LOG") \
     || { echo "FAILED: upload round $1 (see $LOG)" >&2; tail -n 5 "$LOG" >&2; exit 1; }
   c1=$(cpu_ticks "$SERVER_PID")
@@ -208,7 +208,7 @@ wrk_run() { # KEY URL [wrk header args] -> best requests/s in RPS[KEY]; server C
 rm -f "$OUT"/upload_*.txt "$OUT"/upload_*.lat "$OUT/wrk_rounds.txt"
 PER_ROUND=$(( (UPLOADS + ROUNDS - 1) / ROUNDS ))
 echo "== warm-up: 40 uploads"
-$PY scripts/bench_http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" --count 40 --warmup 0 \
+$PY Benchmarks/peers/http_upload.py --url "$BASE" --token "$TOKEN" --file "$PHOTO" --count 40 --warmup 0 \
   --concurrency "$CONC" --poll-ms "$POLL_MS" >/dev/null 2>>"$LOG"
 wrk -t2 -c32 -d2s "$OURS_URL" >/dev/null 2>&1
 echo "== $ROUNDS interleaved rounds: $PER_ROUND uploads x $CONC concurrent (poll ${POLL_MS} ms), then wrk ${WRK_ARGS[*]}"

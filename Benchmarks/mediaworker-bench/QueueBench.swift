@@ -1,5 +1,5 @@
 // mediaworker-bench queue: how fast the SQLite job queue moves jobs, and what the worker costs over the bare
-// pipeline. A program that prints figures, never a timed test; scripts/bench_queue.sh runs it next to huey.
+// pipeline. A program that prints figures, never a timed test; Benchmarks/queue.sh runs it next to huey.
 //
 //   mediaworker-bench queue noop --jobs N [--workers W] [--concurrent] [--repeat R] [--quiet]
 //   mediaworker-bench queue corpus DIR [--workers W] [--repeat R] [--quiet]
@@ -33,6 +33,7 @@
 // concurrency in both (the worker never sets it). The worker logs one line per job (swift-log, stderr, info),
 // as in production.
 
+import ArgumentParser
 import Foundation
 import Logging
 import MediaIntake
@@ -44,60 +45,64 @@ import MediaWorker
 import Synchronization
 
 enum QueueBench {
-    static let usage = """
-        usage: mediaworker-bench queue noop --jobs N [--workers W] [--concurrent] [--batch B] [--repeat R] [--quiet]
-               mediaworker-bench queue corpus DIR [--workers W] [--repeat R] [--database-url URL] [--quiet]
-          --jobs N      no-op jobs per run
-          --workers W   consumer threads / worker slots (default: \(ProcessInfo.processInfo.activeProcessorCount), the cores)
-          --concurrent  noop: enqueue and drain at the same time
-          --batch B     noop: claim up to B jobs per call and complete them in one call (default 1)
-          --repeat R    runs; the best one is reported (default 1 for noop, 3 for corpus)
-          --quiet       only the RESULT lines
-          --database-url URL  corpus: queue and blobs on this PostgreSQL (schema bench_corpus, dropped each run)
-        """
-
-    struct Options {
-        var mode = ""
-        var directory = ""
-        var jobs = 0
-        var workers = ProcessInfo.processInfo.activeProcessorCount
-        var concurrent = false
-        /// noop: jobs per claim and per completion call (1: every call its own transaction).
-        var batch = 1
-        var repeats: Int?
-        var quiet = false
-        /// corpus: run the worker rounds on PostgreSQL (queue + blob table) instead of SQLite + files.
-        var databaseURL: String?
-
-        init(_ arguments: [String]) throws {
-            var args = ArgumentCursor(arguments, usage: QueueBench.usage)
-            guard let m = args.next(), m == "noop" || m == "corpus" else { throw Usage(description: QueueBench.usage) }
-            mode = m
-            while let arg = args.next() {
-                switch arg {
-                case "--jobs": jobs = try args.positive(arg)
-                case "--workers": workers = try args.positive(arg)
-                case "--concurrent": concurrent = true
-                case "--batch": batch = try args.positive(arg)
-                case "--repeat": repeats = try args.positive(arg)
-                case "--quiet": quiet = true
-                case "--database-url": databaseURL = try args.value(arg)
-                default:
-                    guard mode == "corpus", directory.isEmpty, !arg.hasPrefix("-") else {
-                        throw Usage(description: "unexpected \(arg)\n\(QueueBench.usage)")
-                    }
-                    directory = arg
-                }
-            }
-            if mode == "noop" && jobs == 0 { throw Usage(description: "noop needs --jobs N\n\(QueueBench.usage)") }
-            if mode == "corpus" && directory.isEmpty { throw Usage(description: "corpus needs DIR\n\(QueueBench.usage)") }
-        }
+    struct Command: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "queue",
+            abstract: "The SQLite job queue with no-op jobs, and the worker over the bare pipeline (Benchmarks/queue.sh).",
+            subcommands: [Noop.self, Corpus.self]
+        )
     }
 
-    static func run(_ arguments: [String]) -> Int32 {
-        runSubcommand("queue", arguments, parse: Options.init) { options in
-            options.mode == "noop" ? try noop(options) : try corpus(options)
-        }
+    struct Noop: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "N no-op jobs through a fresh SQLite queue: enqueue, then claim + complete (or both at once)."
+        )
+
+        @Option(help: "No-op jobs per run.", transform: positive)
+        var jobs: Int
+
+        @Option(help: "Consumer threads (default: the cores).", transform: positive)
+        var workers = ProcessInfo.processInfo.activeProcessorCount
+
+        @Flag(help: "Enqueue and drain at the same time.")
+        var concurrent = false
+
+        @Option(help: "Claim up to this many jobs per call and complete them in one call (default: 1, every call its own transaction).",
+                transform: positive)
+        var batch = 1
+
+        @Option(name: .customLong("repeat"), help: "Runs; the best one is reported (default: 1).", transform: positive)
+        var repeats = 1
+
+        @Flag(help: "Only the RESULT lines.")
+        var quiet = false
+
+        func run() throws { try bench("queue") { try QueueBench.noop(self) } }
+    }
+
+    struct Corpus: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The fixtures in DIR/fixtures.json: the bare pipeline, the Worker, and end to end through intake."
+        )
+
+        @Argument(help: "The fixture folder (its fixtures.json lists the files).")
+        var directory: String
+
+        @Option(help: "Threads of the bare rounds and worker slots (default: the cores).", transform: positive)
+        var workers = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(name: .customLong("repeat"), help: "Rounds; the best one is reported (default: 3).", transform: positive)
+        var repeats = 3
+
+        @Option(name: .customLong("database-url"),
+                help: ArgumentHelp("Run the worker rounds with the queue and blobs on this PostgreSQL (schema bench_corpus, dropped each run).",
+                                   valueName: "url"))
+        var databaseURL: String?
+
+        @Flag(help: "Only the RESULT lines.")
+        var quiet = false
+
+        func run() throws { try bench("queue") { try QueueBench.corpus(self) } }
     }
 
     // ------------------------------------------------------------------------------------------- helpers
@@ -144,9 +149,9 @@ enum QueueBench {
         var claim = 0.0, complete = 0.0
     }
 
-    static func noop(_ options: Options) throws -> Int32 {
+    static func noop(_ options: Noop) throws -> Int32 {
         let n = options.jobs, w = options.workers
-        let repeats = options.repeats ?? 1
+        let repeats = options.repeats
         if !options.quiet {
             print("mediaworker-bench queue noop: \(n) jobs, \(w) consumer threads, \(options.concurrent ? "enqueue and drain concurrently" : "enqueue, then drain"); "
                   + "SQLite WAL, durability .normal (synchronous=NORMAL), fresh file in a temporary folder; repeat=\(repeats)")
@@ -339,8 +344,8 @@ enum QueueBench {
         return (used, skipped)
     }
 
-    static func corpus(_ options: Options) throws -> Int32 {
-        let repeats = options.repeats ?? 3
+    static func corpus(_ options: Corpus) throws -> Int32 {
+        let repeats = options.repeats
         let w = options.workers
         let (inputs, skipped) = try loadFixtures(options.directory)
         guard !inputs.isEmpty else { throw Usage(description: "no fixtures") }

@@ -2,7 +2,7 @@
 """Pillow peer of the thumbnail benchmark: the same output as mediaworker (longest side 480 px, never
 upscaled, EXIF orientation applied, WebP quality 80, no metadata), done the fast Pillow way.
 
-    /usr/bin/python3 scripts/pillow_thumbs.py OUTDIR FILE... [--procs N]
+    /usr/bin/python3 Benchmarks/peers/pillow_thumbs.py OUTDIR FILE... [--procs N]
 
 JPEGs use draft mode (`draft('RGB', (480, 480))`: libjpeg's DCT scaling decodes at 1/2, 1/4 or 1/8 size),
 then `ImageOps.exif_transpose`, `thumbnail((480, 480))` and `save(..., 'WEBP', quality=80)` with no `exif`

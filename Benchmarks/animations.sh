@@ -2,8 +2,8 @@
 # Animation benchmark (`make bench`): mediaworker's pipeline next to the ffmpeg CLI doing the same work on the
 # same files. It prints figures; it never fails on a slow result (only on a broken run).
 #
-#   scripts/bench_animations.sh                 # about 2 minutes on 2 cores
-#   BENCH_REPEAT=5 scripts/bench_animations.sh  # more rounds
+#   Benchmarks/animations.sh                 # about 2 minutes on 2 cores
+#   BENCH_REPEAT=5 Benchmarks/animations.sh  # more rounds
 #
 # Corpus (made here with ffmpeg from the Debian mate-backgrounds photos, cached in bench-out/animations):
 # 16 operator GIFs (pans across photos, 240-480 px, 1-4 s, 10-15 fps, palettegen) and 16 visitor MP4s (what
@@ -32,8 +32,8 @@ if [ "${1:-}" = --peer ]; then
 fi
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out/animations
 REPEAT=${BENCH_REPEAT:-3}

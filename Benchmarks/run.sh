@@ -4,11 +4,11 @@
 # orientation applied), then the peak RSS of `mediaworker process` on the largest allowed inputs.
 # It prints figures; it never fails on a slow result (only on a broken run).
 #
-#   scripts/bench.sh            # everything (about 2-3 minutes on 2 cores)
-#   BENCH_REPEAT=9 BENCH_THREADS=1 scripts/bench.sh   # more rounds; ours on one thread
+#   Benchmarks/run.sh            # everything (about 2-3 minutes on 2 cores)
+#   BENCH_REPEAT=9 BENCH_THREADS=1 Benchmarks/run.sh   # more rounds; ours on one thread
 #
 # Steps: install missing tools (apt-get; sudo when not root) -> swift build -c release -> corpus
-# (scripts/bench_corpus.py, cached in bench-out/) -> BENCH_REPEAT (5) interleaved rounds of every tool, best
+# (Benchmarks/corpus/bench_corpus.py, cached in bench-out/) -> BENCH_REPEAT (5) interleaved rounds of every tool, best
 # wall time each (GNU time also gives CPU time) -> table -> per-group table (ours vs vipsthumbnail) -> RSS. Outputs land in bench-out/ (git-ignored);
 # tool stderr goes to bench-out/bench.log.
 set -euo pipefail
@@ -21,8 +21,8 @@ if [ "${1:-}" = --convert-loop ]; then
 fi
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/bench_lib.sh
-source scripts/bench_lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 ROOT=$PWD
 OUT=$ROOT/bench-out
 REPEAT=${BENCH_REPEAT:-5}
@@ -50,7 +50,7 @@ echo "== build: $SWIFT build -c release"
 "$SWIFT" build -c release 2>&1 | grep -vE '^warning: prohibited flag' | tail -n 3
 BIN=$("$SWIFT" build -c release --show-bin-path)
 echo "== corpus"
-$PY scripts/bench_corpus.py --out "$OUT" | tail -n 1
+$PY Benchmarks/corpus/bench_corpus.py --out "$OUT" | tail -n 1
 
 mapfile -t FILES < <(find "$OUT/corpus" -type f ! -name '.*' | sort)
 N=${#FILES[@]}
@@ -115,8 +115,8 @@ VT=(vipsthumbnail -s 480 --export-profile srgb)
 for round in $(seq "$REPEAT"); do
   ours_run ours "$OUT/corpus" --out "$THUMBS/ours"
   time_run vipsthumbnail "$THUMBS/vipsthumbnail" "${VT[@]}" -o "$THUMBS/vipsthumbnail/%s.webp[Q=80,strip]" "${FILES[@]}"
-  time_run pillow "$THUMBS/pillow" $PY scripts/pillow_thumbs.py "$THUMBS/pillow" "${FILES[@]}"
-  time_run pillow_2p "$THUMBS/pillow_2p" $PY scripts/pillow_thumbs.py "$THUMBS/pillow_2p" "${FILES[@]}" --procs 2
+  time_run pillow "$THUMBS/pillow" $PY Benchmarks/peers/pillow_thumbs.py "$THUMBS/pillow" "${FILES[@]}"
+  time_run pillow_2p "$THUMBS/pillow_2p" $PY Benchmarks/peers/pillow_thumbs.py "$THUMBS/pillow_2p" "${FILES[@]}" --procs 2
   time_run convert "$THUMBS/convert" "$SELF" --convert-loop "$THUMBS/convert" "${FILES[@]}"
   echo "  round $round: ours ${WALL[ours]} s, vipsthumbnail ${WALL[vipsthumbnail]} s, Pillow ${WALL[pillow]} s," \
     "Pillow 2p ${WALL[pillow_2p]} s, ImageMagick ${WALL[convert]} s (best so far)"
