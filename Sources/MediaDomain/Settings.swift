@@ -11,22 +11,27 @@ public struct Settings: Sendable {
     /// The raw value; nil when unset.
     public subscript(key: String) -> String? { environment[key] }
 
-    /// A whole number in `range`: decimal digits (and an optional sign), nothing else.
+    /// A whole number in `range`: decimal digits (and an optional sign), `_` allowed as a digit separator.
     public func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
         guard let raw = environment[key] else { return nil }
-        guard let v = Int(raw), range.contains(v) else {
+        guard let v = Self.wholeNumber(raw), range.contains(v) else {
             throw SettingsError(key: key, value: raw, expected: "a whole number in \(range.lowerBound)…\(range.upperBound)")
         }
         return v
     }
 
-    /// A size in bytes: a whole number in `range`.
+    /// A size in bytes: a whole number in `range` (`5_242_880` too).
     public func bytes(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
         guard let raw = environment[key] else { return nil }
-        guard let v = Int(raw), range.contains(v) else {
+        guard let v = Self.wholeNumber(raw), range.contains(v) else {
             throw SettingsError(key: key, value: raw, expected: "bytes in \(range.lowerBound)…\(range.upperBound)")
         }
         return v
+    }
+
+    /// `5_242_880` → 5242880 (every `_` is dropped, as the pipeline always read them); nil for anything else.
+    static func wholeNumber(_ raw: String) -> Int? {
+        Int(String(raw.filter { $0 != "_" }))
     }
 
     /// A duration in seconds (fractions allowed) in `range`.
@@ -82,7 +87,8 @@ public struct Settings: Sendable {
     }
 
     /// `MEDIAWORKER_MAX_BYTES`, the largest accepted file (inclusive): one rule for the pipeline, the HTTP upload
-    /// cap and the CLI's size check: a whole number of bytes, 1…2^40.
+    /// cap and the CLI's size check: a whole number of bytes, 1…2^40 (the pipeline's rule; `serve` used to take any
+    /// positive number without `_`).
     public func maxBytes() throws -> Int {
         try bytes("MEDIAWORKER_MAX_BYTES", 1...(1 << 40)) ?? Self.defaultMaxBytes
     }

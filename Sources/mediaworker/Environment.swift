@@ -97,8 +97,10 @@ struct Storage {
 
 /// Logs as one line per event on standard error (`MEDIAWORKER_LOG_LEVEL`, default info).
 enum Logs {
-    static func bootstrap() throws {
-        let level = try Settings(environment: ProcessInfo.processInfo.environment).choice("MEDIAWORKER_LOG_LEVEL", Logger.Level.self) ?? .info
+    /// An unknown level falls back to `info` (docs/configuration.md: the one setting that is not refused).
+    static func bootstrap() {
+        let settings = Settings(environment: ProcessInfo.processInfo.environment)
+        let level = (try? settings.choice("MEDIAWORKER_LOG_LEVEL", Logger.Level.self)).flatMap { $0 } ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

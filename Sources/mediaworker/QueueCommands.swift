@@ -51,7 +51,7 @@ struct WorkCommand: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
-        try Logs.bootstrap()
+        Logs.bootstrap()
         let env = storage.environment
         var workerSettings = try WorkerSettings(environment: env)
         guard workerSettings.concurrency > 0 else { throw ValidationError("MEDIAWORKER_WORKERS=0: a worker needs at least 1") }

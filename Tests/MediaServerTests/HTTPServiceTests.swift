@@ -9,6 +9,15 @@ import MediaTestSupport
 import Testing
 
 @Suite(.serialized) struct HTTPServiceTests {
+    @Test("MEDIAWORKER_MAX_BYTES has one rule: the upload cap reads it as the pipeline does")
+    func maxBytesOneRule() throws {
+        #expect(try ServerSettings(environment: [:]).maxBytes == 5_242_880)
+        #expect(try ServerSettings(environment: ["MEDIAWORKER_MAX_BYTES": "5_000_000"]).maxBytes == 5_000_000)
+        for bad in ["0", "-1", "lots", "1.5", "\(1 << 41)"] {
+            #expect(throws: SettingsError.self, "\(bad)") { try ServerSettings(environment: ["MEDIAWORKER_MAX_BYTES": bad]) }
+        }
+    }
+
     @Test("upload → poll → download: the thumbnail and the original come back byte for byte", arguments: TestBackend.allCases)
     func roundTrip(_ backend: TestBackend) async throws {
         let server = try ServerProcess(backend)
