@@ -1,6 +1,5 @@
 import HTTPTypes
 import Hummingbird
-import MediaDomain
 
 /// The API's error codes (docs/http-api.md) and the one table of their HTTP statuses.
 public enum APIErrorCode: String, Sendable {
@@ -39,12 +38,6 @@ public struct APIError: HTTPResponseError, Sendable {
         self.code = code
         self.message = message
         self.headers = headers
-    }
-
-    /// A file refused before it is queued (the upload's checksum), under the rejection's own code.
-    public init?(_ rejection: Rejection) {
-        guard let code = APIErrorCode(rawValue: rejection.reason.rawValue) else { return nil }
-        self.init(code, rejection.message)
     }
 
     public var status: HTTPResponse.Status { code.status }
