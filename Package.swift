@@ -50,13 +50,16 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // Ordered JSON writing shared by the pipeline, the queue and the CLI.
         .target(name: "MediaJSON"),
+        // The domain every layer shares: sender, channel, media types, artifact roles and stored artifacts, the
+        // rejection, job ids, the settings reader, hex and backoff. Depends on nothing but MediaJSON.
+        .target(name: "MediaDomain", dependencies: ["MediaJSON"]),
         // The queue contract (job model, states, retries) and its SQLite driver.
         .target(
             name: "MediaQueue",
-            dependencies: ["MediaJSON", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["MediaDomain", "MediaJSON", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The blob store contract and its file-system backend.
-        .target(name: "MediaStore"),
+        .target(name: "MediaStore", dependencies: ["MediaDomain"]),
         // The PostgreSQL drivers of both contracts (queue + outbox, blob store) over PostgresNIO.
         .target(
             name: "MediaPostgres",
@@ -73,12 +76,12 @@ let package = Package(
         // Intake: store the original, then enqueue (shared by `mediaworker enqueue` and the HTTP upload).
         .target(
             name: "MediaIntake",
-            dependencies: ["MediaQueue", "MediaStore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["MediaDomain", "MediaQueue", "MediaStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The pure media pipeline: (bytes, facts, policy) -> outcome. No queue, HTTP or database.
         .target(
             name: "MediaPipeline",
-            dependencies: ["MediaJSON", "CVips", "CMagic", "COpusFile", "CVorbisFile", "CMpg123", "CLame", "CAV"],
+            dependencies: ["MediaDomain", "MediaJSON", "CVips", "CMagic", "COpusFile", "CVorbisFile", "CMpg123", "CLame", "CAV"],
             // COpusFile's shim calls libopus itself; opusfile.pc lists libopus only as private.
             linkerSettings: [.linkedLibrary("opus")]
         ),
@@ -93,7 +96,7 @@ let package = Package(
         .target(
             name: "MediaWorker",
             dependencies: [
-                "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake",
+                "MediaDomain", "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -104,7 +107,7 @@ let package = Package(
         .target(
             name: "MediaServer",
             dependencies: [
-                "MediaQueue", "MediaStore", "MediaIntake", "MediaJSON",
+                "MediaDomain", "MediaQueue", "MediaStore", "MediaIntake", "MediaJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -123,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "mediaworker",
             dependencies: [
-                "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaJSON", "MediaServer",
+                "MediaDomain", "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaJSON", "MediaServer",
                 "MediaPostgres", "MediaSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -169,7 +172,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaServerTests",
-            dependencies: ["MediaServer", "MediaQueue", "MediaIntake", "MediaTestSupport",
+            dependencies: ["MediaDomain", "MediaServer", "MediaQueue", "MediaIntake", "MediaTestSupport",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "Crypto", package: "swift-crypto")],

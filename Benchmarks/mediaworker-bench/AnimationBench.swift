@@ -59,7 +59,7 @@ enum AnimationBench {
         if let out = options.out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         let gif = options.mode == .gif2mp4
         let facts = AttachmentFacts(from: gif ? .operator : .visitor)
-        let role: Artifact.Role = gif ? .delivery : .thumbnail
+        let role: ArtifactRole = gif ? .delivery : .thumbnail
         let threads = min(options.threads, files.count)
         var best = Double.infinity, bestCPU = 0.0
         for _ in 0..<options.repeats {

@@ -129,7 +129,7 @@ enum PostgresBench {
         // A clean schema each run.
         try await admin(options.url, "DROP SCHEMA IF EXISTS bench_noop CASCADE")
         let queue = try await open(options.benchURL, connections: options.enqueueThreads)
-        let job = NewJob(from: "visitor", channel: "whatsapp", contentSHA256: QueueBench.digest, size: 1)
+        let job = NewJob(from: .visitor, channel: .whatsapp, contentSHA256: QueueBench.digest, size: 1)
         let next = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let t0 = now()
@@ -203,7 +203,7 @@ enum PostgresBench {
         let completed = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let pid = getpid()
-        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
         let spent = Mutex<(claim: Double, complete: Double, calls: Int)>((0, 0, 0))
         let start = now()
         await QueueBench.onTasks(options.workers) { t in

@@ -184,8 +184,8 @@ enum QueueBench {
         return 0
     }
 
-    static func newJob() -> NewJob { NewJob(from: "visitor", channel: "whatsapp", contentSHA256: digest, size: 1) }
-    static let noopResult = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+    static func newJob() -> NewJob { NewJob(from: .visitor, channel: .whatsapp, contentSHA256: digest, size: 1) }
+    static let noopResult = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
 
     /// Claims and completes until a claim finds nothing; returns how many it completed, and the seconds this
     /// thread spent inside claim and inside complete. With `batch` > 1, each claim takes up to `batch` jobs and
@@ -435,7 +435,7 @@ enum QueueBench {
                 do {
                     let bytes = try readFile(paths[i])
                     let facts = AttachmentFacts(from: input.from, declaredType: input.declaredType, fileName: input.fileName,
-                                                channel: "whatsapp")
+                                                channel: .whatsapp)
                     let outcome = try await OffPool.run { try pipeline.process(bytes, facts: facts) }
                     let status: String
                     switch outcome {
@@ -492,7 +492,7 @@ enum QueueBench {
         var expected: [String: String] = [:]
         func submitAll() async throws {
             for input in inputs {
-                let result = try await intake.submit(input.bytes, from: input.from.rawValue, channel: "whatsapp",
+                let result = try await intake.submit(input.bytes, from: input.from, channel: .whatsapp,
                                                declaredType: input.declaredType, fileName: input.fileName, now: Date())
                 guard case .created(let job) = result else { throw Usage(description: "\(input.id): not created: \(result)") }
                 expected[job.id] = input.expected

@@ -61,7 +61,7 @@ enum ThumbnailBench {
 
     /// One run over all files with `threads` OS threads; returns the wall time and each file's result.
     static func thumbnails(pipeline: MediaPipeline, files: [String], threads: Int, vipsConcurrency: Int, out: String?) -> (Double, [FileResult]) {
-        let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: "whatsapp")
+        let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: .whatsapp)
         return onThreads(threads, count: files.count, empty: FileResult()) { i in
             var result = FileResult()
             let start = now()

@@ -67,7 +67,7 @@ enum VoiceBench {
 
     /// One run over all files with `threads` OS threads; the wall time and each file's result.
     static func convert(pipeline: MediaPipeline, files: [String], threads: Int, out: String?) -> (Double, [NoteResult]) {
-        let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: "whatsapp")
+        let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: .whatsapp)
         return onThreads(threads, count: files.count, empty: NoteResult()) { i in
             var result = NoteResult()
             let start = now()

@@ -48,10 +48,10 @@ func fuzzOne(_ input: [UInt8]) {
             _ = MP3GainAdjuster.apply(steps: Int(selector / 9) % 11, to: &copy)
         case 7:
             if let type = try? sniffer.sniff(raw) {
-                _ = AttachmentPolicy.forChannel("whatsapp")?.decide(type: type, from: selector & 16 == 0 ? .visitor : .operator)
+                _ = AttachmentPolicy.forChannel(.whatsapp).decide(type: type, from: selector & 16 == 0 ? .visitor : .operator)
             }
         case 8:
-            for type in [MediaType.ogg, MediaType.mpeg] { _ = VoiceNoteTranscoder(settings: settings).transcode(raw, type: type) }
+            for type in [MediaType.ogg, MediaType.mpeg] { _ = try? VoiceNoteTranscoder(settings: settings).transcode(raw, type: type) }
         case 9:
             _ = MP4Boxes.indexFirst(raw)
             _ = JPEGConformance.sendableAsIs(raw)

@@ -115,7 +115,7 @@ func encode(_ p: UploadParameters) -> String {
         }.joined()
     }
     let items: [(String, String?)] = [
-        ("from", p.from), ("channel", p.channel), ("declaredType", p.declaredType), ("fileName", p.fileName),
+        ("from", p.from.rawValue), ("channel", p.channel.rawValue), ("declaredType", p.declaredType), ("fileName", p.fileName),
         ("idempotencyKey", p.idempotencyKey), ("conversationId", p.conversationId), ("businessNumber", p.businessNumber),
         ("sha256", p.sha256),
     ]

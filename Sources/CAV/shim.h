@@ -129,7 +129,7 @@ static inline int mw_av_open_input(const void *buf, size_t len, const char *form
     in->data = buf; in->size = (int64_t) len; in->pos = 0;
     *fmt_out = NULL; *avio_out = NULL;
     const AVInputFormat *format = av_find_input_format(format_name);
-    if (!format) { snprintf(error, error_size, "FFmpeg has no %s demuxer", format_name); return -2; }
+    if (!format) { snprintf(error, error_size, "FFmpeg has no %s demuxer", format_name); return -6; }
     uint8_t *buffer = av_malloc(1 << 16);
     AVIOContext *avio = buffer ? avio_alloc_context(buffer, 1 << 16, 0, in, mw_av_input_read, NULL, mw_av_input_seek) : NULL;
     AVFormatContext *fmt = avio ? avformat_alloc_context() : NULL;
@@ -251,7 +251,8 @@ static inline void mw_av_free(void *p) { av_free(p); }
 
 /// Demuxes `buf` with `format_name`, decodes the first video frame and every audio frame (to tell silent from
 /// sound). Returns 0 when it all decoded, -1 when the file is damaged (error says why), -2 on an internal
-/// failure, -3 when the video frame is over `max_pixels` (width/height set), -4 past the deadline.
+/// failure, -3 when the video frame is over `max_pixels` (width/height set), -4 past the deadline, -6 when FFmpeg
+/// lacks the demuxer.
 static inline int mw_av_inspect(const void *buf, size_t len, const char *format_name, int64_t max_pixels,
                          int64_t deadline_us, mw_av_inspection *out) {
     memset(out, 0, sizeof *out);
@@ -384,7 +385,8 @@ typedef struct {
 /// transparency onto white, scales so the longest side is at most `max_side` with even dimensions, and encodes
 /// H.264 (libx264, yuv420p, no B-frames, `preset`, `crf`) into an MP4 with its index first (`+faststart`) and no
 /// audio, keeping every frame's own duration. Returns 0, -1 (damaged input), -2 (internal), -3 (too many pixels
-/// or frames), -4 (deadline), -5 (output over `max_output` bytes).
+/// or frames), -4 (deadline), -5 (output over `max_output` bytes), -6 (FFmpeg lacks the demuxer or libx264, or
+/// libx264 does not open: the installation's fault, never the file's).
 static inline int mw_av_to_h264_mp4(const void *buf, size_t len, const char *format_name, int max_side, int crf,
                              const char *preset, int threads, int64_t max_pixels, int64_t max_frames,
                              int64_t max_output, int64_t deadline_us, mw_av_encoded *out) {
@@ -427,7 +429,7 @@ static inline int mw_av_to_h264_mp4(const void *buf, size_t len, const char *for
     if (!pkt || !opkt || !frame || !yuv || !rgba) { status = -2; snprintf(out->error, sizeof out->error, "out of memory"); goto done; }
 
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    if (!codec) { status = -2; snprintf(out->error, sizeof out->error, "FFmpeg has no libx264 encoder"); goto done; }
+    if (!codec) { status = -6; snprintf(out->error, sizeof out->error, "FFmpeg has no libx264 encoder"); goto done; }
     enc = avcodec_alloc_context3(codec);
     if (!enc) { status = -2; goto done; }
     enc->width = ow; enc->height = oh;
@@ -443,7 +445,7 @@ static inline int mw_av_to_h264_mp4(const void *buf, size_t len, const char *for
 
     if (avformat_alloc_output_context2(&ofmt, NULL, "mp4", NULL) < 0 || !ofmt) { status = -2; goto done; }
     enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    if (avcodec_open2(enc, codec, NULL) < 0) { status = -2; snprintf(out->error, sizeof out->error, "libx264 does not open"); goto done; }
+    if (avcodec_open2(enc, codec, NULL) < 0) { status = -6; snprintf(out->error, sizeof out->error, "libx264 does not open"); goto done; }
     os = avformat_new_stream(ofmt, NULL);
     if (!os || avcodec_parameters_from_context(os->codecpar, enc) < 0) { status = -2; goto done; }
     os->time_base = (AVRational) { 1, 1000 };

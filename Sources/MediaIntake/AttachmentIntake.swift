@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MediaDomain
 import MediaQueue
 import MediaStore
 
@@ -18,30 +19,28 @@ public struct AttachmentIntake: Sendable {
         self.store = store
     }
 
-    /// The role the original bytes are stored under.
-    public static let originalRole = "original"
-
     /// Stores and enqueues `bytes`.
     /// - Parameters:
     ///   - expectedSHA256: the SHA-256 the sender says the bytes have (64 hexadecimal digits, either case); when they
-    ///     differ, `ChecksumMismatch` is thrown before anything is stored, queued or looked up by idempotency key.
+    ///     differ, a `checksum_mismatch` `Rejection` is thrown before anything is stored, queued or looked up by
+    ///     idempotency key.
     ///   - contentSHA256: the bytes' SHA-256 in lower-case hex when the caller already computed it (the HTTP upload
     ///     hashes the body while it streams); nil to compute it here.
-    public func submit(_ bytes: [UInt8], from: String, channel: String = "whatsapp", declaredType: String? = nil,
+    public func submit(_ bytes: [UInt8], from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil,
                        fileName: String? = nil, idempotencyKey: String? = nil, conversationId: String? = nil,
                        businessNumber: String? = nil, expectedSHA256: String? = nil, contentSHA256: String? = nil,
                        now: Date = Date()) async throws -> EnqueueResult {
         let digest = contentSHA256 ?? Self.sha256Hex(bytes)
         if let given = expectedSHA256 {
             let expected = Self.normalizedSHA256(given) ?? given
-            if expected != digest { throw ChecksumMismatch(expected: expected, actual: digest) }
+            if expected != digest { throw Rejection.checksumMismatch(expected: expected, actual: digest, size: bytes.count) }
         }
         let submission = NewJob(from: from, channel: channel, declaredType: declaredType, fileName: fileName,
                                 idempotencyKey: idempotencyKey, conversationId: conversationId,
                                 businessNumber: businessNumber, contentSHA256: digest, size: bytes.count)
         if let key = idempotencyKey, let seen = try await existing(key: key, digest: digest) { return seen }
         let id = JobID.make(now: now)
-        try await store.put(jobID: id, role: Self.originalRole, bytes: bytes)
+        try await store.put(jobID: id, role: ArtifactRole.original.rawValue, bytes: bytes)
         let result: EnqueueResult
         do {
             result = try await queue.enqueue(submission, id: id, now: now)
@@ -57,19 +56,7 @@ public struct AttachmentIntake: Sendable {
 
     /// SHA-256 of `bytes` as 64 lower-case hexadecimal digits (the form jobs record and `sha256=` is compared in).
     public static func sha256Hex(_ bytes: [UInt8]) -> String {
-        hex(SHA256.hash(data: bytes))
-    }
-
-    /// A finished digest as lower-case hexadecimal digits.
-    public static func hex(_ digest: some Digest) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(type(of: digest).byteCount * 2)
-        for byte in digest {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        Hex.encode(SHA256.hash(data: bytes))
     }
 
     /// `text` as a SHA-256 in the form jobs record (lower case), or nil unless it is exactly 64 hexadecimal
@@ -89,20 +76,4 @@ public struct AttachmentIntake: Sendable {
         }
         return nil
     }
-}
-
-/// The bytes are not the ones the sender checksummed (docs/policy.md: `checksum_mismatch`, refused at upload with
-/// `422`, nothing stored).
-public struct ChecksumMismatch: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The SHA-256 the sender gave, lower case.
-    public var expected: String
-    /// The SHA-256 of the bytes received.
-    public var actual: String
-
-    public init(expected: String, actual: String) {
-        self.expected = expected
-        self.actual = actual
-    }
-
-    public var description: String { "expected SHA-256 \(expected), but the bytes' SHA-256 is \(actual)" }
 }

@@ -84,13 +84,6 @@ extension JSONValue {
     public var intValue: Int? { if case .int(let i) = self { return i } else { return nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
 
-    /// The same object with `key` set (appended when new).
-    public func setting(_ key: String, _ value: JSONValue) -> JSONValue {
-        guard case .object(var members) = self else { return self }
-        if let i = members.firstIndex(where: { $0.0 == key }) { members[i].1 = value } else { members.append((key, value)) }
-        return .object(members)
-    }
-
     private struct Parser {
         let bytes: [UInt8]
         var index = 0

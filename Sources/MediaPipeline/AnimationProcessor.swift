@@ -2,7 +2,7 @@ import MediaJSON
 /// What became of a visitor's MP4/QuickTime (a GIF as WhatsApp carries it, or a video).
 enum AnimationResult {
     case accepted(AttachmentKind, [Artifact], PreviewUnavailable?)
-    case rejected(RejectionReason, String)
+    case rejected(Rejection)
 }
 
 /// A visitor's MP4 is an `animation` when it is what WhatsApp makes of a GIF: no sound (no audio stream, or one
@@ -20,7 +20,7 @@ struct AnimationProcessor {
         // The boxes must tile the file: a download cut short (its `mdat` running past the end) still demuxes
         // and its first frame may decode, but it is not the visitor's file.
         guard MP4Boxes.topLevel(bytes) != nil else {
-            return .rejected(.corrupt, "the \(label) is cut short or damaged: its top-level boxes do not fit the file")
+            return .rejected(Rejection(.corrupt, "the \(label) is cut short or damaged: its top-level boxes do not fit the file"))
         }
         let inspection: VideoCodec.Inspection
         switch VideoCodec.inspect(bytes, type: type, settings: settings) {
@@ -33,18 +33,18 @@ struct AnimationProcessor {
         if hasSound {
             guard settings.visitorVideo else {
                 let what = inspection.audioPeak == nil ? "an audio track that does not decode" : "sound"
-                return .rejected(.unsupportedType,
-                    "\(label == "MP4" ? "an" : "a") \(label) with \(what) is a video, not an animation (GIF); visitors' videos are not accepted")
+                return .rejected(Rejection(.unsupportedType,
+                    "\(label == "MP4" ? "an" : "a") \(label) with \(what) is a video, not an animation (GIF); visitors' videos are not accepted"))
             }
             kind = .video
             if seconds > settings.maxDurationSeconds {
-                return .rejected(.tooLong, "the video lasts \(Self.format(seconds)) s, over the \(Self.format(settings.maxDurationSeconds)) s limit")
+                return .rejected(Rejection(.tooLong, "the video lasts \(Self.format(seconds)) s, over the \(Self.format(settings.maxDurationSeconds)) s limit"))
             }
         } else {
             kind = .animation
             if seconds > settings.animationMaxSeconds {
-                return .rejected(.tooLong,
-                    "the animation lasts \(Self.format(seconds)) s, over the \(Self.format(settings.animationMaxSeconds)) s limit")
+                return .rejected(Rejection(.tooLong,
+                    "the animation lasts \(Self.format(seconds)) s, over the \(Self.format(settings.animationMaxSeconds)) s limit"))
             }
         }
         var artifacts: [Artifact] = []
@@ -73,16 +73,16 @@ struct AnimationProcessor {
     /// A decoding failure as the outcome the contract gives it (internal failures throw: the job is retried).
     static func rejection(_ failure: VideoCodec.Failure, label: String, kind: AttachmentKind) throws -> AnimationResult {
         switch failure {
-        case .corrupt(let why): return .rejected(.corrupt, "the \(label) does not decode: \(why)")
+        case .corrupt(let why): return .rejected(Rejection(.corrupt, "the \(label) does not decode: \(why)"))
         case .tooManyPixels(let w, let h):
-            return .rejected(.tooManyPixels, "the \(label)'s frames are \(w) × \(h) = \(grouped(w * h)) pixels, over the pixel limit")
-        case .tooManyFrames(let why): return .rejected(.tooLong, "the \(label) has too many frames: \(why)")
+            return .rejected(Rejection(.tooManyPixels, "the \(label)'s frames are \(w) × \(h) = \(grouped(w * h)) pixels, over the pixel limit"))
+        case .tooManyFrames(let why): return .rejected(Rejection(.tooLong, "the \(label) has too many frames: \(why)"))
         case .timeLimit: return .accepted(kind, [], .timeLimit)
-        case .tooLarge(let why): return .rejected(.tooLarge, "the \(label) as H.264 video: \(why)")
-        case .internalError(let why) where why.hasPrefix("FFmpeg has no"): throw PipelineError.codec(why)
+        case .tooLarge(let why): return .rejected(Rejection(.tooLarge, "the \(label) as H.264 video: \(why)"))
+        case .codecStart(let why): throw PipelineError.codec(why)
         // Anything else (an allocation the helper's memory limit refused, a frame that does not convert) is
         // this file's doing: final, like every decoder failure.
-        case .internalError(let why): return .rejected(.corrupt, "the \(label) cannot be processed: \(why)")
+        case .internalError(let why): return .rejected(Rejection(.corrupt, "the \(label) cannot be processed: \(why)"))
         }
     }
 

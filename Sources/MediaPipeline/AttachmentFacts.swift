@@ -1,11 +1,3 @@
-/// Who sent an attachment into the conversation.
-public enum Sender: String, Sendable, Codable, CaseIterable {
-    /// The customer writing to the brand on WhatsApp.
-    case visitor
-    /// The brand's agent answering from the web desk.
-    case `operator`
-}
-
 /// What the gateway tells us about an attachment. Everything here is a hint that is recorded,
 /// never trusted: the bytes decide what a file is.
 public struct AttachmentFacts: Sendable, Equatable {
@@ -15,10 +7,10 @@ public struct AttachmentFacts: Sendable, Equatable {
     public var declaredType: String?
     /// The user's file name (may lie; never used as a path).
     public var fileName: String?
-    /// The messaging channel; only `whatsapp` has a policy today.
-    public var channel: String
+    /// The messaging channel; its policy decides what is allowed.
+    public var channel: MessagingChannel
 
-    public init(from: Sender, declaredType: String? = nil, fileName: String? = nil, channel: String = "whatsapp") {
+    public init(from: Sender, declaredType: String? = nil, fileName: String? = nil, channel: MessagingChannel = .whatsapp) {
         self.from = from
         self.declaredType = declaredType
         self.fileName = fileName

@@ -1,7 +1,7 @@
 /// Which sniffed types a channel allows in each direction, and what kind of attachment each becomes.
 public struct AttachmentPolicy: Sendable {
-    /// Channel name as the gateway sends it.
-    public let channel: String
+    /// The channel whose rules these are.
+    public let channel: MessagingChannel
     /// Allowed canonical types and their kind, per direction.
     public let allowed: [Sender: [String: AttachmentKind]]
     /// What the channel itself accepts from the desk: the rules every operator file's `delivery` artifact meets.
@@ -12,7 +12,7 @@ public struct AttachmentPolicy: Sendable {
     /// AAC/M4A and AMR are `unsupported_type`. A visitor's GIF arrives as a short silent MP4 (or QuickTime from
     /// some phones): `animation`, once decoding proves it silent and short; stickers are WebP. Operators may not
     /// send WebP or video: WhatsApp refuses WebP images, and the desk sends GIFs, which become MP4 on the way out.
-    public static let whatsapp = AttachmentPolicy(channel: "whatsapp", allowed: [
+    public static let whatsapp = AttachmentPolicy(channel: .whatsapp, allowed: [
         .visitor: [MediaType.jpeg: .image, MediaType.png: .image, MediaType.gif: .image,
                    MediaType.pdf: .document, MediaType.ogg: .voiceNote, MediaType.mpeg: .voiceNote,
                    MediaType.mp4: .animation, MediaType.quicktime: .animation, MediaType.webp: .sticker],
@@ -20,30 +20,25 @@ public struct AttachmentPolicy: Sendable {
                     MediaType.pdf: .document],
     ], delivery: .whatsapp)
 
-    /// The policy of a channel, or nil for a channel this worker does not serve.
-    public static func forChannel(_ channel: String) -> AttachmentPolicy? {
-        channel == whatsapp.channel ? whatsapp : nil
+    /// The policy of a channel: every channel has one (a new `MessagingChannel` case does not compile without it).
+    public static func forChannel(_ channel: MessagingChannel) -> AttachmentPolicy {
+        switch channel {
+        case .whatsapp: return whatsapp
+        }
     }
 
     /// The kind a file of `type` becomes when sent by `sender`, or the rejection.
-    public func decide(type: String, from sender: Sender) -> Result<AttachmentKind, RejectionReasonAndMessage> {
+    public func decide(type: String, from sender: Sender) -> Result<AttachmentKind, Rejection> {
         if sender == .operator && MediaType.isAudio(type) {
-            return .failure(.init(reason: .operatorAudioNotAllowed,
-                                  message: "operators may not send audio (the file is \(type))"))
+            return .failure(Rejection(.operatorAudioNotAllowed, "operators may not send audio (the file is \(type))"))
         }
         guard let kind = allowed[sender]?[type] else {
             let list = (allowed[sender] ?? [:]).keys.sorted().joined(separator: ", ")
-            return .failure(.init(reason: .unsupportedType,
-                                  message: "\(type) is not allowed from \(sender == .operator ? "an" : "a") \(sender.rawValue) on \(channel) (allowed: \(list))"))
+            return .failure(Rejection(.unsupportedType,
+                                      "\(type) is not allowed from \(sender == .operator ? "an" : "a") \(sender.rawValue) on \(channel.rawValue) (allowed: \(list))"))
         }
         return .success(kind)
     }
-}
-
-/// A rejection code with its human-readable message.
-public struct RejectionReasonAndMessage: Error, Sendable, Equatable {
-    public var reason: RejectionReason
-    public var message: String
 }
 
 /// What a channel accepts from the desk, as data: another channel is another table, not new code.

@@ -8,6 +8,8 @@ enum AudioDecodeError: Error {
     case unsupported(String)
     /// The codec is supported but the data does not decode.
     case corrupt(String)
+    /// A codec library did not start (no memory for its state, say): not the file's doing, the job is retried.
+    case codecStart(String)
 }
 
 /// A streaming decoder over bytes held in memory: PCM comes out a chunk at a time, mixed down to mono,
@@ -149,7 +151,7 @@ final class MP3StreamDecoder: AudioDecoder {
 
     init(_ bytes: UnsafeRawBufferPointer) throws(AudioDecodeError) {
         var error: Int32 = 0
-        guard let handle = mpg123_new(nil, &error) else { throw .corrupt("libmpg123 cannot start (\(error))") }
+        guard let handle = mpg123_new(nil, &error) else { throw .codecStart("libmpg123 cannot start (\(error))") }
         reader = .allocate(capacity: 1)
         reader.initialize(to: MwMemoryReader(data: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), length: bytes.count, position: 0))
         self.handle = handle

@@ -4,7 +4,7 @@ import MediaJSON
 /// What the gateway sends to WhatsApp for an operator's file, or why there is none.
 enum DeliveryResult {
     case delivery(Artifact)
-    case rejected(RejectionReason, String)
+    case rejected(Rejection)
     /// The per-file time limit passed: the file is kept, without a delivery artifact.
     case timeLimit
 }
@@ -23,7 +23,7 @@ struct DeliveryMaker {
     func make(_ bytes: UnsafeRawBufferPointer, original: [UInt8], type: String) throws -> DeliveryResult {
         if rules.documentTypes.contains(type) {
             guard bytes.count <= rules.documentMaxBytes else {
-                return .rejected(.tooLarge, "\(grouped(bytes.count)) bytes is over the channel's \(grouped(rules.documentMaxBytes))-byte document limit")
+                return .rejected(Rejection(.tooLarge, "\(grouped(bytes.count)) bytes is over the channel's \(grouped(rules.documentMaxBytes))-byte document limit"))
             }
             return .delivery(Artifact(role: .delivery, contentType: type, bytes: original, sendAs: .document))
         }
@@ -32,22 +32,22 @@ struct DeliveryMaker {
             try VipsRuntime.start()
             guard let base = bytes.baseAddress,
                   let opened = mw_image_header(base, bytes.count, Int32(VIPS_FAIL_ON_WARNING.rawValue)) else {
-                return .rejected(.corrupt, "the JPEG does not decode: \(VipsError.take())")
+                return .rejected(Rejection(.corrupt, "the JPEG does not decode: \(VipsError.take())"))
             }
             let header = VipsImageRef(opened)
             return .delivery(Artifact(role: .delivery, contentType: type, bytes: original, width: header.width,
                                       height: header.height, sendAs: .image))
         }
-        guard let base = bytes.baseAddress else { return .rejected(.corrupt, "the file is empty") }
+        guard let base = bytes.baseAddress else { return .rejected(Rejection(.corrupt, "the file is empty")) }
         try VipsRuntime.start()
         if type == MediaType.gif, (GIFStructure.frameCount(bytes) ?? 1) > 1 {
-            return animation(bytes, type: type)
+            return try animation(bytes, type: type)
         }
         return image(base, count: bytes.count, type: type)
     }
 
     /// An animated GIF as an MP4 video; smaller and coarser once if the first try is over the size limit.
-    private func animation(_ bytes: UnsafeRawBufferPointer, type: String) -> DeliveryResult {
+    private func animation(_ bytes: UnsafeRawBufferPointer, type: String) throws -> DeliveryResult {
         var tuned = settings
         for attempt in 0..<3 {
             switch VideoCodec.h264MP4(bytes, type: type, settings: tuned, maxBytes: rules.videoMaxBytes,
@@ -59,32 +59,33 @@ struct DeliveryMaker {
             case .failure(.timeLimit): return .timeLimit
             case .failure(let failure):
                 switch failure {
-                case .corrupt(let why): return .rejected(.corrupt, "the GIF does not decode: \(why)")
+                case .corrupt(let why): return .rejected(Rejection(.corrupt, "the GIF does not decode: \(why)"))
                 case .tooManyPixels(let w, let h):
-                    return .rejected(.tooManyPixels, "the GIF's frames are \(w) × \(h) pixels, over the pixel limit")
-                case .tooManyFrames(let why): return .rejected(.tooLong, "the GIF has too many frames: \(why)")
+                    return .rejected(Rejection(.tooManyPixels, "the GIF's frames are \(w) × \(h) pixels, over the pixel limit"))
+                case .tooManyFrames(let why): return .rejected(Rejection(.tooLong, "the GIF has too many frames: \(why)"))
                 case .tooLarge:
-                    return .rejected(.tooLarge, "as H.264 video the animation stays over the channel's \(grouped(rules.videoMaxBytes))-byte video limit")
-                case .internalError(let why): return .rejected(.corrupt, "the GIF cannot be made into a video: \(why)")
+                    return .rejected(Rejection(.tooLarge, "as H.264 video the animation stays over the channel's \(grouped(rules.videoMaxBytes))-byte video limit"))
+                case .internalError(let why): return .rejected(Rejection(.corrupt, "the GIF cannot be made into a video: \(why)"))
+                case .codecStart(let why): throw PipelineError.codec(why)
                 case .timeLimit: return .timeLimit
                 }
             }
         }
-        return .rejected(.tooLarge, "as H.264 video the animation stays over the channel's \(grouped(rules.videoMaxBytes))-byte video limit")
+        return .rejected(Rejection(.tooLarge, "as H.264 video the animation stays over the channel's \(grouped(rules.videoMaxBytes))-byte video limit"))
     }
 
     /// A still image re-encoded for the channel.
     private func image(_ base: UnsafeRawPointer, count: Int, type: String) -> DeliveryResult {
         let label = ImagePreviewer.label(type)
         guard let loaded = mw_image_full(base, count) else {
-            return .rejected(.corrupt, "the \(label) does not decode: \(VipsError.take())")
+            return .rejected(Rejection(.corrupt, "the \(label) does not decode: \(VipsError.take())"))
         }
         var image = VipsImageRef(loaded)
         let watch = mw_watch_deadline(image.pointer, VideoCodec.deadline(settings))
         func failed() -> DeliveryResult {
             let why = VipsError.take()
             if watch?.pointee.fired ?? 0 != 0 { return .timeLimit }
-            return .rejected(.corrupt, "the \(label) does not decode: \(why)")
+            return .rejected(Rejection(.corrupt, "the \(label) does not decode: \(why)"))
         }
         func step(_ body: (UnsafeMutablePointer<VipsImage>, inout UnsafeMutablePointer<VipsImage>?) -> Int32) -> Bool {
             var out: UnsafeMutablePointer<VipsImage>? = nil
@@ -119,6 +120,6 @@ struct DeliveryMaker {
             if !asJPEG { asJPEG = true; continue }
             guard attempt < 7, step({ mw_resize($0, 0.75, &$1) }) else { break }
         }
-        return .rejected(.tooLarge, "the \(label) stays over the channel's \(grouped(rules.imageMaxBytes))-byte image limit")
+        return .rejected(Rejection(.tooLarge, "the \(label) stays over the channel's \(grouped(rules.imageMaxBytes))-byte image limit"))
     }
 }

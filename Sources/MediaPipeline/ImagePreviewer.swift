@@ -8,7 +8,7 @@ enum PreviewResult {
     /// The file is acceptable but has no preview (encrypted or unrenderable PDF, time limit).
     case unavailable(PreviewUnavailable)
     /// The file is refused.
-    case rejected(RejectionReason, String)
+    case rejected(Rejection)
 }
 
 /// Verifies images and PDFs by decoding them with libvips and makes their thumbnails.
@@ -39,7 +39,7 @@ struct ImagePreviewer {
         let isPDF = type == MediaType.pdf
         let deadline = mw_monotonic_us() + gint64(settings.timeLimitSeconds * 1_000_000)
         guard let base = bytes.baseAddress, let expectedLoader = Self.loader(for: type) else {
-            return .rejected(.unsupportedType, "\(type) has no previewer")
+            return .rejected(Rejection(.unsupportedType, "\(type) has no previewer"))
         }
         let label = Self.label(type)
 
@@ -47,8 +47,8 @@ struct ImagePreviewer {
         if type == MediaType.gif, bytes.count >= 10 {
             let width = Int(bytes[6]) | Int(bytes[7]) << 8, height = Int(bytes[8]) | Int(bytes[9]) << 8
             if width * height > settings.maxPixels {
-                return .rejected(.tooManyPixels,
-                    "the GIF's screen is \(width) × \(height) = \(grouped(width * height)) pixels, over the \(grouped(settings.maxPixels))-pixel limit")
+                return .rejected(Rejection(.tooManyPixels,
+                    "the GIF's screen is \(width) × \(height) = \(grouped(width * height)) pixels, over the \(grouped(settings.maxPixels))-pixel limit"))
             }
         }
 
@@ -56,18 +56,18 @@ struct ImagePreviewer {
         guard let opened = mw_image_header(base, bytes.count, failOn) else {
             let detail = VipsError.take()
             if isPDF { return PDFStructure(bytes).fallback(detail: detail) }
-            return .rejected(.corrupt, "the \(label) does not decode: \(detail)")
+            return .rejected(Rejection(.corrupt, "the \(label) does not decode: \(detail)"))
         }
         let header = VipsImageRef(opened)
         guard header.loader == expectedLoader else {
-            return .rejected(.corrupt, "the bytes look like \(label) but libvips reads them as \(header.loader ?? "nothing")")
+            return .rejected(Rejection(.corrupt, "the bytes look like \(label) but libvips reads them as \(header.loader ?? "nothing")"))
         }
         let (width, height) = (header.width, header.height)
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
         if overflow || pixels > settings.maxPixels {
             let what = isPDF ? "the first page at 72 DPI is" : (type == MediaType.gif ? "the GIF's screen is" : "the image is")
-            return .rejected(.tooManyPixels,
-                "\(what) \(width) × \(height) = \(grouped(pixels)) pixels, over the \(grouped(settings.maxPixels))-pixel limit")
+            return .rejected(Rejection(.tooManyPixels,
+                "\(what) \(width) × \(height) = \(grouped(pixels)) pixels, over the \(grouped(settings.maxPixels))-pixel limit"))
         }
 
         // 2. Decode and shrink. Colour management only where there is something to manage: an embedded
@@ -90,7 +90,7 @@ struct ImagePreviewer {
         guard decoded == 0, let thumbnailPointer else {
             let detail = VipsError.take()
             if isPDF { return .unavailable(.unrenderable) }
-            return .rejected(.corrupt, "the \(label) does not decode: \(detail)")
+            return .rejected(Rejection(.corrupt, "the \(label) does not decode: \(detail)"))
         }
         let thumbnail = VipsImageRef(thumbnailPointer)
         // Images derived from the thumbnail inherit the deadline, so it stops the evaluation below.
@@ -101,13 +101,13 @@ struct ImagePreviewer {
     /// A thumbnail of one decoded frame (an animation's first), packed RGBA already on white.
     func preview(rgba: UnsafePointer<UInt8>, width: Int, height: Int) -> PreviewResult {
         guard let raw = mw_image_from_rgba(rgba, Int32(width), Int32(height)) else {
-            return .rejected(.corrupt, "the first frame does not convert: \(VipsError.take())")
+            return .rejected(Rejection(.corrupt, "the first frame does not convert: \(VipsError.take())"))
         }
         let frame = VipsImageRef(raw)
         var thumbnailPointer: UnsafeMutablePointer<VipsImage>? = nil
         guard mw_thumbnail_image(frame.pointer, Int32(settings.thumbnailSize), nil, &thumbnailPointer) == 0,
               let thumbnailPointer else {
-            return .rejected(.corrupt, "the first frame does not scale: \(VipsError.take())")
+            return .rejected(Rejection(.corrupt, "the first frame does not scale: \(VipsError.take())"))
         }
         return encode(VipsImageRef(thumbnailPointer), isPDF: false, label: "video frame", watch: nil)
     }
@@ -146,7 +146,7 @@ struct ImagePreviewer {
         if settings.thumbnailFormat == .webp {
             // libvips 8.14's webpsave writes EXIF and ICC chunks even with `strip`; remove them here.
             guard let stripped = WebPContainer.strippingMetadata(encoded) else {
-                return .rejected(.corrupt, "the thumbnail encoder produced an unreadable WebP")
+                return .rejected(Rejection(.corrupt, "the thumbnail encoder produced an unreadable WebP"))
             }
             encoded = stripped
         }
@@ -158,7 +158,7 @@ struct ImagePreviewer {
         let detail = VipsError.take()
         if fired != 0 { return .unavailable(.timeLimit) }
         if isPDF { return .unavailable(.unrenderable) }
-        return .rejected(.corrupt, "the \(label) does not decode: \(detail)")
+        return .rejected(Rejection(.corrupt, "the \(label) does not decode: \(detail)"))
     }
 
     /// The largest libjpeg scale-down (8, 4 or 2) that keeps the longest side at least `target`.

@@ -14,7 +14,7 @@ final class MP3Encoder {
 
     /// - Parameters: inputRate is the PCM's rate; libmp3lame resamples to `outputRate` itself.
     init(inputRate: Int, outputRate: Int, vbrQuality: Int, quality: Int) throws(AudioDecodeError) {
-        guard let lame = lame_init() else { throw .corrupt("libmp3lame cannot start") }
+        guard let lame = lame_init() else { throw .codecStart("libmp3lame cannot start") }
         self.lame = lame
         lame_set_num_channels(lame, 1)
         lame_set_mode(lame, MONO)

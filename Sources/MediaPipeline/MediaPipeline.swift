@@ -47,20 +47,19 @@ public final class MediaPipeline: AttachmentProcessor {
         timings.sniff = sniffed - started
         defer { timings.transform = clock.now - sniffed }
         func reject(_ reason: RejectionReason, _ message: String) -> Outcome {
-            .rejected(.init(reason: reason, message: message, detectedType: detected, size: size))
+            .rejected(Rejection(reason: reason, message: message, detectedType: detected, size: size))
         }
+        func reject(_ r: Rejection) -> Outcome { .rejected(r.about(detectedType: detected, size: size)) }
 
         // Size first: decided before any decoding.
         if size == 0 { return reject(.empty, "the file is empty (0 bytes)") }
         if size > settings.maxBytes {
             return reject(.tooLarge, Self.tooLargeMessage(size: size, limit: settings.maxBytes))
         }
-        guard let policy = AttachmentPolicy.forChannel(facts.channel) else {
-            return reject(.unsupportedType, "channel \(facts.channel) has no attachment policy")
-        }
+        let policy = AttachmentPolicy.forChannel(facts.channel)
         let kind: AttachmentKind
         switch policy.decide(type: detected, from: facts.from) {
-        case .failure(let r): return reject(r.reason, r.message)
+        case .failure(let r): return reject(r)
         case .success(let k): kind = k
         }
 
@@ -80,7 +79,7 @@ public final class MediaPipeline: AttachmentProcessor {
             var made: [Artifact] = []
             var why: PreviewUnavailable? = nil
             switch ImagePreviewer(settings: settings).preview(raw, type: detected) {
-            case .rejected(let reason, let message): return reject(reason, message)
+            case .rejected(let r): return reject(r)
             case .unavailable(let reason): why = reason
             case .thumbnail(let thumbnail): made.append(thumbnail)
             }
@@ -90,20 +89,20 @@ public final class MediaPipeline: AttachmentProcessor {
             if facts.from == .operator && why != .timeLimit {
                 switch try DeliveryMaker(settings: settings, rules: policy.delivery).make(raw, original: original, type: detected) {
                 case .delivery(let delivery): made.append(delivery)
-                case .rejected(let reason, let message): return reject(reason, message)
+                case .rejected(let r): return reject(r)
                 case .timeLimit: why = why ?? .timeLimit
                 }
             }
             return accepted(finalKind, made, why)
         case .animation, .video:
             switch try AnimationProcessor(settings: settings).process(raw, type: detected) {
-            case .rejected(let reason, let message): return reject(reason, message)
+            case .rejected(let r): return reject(r)
             case .accepted(let finalKind, let made, let why): return accepted(finalKind, made, why)
             }
         case .voiceNote:
-            switch VoiceNoteTranscoder(settings: settings).transcode(raw, type: detected) {
-            case .rejected(let reason, let message):
-                return reject(reason, message)
+            switch try VoiceNoteTranscoder(settings: settings).transcode(raw, type: detected) {
+            case .rejected(let r):
+                return reject(r)
             case .unavailable(let why):
                 return accepted(kind, [], why)
             case .playback(let playback, let waveform, let gainDb):

@@ -1,30 +1,3 @@
-/// What kind of attachment an accepted file is.
-public enum AttachmentKind: String, Sendable, Codable {
-    case image
-    case document
-    case voiceNote = "voice_note"
-    /// A visitor's GIF as WhatsApp carries it: a short silent MP4 (docs/policy.md).
-    case animation
-    /// A visitor's WebP sticker.
-    case sticker
-    /// A visitor's video with sound, only when `MEDIAWORKER_VISITOR_VIDEO` allows video.
-    case video
-}
-
-/// Rejection codes from docs/policy.md: a final, expected outcome, never retried.
-public enum RejectionReason: String, Sendable, Codable, CaseIterable {
-    case empty
-    case tooLarge = "too_large"
-    case unsupportedType = "unsupported_type"
-    case operatorAudioNotAllowed = "operator_audio_not_allowed"
-    case corrupt
-    case tooManyPixels = "too_many_pixels"
-    case tooLong = "too_long"
-    /// The bytes do not match the `sha256` the sender gave. Decided before the pipeline runs (the HTTP upload answers
-    /// 422, `mediaworker process --sha256` prints it): the pipeline itself never produces it.
-    case checksumMismatch = "checksum_mismatch"
-}
-
 /// Why an accepted file has no preview (the desk shows a generic icon instead).
 public enum PreviewUnavailable: String, Sendable, Codable {
     /// A PDF that needs a password to open.
@@ -39,16 +12,7 @@ public enum PreviewUnavailable: String, Sendable, Codable {
 
 /// One file the pipeline made (or the original it keeps).
 public struct Artifact: Sendable, Equatable {
-    public enum Role: String, Sendable, Codable {
-        case original, thumbnail, playback
-        /// An operator file as the gateway sends it to WhatsApp, unchanged (`sendAs` says how).
-        case delivery
-    }
-    /// How the gateway sends a `delivery` artifact through WhatsApp's API.
-    public enum SendAs: String, Sendable, Codable {
-        case image, video, document
-    }
-    public var role: Role
+    public var role: ArtifactRole
     public var contentType: String
     /// The bytes; for `original` these are the input bytes.
     public var bytes: [UInt8]
@@ -58,7 +22,7 @@ public struct Artifact: Sendable, Equatable {
     /// Delivery artifacts: the WhatsApp message type to send the bytes as.
     public var sendAs: SendAs?
 
-    public init(role: Role, contentType: String, bytes: [UInt8], width: Int? = nil, height: Int? = nil, durationMs: Int? = nil,
+    public init(role: ArtifactRole, contentType: String, bytes: [UInt8], width: Int? = nil, height: Int? = nil, durationMs: Int? = nil,
                 sendAs: SendAs? = nil) {
         self.sendAs = sendAs
         self.role = role
@@ -73,7 +37,7 @@ public struct Artifact: Sendable, Equatable {
 /// The final result of the pipeline for one attachment.
 public enum Outcome: Sendable, Equatable {
     case accepted(Accepted)
-    case rejected(Rejected)
+    case rejected(Rejection)
 
     public struct Accepted: Sendable, Equatable {
         public var detectedType: String
@@ -96,20 +60,6 @@ public enum Outcome: Sendable, Equatable {
             self.previewUnavailable = previewUnavailable
             self.waveform = waveform
             self.gainDb = gainDb
-        }
-    }
-
-    public struct Rejected: Sendable, Equatable, Error {
-        public var reason: RejectionReason
-        public var message: String
-        public var detectedType: String?
-        public var size: Int
-
-        public init(reason: RejectionReason, message: String, detectedType: String?, size: Int) {
-            self.reason = reason
-            self.message = message
-            self.detectedType = detectedType
-            self.size = size
         }
     }
 

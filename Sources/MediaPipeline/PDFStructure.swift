@@ -31,7 +31,7 @@ struct PDFStructure {
 
     func fallback(detail: String) -> PreviewResult {
         guard isWellFormed, isEncrypted else {
-            return .rejected(.corrupt, "the PDF does not parse: \(detail.isEmpty ? "no usable structure" : detail)")
+            return .rejected(Rejection(.corrupt, "the PDF does not parse: \(detail.isEmpty ? "no usable structure" : detail)"))
         }
         return .unavailable(.encrypted)
     }

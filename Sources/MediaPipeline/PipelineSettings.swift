@@ -14,7 +14,7 @@ public enum ThumbnailFormat: String, Sendable, CaseIterable {
 /// Every limit and knob of the pipeline, with the defaults documented in docs/configuration.md.
 public struct PipelineSettings: Sendable, Equatable {
     /// Largest accepted attachment in bytes (`MEDIAWORKER_MAX_BYTES`, default 5 MiB = 5,242,880).
-    public var maxBytes: Int = 5 * 1024 * 1024
+    public var maxBytes: Int = Settings.defaultMaxBytes
     /// Largest accepted width × height, read from the header before decoding (`MEDIAWORKER_MAX_PIXELS`).
     public var maxPixels: Int = 50_000_000
     /// Longest side of a thumbnail in pixels; smaller images are never upscaled (`MEDIAWORKER_THUMBNAIL_SIZE`).
@@ -70,88 +70,37 @@ public struct PipelineSettings: Sendable, Equatable {
     /// Reads `MEDIAWORKER_*` variables over the defaults; throws on a malformed value.
     public init(environment: [String: String]) throws {
         self.init()
-        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? { try Self.integer(environment, key, range) }
-        func double(_ key: String) throws -> Double? {
-            guard let raw = environment[key] else { return nil }
-            guard let v = Double(raw), v > 0, v.isFinite else {
-                throw SettingsError(key: key, value: raw, expected: "a positive number")
-            }
-            return v
-        }
-        if let v = try int("MEDIAWORKER_MAX_BYTES", 1...(1 << 40)) { maxBytes = v }
-        if let v = try int("MEDIAWORKER_MAX_PIXELS", 1...(1 << 40)) { maxPixels = v }
-        if let v = try int("MEDIAWORKER_THUMBNAIL_SIZE", 16...4096) { thumbnailSize = v }
-        if let v = try int("MEDIAWORKER_THUMBNAIL_QUALITY", 1...100) { thumbnailQuality = v }
-        if let v = try int("MEDIAWORKER_WEBP_EFFORT", 0...6) { webpEffort = v }
-        if let v = try double("MEDIAWORKER_TIME_LIMIT") { timeLimitSeconds = v }
-        if let v = try double("MEDIAWORKER_MAX_DURATION") { maxDurationSeconds = v }
-        if let v = try int("MEDIAWORKER_VOICE_VBR_QUALITY", 0...9) { voiceVBRQuality = v }
-        if let v = try int("MEDIAWORKER_VOICE_SAMPLE_RATE", 8000...48000) { voiceSampleRate = v }
-        if let v = try int("MEDIAWORKER_MP3_QUALITY", 0...9) { mp3Quality = v }
-        if let v = try int("MEDIAWORKER_WAVEFORM_POINTS", 8...1000) { waveformPoints = v }
-        if let v = try double("MEDIAWORKER_VOICE_MAX_GAIN_DB") { voiceMaxGainDb = v }
-        if let v = try double("MEDIAWORKER_ANIMATION_MAX_SECONDS") { animationMaxSeconds = v }
-        if let v = try Self.boolean(environment, "MEDIAWORKER_STICKERS") { stickers = v }
-        if let v = try Self.boolean(environment, "MEDIAWORKER_VISITOR_VIDEO") { visitorVideo = v }
-        if let v = try int("MEDIAWORKER_MAX_FRAMES", 1...100_000) { maxFrames = v }
-        if let v = try int("MEDIAWORKER_VIDEO_MAX_SIDE", 16...8192) { videoMaxSide = v }
-        if let v = try int("MEDIAWORKER_H264_CRF", 0...51) { h264CRF = v }
-        if let v = try int("MEDIAWORKER_VIDEO_THREADS", 0...64) { videoThreads = v }
-        if let v = try int("MEDIAWORKER_DELIVERY_JPEG_QUALITY", 1...100) { deliveryJPEGQuality = v }
-        if let raw = environment["MEDIAWORKER_H264_PRESET"] {
-            let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
-            guard presets.contains(raw) else {
-                throw SettingsError(key: "MEDIAWORKER_H264_PRESET", value: raw, expected: presets.joined(separator: ", "))
-            }
-            h264Preset = raw
-        }
-        if let raw = environment["MEDIAWORKER_VOICE_TARGET_DBFS"] {
-            guard let v = Double(raw), v < 0, v > -60 else {
-                throw SettingsError(key: "MEDIAWORKER_VOICE_TARGET_DBFS", value: raw, expected: "a level between -60 and 0")
-            }
-            voiceTargetDbfs = v
-        }
-        if let v = try Self.boolean(environment, "MEDIAWORKER_VOICE_NORMALIZE") { normalizeVoiceNotes = v }
-        if let raw = environment["MEDIAWORKER_THUMBNAIL_FORMAT"] {
-            guard let f = ThumbnailFormat(rawValue: raw.lowercased()) else {
-                throw SettingsError(key: "MEDIAWORKER_THUMBNAIL_FORMAT", value: raw, expected: "webp, jpeg or png")
-            }
-            thumbnailFormat = f
-        }
+        let env = Settings(environment: environment)
+        maxBytes = try env.maxBytes()
+        if let v = try env.int("MEDIAWORKER_MAX_PIXELS", 1...(1 << 40)) { maxPixels = v }
+        if let v = try env.int("MEDIAWORKER_THUMBNAIL_SIZE", 16...4096) { thumbnailSize = v }
+        if let v = try env.int("MEDIAWORKER_THUMBNAIL_QUALITY", 1...100) { thumbnailQuality = v }
+        if let v = try env.int("MEDIAWORKER_WEBP_EFFORT", 0...6) { webpEffort = v }
+        if let v = try env.positive("MEDIAWORKER_TIME_LIMIT") { timeLimitSeconds = v }
+        if let v = try env.positive("MEDIAWORKER_MAX_DURATION") { maxDurationSeconds = v }
+        if let v = try env.int("MEDIAWORKER_VOICE_VBR_QUALITY", 0...9) { voiceVBRQuality = v }
+        if let v = try env.int("MEDIAWORKER_VOICE_SAMPLE_RATE", 8000...48000) { voiceSampleRate = v }
+        if let v = try env.int("MEDIAWORKER_MP3_QUALITY", 0...9) { mp3Quality = v }
+        if let v = try env.int("MEDIAWORKER_WAVEFORM_POINTS", 8...1000) { waveformPoints = v }
+        if let v = try env.positive("MEDIAWORKER_VOICE_MAX_GAIN_DB") { voiceMaxGainDb = v }
+        if let v = try env.positive("MEDIAWORKER_ANIMATION_MAX_SECONDS") { animationMaxSeconds = v }
+        if let v = try env.bool("MEDIAWORKER_STICKERS") { stickers = v }
+        if let v = try env.bool("MEDIAWORKER_VISITOR_VIDEO") { visitorVideo = v }
+        if let v = try env.int("MEDIAWORKER_MAX_FRAMES", 1...100_000) { maxFrames = v }
+        if let v = try env.int("MEDIAWORKER_VIDEO_MAX_SIDE", 16...8192) { videoMaxSide = v }
+        if let v = try env.int("MEDIAWORKER_H264_CRF", 0...51) { h264CRF = v }
+        if let v = try env.int("MEDIAWORKER_VIDEO_THREADS", 0...64) { videoThreads = v }
+        if let v = try env.int("MEDIAWORKER_DELIVERY_JPEG_QUALITY", 1...100) { deliveryJPEGQuality = v }
+        if let v = try env.choice("MEDIAWORKER_H264_PRESET", H264Preset.self) { h264Preset = v.rawValue }
+        if let v = try env.parsed("MEDIAWORKER_VOICE_TARGET_DBFS", expected: "a level between -60 and 0", {
+            Double($0).flatMap { $0 < 0 && $0 > -60 ? $0 : nil }
+        }) { voiceTargetDbfs = v }
+        if let v = try env.bool("MEDIAWORKER_VOICE_NORMALIZE") { normalizeVoiceNotes = v }
+        if let v = try env.choice("MEDIAWORKER_THUMBNAIL_FORMAT", ThumbnailFormat.self) { thumbnailFormat = v }
     }
 }
 
-extension PipelineSettings {
-    /// A true/false setting (also 1/0, yes/no, on/off); nil when unset.
-    public static func boolean(_ environment: [String: String], _ key: String) throws -> Bool? {
-        guard let raw = environment[key] else { return nil }
-        switch raw.lowercased() {
-        case "1", "true", "yes", "on": return true
-        case "0", "false", "no", "off": return false
-        default: throw SettingsError(key: key, value: raw, expected: "true or false")
-        }
-    }
-
-    /// An integer setting (`_` allowed as a digit separator) within `range`; nil when unset.
-    public static func integer(_ environment: [String: String], _ key: String, _ range: ClosedRange<Int>) throws -> Int? {
-        guard let raw = environment[key] else { return nil }
-        guard let v = Int(raw.replacingOccurrences(of: "_", with: "")), range.contains(v) else {
-            throw SettingsError(key: key, value: raw, expected: "an integer in \(range)")
-        }
-        return v
-    }
-}
-
-/// A setting whose value cannot be used.
-public struct SettingsError: Error, CustomStringConvertible {
-    public var key: String
-    public var value: String
-    public var expected: String
-    public var description: String { "\(key)=\(value): expected \(expected)" }
-
-    public init(key: String, value: String, expected: String) {
-        self.key = key
-        self.value = value
-        self.expected = expected
-    }
+/// libx264's presets, fastest first.
+enum H264Preset: String, CaseIterable {
+    case ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow
 }

@@ -39,6 +39,9 @@ enum VideoCodec {
         case timeLimit
         case tooLarge(String)
         case internalError(String)
+        /// FFmpeg lacks, or cannot open, a demuxer or encoder it needs (status -6): the installation's fault, not
+        /// the file's, so the job is retried (`PipelineError.codec`).
+        case codecStart(String)
     }
 
     static func deadline(_ settings: PipelineSettings) -> gint64 {
@@ -58,6 +61,7 @@ enum VideoCodec {
         case -3: return .failure(.tooManyPixels(width: Int(found.width), height: Int(found.height)))
         case -4: return .failure(.timeLimit)
         case -2: return .failure(.internalError(error))
+        case -6: return .failure(.codecStart(error))
         default: return .failure(.corrupt(error))
         }
         guard let frame = found.first_frame else { return .failure(.corrupt("no video frame decodes")) }
@@ -70,7 +74,7 @@ enum VideoCodec {
         _ = try? VipsRuntime.start()
         switch ImagePreviewer(settings: settings).preview(rgba: frame, width: inspection.width, height: inspection.height) {
         case .thumbnail(let t): inspection.thumbnail = t
-        case .rejected(_, let message): return .failure(.internalError(message))
+        case .rejected(let r): return .failure(.internalError(r.message))
         case .unavailable: break
         }
         return .success(inspection)
@@ -78,7 +82,7 @@ enum VideoCodec {
 
     /// The animation (GIF, MP4, QuickTime) as H.264 in MP4: index first, no audio, every frame's duration kept.
     static func h264MP4(_ bytes: UnsafeRawBufferPointer, type: String, settings: PipelineSettings, maxBytes: Int,
-                        role: Artifact.Role, sendAs: Artifact.SendAs? = nil) -> Result<Artifact, Failure> {
+                        role: ArtifactRole, sendAs: SendAs? = nil) -> Result<Artifact, Failure> {
         _ = quiet
         guard let demuxer = demuxer(for: type), let base = bytes.baseAddress else { return .failure(.internalError("no demuxer for \(type)")) }
         var made = mw_av_encoded()
@@ -97,6 +101,7 @@ enum VideoCodec {
         case -3: return .failure(.tooManyFrames(error))
         case -4: return .failure(.timeLimit)
         case -5: return .failure(.tooLarge(error))
+        case -6: return .failure(.codecStart(error))
         default: return .failure(.internalError(error))
         }
     }

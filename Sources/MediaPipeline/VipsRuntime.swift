@@ -19,11 +19,8 @@ public enum VipsRuntime {
         guard vips_init("mediaworker") == 0 else {
             return .failure(.vipsStartup("vips_init failed: \(VipsError.take())"))
         }
-        let major = Int(vips_version(0)), minor = Int(vips_version(1)), micro = Int(vips_version(2))
-        let version = "\(major).\(minor).\(micro)"
-        if (major, minor) < (minimumVersion.major, minimumVersion.minor) {
-            return .failure(.vipsStartup("libvips \(version) is older than 8.13; refusing to start"))
-        }
+        let version: String
+        do throws(PipelineError) { version = try checkVersion() } catch { return .failure(error) }
         vips_cache_set_max(0)
         vips_block_untrusted_set(1)
         vips_operation_block_set("VipsForeignLoad", 1)
@@ -31,12 +28,16 @@ public enum VipsRuntime {
         return .success(version)
     }()
 
-    /// Refuses a libvips older than 8.13 without starting it (`vips_version` reports the library's own version).
-    public static func checkVersion() throws {
-        let (major, minor) = (Int(vips_version(0)), Int(vips_version(1)))
+    /// Refuses a libvips older than 8.13, started or not (`vips_version` reports the library's own version); the
+    /// version otherwise. The one check: `MediaPipeline.init` calls it early, the start-up again.
+    @discardableResult
+    public static func checkVersion() throws(PipelineError) -> String {
+        let major = Int(vips_version(0)), minor = Int(vips_version(1)), micro = Int(vips_version(2))
+        let version = "\(major).\(minor).\(micro)"
         if (major, minor) < (minimumVersion.major, minimumVersion.minor) {
-            throw PipelineError.vipsStartup("libvips \(major).\(minor) is older than 8.13; refusing to start")
+            throw .vipsStartup("libvips \(version) is older than 8.13; refusing to start")
         }
+        return version
     }
 
     /// Starts libvips (idempotent); throws when it cannot start or is too old.
@@ -68,7 +69,6 @@ final class VipsImageRef {
 
     var width: Int { Int(vips_image_get_width(pointer)) }
     var height: Int { Int(vips_image_get_height(pointer)) }
-    var bands: Int { Int(vips_image_get_bands(pointer)) }
     var hasAlpha: Bool { vips_image_hasalpha(pointer) != 0 }
 
     /// True when the file embeds an ICC colour profile.

@@ -4,7 +4,7 @@ import Foundation
 enum VoiceNoteResult {
     case playback(Artifact, waveform: [Double], gainDb: Double)
     case unavailable(PreviewUnavailable)
-    case rejected(RejectionReason, String)
+    case rejected(Rejection)
 }
 
 /// Converts a voice note (Ogg/Opus; also Ogg Vorbis and MP3) into mono MP3 that every browser plays.
@@ -16,14 +16,16 @@ enum VoiceNoteResult {
 struct VoiceNoteTranscoder {
     let settings: PipelineSettings
 
-    func transcode(_ bytes: UnsafeRawBufferPointer, type: String) -> VoiceNoteResult {
+    /// Throws `PipelineError.codec` when a codec library does not start (the job is retried); every verdict on the
+    /// file is a result.
+    func transcode(_ bytes: UnsafeRawBufferPointer, type: String) throws -> VoiceNoteResult {
         let deadline = ContinuousClock.now + .milliseconds(Int(settings.timeLimitSeconds * 1000))
         do throws(AudioDecodeError) {
             let decoder = try opener(for: type, bytes)()
             let rate = decoder.sampleRate
             // Numbers from the file are checked before any arithmetic or C conversion uses them.
             guard Self.sampleRates.contains(rate) else {
-                return .rejected(.corrupt, "the \(label(type)) claims a sample rate of \(rate) Hz, outside \(Self.sampleRates.lowerBound)–\(Self.sampleRates.upperBound) Hz")
+                return .rejected(Rejection(.corrupt, "the \(label(type)) claims a sample rate of \(rate) Hz, outside \(Self.sampleRates.lowerBound)–\(Self.sampleRates.upperBound) Hz"))
             }
             let limitFrames = Int64(settings.maxDurationSeconds * Double(rate))
             if let declared = decoder.declaredFrames, declared > limitFrames {
@@ -62,10 +64,10 @@ struct VoiceNoteTranscoder {
             if !batch.isEmpty { encoder.push(batch) }
             guard meter.frames > 0 else {
                 encoder.cancel()
-                return .rejected(.corrupt, "no audio decodes from the \(label(type))")
+                return .rejected(Rejection(.corrupt, "no audio decodes from the \(label(type))"))
             }
             guard var mp3 = encoder.finish() else {
-                return .rejected(.corrupt, "the MP3 encoder failed on the decoded audio (libmp3lame error \(encoder.failure ?? 0))")
+                return .rejected(Rejection(.corrupt, "the MP3 encoder failed on the decoded audio (libmp3lame error \(encoder.failure ?? 0))"))
             }
 
             // Normalisation after the fact, losslessly, in 1.5 dB steps of the MP3's global gain.
@@ -82,10 +84,17 @@ struct VoiceNoteTranscoder {
             return .playback(Artifact(role: .playback, contentType: MediaType.mpeg, bytes: mp3, durationMs: durationMs),
                              waveform: meter.waveform(points: settings.waveformPoints), gainDb: gainDb)
         } catch {
-            switch error {
-            case .unsupported(let what): return .rejected(.unsupportedType, "\(what) is not supported: send Ogg/Opus or MP3")
-            case .corrupt(let what): return .rejected(.corrupt, what)
-            }
+            return try Self.verdict(error)
+        }
+    }
+
+    /// A decoding error as the contract gives it: the file's problems are rejections; a codec library that does not
+    /// start throws `PipelineError.codec` (not the file's doing: the job is retried).
+    static func verdict(_ error: AudioDecodeError) throws(PipelineError) -> VoiceNoteResult {
+        switch error {
+        case .unsupported(let what): return .rejected(Rejection(.unsupportedType, "\(what) is not supported: send Ogg/Opus or MP3"))
+        case .corrupt(let what): return .rejected(Rejection(.corrupt, what))
+        case .codecStart(let what): throw .codec(what)
         }
     }
 
@@ -112,7 +121,7 @@ struct VoiceNoteTranscoder {
     }
 
     private func tooLong(frames: Int64, rate: Int) -> VoiceNoteResult {
-        .rejected(.tooLong, "the note lasts \(clock(Double(frames) / Double(rate))), over the \(clock(settings.maxDurationSeconds)) limit")
+        .rejected(Rejection(.tooLong, "the note lasts \(clock(Double(frames) / Double(rate))), over the \(clock(settings.maxDurationSeconds)) limit"))
     }
 
     private func label(_ type: String) -> String { type == MediaType.mpeg ? "MP3" : "Ogg stream" }
@@ -124,8 +133,6 @@ func clock(_ seconds: Double) -> String {
     let (m, r) = s.quotientAndRemainder(dividingBy: 60)
     return "\(m):" + (r < 10 ? "0" : "") + "\(r)"
 }
-
-func pow10(_ x: Double) -> Double { pow(10, x) }
 
 /// Levels per 10 ms block: peaks for the waveform, energies for a gated loudness estimate.
 struct LevelMeter {

@@ -73,7 +73,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         guard let state = JobState(rawValue: stateName) else { throw PostgresFailure("unknown job state \(stateName)") }
         return Job(
             id: try r[0].decode(String.self), state: state,
-            submission: NewJob(from: try r[2].decode(String.self), channel: try r[3].decode(String.self),
+            submission: NewJob(from: try Sender(column: "sender", r[2].decode(String.self)), channel: try MessagingChannel(column: "channel", r[3].decode(String.self)),
                                declaredType: try r[4].decode(String?.self), fileName: try r[5].decode(String?.self),
                                idempotencyKey: try r[6].decode(String?.self), conversationId: try r[7].decode(String?.self),
                                businessNumber: try r[8].decode(String?.self), contentSHA256: try r[9].decode(String.self),
@@ -82,7 +82,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             finishedAt: try r[14].decode(Date?.self), runAfter: try r[15].decode(Date.self),
             leaseOwner: try r[16].decode(String?.self), leaseExpiresAt: try r[17].decode(Date?.self),
             lastError: try r[18].decode(String?.self), outcomeJSON: try r[19].decode(String?.self),
-            artifactsJSON: try r[20].decode(String?.self))
+            artifacts: try StoredArtifact.fromColumn(r[20].decode(String?.self)))
     }
 
     /// How far the scheduling clock is from the server's for a caller whose clock says `now`, seconds (0 but in tests).
@@ -176,8 +176,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             let n = binds.count
             values.append("(" + (1...12).map { "$\(n + $0)" }.joined(separator: ", ") + ")")
             binds.append(p.id)
-            binds.append(p.job.from)
-            binds.append(p.job.channel)
+            binds.append(p.job.from.rawValue)
+            binds.append(p.job.channel.rawValue)
             binds.append(p.job.declaredType)
             binds.append(p.job.fileName)
             binds.append(p.job.idempotencyKey)
@@ -304,7 +304,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     public func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool {
         var q: PostgresQuery = """
-            UPDATE jobs SET state = \(result.state.rawValue), outcome = \(result.outcomeJSON), artifacts = \(result.artifactsJSON),
+            UPDATE jobs SET state = \(result.state.rawValue), outcome = \(result.outcomeJSON), artifacts = \(StoredArtifact.columnText(result.artifacts)),
                 finished_at = \(now), lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
             WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
             RETURNING
@@ -319,7 +319,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         let ids = Array(results.keys)
         let states = ids.map { results[$0]!.state.rawValue }
         let outcomes = ids.map { results[$0]!.outcomeJSON }
-        let artifacts = ids.map { results[$0]!.artifactsJSON }
+        let artifacts = ids.map { StoredArtifact.columnText(results[$0]!.artifacts) }
         var q: PostgresQuery = """
             UPDATE jobs SET state = r.state, outcome = r.outcome, artifacts = r.artifacts, finished_at = \(now),
                 lease_owner = NULL, lease_expires_at = NULL, last_error = NULL

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import MediaDomain
 import MediaJSON
 
 /// Where a job is in its life. `accepted`, `rejected` and `dead` are final.
@@ -22,8 +23,8 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
 
 /// What the gateway submits: the facts of one attachment (its bytes go to the blob store).
 public struct NewJob: Sendable, Equatable {
-    public var from: String
-    public var channel: String
+    public var from: Sender
+    public var channel: MessagingChannel
     public var declaredType: String?
     public var fileName: String?
     public var idempotencyKey: String?
@@ -33,7 +34,7 @@ public struct NewJob: Sendable, Equatable {
     public var contentSHA256: String
     public var size: Int
 
-    public init(from: String, channel: String = "whatsapp", declaredType: String? = nil, fileName: String? = nil,
+    public init(from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil, fileName: String? = nil,
                 idempotencyKey: String? = nil, conversationId: String? = nil, businessNumber: String? = nil,
                 contentSHA256: String, size: Int) {
         self.from = from
@@ -65,12 +66,12 @@ public struct Job: Sendable, Equatable {
     public var lastError: String?
     /// The pipeline's outcome (JSON object) once final.
     public var outcomeJSON: String?
-    /// The stored artifacts (JSON array of {role, contentType, size, …}) once accepted.
-    public var artifactsJSON: String?
+    /// The stored artifacts once accepted (empty before, and for a rejected job).
+    public var artifacts: [StoredArtifact]
 
     public init(id: String, state: JobState, submission: NewJob, attempts: Int, createdAt: Date, startedAt: Date?,
                 finishedAt: Date?, runAfter: Date, leaseOwner: String?, leaseExpiresAt: Date?, lastError: String?,
-                outcomeJSON: String?, artifactsJSON: String?) {
+                outcomeJSON: String?, artifacts: [StoredArtifact]) {
         self.id = id
         self.state = state
         self.submission = submission
@@ -83,14 +84,16 @@ public struct Job: Sendable, Equatable {
         self.leaseExpiresAt = leaseExpiresAt
         self.lastError = lastError
         self.outcomeJSON = outcomeJSON
-        self.artifactsJSON = artifactsJSON
+        self.artifacts = artifacts
     }
 
-    /// The job as docs/jobs.md's `GET /v1/jobs/{id}` shows it; `artifacts` lets the HTTP layer add URLs.
-    public func json(artifacts: JSONValue? = nil) -> JSONValue {
+    /// The job as docs/jobs.md's `GET /v1/jobs/{id}` shows it. `artifactURL` gives each artifact's signed URL
+    /// (the HTTP service): the artifacts then show it instead of their `etag`. Without it (the CLI, the outbox's
+    /// events) they show as stored.
+    public func json(artifactURL: ((StoredArtifact) -> String)? = nil) -> JSONValue {
         var m: [(String, JSONValue)] = [
             ("id", .string(id)), ("state", .string(state.rawValue)),
-            ("from", .string(submission.from)), ("channel", .string(submission.channel)),
+            ("from", .string(submission.from.rawValue)), ("channel", .string(submission.channel.rawValue)),
         ]
         func optional(_ key: String, _ value: String?) { if let value { m.append((key, .string(value))) } }
         optional("declaredType", submission.declaredType)
@@ -106,9 +109,9 @@ public struct Job: Sendable, Equatable {
         if state == .queued && attempts > 0 { m.append(("retryAt", .string(Self.timestamp(runAfter)))) }
         optional("lastError", lastError)
         if let outcomeJSON { m.append(("outcome", .raw(outcomeJSON))) }
-        if let artifacts { m.append(("artifacts", artifacts)) }
-        else if let artifactsJSON { m.append(("artifacts", .raw(artifactsJSON))) }
-        else { m.append(("artifacts", .array([]))) }
+        m.append(("artifacts", .array(artifacts.map { a in
+            artifactURL.map { a.json(url: $0(a)) } ?? a.json(etag: true)
+        })))
         return .object(m)
     }
 
@@ -144,42 +147,19 @@ public enum EnqueueResult: Sendable, Equatable {
 public struct JobResult: Sendable, Equatable {
     public var state: JobState
     public var outcomeJSON: String
-    public var artifactsJSON: String
+    public var artifacts: [StoredArtifact]
 
-    public init(state: JobState, outcomeJSON: String, artifactsJSON: String) {
+    public init(state: JobState, outcomeJSON: String, artifacts: [StoredArtifact]) {
         precondition(state == .accepted || state == .rejected, "a result is accepted or rejected")
         self.state = state
         self.outcomeJSON = outcomeJSON
-        self.artifactsJSON = artifactsJSON
+        self.artifacts = artifacts
     }
 }
 
-/// Time-ordered job ids (UUID version 7: 48-bit milliseconds, then random), lower-case with dashes.
-public enum JobID {
+extension JobID {
+    /// A new id for a job created `now`.
     public static func make(now: Date = Date()) -> String {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        var rng = SystemRandomNumberGenerator()
-        let (a, b) = (rng.next(), rng.next())  // two draws, not sixteen (each is a getrandom call)
-        for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: a >> (8 * UInt64(i))); bytes[8 + i] = UInt8(truncatingIfNeeded: b >> (8 * UInt64(i))) }
-        let ms = UInt64(max(0, now.timeIntervalSince1970 * 1000))
-        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: ms >> (8 * UInt64(5 - i))) }
-        bytes[6] = (bytes[6] & 0x0F) | 0x70
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (i, byte) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// True for the ids `make` produces: the only form ever used to build a storage path.
-    public static func isValid(_ id: String) -> Bool {
-        id.count == 36 && id.enumerated().allSatisfy { i, ch in
-            [8, 13, 18, 23].contains(i) ? ch == "-" : ch.isHexDigit && !ch.isUppercase
-        }
+        make(millisecondsSince1970: UInt64(max(0, now.timeIntervalSince1970 * 1000)))
     }
 }

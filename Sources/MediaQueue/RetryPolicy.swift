@@ -1,4 +1,5 @@
 import Foundation
+import MediaDomain
 
 /// Exponential backoff with jitter for retryable errors; `dead` after `maxAttempts` claims.
 public struct RetryPolicy: Sendable, Equatable {
@@ -24,7 +25,6 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The same delay after `failures` consecutive failures, whatever the attempt budget (infrastructure outages).
     public func backoff(after failures: Int, now: Date) -> Date {
-        let exponential = min(maximum, base * pow(2, Double(min(60, max(0, failures - 1)))))
-        return now.addingTimeInterval(exponential * Double.random(in: 0.5..<1.5))
+        now.addingTimeInterval(Backoff.delay(after: failures, base: base, maximum: maximum))
     }
 }

@@ -12,7 +12,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     private let busy = Mutex(true)
 
     /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
-    public enum Durability: String, Sendable {
+    public enum Durability: String, Sendable, CaseIterable {
         /// A commit survives the process being killed; the last ones may be lost on power failure.
         case normal
         /// Every commit is fsynced: survives power failure, slower.
@@ -176,12 +176,12 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
                 INSERT INTO jobs (id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id,
                                   business_number, content_sha256, size, attempts, created_at, run_after)
                 VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-                """).execute(arguments: [id, new.from, new.channel, new.declaredType, new.fileName, new.idempotencyKey,
+                """).execute(arguments: [id, new.from.rawValue, new.channel.rawValue, new.declaredType, new.fileName, new.idempotencyKey,
                                  new.conversationId, new.businessNumber, new.contentSHA256, new.size,
                                  now.timeIntervalSince1970, now.timeIntervalSince1970])
             return .created(Job(id: id, state: .queued, submission: new, attempts: 0, createdAt: now, startedAt: nil,
                                 finishedAt: nil, runAfter: now, leaseOwner: nil, leaseExpiresAt: nil, lastError: nil,
-                                outcomeJSON: nil, artifactsJSON: nil))
+                                outcomeJSON: nil, artifacts: []))
         }
     }
 
@@ -282,7 +282,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
                 lease_expires_at = NULL, last_error = NULL
             WHERE id = ? AND state = 'running' AND lease_owner = ?
             RETURNING \(Self.columns)
-            """), arguments: [result.state.rawValue, result.outcomeJSON, result.artifactsJSON, now, id, worker]) else { return false }
+            """), arguments: [result.state.rawValue, result.outcomeJSON, StoredArtifact.columnText(result.artifacts), now, id, worker]) else { return false }
         if recordsEvents { try Self.recordFinal(db, job: try Self.job(row), now: now) }
         return true
     }
@@ -400,10 +400,10 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
         return Job(
             id: row[0], state: state,
-            submission: NewJob(from: row[2], channel: row[3], declaredType: row[4], fileName: row[5], idempotencyKey: row[6],
+            submission: NewJob(from: try Sender(column: "sender", row[2]), channel: try MessagingChannel(column: "channel", row[3]), declaredType: row[4], fileName: row[5], idempotencyKey: row[6],
                                conversationId: row[7], businessNumber: row[8], contentSHA256: row[9], size: row[10]),
             attempts: row[11], createdAt: date(12) ?? Date(timeIntervalSince1970: 0), startedAt: date(13), finishedAt: date(14),
             runAfter: date(15) ?? Date(timeIntervalSince1970: 0), leaseOwner: row[16], leaseExpiresAt: date(17),
-            lastError: row[18], outcomeJSON: row[19], artifactsJSON: row[20])
+            lastError: row[18], outcomeJSON: row[19], artifacts: try StoredArtifact.fromColumn(row[20]))
     }
 }

@@ -3,7 +3,7 @@ import MediaPipeline
 /// How helper processes are run and limited, from `MEDIAWORKER_*` variables (defaults in docs/configuration.md).
 public struct HelperSettings: Sendable, Equatable {
     /// What happens when the kernel refuses part of the sandbox (`MEDIAWORKER_SANDBOX`).
-    public enum Mode: String, Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
         /// A helper without every protection is not used: `/readyz` fails and workers stop claiming.
         case required
         /// The helper is used; the missing protections are logged and shown by `/readyz`.
@@ -29,17 +29,12 @@ public struct HelperSettings: Sendable, Equatable {
 
     public init(environment: [String: String]) throws {
         self.init()
-        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? { try PipelineSettings.integer(environment, key, range) }
-        if let v = try int("MEDIAWORKER_HELPER_MEMORY_MB", 64...(1 << 20)) { memoryBytes = UInt64(v) << 20 }
-        if let v = try int("MEDIAWORKER_HELPER_MAX_JOBS", 1...1_000_000) { maxJobs = v }
-        if let v = try int("MEDIAWORKER_HELPER_RECYCLE_MB", 16...(1 << 20)) { recycleResidentBytes = Int64(v) << 20 }
-        if let v = try int("MEDIAWORKER_HELPER_START_TIMEOUT", 1...600) { startTimeout = Double(v) }
-        if let v = try int("MEDIAWORKER_HELPER_VIPS_THREADS", 1...64) { vipsThreads = v }
-        if let raw = environment["MEDIAWORKER_SANDBOX"] {
-            guard let m = Mode(rawValue: raw.lowercased()) else {
-                throw SettingsError(key: "MEDIAWORKER_SANDBOX", value: raw, expected: "required or best-effort")
-            }
-            mode = m
-        }
+        let env = Settings(environment: environment)
+        if let v = try env.int("MEDIAWORKER_HELPER_MEMORY_MB", 64...(1 << 20)) { memoryBytes = UInt64(v) << 20 }
+        if let v = try env.int("MEDIAWORKER_HELPER_MAX_JOBS", 1...1_000_000) { maxJobs = v }
+        if let v = try env.int("MEDIAWORKER_HELPER_RECYCLE_MB", 16...(1 << 20)) { recycleResidentBytes = Int64(v) << 20 }
+        if let v = try env.int("MEDIAWORKER_HELPER_START_TIMEOUT", 1...600) { startTimeout = Double(v) }
+        if let v = try env.int("MEDIAWORKER_HELPER_VIPS_THREADS", 1...64) { vipsThreads = v }
+        if let v = try env.choice("MEDIAWORKER_SANDBOX", Mode.self) { mode = v }
     }
 }

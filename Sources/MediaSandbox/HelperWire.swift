@@ -24,7 +24,7 @@ enum HelperMessage: Equatable {
         case .job(let facts, let bytes):
             w.u8(1)
             w.string(facts.from.rawValue); w.optional(facts.declaredType); w.optional(facts.fileName)
-            w.string(facts.channel); w.bytes(bytes)
+            w.string(facts.channel.rawValue); w.bytes(bytes)
         case .ready(let p):
             w.u8(2)
             w.strings(p.active); w.strings(p.missing)
@@ -72,7 +72,8 @@ enum HelperMessage: Equatable {
         switch try r.u8() {
         case 1:
             guard let from = Sender(rawValue: try r.string()) else { throw .malformed("unknown sender") }
-            let declared = try r.optional(), name = try r.optional(), channel = try r.string()
+            let declared = try r.optional(), name = try r.optional()
+            guard let channel = MessagingChannel(rawValue: try r.string()) else { throw .malformed("unknown channel") }
             return .job(AttachmentFacts(from: from, declaredType: declared, fileName: name, channel: channel), bytes: try r.bytes())
         case 2:
             return .ready(Protections(active: try r.strings(), missing: try r.strings()))
@@ -103,12 +104,12 @@ enum HelperMessage: Equatable {
                 guard count <= 16 else { throw .malformed("too many artifacts") }
                 var artifacts: [Artifact] = []
                 for _ in 0..<count {
-                    guard let role = Artifact.Role(rawValue: try r.string()) else { throw .malformed("unknown role") }
+                    guard let role = ArtifactRole(rawValue: try r.string()) else { throw .malformed("unknown role") }
                     let contentType = try r.string()
                     let width = try r.optionalInt(), height = try r.optionalInt(), duration = try r.optionalInt()
                     let sendAsName = try r.optional()
-                    let sendAs = try sendAsName.map { name throws(WireError) -> Artifact.SendAs in
-                        guard let s = Artifact.SendAs(rawValue: name) else { throw .malformed("unknown sendAs") }
+                    let sendAs = try sendAsName.map { name throws(WireError) -> SendAs in
+                        guard let s = SendAs(rawValue: name) else { throw .malformed("unknown sendAs") }
                         return s
                     }
                     let bytes = try r.bytes()

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdBcrypt
+import MediaDomain
 import Synchronization
 
 /// The operations console's settings, from `MEDIAWORKER_CONSOLE*` variables (defaults in docs/configuration.md).
@@ -19,34 +20,19 @@ public struct ConsoleSettings: Sendable {
 
     public init() {}
 
-    public init(environment env: [String: String]) throws {
+    public init(environment: [String: String]) throws {
         self.init()
-        func flag(_ key: String) throws -> Bool? {
-            guard let raw = env[key]?.lowercased(), !raw.isEmpty else { return nil }
-            switch raw {
-            case "1", "true", "yes", "on": return true
-            case "0", "false", "no", "off": return false
-            default: throw ServerSettingsError("\(key)=\(raw): expected true or false")
-            }
-        }
+        let env = Settings(environment: environment)
+        // An empty flag is an unset one.
+        func flag(_ key: String) throws -> Bool? { env[key]?.isEmpty == false ? try env.bool(key) : nil }
         if let v = try flag("MEDIAWORKER_CONSOLE") { enabled = v }
         if let v = try flag("MEDIAWORKER_CONSOLE_SECURE_COOKIE") { secureCookie = v }
-        if let raw = env["MEDIAWORKER_CONSOLE_SESSION_TTL"] {
-            guard let v = Int(raw), (60...(30 * 86_400)).contains(v) else {
-                throw ServerSettingsError("MEDIAWORKER_CONSOLE_SESSION_TTL=\(raw): expected seconds in 60…2592000")
-            }
-            sessionTTL = v
-        }
-        if let raw = env["MEDIAWORKER_CONSOLE_PAGE_SIZE"] {
-            guard let v = Int(raw), (1...500).contains(v) else {
-                throw ServerSettingsError("MEDIAWORKER_CONSOLE_PAGE_SIZE=\(raw): expected 1…500")
-            }
-            pageSize = v
-        }
+        if let v = try env.int("MEDIAWORKER_CONSOLE_SESSION_TTL", 60...(30 * 86_400)) { sessionTTL = v }
+        if let v = try env.int("MEDIAWORKER_CONSOLE_PAGE_SIZE", 1...500) { pageSize = v }
         var entries = (env["MEDIAWORKER_CONSOLE_USERS"] ?? "").split(separator: ",").map(String.init)
         if let file = env["MEDIAWORKER_CONSOLE_USERS_FILE"], !file.isEmpty {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ServerSettingsError("MEDIAWORKER_CONSOLE_USERS_FILE=\(file): cannot be read")
+                throw SettingsError(key: "MEDIAWORKER_CONSOLE_USERS_FILE", value: file, expected: "a readable file")
             }
             entries += text.split(whereSeparator: \.isNewline).map(String.init)
                 .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }
@@ -55,14 +41,14 @@ public struct ConsoleSettings: Sendable {
             let trimmed = entry.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             guard let colon = trimmed.firstIndex(of: ":") else {
-                throw ServerSettingsError("console user \"\(trimmed.prefix(40))\": expected name:bcrypt-hash")
+                throw SettingsError(key: "MEDIAWORKER_CONSOLE_USERS", "console user \"\(trimmed.prefix(40))\": expected name:bcrypt-hash")
             }
             let name = String(trimmed[..<colon]), hash = String(trimmed[trimmed.index(after: colon)...])
             guard Self.isValidName(name) else {
-                throw ServerSettingsError("console user \"\(name.prefix(40))\": a name is 1–64 letters, digits, '.', '_', '-' or '@'")
+                throw SettingsError(key: "MEDIAWORKER_CONSOLE_USERS", "console user \"\(name.prefix(40))\": a name is 1–64 letters, digits, '.', '_', '-' or '@'")
             }
             guard hash.hasPrefix("$2"), hash.count == 60 else {
-                throw ServerSettingsError("console user \(name): the password hash must be bcrypt (`mediaworker console-hash`)")
+                throw SettingsError(key: "MEDIAWORKER_CONSOLE_USERS", "console user \(name): the password hash must be bcrypt (`mediaworker console-hash`)")
             }
             users[name] = hash
         }

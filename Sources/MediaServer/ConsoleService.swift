@@ -228,7 +228,7 @@ struct ConsoleService: Sendable {
     func media(_ context: ConsoleContext) throws -> Response {
         _ = try requireSession(context)
         let jobID = try context.parameters.require("jobId"), role = try context.parameters.require("role")
-        guard JobID.isValid(jobID), (1...32).contains(role.count), role.allSatisfy({ $0.isASCII && $0.isLetter }) else {
+        guard JobID.isValid(jobID), ArtifactRole(rawValue: role) != nil else {
             return html(.notFound, "not found\n")
         }
         let expires = Int(Date().timeIntervalSince1970 + min(service.settings.urlTTL, 3600))

@@ -80,25 +80,25 @@ struct ConsoleViews: Sendable {
 
     func row(_ job: Job) -> [String: Any] {
         let outcome = job.outcomeJSON.flatMap(JSONValue.parse)
-        let roles = Set((job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue ?? []).compactMap { $0["role"]?.stringValue })
+        let roles = Set(job.artifacts.map(\.role))
         let kind = outcome?["kind"]?.stringValue
         var row: [String: Any] = [
             "id": job.id, "shortID": String(job.id.suffix(12)), "state": job.state.rawValue,
-            "created": Self.clock(job.createdAt, seconds: true), "from": job.submission.from,
+            "created": Self.clock(job.createdAt, seconds: true), "from": job.submission.from.rawValue,
             "kind": kind ?? "", "reason": outcome?["reason"]?.stringValue ?? "",
             "business": job.submission.businessNumber ?? "", "conversation": job.submission.conversationId ?? "",
             "size": Self.bytes(job.submission.size), "fileName": job.submission.fileName ?? "",
         ]
-        if roles.contains("thumbnail") { row["thumbnail"] = "/console/media/\(job.id)/thumbnail" }
-        else if roles.contains("playback"), kind == "voice_note" { row["audio"] = "/console/media/\(job.id)/playback" }
+        if roles.contains(.thumbnail) { row["thumbnail"] = "/console/media/\(job.id)/thumbnail" }
+        else if roles.contains(.playback), kind == AttachmentKind.voiceNote.rawValue { row["audio"] = "/console/media/\(job.id)/playback" }
         return row
     }
 
     func job(_ job: Job, session: ConsoleSession) -> [String: Any] {
         let outcome = job.outcomeJSON.flatMap(JSONValue.parse)
         var facts: [[String: String]] = [
-            ["name": "state", "value": job.state.rawValue], ["name": "from", "value": job.submission.from],
-            ["name": "channel", "value": job.submission.channel],
+            ["name": "state", "value": job.state.rawValue], ["name": "from", "value": job.submission.from.rawValue],
+            ["name": "channel", "value": job.submission.channel.rawValue],
         ]
         func fact(_ name: String, _ value: String?) { if let value, !value.isEmpty { facts.append(["name": name, "value": value]) } }
         fact("declared type", job.submission.declaredType)
@@ -125,22 +125,20 @@ struct ConsoleViews: Sendable {
         }
         if let finished = job.finishedAt { phases.append(["name": "submission to final state", "value": Self.duration(finished.timeIntervalSince(job.createdAt))]) }
         var artifacts: [[String: Any]] = []
-        for a in job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue ?? [] {
-            guard let role = a["role"]?.stringValue else { continue }
-            let type = a["contentType"]?.stringValue ?? ""
+        for a in job.artifacts {
+            let role = a.role.rawValue, type = a.contentType
             let url = "/console/media/\(job.id)/\(role)"
-            var item: [String: Any] = ["role": role, "contentType": type, "url": url,
-                                       "size": Self.bytes(a["size"].flatMap(Self.number).map { Int($0) } ?? 0)]
+            var item: [String: Any] = ["role": role, "contentType": type, "url": url, "size": Self.bytes(a.size)]
             var details: [String] = []
-            if let w = a["width"].flatMap(Self.number), let h = a["height"].flatMap(Self.number) { details.append("\(Int(w))×\(Int(h))") }
-            if let ms = a["durationMs"].flatMap(Self.number) { details.append(Self.duration(ms / 1000)) }
-            if let s = a["sendAs"]?.stringValue { details.append("send as \(s)") }
+            if let w = a.width, let h = a.height { details.append("\(w)×\(h)") }
+            if let ms = a.durationMs { details.append(Self.duration(Double(ms) / 1000)) }
+            if let s = a.sendAs { details.append("send as \(s.rawValue)") }
             item["details"] = details.joined(separator: ", ")
             if type.hasPrefix("image/") { item["image"] = true }
             else if type.hasPrefix("audio/") {
                 item["audio"] = true
                 // A voice note's peaks are stored in its outcome (`waveform`), drawn under its playback.
-                let stored = a["waveform"] ?? (role == "playback" ? outcome?["waveform"] : nil)
+                let stored = a.role == .playback ? outcome?["waveform"] : nil
                 if let peaks = stored?.arrayValue?.compactMap(Self.number), !peaks.isEmpty { item["waveform"] = Self.waveform(peaks) }
             } else if type.hasPrefix("video/") { item["video"] = true }
             artifacts.append(item)

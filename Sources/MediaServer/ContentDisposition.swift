@@ -1,15 +1,17 @@
+import MediaDomain
+
 /// `Content-Disposition` for a served file (RFC 6266): a file name built from the user's, made harmless, with
 /// the extension of the type the bytes really are.
 public enum ContentDisposition {
     /// Types a browser may show inline under the sandbox CSP; everything else downloads.
     public static func isInline(_ contentType: String) -> Bool {
         contentType.hasPrefix("image/") && contentType != "image/svg+xml" || contentType.hasPrefix("audio/")
-            || contentType == "video/mp4" || contentType == "video/quicktime"
+            || contentType == MediaType.mp4 || contentType == MediaType.quicktime
     }
 
     /// The header value for serving `contentType` to the desk, named after the sender's `fileName`.
     public static func header(contentType: String, fileName: String?, fallback: String) -> String {
-        let name = safeName(fileName, fallback: fallback) + "." + fileExtension(contentType)
+        let name = safeName(fileName, fallback: fallback) + "." + MediaType.fileExtension(contentType)
         let ascii = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0 != "\\" && $0 != "/" ? Character($0) : "_" })
         return "\(isInline(contentType) ? "inline" : "attachment"); filename=\"\(ascii)\"; filename*=UTF-8''\(percentEncoded(name))"
     }
@@ -32,21 +34,6 @@ public enum ContentDisposition {
         while result.hasPrefix(".") { result.removeFirst() }
         result = String(result.prefix(100)).trimmingCharacters(in: " ")
         return result.isEmpty ? fallback : result
-    }
-
-    static func fileExtension(_ contentType: String) -> String {
-        switch contentType {
-        case "image/jpeg": return "jpg"
-        case "image/png": return "png"
-        case "image/gif": return "gif"
-        case "image/webp": return "webp"
-        case "application/pdf": return "pdf"
-        case "audio/mpeg": return "mp3"
-        case "audio/ogg": return "ogg"
-        case "video/mp4": return "mp4"
-        case "video/quicktime": return "mov"
-        default: return "bin"
-        }
     }
 
     /// RFC 8187 value characters.

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MediaIntake
+import MediaDomain
 import MediaJSON
 import MediaQueue
 import MediaStore
@@ -46,58 +47,53 @@ public struct MediaHTTPService: Sendable {
 
     public func router() -> Router<MediaRequestContext> {
         let router = Router(context: MediaRequestContext.self)
-        router.post("/v1/attachments") { request, context in try await upload(request, context) }
-        router.get("/v1/jobs/:id") { request, context in try await job(request, context) }
+        // The gateway's routes: the bearer token is checked before the handler runs.
+        let gateway = router.group().add(middleware: BearerTokenMiddleware(
+            tokens: settings.tokens, missing: "an Authorization: Bearer token is required", invalid: "the token is not valid"))
+        gateway.post("/v1/attachments") { request, context in try await upload(request, context) }
+        gateway.get("/v1/jobs/:id") { request, context in try await job(request, context) }
         router.get("/v1/media/:jobId/:role") { request, context in try await media(request, context, head: false) }
         router.head("/v1/media/:jobId/:role") { request, context in try await media(request, context, head: true) }
         router.get("/healthz") { _, _ in Self.text(.ok, "ok\n") }
         router.get("/readyz") { _, _ in try await ready() }
-        router.get("/metrics") { request, _ in try await metrics(request) }
+        let operations = router.group()
+        if let token = settings.metricsToken {
+            let message = "/metrics needs the metrics token"
+            operations.add(middleware: BearerTokenMiddleware(tokens: [token], missing: message, invalid: message))
+        }
+        operations.get("/metrics") { _, _ in try await metrics() }
         router.get("/openapi.yaml") { _, _ in Self.openAPI() }
         return router
     }
 
     // MARK: Gateway
 
-    func authorize(_ request: Request) -> Response? {
-        // The scheme name is case-insensitive (RFC 9110 §11.1).
-        guard let header = request.headers[.authorization], header.prefix(7).lowercased() == "bearer " else {
-            return Self.error(.unauthorized, "unauthorized", "an Authorization: Bearer token is required",
-                              extra: [.wwwAuthenticate: "Bearer"])
-        }
-        let token = String(header.dropFirst(7))
-        var ok = false
-        for known in settings.tokens where constantTimeEquals(token, known) { ok = true }
-        return ok ? nil : Self.error(.unauthorized, "unauthorized", "the token is not valid", extra: [.wwwAuthenticate: "Bearer"])
-    }
-
     func upload(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
-        if let refused = authorize(request) { return refused }
         let parameters: UploadParameters
         switch UploadParameters.parse(request.uri.queryParameters) {
         case .success(let parsed): parameters = parsed
-        case .failure(let bad): return Self.error(.badRequest, "invalid_parameter", bad.message)
+        case .failure(let bad): throw APIError(.invalidParameter, bad.message)
         }
 
         // The size cap: refused from Content-Length before reading, or as soon as the stream passes it.
         let cap = settings.maxBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > cap {
-            return tooLarge(context, length: length)
+            throw tooLarge(context, length: length)
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(min(cap, request.headers[.contentLength].flatMap(Int.init) ?? 65_536))
         // Hashed as it streams: the digest is ready with the last chunk, for `sha256` and for idempotency.
         var hasher = SHA256()
         for try await chunk in request.body {
-            guard bytes.count + chunk.readableBytes <= cap else { return tooLarge(context, length: nil) }
+            guard bytes.count + chunk.readableBytes <= cap else { throw tooLarge(context, length: nil) }
             chunk.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
             bytes.append(contentsOf: chunk.readableBytesView)
         }
-        let body = bytes, digest = AttachmentIntake.hex(hasher.finalize())
+        let body = bytes, digest = Hex.encode(hasher.finalize())
         // Not the bytes the gateway checksummed: refused before anything is stored, queued or looked up by
         // idempotency key (so the key stays free for the right bytes).
         if let expected = parameters.sha256, expected != digest {
-            return checksumMismatch(ChecksumMismatch(expected: expected, actual: digest), parameters: parameters, size: body.count)
+            throw checksumMismatch(.checksumMismatch(expected: expected, actual: digest, size: body.count), parameters: parameters)
         }
         let p = parameters
         let result: EnqueueResult
@@ -106,14 +102,14 @@ public struct MediaHTTPService: Sendable {
                                              fileName: p.fileName, idempotencyKey: p.idempotencyKey,
                                              conversationId: p.conversationId, businessNumber: p.businessNumber,
                                              expectedSHA256: p.sha256, contentSHA256: digest)
-        } catch let mismatch as ChecksumMismatch {
-            return checksumMismatch(mismatch, parameters: parameters, size: body.count)
+        } catch let rejection as Rejection {
+            throw checksumMismatch(rejection, parameters: parameters)
         } catch {
             // The database or the store is away (a restart, a failover): say so, and that a retry is safe.
             logger.warning("upload not stored: the queue or the store failed", metadata: ["error": "\(error)"])
-            return Self.error(.serviceUnavailable, "storage_unavailable",
-                              "the queue or the blob store cannot be reached; send the same upload again with the same idempotencyKey",
-                              extra: [.retryAfter: "1"])
+            throw APIError(.storageUnavailable,
+                           "the queue or the blob store cannot be reached; send the same upload again with the same idempotencyKey",
+                           headers: [.retryAfter: "1"])
         }
         switch result {
         case .created(let job):
@@ -130,21 +126,20 @@ public struct MediaHTTPService: Sendable {
         }
     }
 
-    /// Answers 422 `checksum_mismatch` (docs/http-api.md): nothing was stored or queued.
-    func checksumMismatch(_ mismatch: ChecksumMismatch, parameters: UploadParameters, size: Int) -> Response {
+    /// 422 `checksum_mismatch` (docs/http-api.md): nothing was stored or queued.
+    func checksumMismatch(_ rejection: Rejection, parameters: UploadParameters) -> APIError {
         logger.warning("upload refused: checksum_mismatch", metadata: [
-            "expected": "\(mismatch.expected)", "actual": "\(mismatch.actual)", "size": "\(size)",
-            "idempotency_key": "\(parameters.idempotencyKey ?? "")",
+            "expected": "\(rejection.details["expected"] ?? "")", "actual": "\(rejection.details["actual"] ?? "")",
+            "size": "\(rejection.size)", "idempotency_key": "\(parameters.idempotencyKey ?? "")",
         ])
-        return Self.error(.unprocessableContent, "checksum_mismatch", "\(mismatch); nothing was stored")
+        return APIError(.checksumMismatch, "\(rejection.message); nothing was stored")
     }
 
-    /// Answers 413 and closes the connection's input, so the rest of an oversize body is never read.
-    func tooLarge(_ context: MediaRequestContext, length: Int?) -> Response {
+    /// 413, with the connection's input closed, so the rest of an oversize body is never read.
+    func tooLarge(_ context: MediaRequestContext, length: Int?) -> APIError {
         context.channel.close(mode: .input, promise: nil)
         let what = length.map { "\(grouped($0)) bytes is" } ?? "the body is"
-        return Self.error(.contentTooLarge, "too_large", "\(what) over the \(grouped(settings.maxBytes))-byte limit",
-                          extra: [.connection: "close"])
+        return APIError(.tooLarge, "\(what) over the \(grouped(settings.maxBytes))-byte limit", headers: [.connection: "close"])
     }
 
     func fresh(_ job: Job) async throws -> Job {
@@ -152,10 +147,9 @@ public struct MediaHTTPService: Sendable {
     }
 
     func job(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
-        if let refused = authorize(request) { return refused }
         let id = try context.parameters.require("id")
         guard JobID.isValid(id), let job = try await queue.job(id: id) else {
-            return Self.error(.notFound, "not_found", "no job \(id)")
+            throw APIError(.notFound, "no job \(id)")
         }
         return Self.json(.ok, jobJSON(job))
     }
@@ -163,11 +157,7 @@ public struct MediaHTTPService: Sendable {
     /// The job as docs/http-api.md shows it, each artifact with a signed URL valid for `urlTTL`.
     func jobJSON(_ job: Job) -> JSONValue {
         let expires = Int(Date().timeIntervalSince1970 + settings.urlTTL)
-        let artifacts = (job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue ?? []).map { artifact -> JSONValue in
-            guard let role = artifact["role"]?.stringValue else { return artifact }
-            return artifact.removing("etag").setting("url", .string(signer.url(jobID: job.id, role: role, expires: expires)))
-        }
-        return job.json(artifacts: .array(artifacts))
+        return job.json(artifactURL: { signer.url(jobID: job.id, role: $0.role.rawValue, expires: expires) })
     }
 
     // MARK: Desk
@@ -177,13 +167,13 @@ public struct MediaHTTPService: Sendable {
         // The signature first: nothing is looked up for a forged or expired link.
         switch signer.verify(method: head ? "HEAD" : "GET", path: request.uri.path,
                              expires: query["expires"].map(String.init), sig: query["sig"].map(String.init), now: Date()) {
-        case .forged: return Self.error(.forbidden, "forbidden", "the link's signature is not valid")
-        case .expired: return Self.error(.forbidden, "expired", "the link has expired")
+        case .forged: throw APIError(.forbidden, "the link's signature is not valid")
+        case .expired: throw APIError(.expired, "the link has expired")
         case .valid: break
         }
         let jobID = try context.parameters.require("jobId"), role = try context.parameters.require("role")
         guard let served = try await servedArtifact(jobID: jobID, role: role) else {
-            return Self.error(.notFound, "not_found", "no \(role) for job \(jobID)")
+            throw APIError(.notFound, "no \(role) for job \(jobID)")
         }
         let bytes = served.bytes
         let etag = served.etag
@@ -212,8 +202,8 @@ public struct MediaHTTPService: Sendable {
         switch range {
         case .unsatisfiable:
             headers[.contentRange] = "bytes */\(bytes.readableBytes)"
-            return Self.error(.rangeNotSatisfiable, "range_not_satisfiable", "the range starts past the last byte (\(bytes.readableBytes - 1))",
-                              extra: headers.filter { ![.contentType, .contentDisposition, .cacheControl].contains($0.name) })
+            throw APIError(.rangeNotSatisfiable, "the range starts past the last byte (\(bytes.readableBytes - 1))",
+                           headers: headers.filter { ![.contentType, .contentDisposition, .cacheControl].contains($0.name) })
         case .whole:
             headers[.contentLength] = "\(bytes.readableBytes)"
             return Response(status: .ok, headers: headers, body: head ? .init() : .init(byteBuffer: bytes))
@@ -231,20 +221,18 @@ public struct MediaHTTPService: Sendable {
 
     /// An artifact ready to serve: bytes and headers. Final jobs never change, so what was served once is kept
     /// (within `MEDIAWORKER_MEDIA_CACHE_BYTES`) and later requests touch neither the database nor the disk.
-    func servedArtifact(jobID: String, role: String) async throws -> MediaCache.Entry? {
-        guard JobID.isValid(jobID) else { return nil }
-        let key = jobID + "/" + role
+    func servedArtifact(jobID: String, role roleName: String) async throws -> MediaCache.Entry? {
+        guard JobID.isValid(jobID), let role = ArtifactRole(rawValue: roleName) else { return nil }
+        let key = jobID + "/" + roleName
         if let hit = mediaCache.get(key) { return hit }
         do {
-            guard let job = try await queue.job(id: jobID),
-                  let artifact = job.artifactsJSON.flatMap(JSONValue.parse)?.arrayValue?.first(where: { $0["role"]?.stringValue == role }),
-                  let contentType = artifact["contentType"]?.stringValue,
-                  let bytes = try await store.get(jobID: jobID, role: role) else { return nil }
+            guard let job = try await queue.job(id: jobID), let artifact = job.artifacts.first(where: { $0.role == role }),
+                  let bytes = try await store.get(jobID: jobID, role: roleName) else { return nil }
             let entry = MediaCache.Entry(
-                bytes: ByteBuffer(bytes: bytes), contentType: contentType,
-                etag: "\"\(artifact["etag"]?.stringValue ?? String(job.submission.contentSHA256.prefix(32)))\"",
-                disposition: ContentDisposition.header(contentType: contentType, fileName: job.submission.fileName,
-                                                       fallback: role == "original" ? "attachment" : role))
+                bytes: ByteBuffer(bytes: bytes), contentType: artifact.contentType,
+                etag: "\"\(artifact.etag ?? String(job.submission.contentSHA256.prefix(32)))\"",
+                disposition: ContentDisposition.header(contentType: artifact.contentType, fileName: job.submission.fileName,
+                                                       fallback: role == .original ? "attachment" : roleName))
             if job.state.isFinal { mediaCache.put(key, entry) }
             return entry
         }
@@ -258,15 +246,15 @@ public struct MediaHTTPService: Sendable {
         let counts: [JobState: Int]
         do {
             counts = try await queue.activeCounts()
-            _ = try await store.size(jobID: "00000000-0000-7000-8000-000000000000", role: "original")
+            _ = try await store.size(jobID: "00000000-0000-7000-8000-000000000000", role: ArtifactRole.original.rawValue)
         } catch {
             logger.error("not ready: the queue or the store does not answer", metadata: ["error": "\(error)"])
-            return Self.error(.serviceUnavailable, "not_ready", "the queue or the blob store does not answer")
+            throw APIError(.notReady, "the queue or the blob store does not answer")
         }
         let health = processing()
         if let failure = health.failure {
             logger.error("not ready: no helper process can be started", metadata: ["error": "\(failure)"])
-            return Self.error(.serviceUnavailable, "not_ready", "no helper process can be started")
+            throw APIError(.notReady, "no helper process can be started")
         }
         var members: [(String, JSONValue)] = [("status", .string("ready")), ("queued", .int(counts[.queued] ?? 0))]
         if !health.missingProtections.isEmpty {
@@ -277,13 +265,7 @@ public struct MediaHTTPService: Sendable {
         return Self.json(.ok, .object(members))
     }
 
-    func metrics(_ request: Request) async throws -> Response {
-        if let token = settings.metricsToken {
-            let header = request.headers[.authorization] ?? ""
-            guard header.prefix(7).lowercased() == "bearer ", constantTimeEquals(String(header.dropFirst(7)), token) else {
-                return Self.error(.unauthorized, "unauthorized", "/metrics needs the metrics token", extra: [.wwwAuthenticate: "Bearer"])
-            }
-        }
+    func metrics() async throws -> Response {
         // Index-backed counts only: queued, running, dead (final outcomes are counted as they happen in
         // mediaworker_jobs_total), and the outbox backlog.
         let counts = try await queue.activeCounts(), pending = try await queue.pendingEvents()
@@ -357,13 +339,6 @@ extension HTTPField.Name {
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!
     static let contentSecurityPolicy = Self("Content-Security-Policy")!
-}
-
-extension JSONValue {
-    func removing(_ key: String) -> JSONValue {
-        guard case .object(let members) = self else { return self }
-        return .object(members.filter { $0.0 != key })
-    }
 }
 
 /// Whether this process can process files (its helper processes start), as `/readyz` reports it.

@@ -1,5 +1,6 @@
 @preconcurrency import Crypto
 import Foundation
+import MediaDomain
 
 /// How the HTTP service runs, from `MEDIAWORKER_*` variables (defaults in docs/configuration.md).
 public struct ServerSettings: Sendable {
@@ -14,8 +15,8 @@ public struct ServerSettings: Sendable {
     public var signingKeys: [String] = []
     /// Lifetime of a signed media URL, seconds (`MEDIAWORKER_URL_TTL`).
     public var urlTTL: TimeInterval = 900
-    /// Largest accepted upload, bytes (`MEDIAWORKER_MAX_BYTES`, shared with the pipeline).
-    public var maxBytes = 5 * 1024 * 1024
+    /// Largest accepted upload, bytes (`MEDIAWORKER_MAX_BYTES`, read by the same rule as the pipeline's).
+    public var maxBytes = Settings.defaultMaxBytes
     /// Where final job events are POSTed (`MEDIAWORKER_CALLBACK_URL`); nil: no events are recorded.
     public var callbackURL: URL?
     /// HMAC key for the callback signature (`MEDIAWORKER_CALLBACK_SECRET`).
@@ -39,18 +40,13 @@ public struct ServerSettings: Sendable {
 
     public init() {}
 
-    public init(environment env: [String: String]) throws {
+    public init(environment: [String: String]) throws {
         self.init()
+        let env = Settings(environment: environment)
         if let v = env["MEDIAWORKER_HOST"] { host = v }
-        if let raw = env["MEDIAWORKER_PORT"] {
-            guard let v = Int(raw), (0...65535).contains(v) else { throw ServerSettingsError("MEDIAWORKER_PORT=\(raw): expected 0…65535") }
-            port = v
-        }
-        func list(_ key: String) -> [String] {
-            (env[key] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        tokens = list("MEDIAWORKER_TOKENS")
-        signingKeys = list("MEDIAWORKER_SIGNING_KEYS")
+        if let v = try env.int("MEDIAWORKER_PORT", 0...65535) { port = v }
+        tokens = env.list("MEDIAWORKER_TOKENS")
+        signingKeys = env.list("MEDIAWORKER_SIGNING_KEYS")
         if tokens.isEmpty {
             let token = Self.randomSecret()
             tokens = [token]
@@ -60,57 +56,33 @@ public struct ServerSettings: Sendable {
             signingKeys = [Self.randomSecret()]
             generated.append("MEDIAWORKER_SIGNING_KEYS (random; media URLs stop working at restart)")
         }
-        if let raw = env["MEDIAWORKER_URL_TTL"] {
-            guard let v = Double(raw), v > 0 else { throw ServerSettingsError("MEDIAWORKER_URL_TTL=\(raw): expected seconds > 0") }
-            urlTTL = v
-        }
-        if let raw = env["MEDIAWORKER_MAX_BYTES"] {
-            guard let v = Int(raw), v > 0 else { throw ServerSettingsError("MEDIAWORKER_MAX_BYTES=\(raw): expected bytes > 0") }
-            maxBytes = v
-        }
+        if let v = try env.positive("MEDIAWORKER_URL_TTL") { urlTTL = v }
+        maxBytes = try env.maxBytes()
         if let raw = env["MEDIAWORKER_CALLBACK_URL"], !raw.isEmpty {
             guard let url = URL(string: raw), ["http", "https"].contains(url.scheme ?? "") else {
-                throw ServerSettingsError("MEDIAWORKER_CALLBACK_URL=\(raw): expected an http(s) URL")
+                throw SettingsError(key: "MEDIAWORKER_CALLBACK_URL", value: raw, expected: "an http(s) URL")
             }
             callbackURL = url
         }
         callbackSecret = env["MEDIAWORKER_CALLBACK_SECRET"] ?? ""
-        func seconds(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
-            guard let raw = env[key] else { return nil }
-            guard let v = Double(raw), range.contains(v) else { throw ServerSettingsError("\(key)=\(raw): expected seconds in \(range)") }
-            return v
-        }
-        func count(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let raw = env[key] else { return nil }
-            guard let v = Int(raw), range.contains(v) else { throw ServerSettingsError("\(key)=\(raw): expected a whole number in \(range)") }
-            return v
-        }
-        if let v = try seconds("MEDIAWORKER_HTTP_HEADER_TIMEOUT", 0.1...3600) { headerTimeout = v }
-        if let v = try seconds("MEDIAWORKER_HTTP_IDLE_TIMEOUT", 0.1...86_400) { idleTimeout = v }
-        if let v = try count("MEDIAWORKER_HTTP_MAX_CONNECTIONS", 1...1_000_000) { maxConnections = v }
-        if let v = try count("MEDIAWORKER_HTTP_MAX_HEAD_BYTES", 1024...(1 << 20)) { maxHeadBytes = v }
+        if let v = try env.seconds("MEDIAWORKER_HTTP_HEADER_TIMEOUT", 0.1...3600) { headerTimeout = v }
+        if let v = try env.seconds("MEDIAWORKER_HTTP_IDLE_TIMEOUT", 0.1...86_400) { idleTimeout = v }
+        if let v = try env.int("MEDIAWORKER_HTTP_MAX_CONNECTIONS", 1...1_000_000) { maxConnections = v }
+        if let v = try env.bytes("MEDIAWORKER_HTTP_MAX_HEAD_BYTES", 1024...(1 << 20)) { maxHeadBytes = v }
         if let raw = env["MEDIAWORKER_METRICS_TOKEN"], !raw.isEmpty { metricsToken = raw }
         // Configured secrets are checked (generated ones are 32 random bytes): a short HMAC key is guessable.
         for key in signingKeys where key.utf8.count < Self.minimumSecretBytes {
-            throw ServerSettingsError("MEDIAWORKER_SIGNING_KEYS: a key of \(key.utf8.count) bytes; each must be at least \(Self.minimumSecretBytes) bytes (for example `openssl rand -base64 32`)")
+            throw SettingsError(key: "MEDIAWORKER_SIGNING_KEYS", "a key of \(key.utf8.count) bytes; each must be at least \(Self.minimumSecretBytes) bytes (for example `openssl rand -base64 32`)")
         }
         if callbackURL != nil && callbackSecret.utf8.count < Self.minimumSecretBytes {
-            throw ServerSettingsError("MEDIAWORKER_CALLBACK_SECRET: \(callbackSecret.isEmpty ? "empty" : "\(callbackSecret.utf8.count) bytes"); with MEDIAWORKER_CALLBACK_URL set it must be at least \(Self.minimumSecretBytes) bytes")
+            throw SettingsError(key: "MEDIAWORKER_CALLBACK_SECRET", "\(callbackSecret.isEmpty ? "empty" : "\(callbackSecret.utf8.count) bytes"); with MEDIAWORKER_CALLBACK_URL set it must be at least \(Self.minimumSecretBytes) bytes")
         }
-        if let raw = env["MEDIAWORKER_MEDIA_CACHE_BYTES"] {
-            guard let v = Int(raw), v >= 0 else { throw ServerSettingsError("MEDIAWORKER_MEDIA_CACHE_BYTES=\(raw): expected bytes ≥ 0") }
-            mediaCacheBytes = v
-        }
+        if let v = try env.bytes("MEDIAWORKER_MEDIA_CACHE_BYTES", 0...Int.max) { mediaCacheBytes = v }
     }
 
     static func randomSecret() -> String {
         SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64URL
     }
-}
-
-public struct ServerSettingsError: Error, CustomStringConvertible {
-    public var description: String
-    init(_ d: String) { description = d }
 }
 
 extension Data {

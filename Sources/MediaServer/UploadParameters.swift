@@ -1,4 +1,5 @@
 import HummingbirdCore
+import MediaDomain
 import MediaIntake
 
 /// The query parameters of `POST /v1/attachments` (docs/http-api.md), parsed and checked without any
@@ -16,8 +17,8 @@ import MediaIntake
 /// Names are matched exactly (not percent-decoded), values are percent-decoded (`+` stays `+`), and the first
 /// occurrence of a name counts — all as Hummingbird's `URI.queryParameters` reads them.
 public struct UploadParameters: Sendable, Equatable {
-    public var from: String
-    public var channel: String
+    public var from: Sender
+    public var channel: MessagingChannel
     public var declaredType: String?
     public var fileName: String?
     public var idempotencyKey: String?
@@ -26,7 +27,7 @@ public struct UploadParameters: Sendable, Equatable {
     /// The SHA-256 the body must have, 64 lower-case hexadecimal digits.
     public var sha256: String?
 
-    public init(from: String, channel: String = "whatsapp", declaredType: String? = nil, fileName: String? = nil,
+    public init(from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil, fileName: String? = nil,
                 idempotencyKey: String? = nil, conversationId: String? = nil, businessNumber: String? = nil,
                 sha256: String? = nil) {
         self.from = from
@@ -41,8 +42,6 @@ public struct UploadParameters: Sendable, Equatable {
 
     /// The longest value of a text parameter, in UTF-8 bytes.
     public static let maxTextBytes = 255
-    public static let senders = ["visitor", "operator"]
-    public static let channels = ["whatsapp"]
 
     /// Parses a raw query string (what follows `?`, still percent-encoded).
     public static func parse(query: String) -> Result<UploadParameters, UploadParameterError> {
@@ -65,11 +64,15 @@ public struct UploadParameters: Sendable, Equatable {
             return value
         }
         do throws(UploadParameterError) {
-            guard let from = try text("from"), senders.contains(from) else {
-                throw UploadParameterError(name: "from", reason: "is required: visitor or operator")
+            func words<T: CaseIterable & RawRepresentable>(_: T.Type) -> String where T.RawValue == String {
+                T.allCases.map(\.rawValue).joined(separator: " or ")
             }
-            let channel = try text("channel") ?? "whatsapp"
-            guard channels.contains(channel) else { throw UploadParameterError(name: "channel", reason: "must be whatsapp") }
+            guard let from = try text("from").flatMap(Sender.init(rawValue:)) else {
+                throw UploadParameterError(name: "from", reason: "is required: \(words(Sender.self))")
+            }
+            guard let channel = try text("channel").map(MessagingChannel.init(rawValue:)) ?? .whatsapp else {
+                throw UploadParameterError(name: "channel", reason: "must be \(words(MessagingChannel.self))")
+            }
             var parameters = UploadParameters(from: from, channel: channel)
             parameters.declaredType = try text("declaredType")
             parameters.fileName = try text("fileName")

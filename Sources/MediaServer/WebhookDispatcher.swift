@@ -4,6 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Logging
+import MediaDomain
 import MediaQueue
 import ServiceLifecycle
 
@@ -58,7 +59,7 @@ public struct WebhookDispatcher: Service {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(event.id, forHTTPHeaderField: "X-Mediaworker-Event-Id")
         request.setValue("\(timestamp)", forHTTPHeaderField: "X-Mediaworker-Timestamp")
-        request.setValue("sha256=" + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
+        request.setValue("sha256=" + Hex.encode(mac),
                          forHTTPHeaderField: "X-Mediaworker-Signature")
         do {
             let (_, response) = try await session.data(for: request)
@@ -67,7 +68,7 @@ public struct WebhookDispatcher: Service {
             try await outbox.markDelivered(id: event.id, now: Date())
             logger.debug("event delivered", metadata: ["event": "\(event.id)", "job": "\(event.jobID)"])
         } catch {
-            let delay = min(maximumBackoff, pow(2, Double(max(0, event.attempts - 1)))) * Double.random(in: 0.5..<1.5)
+            let delay = Backoff.delay(after: event.attempts, base: 1, maximum: maximumBackoff)
             try? await outbox.markFailed(id: event.id, error: "\(error)", retryAt: Date().addingTimeInterval(delay))
             logger.warning("event delivery failed; will retry", metadata: [
                 "event": "\(event.id)", "attempt": "\(event.attempts)", "retry_in_s": "\(Int(delay.rounded()))",

@@ -1,4 +1,5 @@
 import Foundation
+import MediaDomain
 
 /// Where originals and artifacts live, keyed by job id and role, never by a user-supplied name.
 public protocol BlobStore: Sendable {
@@ -27,7 +28,7 @@ public struct InvalidBlobKey: Error, CustomStringConvertible {
 /// a role word (1–32 lower-case ASCII letters or `_`). Nothing user-made can become a path or a key.
 public enum BlobKey {
     public static func check(jobID: String) throws {
-        guard jobID.count == 36, jobID.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+        guard JobID.isValid(jobID) else {
             throw InvalidBlobKey(jobID: jobID, role: "")
         }
     }

@@ -52,11 +52,10 @@ public struct JobProcessor: Sendable {
             return try await body()
         }
         do {
-            guard let bytes = try await timed("load", { try await store.get(jobID: job.id, role: AttachmentIntake.originalRole) }) else {
+            guard let bytes = try await timed("load", { try await store.get(jobID: job.id, role: ArtifactRole.original.rawValue) }) else {
                 throw MissingOriginal(jobID: job.id)
             }
-            guard let sender = Sender(rawValue: job.submission.from) else { throw UnknownSender(value: job.submission.from) }
-            let facts = AttachmentFacts(from: sender, declaredType: job.submission.declaredType,
+            let facts = AttachmentFacts(from: job.submission.from, declaredType: job.submission.declaredType,
                                         fileName: job.submission.fileName, channel: job.submission.channel)
             // The codec work (a helper process's round trip, or the in-process pipeline) on a thread of its own.
             let (outcome, timings) = try await OffPool.run { [pipeline] in
@@ -121,24 +120,18 @@ public struct JobProcessor: Sendable {
     func storeArtifacts(of outcome: Outcome, jobID: String) async throws -> JobResult {
         let outcomeJSON = outcome.json(location: { _ in nil })
         guard case .accepted(let accepted) = outcome else {
-            return JobResult(state: .rejected, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifactsJSON: "[]")
+            return JobResult(state: .rejected, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifacts: [])
         }
         for artifact in accepted.artifacts where artifact.role != .original {
             try await store.put(jobID: jobID, role: artifact.role.rawValue, bytes: artifact.bytes)
         }
-        let artifacts: [JSONValue] = accepted.artifacts.map { a in
+        let artifacts = accepted.artifacts.map { a in
             // A strong validator for HTTP caching and If-Range: the first 128 bits of the bytes' SHA-256.
-            let etag = SHA256.hash(data: a.bytes).prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-            var m: [(String, JSONValue)] = [("role", .string(a.role.rawValue)), ("contentType", .string(a.contentType)),
-                                            ("size", .int(a.bytes.count)), ("etag", .string(etag))]
-            if let w = a.width { m.append(("width", .int(w))) }
-            if let h = a.height { m.append(("height", .int(h))) }
-            if let d = a.durationMs { m.append(("durationMs", .int(d))) }
-            if let s = a.sendAs { m.append(("sendAs", .string(s.rawValue))) }
-            return .object(m)
+            StoredArtifact(role: a.role, contentType: a.contentType, size: a.bytes.count,
+                           etag: Hex.encode(SHA256.hash(data: a.bytes).prefix(16)), width: a.width, height: a.height,
+                           durationMs: a.durationMs, sendAs: a.sendAs)
         }
-        return JobResult(state: .accepted, outcomeJSON: Self.withoutArtifacts(outcomeJSON),
-                         artifactsJSON: JSONValue.array(artifacts).serialized())
+        return JobResult(state: .accepted, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifacts: artifacts)
     }
 
     /// The job carries artifacts beside the outcome (docs/jobs.md), so the outcome object omits them.
@@ -162,7 +155,7 @@ public struct JobProcessor: Sendable {
     }
 
     private func dimensions(_ job: Job, kind: String, outcome: String) -> [(String, String)] {
-        [("channel", job.submission.channel), ("business_number", job.submission.businessNumber ?? "none"),
+        [("channel", job.submission.channel.rawValue), ("business_number", job.submission.businessNumber ?? "none"),
          ("kind", kind), ("outcome", outcome)]
     }
 
@@ -189,11 +182,6 @@ final class OutageStreak: @unchecked Sendable {
 struct MissingOriginal: Error, CustomStringConvertible {
     var jobID: String
     var description: String { "the original of job \(jobID) is missing from the store" }
-}
-
-struct UnknownSender: Error, CustomStringConvertible {
-    var value: String
-    var description: String { "unknown sender \(value)" }
 }
 
 /// Runs blocking work (codecs, waits on a helper process) on a thread of its own, off Swift's cooperative pool, whose

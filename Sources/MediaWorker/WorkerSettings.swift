@@ -1,4 +1,5 @@
 import Foundation
+import MediaDomain
 import MediaQueue
 
 /// How the queue worker runs, from `MEDIAWORKER_*` variables (defaults in docs/configuration.md).
@@ -27,24 +28,14 @@ public struct WorkerSettings: Sendable, Equatable {
 
     public init(environment: [String: String]) throws {
         self.init()
-        func number(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
-            guard let raw = environment[key] else { return nil }
-            guard let v = Double(raw), range.contains(v) else {
-                throw WorkerSettingsError(description: "\(key)=\(raw): expected a number in \(range.lowerBound)…\(range.upperBound)")
-            }
-            return v
-        }
-        if let v = try number("MEDIAWORKER_WORKERS", 0...256) { concurrency = Int(v) }
-        if let v = try number("MEDIAWORKER_LEASE", 0.5...86_400) { lease = v }
-        if let v = try number("MEDIAWORKER_POLL_MAX", 0.001...60) { pollMax = v }
-        if let v = try number("MEDIAWORKER_GRACE", 0...3600) { grace = v }
-        if let v = try number("MEDIAWORKER_OUTAGE_WINDOW", 0...(30 * 86_400)) { outageWindow = v }
-        if let v = try number("MEDIAWORKER_MAX_ATTEMPTS", 1...100) { retry.maxAttempts = Int(v) }
-        if let v = try number("MEDIAWORKER_RETRY_BASE", 0.001...3600) { retry.base = v }
-        if let v = try number("MEDIAWORKER_RETRY_MAX", 0.001...86_400) { retry.maximum = v }
+        let env = Settings(environment: environment)
+        if let v = try env.int("MEDIAWORKER_WORKERS", 0...256) { concurrency = v }
+        if let v = try env.seconds("MEDIAWORKER_LEASE", 0.5...86_400) { lease = v }
+        if let v = try env.seconds("MEDIAWORKER_POLL_MAX", 0.001...60) { pollMax = v }
+        if let v = try env.seconds("MEDIAWORKER_GRACE", 0...3600) { grace = v }
+        if let v = try env.seconds("MEDIAWORKER_OUTAGE_WINDOW", 0...(30 * 86_400)) { outageWindow = v }
+        if let v = try env.int("MEDIAWORKER_MAX_ATTEMPTS", 1...100) { retry.maxAttempts = v }
+        if let v = try env.seconds("MEDIAWORKER_RETRY_BASE", 0.001...3600) { retry.base = v }
+        if let v = try env.seconds("MEDIAWORKER_RETRY_MAX", 0.001...86_400) { retry.maximum = v }
     }
-}
-
-public struct WorkerSettingsError: Error, CustomStringConvertible {
-    public var description: String
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MediaIntake
+import MediaDomain
 import MediaJSON
 import MediaPipeline
 import MediaPostgres
@@ -15,6 +16,8 @@ struct StorageOptions: ParsableArguments {
     var data: String?
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
+    /// The storage variables, read as settings; an empty one counts as unset (`MEDIAWORKER_DATABASE_URL=` is SQLite).
+    var settings: Settings { Settings(environment: environment.filter { !$0.value.isEmpty }) }
 
     var dataFolder: URL {
         URL(fileURLWithPath: data ?? environment["MEDIAWORKER_DATA"] ?? "data", isDirectory: true)
@@ -35,11 +38,8 @@ struct StorageOptions: ParsableArguments {
             guard PostgresLocation.isPostgres(url) else {
                 throw ValidationError("MEDIAWORKER_DATABASE_URL=\(url): expected postgres://user@host:port/database")
             }
-            let poolSize = try positive("MEDIAWORKER_DATABASE_POOL", default: 8)
-            let connectWait = try positive("MEDIAWORKER_DATABASE_CONNECT_TIMEOUT", default: 10)
-            guard connectWait <= 300 else {
-                throw ValidationError("MEDIAWORKER_DATABASE_CONNECT_TIMEOUT=\(connectWait): at most 300 seconds")
-            }
+            let poolSize = try settings.int("MEDIAWORKER_DATABASE_POOL", 1...Int.max) ?? 8
+            let connectWait = try settings.int("MEDIAWORKER_DATABASE_CONNECT_TIMEOUT", 1...300) ?? 10
             let db = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: poolSize,
                                           connectWait: Double(connectWait), logger: Logger(label: "mediaworker.postgres"))
             db.start()
@@ -47,12 +47,7 @@ struct StorageOptions: ParsableArguments {
             queue = try await PostgresJobQueue(database: db, recordsEvents: notifies)
         } else {
             let path = environment["MEDIAWORKER_DATABASE"] ?? dataFolder.appendingPathComponent("mediaworker.sqlite").path
-            let durability: SQLiteJobQueue.Durability
-            switch environment["MEDIAWORKER_SQLITE_SYNCHRONOUS"]?.lowercased() ?? "normal" {
-            case "normal": durability = .normal
-            case "full": durability = .full
-            case let other: throw ValidationError("MEDIAWORKER_SQLITE_SYNCHRONOUS=\(other): expected normal or full")
-            }
+            let durability = try settings.choice("MEDIAWORKER_SQLITE_SYNCHRONOUS", SQLiteJobQueue.Durability.self) ?? .normal
             queue = try SQLiteJobQueue(path: path, durability: durability, recordsEvents: notifies)
         }
         let store: any BlobStore
@@ -86,12 +81,6 @@ struct StorageOptions: ParsableArguments {
             throw error
         }
     }
-
-    private func positive(_ name: String, default value: Int) throws -> Int {
-        guard let text = environment[name], !text.isEmpty else { return value }
-        guard let n = Int(text), n > 0 else { throw ValidationError("\(name)=\(text): expected a positive whole number") }
-        return n
-    }
 }
 
 /// The queue and the store a command works on, and the PostgreSQL client behind them (if any).
@@ -108,8 +97,10 @@ struct Storage {
 
 /// Logs as one line per event on standard error (`MEDIAWORKER_LOG_LEVEL`, default info).
 enum Logs {
+    /// An unknown level falls back to `info` (docs/configuration.md: the one setting that is not refused).
     static func bootstrap() {
-        let level = ProcessInfo.processInfo.environment["MEDIAWORKER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let settings = Settings(environment: ProcessInfo.processInfo.environment)
+        let level = (try? settings.choice("MEDIAWORKER_LOG_LEVEL", Logger.Level.self)).flatMap { $0 } ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

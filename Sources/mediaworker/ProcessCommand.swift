@@ -17,6 +17,9 @@ struct ProcessCommand: ParsableCommand {
     @Option(help: "Who sent it: visitor or operator.")
     var from: Sender = .visitor
 
+    @Option(help: "The messaging channel, whose policy applies: whatsapp.")
+    var channel: MessagingChannel = .whatsapp
+
     @Option(name: .customLong("declared-type"), help: "The MIME type the sender declared (recorded, never trusted).")
     var declaredType: String?
 
@@ -57,19 +60,18 @@ struct ProcessCommand: ParsableCommand {
             let actual = AttachmentIntake.sha256Hex(bytes)
             if actual != expected {
                 pipeline.shutdown()
-                let mismatch = ChecksumMismatch(expected: expected, actual: actual)
-                print(Outcome.rejected(.init(reason: .checksumMismatch, message: mismatch.description, detectedType: nil,
-                                             size: bytes.count)).json(location: { _ in nil }).serialized())
+                print(Outcome.rejected(.checksumMismatch(expected: expected, actual: actual, size: bytes.count))
+                    .json(location: { _ in nil }).serialized())
                 return
             }
         }
         var timings = MediaPipeline.PhaseTimings()
-        let outcome = try pipeline.process(bytes, facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName),
+        let outcome = try pipeline.process(bytes, facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName, channel: channel),
                                            timings: &timings)
         pipeline.shutdown()
 
         let folder = try out.map(ArtifactFolder.existing) ?? ArtifactFolder.temporary()
-        var paths: [Artifact.Role: String] = [:]
+        var paths: [ArtifactRole: String] = [:]
         if case .accepted(let accepted) = outcome {
             for artifact in accepted.artifacts {
                 paths[artifact.role] = try folder.write(artifact)
@@ -80,6 +82,7 @@ struct ProcessCommand: ParsableCommand {
 }
 
 extension Sender: ExpressibleByArgument {}
+extension MessagingChannel: ExpressibleByArgument {}
 
 /// The size of a regular file, from fstat (nothing is read).
 func fileSize(_ path: String) -> Int? {

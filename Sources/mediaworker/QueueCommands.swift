@@ -19,6 +19,7 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     @Argument(help: "The file to enqueue.") var file: String
     @Option(help: "Who sent it: visitor or operator.") var from: Sender
+    @Option(help: "The messaging channel: whatsapp.") var channel: MessagingChannel = .whatsapp
     @Option(name: .customLong("declared-type"), help: "The MIME type the sender declared.") var declaredType: String?
     @Option(name: .customLong("file-name"), help: "The sender's file name (recorded only).") var fileName: String?
     @Option(name: .customLong("idempotency-key"), help: "WhatsApp's message id plus the attachment's index.") var idempotencyKey: String?
@@ -30,7 +31,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         guard let bytes = readFile(file) else { throw ValidationError("cannot read \(file)") }
         let result = try await storage.using { storage in
             try await AttachmentIntake(queue: storage.queue, store: storage.store).submit(
-                bytes, from: from.rawValue, declaredType: declaredType, fileName: fileName,
+                bytes, from: from, channel: channel, declaredType: declaredType, fileName: fileName,
                 idempotencyKey: idempotencyKey, conversationId: conversationId, businessNumber: businessNumber)
         }
         printJSON(result.job.json())

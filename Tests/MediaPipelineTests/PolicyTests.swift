@@ -119,11 +119,34 @@ import Testing
 
     @Test("an unknown channel is refused, not processed under another channel's rules")
     func unknownChannel() throws {
+        // The channel is typed: an unknown name is refused where text comes in (the upload's `channel`, the CLI's
+        // `--channel`, a queue row's `channel` column), so it never reaches the pipeline…
+        #expect(MessagingChannel(rawValue: "telegram") == nil)
+        #expect(throws: UnknownColumnValue.self) { try MessagingChannel(column: "channel", "telegram") }
+        // …and every channel that can is processed under its own policy.
+        for channel in MessagingChannel.allCases { #expect(AttachmentPolicy.forChannel(channel).channel == channel) }
         let pipeline = FixtureSuiteTests.pipeline
         let photo = try FixtureManifest.named("jpeg-whatsapp-photo").bytes()
-        let outcome = try pipeline.process(photo, facts: AttachmentFacts(from: .visitor, channel: "telegram"))
-        guard case .rejected(let r) = outcome else { Issue.record("accepted on an unknown channel"); return }
-        #expect(r.reason == .unsupportedType)
+        let outcome = try pipeline.process(photo, facts: AttachmentFacts(from: .visitor, channel: .whatsapp))
+        guard case .accepted = outcome else { Issue.record("refused on its own channel: \(outcome)"); return }
+    }
+
+    @Test("a codec that does not start is an internal error (the job is retried), never a corrupt file")
+    func codecStartIsInternal() throws {
+        for failure in ["libx264 does not open", "FFmpeg has no libx264 encoder", "FFmpeg has no gif demuxer"] {
+            #expect(throws: PipelineError.self) {
+                try AnimationProcessor.rejection(.codecStart(failure), label: "GIF", kind: .animation)
+            }
+        }
+        for failure in [AudioDecodeError.codecStart("libmp3lame cannot start"), .codecStart("libmpg123 cannot start (11)")] {
+            #expect(throws: PipelineError.self) { try VoiceNoteTranscoder.verdict(failure) }
+        }
+        // What the file does stays a verdict on the file.
+        guard case .rejected(let r) = try AnimationProcessor.rejection(.corrupt("no video frame decodes"), label: "GIF", kind: .animation),
+              case .rejected(let v) = try VoiceNoteTranscoder.verdict(.corrupt("the Opus data does not decode")) else {
+            Issue.record("a damaged file was not rejected"); return
+        }
+        #expect(r.reason == .corrupt && v.reason == .corrupt)
     }
 
     @Test("settings come from MEDIAWORKER_* variables and refuse bad values")

@@ -21,7 +21,7 @@ import Testing
         for i in 0..<12 {
             let id = JobID.make(now: t0.addingTimeInterval(Double(i)))
             let business = [4, 5, 9, 10].contains(i) ? "+34600000002" : "+34600000001"
-            _ = try await q.enqueue(NewJob(from: "visitor", declaredType: "image/jpeg", fileName: "f\(i)", conversationId: "c-\(i % 4)",
+            _ = try await q.enqueue(NewJob(from: .visitor, declaredType: "image/jpeg", fileName: "f\(i)", conversationId: "c-\(i % 4)",
                                      businessNumber: business, contentSHA256: "d\(i)", size: 100 + i),
                               id: id, now: t0.addingTimeInterval(Double(i)))
             ids.append(id)
@@ -34,16 +34,16 @@ import Testing
             switch i {
             case 0..<4:
                 _ = try await q.complete(id: job.id, worker: "w", result: JobResult(state: .accepted,
-                    outcomeJSON: #"{"status":"accepted","kind":"image"}"#, artifactsJSON: "[]"), now: done)
+                    outcomeJSON: #"{"status":"accepted","kind":"image"}"#, artifacts: []), now: done)
             case 4..<6:
                 _ = try await q.complete(id: job.id, worker: "w", result: JobResult(state: .accepted,
-                    outcomeJSON: #"{"status":"accepted","kind":"voice_note"}"#, artifactsJSON: "[]"), now: done)
+                    outcomeJSON: #"{"status":"accepted","kind":"voice_note"}"#, artifacts: []), now: done)
             case 6..<9:
                 _ = try await q.complete(id: job.id, worker: "w", result: JobResult(state: .rejected,
-                    outcomeJSON: #"{"status":"rejected","reason":"unsupported_type"}"#, artifactsJSON: "[]"), now: done)
+                    outcomeJSON: #"{"status":"rejected","reason":"unsupported_type"}"#, artifacts: []), now: done)
             case 9:
                 _ = try await q.complete(id: job.id, worker: "w", result: JobResult(state: .rejected,
-                    outcomeJSON: #"{"status":"rejected","reason":"too_large"}"#, artifactsJSON: "[]"), now: done)
+                    outcomeJSON: #"{"status":"rejected","reason":"too_large"}"#, artifacts: []), now: done)
             default:
                 _ = try await q.fail(id: job.id, worker: "w", error: "boom", retryAt: nil, now: done)
             }

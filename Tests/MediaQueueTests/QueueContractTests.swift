@@ -35,7 +35,7 @@ extension TestBackend {
 }
 
 func submission(_ key: String? = nil, digest: String = "aa", size: Int = 10) -> NewJob {
-    NewJob(from: "visitor", declaredType: "image/jpeg", fileName: "a.jpg", idempotencyKey: key,
+    NewJob(from: .visitor, declaredType: "image/jpeg", fileName: "a.jpg", idempotencyKey: key,
            conversationId: "c1", businessNumber: "+34600000000", contentSHA256: digest, size: size)
 }
 
@@ -51,7 +51,7 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         let claimed = try await #require(try await q.claim(worker: "A", lease: 30, maxAttempts: 5, now: t0))
         #expect(claimed.id == id && claimed.state == .running && claimed.attempts == 1 && claimed.leaseOwner == "A")
         #expect(try await q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0) == nil, "a held job is not claimed twice")
-        let result = JobResult(state: .accepted, outcomeJSON: #"{"status":"accepted"}"#, artifactsJSON: "[]")
+        let result = JobResult(state: .accepted, outcomeJSON: #"{"status":"accepted"}"#, artifacts: [])
         #expect(try await q.complete(id: id, worker: "A", result: result, now: t0.addingTimeInterval(1)))
         let done = try await #require(try await q.job(id: id))
         #expect(done.state == .accepted && done.finishedAt != nil && done.leaseOwner == nil)
@@ -70,12 +70,12 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         #expect(try await q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(15)) == nil)
         let rescued = try await #require(try await q.claim(worker: "B", lease: 10, maxAttempts: 5, now: t0.addingTimeInterval(20)))
         #expect(rescued.leaseOwner == "B" && rescued.attempts == 2)
-        let late = JobResult(state: .rejected, outcomeJSON: "{}", artifactsJSON: "[]")
+        let late = JobResult(state: .rejected, outcomeJSON: "{}", artifacts: [])
         #expect(try await !q.complete(id: id, worker: "A", result: late, now: t0.addingTimeInterval(21)))
         #expect(try await !q.heartbeat(id: id, worker: "A", lease: 10, now: t0.addingTimeInterval(21)))
         #expect(try await !q.fail(id: id, worker: "A", error: "x", retryAt: nil, now: t0.addingTimeInterval(21)))
         #expect(try await q.job(id: id)?.state == .running, "the new owner's claim stands")
-        #expect(try await q.complete(id: id, worker: "B", result: JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]"),
+        #expect(try await q.complete(id: id, worker: "B", result: JobResult(state: .accepted, outcomeJSON: "{}", artifacts: []),
                                now: t0.addingTimeInterval(22)))
     }
 
@@ -266,7 +266,7 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         let all = claimed.with { $0 }
         #expect(all.count == 197 && Set(all.keys).isDisjoint(with: first.map(\.id)))
         // A's batch: its own three complete; a job A does not hold is refused and left alone.
-        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
         let foreign = try #require(all.first?.key)
         var results = Dictionary(uniqueKeysWithValues: first.map { ($0.id, result) })
         results[foreign] = result
@@ -306,7 +306,7 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
     @Test("PostgreSQL: a claimer whose clock is 1 h ahead steals no live lease; a lease granted by a clock 1 h behind is live, and lapses on time")
     func skewedWorkerClocks() async throws {
         let q = try await Backend.postgres.make(clock: .server).queue
-        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]")
+        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
 
         // A lease granted moments ago (30 s, correct clock) is live: a claim made 1 h ahead must not take it.
         let a = JobID.make()
@@ -367,7 +367,7 @@ final class Mutexed<Value>: @unchecked Sendable {
         for n in 0..<12 { _ = try await q.enqueue(submission(), id: JobID.make(now: t0 + Double(n)), now: t0) }
         let claimed = try await q.claim(worker: "A", limit: 7, lease: 30, maxAttempts: 1, now: t0)
         for job in claimed.prefix(4) {
-            _ = try await q.complete(id: job.id, worker: "A", result: JobResult(state: .accepted, outcomeJSON: "{}", artifactsJSON: "[]"), now: t0)
+            _ = try await q.complete(id: job.id, worker: "A", result: JobResult(state: .accepted, outcomeJSON: "{}", artifacts: []), now: t0)
         }
         _ = try await q.fail(id: claimed[4].id, worker: "A", error: "x", retryAt: nil, now: t0)
         let active = try await q.activeCounts(), all = try await q.counts()

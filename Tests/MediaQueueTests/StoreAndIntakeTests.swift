@@ -50,7 +50,7 @@ import Testing
     func storesThenEnqueues(_ backend: TestBackend) async throws {
         let i = try await intake(backend)
         let bytes = [UInt8](repeating: 42, count: 5000)
-        let job = try await i.submit(bytes, from: "visitor", declaredType: "image/jpeg", fileName: "../../x.jpg",
+        let job = try await i.submit(bytes, from: .visitor, declaredType: "image/jpeg", fileName: "../../x.jpg",
                                idempotencyKey: "wamid.A:0").job
         #expect(try await i.store.get(jobID: job.id, role: "original") == bytes)
         #expect(job.submission.size == 5000)
@@ -62,12 +62,12 @@ import Testing
           arguments: TestBackend.allCases)
     func idempotent(_ backend: TestBackend) async throws {
         let i = try await intake(backend)
-        let first = try await i.submit([1, 2, 3], from: "visitor", idempotencyKey: "wamid.B:0").job
-        guard case .existing(let again) = try await i.submit([1, 2, 3], from: "visitor", idempotencyKey: "wamid.B:0") else {
+        let first = try await i.submit([1, 2, 3], from: .visitor, idempotencyKey: "wamid.B:0").job
+        guard case .existing(let again) = try await i.submit([1, 2, 3], from: .visitor, idempotencyKey: "wamid.B:0") else {
             Issue.record("not existing"); return
         }
         #expect(again.id == first.id)
-        guard case .conflict = try await i.submit([9, 9], from: "visitor", idempotencyKey: "wamid.B:0") else {
+        guard case .conflict = try await i.submit([9, 9], from: .visitor, idempotencyKey: "wamid.B:0") else {
             Issue.record("no conflict"); return
         }
         #expect(try await i.store.get(jobID: first.id, role: "original") == [1, 2, 3])
@@ -78,10 +78,10 @@ import Testing
 @Suite struct OutboxTests {
     func finishOne(_ queue: any JobQueue) async throws -> String {
         let id = JobID.make()
-        _ = try await queue.enqueue(NewJob(from: "visitor", contentSHA256: "aa", size: 1), id: id, now: Date())
+        _ = try await queue.enqueue(NewJob(from: .visitor, contentSHA256: "aa", size: 1), id: id, now: Date())
         _ = try await queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date())
         #expect(try await queue.complete(id: id, worker: "w", result: JobResult(state: .rejected, outcomeJSON: #"{"status":"rejected"}"#,
-                                                                         artifactsJSON: "[]"), now: Date()))
+                                                                         artifacts: []), now: Date()))
         return id
     }
 
@@ -161,7 +161,7 @@ final class BrokenCommitQueue: JobQueue, @unchecked Sendable {
         for commitsFirst in [true, false] {
             let intake = AttachmentIntake(queue: BrokenCommitQueue(queue, commitsFirst: commitsFirst), store: store)
             await #expect(throws: BrokenCommitQueue.ConnectionLost.self) {
-                try await intake.submit([7, 7, 7], from: "visitor", idempotencyKey: "wamid.C:\(commitsFirst)")
+                try await intake.submit([7, 7, 7], from: .visitor, idempotencyKey: "wamid.C:\(commitsFirst)")
             }
             let jobs = try await queue.jobs(idempotencyKey: "wamid.C:\(commitsFirst)")
             #expect(jobs.count == (commitsFirst ? 1 : 0))

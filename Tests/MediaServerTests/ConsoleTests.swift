@@ -81,7 +81,7 @@ import Testing
     static func deadJob(_ server: ServerProcess, business: String = "+34600000001") async throws -> String {
         let queue = try await server.storage.queue()
         let id = JobID.make()
-        _ = try await queue.enqueue(NewJob(from: "visitor", declaredType: "image/jpeg", fileName: "x.jpg", conversationId: "c-9",
+        _ = try await queue.enqueue(NewJob(from: .visitor, declaredType: "image/jpeg", fileName: "x.jpg", conversationId: "c-9",
                                      businessNumber: business, contentSHA256: "ab", size: 3), id: id, now: Date())
         let job = try await #require(try await queue.claim(worker: "test", lease: 60, maxAttempts: 5, now: Date()))
         #expect(job.id == id)

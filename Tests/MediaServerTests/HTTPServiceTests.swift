@@ -9,6 +9,15 @@ import MediaTestSupport
 import Testing
 
 @Suite(.serialized) struct HTTPServiceTests {
+    @Test("MEDIAWORKER_MAX_BYTES has one rule: the upload cap reads it as the pipeline does")
+    func maxBytesOneRule() throws {
+        #expect(try ServerSettings(environment: [:]).maxBytes == 5_242_880)
+        #expect(try ServerSettings(environment: ["MEDIAWORKER_MAX_BYTES": "5_000_000"]).maxBytes == 5_000_000)
+        for bad in ["0", "-1", "lots", "1.5", "\(1 << 41)"] {
+            #expect(throws: SettingsError.self, "\(bad)") { try ServerSettings(environment: ["MEDIAWORKER_MAX_BYTES": bad]) }
+        }
+    }
+
     @Test("upload → poll → download: the thumbnail and the original come back byte for byte", arguments: TestBackend.allCases)
     func roundTrip(_ backend: TestBackend) async throws {
         let server = try ServerProcess(backend)
@@ -124,10 +133,10 @@ import Testing
         let digest = String(repeating: "Ab", count: 32)
         let parsed = try UploadParameters.parse(
             query: "from=operator&declaredType=image/jpeg&fileName=a%20b+c.pdf&idempotencyKey=wamid.X:0&conversationId=c-1&businessNumber=%2B34600000000&channel=whatsapp&sha256=\(digest)&from=visitor&unknown=1").get()
-        #expect(parsed == UploadParameters(from: "operator", channel: "whatsapp", declaredType: "image/jpeg", fileName: "a b+c.pdf",
+        #expect(parsed == UploadParameters(from: .operator, channel: .whatsapp, declaredType: "image/jpeg", fileName: "a b+c.pdf",
                                            idempotencyKey: "wamid.X:0", conversationId: "c-1", businessNumber: "+34600000000",
                                            sha256: digest.lowercased()))
-        #expect(try await UploadParameters.parse(query: "from=visitor").get() == UploadParameters(from: "visitor"))
+        #expect(try await UploadParameters.parse(query: "from=visitor").get() == UploadParameters(from: .visitor))
         let refusals: [(String, String)] = [
             ("", "from"), ("from=robot", "from"), ("From=visitor", "from"), ("fr%6Fm=visitor", "from"),
             ("from=visitor&channel=telegram", "channel"), ("from=visitor&channel=", "channel"),

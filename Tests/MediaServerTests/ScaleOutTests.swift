@@ -319,7 +319,7 @@ import Testing
         var expected: [String: FixtureManifest.Fixture] = [:]
         for i in 0..<120 {
             let f = mix[i % mix.count]
-            expected[try await intake.submit(try await f.bytes(), from: f.from.rawValue, declaredType: f.declaredType,
+            expected[try await intake.submit(try await f.bytes(), from: f.from, declaredType: f.declaredType,
                                        idempotencyKey: "before:\(i)").job.id] = f
         }
         // One attempt only: a job that used a second one (a lost lease, a counted failure) would end dead. The lease

@@ -41,7 +41,7 @@ import Testing
         let bytes = try Self.mix.map { try $0.bytes() }
         for i in 0..<n {
             let f = Self.mix[i % Self.mix.count]
-            let job = try await intake.submit(bytes[i % Self.mix.count], from: f.from.rawValue, declaredType: f.declaredType,
+            let job = try await intake.submit(bytes[i % Self.mix.count], from: f.from, declaredType: f.declaredType,
                                         fileName: f.fileName, idempotencyKey: "\(prefix):\(i)").job
             jobs[job.id] = f
         }

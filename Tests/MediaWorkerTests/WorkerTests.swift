@@ -31,7 +31,7 @@ final class FlakyStore: BlobStore, @unchecked Sendable {
 
     func put(jobID: String, role: String, bytes: [UInt8]) async throws {
         if down() { throw InjectedFailure() }
-        if role != AttachmentIntake.originalRole {
+        if role != ArtifactRole.original.rawValue {
             let fail = lock.withLock { () -> Bool in
                 let fail = failuresLeft > 0
                 if fail { failuresLeft -= 1; failed += 1 }
@@ -47,6 +47,30 @@ final class FlakyStore: BlobStore, @unchecked Sendable {
     }
     func size(jobID: String, role: String) async throws -> Int? { try await inner.size(jobID: jobID, role: role) }
     func delete(jobID: String) async throws { try await inner.delete(jobID: jobID) }
+}
+
+/// The pipeline with a codec that does not start for the first `failures` files (lame_init failing, say).
+final class CodecStartsLate: AttachmentProcessor, @unchecked Sendable {
+    let inner: any AttachmentProcessor
+    private var failuresLeft: Int
+    private let lock = NSLock()
+
+    init(_ inner: any AttachmentProcessor, failures: Int) {
+        self.inner = inner
+        self.failuresLeft = failures
+    }
+
+    func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout MediaPipeline.PhaseTimings) throws -> Outcome {
+        let fail = lock.withLock { () -> Bool in
+            guard failuresLeft > 0 else { return false }
+            failuresLeft -= 1
+            return true
+        }
+        if fail { throw PipelineError.codec("libmp3lame cannot start") }
+        return try inner.process(bytes, facts: facts, timings: &timings)
+    }
+
+    var isReady: Bool { true }
 }
 
 struct InjectedFailure: Error, CustomStringConvertible {
@@ -71,7 +95,7 @@ struct Harness {
         var ids: [(String, FixtureManifest.Fixture)] = []
         for n in 0..<(names.count * times) {
             let f = FixtureManifest.named(names[n % names.count])
-            ids.append((try await intake.submit(try f.bytes(), from: f.from.rawValue, idempotencyKey: "\(key):\(n)").job.id, f))
+            ids.append((try await intake.submit(try f.bytes(), from: f.from, idempotencyKey: "\(key):\(n)").job.id, f))
         }
         return ids
     }
@@ -116,7 +140,7 @@ struct Harness {
         let fixtures = FixtureManifest.inProcess.filter { ($0.expect.playback?.durationMs ?? 0) <= 60_000 }
         var ids: [String: FixtureManifest.Fixture] = [:]
         for f in fixtures {
-            let job = try await h.intake.submit(try f.bytes(), from: f.from.rawValue, declaredType: f.declaredType,
+            let job = try await h.intake.submit(try f.bytes(), from: f.from, declaredType: f.declaredType,
                                           fileName: f.fileName, idempotencyKey: "fixture:\(f.id)").job
             ids[job.id] = f
         }
@@ -147,7 +171,7 @@ struct Harness {
     func retriesThenSucceeds(_ backend: TestBackend) async throws {
         let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let job = try await h.intake.submit(try await FixtureManifest.named("jpeg-whatsapp-photo").bytes(), from: "visitor").job
+        let job = try await h.intake.submit(try await FixtureManifest.named("jpeg-whatsapp-photo").bytes(), from: .visitor).job
         let flaky = FlakyStore(h.files, failures: 2)
         var settings = WorkerSettings()
         settings.concurrency = 1
@@ -160,12 +184,34 @@ struct Harness {
         #expect(try await h.files.get(jobID: job.id, role: "thumbnail") != nil)
     }
 
+    @Test("a codec that does not start is retried, not a corrupt file: the job waits, then is processed", arguments: TestBackend.allCases)
+    func codecStartIsRetried(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
+        defer { h.storage.remove() }
+        let job = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor).job
+        let processor = JobProcessor(pipeline: CodecStartsLate(try MediaPipeline(), failures: 1), queue: h.queue, store: h.files,
+                                     retry: RetryPolicy(maxAttempts: 5, base: 0.01, maximum: 0.05))
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let first = try await #require(try await h.queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date()))
+        #expect(await processor.run(first, worker: "w", logger: logger) == .postponed)
+        let waiting = try await #require(try await h.queue.job(id: job.id))
+        #expect(waiting.state == .queued)
+        #expect(waiting.lastError?.contains("libmp3lame cannot start") == true)
+        try await Task.sleep(for: .milliseconds(200))
+        let second = try await #require(try await h.queue.claim(worker: "w", lease: 30, maxAttempts: 5, now: Date()))
+        #expect(await processor.run(second, worker: "w", logger: logger) == .completed)
+        let done = try await #require(try await h.queue.job(id: job.id))
+        #expect(done.state == .accepted)
+        #expect(done.artifacts.map(\.role) == [.original, .playback])
+    }
+
     @Test("past the outage window, a job that keeps failing is dead after the maximum attempts, with the last error; retry brings it back",
           arguments: TestBackend.allCases)
     func deadAfterMaxAttempts(_ backend: TestBackend) async throws {
         let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let job = try await h.intake.submit(try await FixtureManifest.named("gif87a").bytes(), from: "visitor").job
+        let job = try await h.intake.submit(try await FixtureManifest.named("gif87a").bytes(), from: .visitor).job
         var settings = WorkerSettings()
         settings.concurrency = 1
         settings.outageWindow = 0  // every failure counts (as for a job whose original is gone for good)
@@ -226,7 +272,7 @@ struct Harness {
     func fencedPerClaim(_ backend: TestBackend) async throws {
         let h = try await Harness(backend)
         defer { h.storage.remove() }
-        let job = try await h.intake.submit(try await FixtureManifest.named("gif87a").bytes(), from: "visitor").job
+        let job = try await h.intake.submit(try await FixtureManifest.named("gif87a").bytes(), from: .visitor).job
         let first = try await #require(try await h.queue.claim(worker: "w#1", lease: 0.2, maxAttempts: 5, now: Date()))
         try? await Task.sleep(for: .seconds(0.3))
         let second = try await #require(try await h.queue.claim(worker: "w#2", lease: 30, maxAttempts: 5, now: Date()), "the expired lease is reclaimed")
@@ -238,7 +284,7 @@ struct Harness {
         #expect(await processor.run(second, worker: second.leaseOwner ?? "", logger: logger) == .completed)
         #expect(try await h.queue.job(id: job.id)?.state == .accepted)
         // The Worker claims under a new owner each time: WORKER-ID#n.
-        for n in 0..<3 { _ = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: "visitor", idempotencyKey: "own:\(n)") }
+        for n in 0..<3 { _ = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor, idempotencyKey: "own:\(n)") }
         var settings = WorkerSettings()
         settings.concurrency = 1
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "fence-worker")
@@ -257,7 +303,7 @@ struct Harness {
         let h = try await Harness(backend)
         defer { h.storage.remove() }
         for i in 0..<6 {
-            _ = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: "visitor",
+            _ = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor,
                                     idempotencyKey: "stop:\(i)")
         }
         var settings = WorkerSettings()
@@ -292,7 +338,7 @@ final class RetriedUploads: @unchecked Sendable {
             var id: String?
             while id == nil && Date() < deadline {
                 do {
-                    id = try await intake.submit(try await fixture.bytes(), from: fixture.from.rawValue, declaredType: fixture.declaredType,
+                    id = try await intake.submit(try await fixture.bytes(), from: fixture.from, declaredType: fixture.declaredType,
                                            idempotencyKey: key).job.id
                 } catch {
                     lock.withLock { refused += 1 }

@@ -10,7 +10,6 @@ public enum MediaType {
     public static let mp4 = "video/mp4"
     public static let quicktime = "video/quicktime"
     public static let empty = "application/x-empty"
-    public static let octetStream = "application/octet-stream"
 
     /// Maps libmagic's spelling of a type to the canonical one used in outcomes.
     public static func canonical(_ magicType: String) -> String {
