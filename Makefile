@@ -60,6 +60,7 @@ $(TOOLS)/venv/.ready: scripts/python-tools.txt
 lint: $(TOOLS)/venv/.ready
 	$(TOOLS)/venv/bin/hadolint --failure-threshold error Dockerfile
 
+# Every benchmark script in Benchmarks/ (release builds; figures next to the peers, logs in bench-out/).
 bench: deps
 	bash Benchmarks/run.sh
 	bash Benchmarks/voice.sh
