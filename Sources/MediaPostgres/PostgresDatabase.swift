@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MediaQueue
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -106,7 +107,8 @@ public final class PostgresDatabase: Service, Sendable {
     public func start() {
         runner.withLock { task in
             guard task == nil else { return }
-            task = Task { [client] in await client.run() }
+            // The pool runs on the queue executor: leasing a connection must not wait for a busy cooperative pool.
+            task = Task(executorPreference: ThreadTaskExecutor.queueWork) { [client] in await client.run() }
         }
     }
 
@@ -184,10 +186,11 @@ private final class Flag: Sendable {
 
 extension PostgresConnection {
     /// The longest one statement may take before its connection is closed under it
-    /// (`MEDIAWORKER_DATABASE_QUERY_TIMEOUT`, seconds, default 30).
+    /// (`MEDIAWORKER_DATABASE_QUERY_TIMEOUT`, seconds, default 30; the commands refuse a malformed value at start-up).
     static let queryTimeout: TimeAmount = {
-        let raw = ProcessInfo.processInfo.environment["MEDIAWORKER_DATABASE_QUERY_TIMEOUT"].flatMap(Double.init) ?? 30
-        return .milliseconds(Int64(max(1, raw) * 1000))
+        let seconds = (try? Settings(environment: ProcessInfo.processInfo.environment)
+            .seconds("MEDIAWORKER_DATABASE_QUERY_TIMEOUT", 1...3600)) ?? nil
+        return .milliseconds(Int64((seconds ?? 30) * 1000))
     }()
 
     /// Runs one statement and waits for all its rows; errors carry the server's message.

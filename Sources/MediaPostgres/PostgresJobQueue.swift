@@ -136,7 +136,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
                 return true
             }
             guard lead else { return }
-            Task { await leadEnqueues() }
+            Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await leadEnqueues() }
         }
     }
 
@@ -527,7 +527,7 @@ final class PostgresListener: Sendable {
     func start() {
         task.withLock { task in
             guard task == nil else { return }
-            task = Task { [self] in await loop() }
+            task = Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await loop() }
         }
     }
 

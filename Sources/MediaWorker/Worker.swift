@@ -7,7 +7,8 @@ import Synchronization
 /// that many jobs in one call (one transaction), starts each in a slot of its own, and otherwise waits for a slot to
 /// free up, a wake-up (a job enqueued in this process, a PostgreSQL NOTIFY) or its poll interval. A heartbeat task
 /// renews the leases of jobs in flight. Database calls are `async`; the codec work of a job runs on a thread of its
-/// own (`JobProcessor` → `OffPool`), never on Swift's cooperative pool.
+/// own (`JobProcessor` → `OffPool`), never on Swift's cooperative pool, and the loop, the heartbeat and the job tasks
+/// themselves run on `ThreadTaskExecutor.queueWork`, so a busy cooperative pool cannot stall claims and leases.
 ///
 /// Shutdown (`stop`): stop claiming, let jobs in flight finish within the grace period, then release the ones still
 /// running so another worker picks them up at once (a slot still inside such a job has its result refused).
@@ -53,7 +54,7 @@ public final class Worker: Sendable {
     public func start() {
         runner.withLock { task in
             guard task == nil else { return }
-            task = Task { await run() }
+            task = Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await run() }
         }
     }
 
@@ -77,11 +78,15 @@ public final class Worker: Sendable {
 
     /// Claims and runs jobs until `requestStop()`, then drains within the grace period and releases what is left.
     public func run() async {
+        await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) { await runOnQueueExecutor() }
+    }
+
+    private func runOnQueueExecutor() async {
         logger.info("worker started", metadata: ["worker": "\(id)", "slots": "\(settings.concurrency)",
                                                  "lease_s": "\(settings.lease)"])
         // Jobs enqueued by other processes wake the loop at once where the queue can tell (PostgreSQL NOTIFY).
         processor.queue.onJobsAvailable { [weak self] in self?.wake() }
-        let heartbeat = Task { await heartbeatLoop() }
+        let heartbeat = Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await heartbeatLoop() }
         await claimLoop()
         await drain()
         heartbeat.cancel()
@@ -121,7 +126,7 @@ public final class Worker: Sendable {
                 s.busy += jobs.count
             }
             for job in jobs {
-                Task { await execute(job) }
+                Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await execute(job) }
             }
             if jobs.isEmpty {
                 await claimSignal.wait(timeout: idle)

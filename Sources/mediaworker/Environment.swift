@@ -40,6 +40,8 @@ struct StorageOptions: ParsableArguments {
             }
             let poolSize = try settings.int("MEDIAWORKER_DATABASE_POOL", 1...Int.max) ?? 8
             let connectWait = try settings.int("MEDIAWORKER_DATABASE_CONNECT_TIMEOUT", 1...300) ?? 10
+            // Read where statements run (`PostgresConnection.queryTimeout`); checked here so a bad value stops start-up.
+            _ = try settings.seconds("MEDIAWORKER_DATABASE_QUERY_TIMEOUT", 1...3600)
             let db = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: poolSize,
                                           connectWait: Double(connectWait), logger: Logger(label: "mediaworker.postgres"))
             db.start()
