@@ -20,7 +20,7 @@ extension SQLiteJobQueue: ConsoleQueries {
         """
 
     public func finishedJobs(since: Date) async throws -> [FinishedJob] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT state, created_at, finished_at FROM jobs INDEXED BY jobs_finished WHERE finished_at >= ?
                 """), arguments: [since.timeIntervalSince1970]).compactMap { row in
@@ -32,7 +32,7 @@ extension SQLiteJobQueue: ConsoleQueries {
     }
 
     public func finishedCounts(since: Date, slot: TimeInterval) async throws -> [Int: [JobState: Int]] {
-        try await pool.read { db in
+        try await read { db in
             var out: [Int: [JobState: Int]] = [:]
             for row in try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT CAST((finished_at - ?) / ? AS INTEGER) AS slot, state, COUNT(*) FROM jobs INDEXED BY jobs_finished
@@ -46,7 +46,7 @@ extension SQLiteJobQueue: ConsoleQueries {
     }
 
     public func refusals(since: Date) async throws -> [String: Int] {
-        try await pool.read { db in
+        try await read { db in
             var out: [String: Int] = [:]
             for row in try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT \(Self.reasonExpression) AS reason, COUNT(*) FROM jobs INDEXED BY jobs_refusals
@@ -59,7 +59,7 @@ extension SQLiteJobQueue: ConsoleQueries {
     }
 
     public func oldestDueSince() async throws -> Date? {
-        try await pool.read { db in
+        try await read { db in
             try Double.fetchOne(db.cachedStatement(sql: "SELECT MIN(run_after) FROM jobs WHERE state = 'queued'"))
                 .map(Date.init(timeIntervalSince1970:))
         }
@@ -104,7 +104,7 @@ extension SQLiteJobQueue: ConsoleQueries {
     public func jobs(matching filter: JobFilter, before: String?, limit: Int) async throws -> [Job] {
         // Only rejected jobs have a reason.
         if filter.reason != nil, let state = filter.state, state != .rejected { return [] }
-        return try await pool.read { db in
+        return try await read { db in
             var arguments = StatementArguments()
             var conditions: [String] = []
             if let before {
@@ -123,7 +123,7 @@ extension SQLiteJobQueue: ConsoleQueries {
 
     public func deadJobIDs(matching filter: JobFilter, limit: Int) async throws -> [String] {
         if filter.reason != nil { return [] }  // only rejected jobs have a reason
-        return try await pool.read { db in
+        return try await read { db in
             var arguments = StatementArguments()
             let (clause, index) = Self.whereClause(filter, state: .dead, conditions: [], arguments: &arguments)
             _ = arguments.append(contentsOf: [limit])

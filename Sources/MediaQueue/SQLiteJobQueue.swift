@@ -11,6 +11,19 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     /// to the write transaction; after an empty claim, a read checks first.
     private let busy = Mutex(true)
 
+    /// A write transaction on the queue executor's threads (`ThreadTaskExecutor.queueWork`), where the worker already
+    /// runs: its calls take no thread hop (GRDB's own async API costs two, about doubling a no-op job's queue time),
+    /// and a wait for SQLite's lock (up to the 30 s busy timeout) blocks one of those threads, never the cooperative
+    /// pool the HTTP service answers on.
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) { try pool.write(body) }
+    }
+
+    /// A read on the queue executor's threads, like `write`.
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) { try pool.read(body) }
+    }
+
     /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
     public enum Durability: String, Sendable, CaseIterable {
         /// A commit survives the process being killed; the last ones may be lost on power failure.
@@ -133,7 +146,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
 
     public func claimEvents(limit: Int, lease: TimeInterval, now: Date) async throws -> [OutboxEvent] {
         let t = now.timeIntervalSince1970
-        return try await pool.write { db in
+        return try await write { db in
             let rows = try Row.fetchAll(db, sql: """
                 UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1
                 WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ?
@@ -147,25 +160,25 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func markDelivered(id: String, now: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ?",
                            arguments: [now.timeIntervalSince1970, id])
         }
     }
 
     public func markFailed(id: String, error: String, retryAt: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND delivered_at IS NULL",
                            arguments: [retryAt.timeIntervalSince1970, error, id])
         }
     }
 
     public func pendingEvents() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL") ?? 0 }
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL") ?? 0 }
     }
 
     public func enqueue(_ new: NewJob, id: String, now: Date) async throws -> EnqueueResult {
-        try await pool.write { db in
+        try await write { db in
             if let key = new.idempotencyKey,
                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?"),
                                           arguments: [key]) {
@@ -188,7 +201,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
         let t = now.timeIntervalSince1970
         if try await nothingDue(t) { return nil }
-        let job = try await pool.write { db in try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) }
+        let job = try await write { db in try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) }
         busy.withLock { $0 = job != nil }
         return job
     }
@@ -197,7 +210,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     /// serialise behind each other or behind enqueues.
     private func nothingDue(_ t: Double) async throws -> Bool {
         guard !busy.withLock({ $0 }) else { return false }
-        return try await !pool.read { db in
+        return try await !read { db in
             try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_after <= ?)
                     OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < ?)
@@ -233,7 +246,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         guard limit > 1 else { return try await claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now).map { [$0] } ?? [] }
         let t = now.timeIntervalSince1970
         if try await nothingDue(t) { return [] }
-        let jobs = try await pool.write { db in
+        let jobs = try await write { db in
             var jobs: [Job] = []
             while jobs.count < limit, let job = try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) {
                 jobs.append(job)
@@ -246,7 +259,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
 
     /// All the results in one write transaction (one commit for the batch).
     public func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
-        try await pool.write { db in
+        try await write { db in
             var held = Set<String>()
             for (id, result) in results where try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) {
                 held.insert(id)
@@ -264,7 +277,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.cachedStatement(sql: """
                 UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?
                 """).execute(arguments: [now.timeIntervalSince1970 + lease, id, worker])
@@ -273,7 +286,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool {
-        try await pool.write { db in try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) }
+        try await write { db in try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) }
     }
 
     private func completeOne(_ db: Database, id: String, worker: String, result: JobResult, now: Double) throws -> Bool {
@@ -288,7 +301,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             if let retryAt {
                 try db.execute(sql: """
                     UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
@@ -307,7 +320,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', run_after = ?, attempts = MAX(0, attempts - 1), last_error = ?,
                     lease_owner = NULL, lease_expires_at = NULL
@@ -318,7 +331,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func release(id: String, worker: String, now: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             // The attempt counted at claim time is given back: the job never really ran.
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', run_after = ?, attempts = MAX(0, attempts - 1), lease_owner = NULL,
@@ -330,7 +343,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func retry(id: String, now: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, finished_at = NULL WHERE id = ? AND state = 'dead'
                 """, arguments: [now.timeIntervalSince1970, id])
@@ -339,17 +352,17 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func job(id: String) async throws -> Job? {
-        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
+        try await read { db in try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
     }
 
     public func jobs(idempotencyKey: String) async throws -> [Job] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?", arguments: [idempotencyKey]).map(Self.job)
         }
     }
 
     public func jobs(state: JobState?, limit: Int) async throws -> [Job] {
-        try await pool.read { db in
+        try await read { db in
             let rows: [Row]
             if let state {
                 rows = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
@@ -364,7 +377,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     public func activeCounts() async throws -> [JobState: Int] {
         // One range of the (state, run_after) index per state: the cost is the number of such jobs, not the
         // millions of final ones a GROUP BY over the table would read.
-        try await pool.read { db in
+        try await read { db in
             var counts: [JobState: Int] = [:]
             for state in JobState.active {
                 counts[state] = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM jobs WHERE state = ?"),
@@ -375,7 +388,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func counts() async throws -> [JobState: Int] {
-        try await pool.read { db in
+        try await read { db in
             var counts: [JobState: Int] = [:]
             for state in JobState.allCases { counts[state] = 0 }
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {

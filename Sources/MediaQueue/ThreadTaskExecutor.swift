@@ -35,6 +35,8 @@ public final class ThreadTaskExecutor: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// The worker's and the database client's executor: two threads (their work is waiting on I/O, not computing).
-    public static let queueWork = ThreadTaskExecutor(name: "mediaworker.queue", threads: 2)
+    /// The worker's and the database drivers' executor. Its threads mostly wait (SQLite's lock and disk, PostgreSQL's
+    /// answers), so there are several per core: a caller blocked in a SQLite lock wait holds one, not the queue.
+    public static let queueWork = ThreadTaskExecutor(name: "mediaworker.queue",
+                                                     threads: max(8, 4 * ProcessInfo.processInfo.activeProcessorCount))
 }
