@@ -38,3 +38,27 @@ extension RawRepresentable where RawValue == String {
         self = value
     }
 }
+
+/// What the gateway says of one attachment besides its bytes: who sent it on which channel, what they declared, and
+/// where it belongs. One type for the upload's parameters (`UploadParameters`) and the queued job (`NewJob`), which
+/// add their checksum fields and read these through dynamic member lookup (`job.submission.fileName`).
+public struct AttachmentMetadata: Sendable, Equatable {
+    public var from: Sender
+    public var channel: MessagingChannel
+    public var declaredType: String?
+    public var fileName: String?
+    public var idempotencyKey: String?
+    public var conversationId: String?
+    public var businessNumber: String?
+
+    public init(from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil, fileName: String? = nil,
+                idempotencyKey: String? = nil, conversationId: String? = nil, businessNumber: String? = nil) {
+        self.from = from
+        self.channel = channel
+        self.declaredType = declaredType
+        self.fileName = fileName
+        self.idempotencyKey = idempotencyKey
+        self.conversationId = conversationId
+        self.businessNumber = businessNumber
+    }
+}

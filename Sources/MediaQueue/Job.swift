@@ -22,14 +22,9 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
 }
 
 /// What the gateway submits: the facts of one attachment (its bytes go to the blob store).
+@dynamicMemberLookup
 public struct NewJob: Sendable, Equatable {
-    public var from: Sender
-    public var channel: MessagingChannel
-    public var declaredType: String?
-    public var fileName: String?
-    public var idempotencyKey: String?
-    public var conversationId: String?
-    public var businessNumber: String?
+    public var metadata: AttachmentMetadata
     /// SHA-256 of the bytes, hex; decides whether a repeated idempotency key is the same upload.
     public var contentSHA256: String
     public var size: Int
@@ -37,15 +32,21 @@ public struct NewJob: Sendable, Equatable {
     public init(from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil, fileName: String? = nil,
                 idempotencyKey: String? = nil, conversationId: String? = nil, businessNumber: String? = nil,
                 contentSHA256: String, size: Int) {
-        self.from = from
-        self.channel = channel
-        self.declaredType = declaredType
-        self.fileName = fileName
-        self.idempotencyKey = idempotencyKey
-        self.conversationId = conversationId
-        self.businessNumber = businessNumber
+        self.init(metadata: AttachmentMetadata(from: from, channel: channel, declaredType: declaredType, fileName: fileName,
+                                               idempotencyKey: idempotencyKey, conversationId: conversationId,
+                                               businessNumber: businessNumber),
+                  contentSHA256: contentSHA256, size: size)
+    }
+
+    public init(metadata: AttachmentMetadata, contentSHA256: String, size: Int) {
+        self.metadata = metadata
         self.contentSHA256 = contentSHA256
         self.size = size
+    }
+
+    public subscript<T>(dynamicMember field: WritableKeyPath<AttachmentMetadata, T>) -> T {
+        get { metadata[keyPath: field] }
+        set { metadata[keyPath: field] = newValue }
     }
 }
 

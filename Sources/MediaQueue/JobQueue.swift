@@ -63,8 +63,14 @@ public protocol JobQueue: Sendable {
     /// Asks to be told when another process may have made a job claimable (PostgreSQL: LISTEN/NOTIFY).
     /// Drivers without such a signal never call `handler`; workers then find jobs by polling.
     func onJobsAvailable(_ handler: @escaping @Sendable () -> Void)
+
+    /// The executor its callers should run on (the worker does): SQLite's calls block the thread they run on (a lock
+    /// wait lasts up to the busy timeout), so they run on these threads, and a caller already there takes no hop.
+    var executor: ThreadTaskExecutor { get }
 }
 
 extension JobQueue {
     public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {}
+
+    public var executor: ThreadTaskExecutor { .queueWork }
 }

@@ -11,17 +11,20 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     /// to the write transaction; after an empty claim, a read checks first.
     private let busy = Mutex(true)
 
-    /// A write transaction on the queue executor's threads (`ThreadTaskExecutor.queueWork`), where the worker already
+    /// The threads its calls run on (`ThreadTaskExecutor.queueWork` unless given one of its own).
+    public let executor: ThreadTaskExecutor
+
+    /// A write transaction on the queue executor's threads (`executor`), where the worker already
     /// runs: its calls take no thread hop (GRDB's own async API costs two, about doubling a no-op job's queue time),
     /// and a wait for SQLite's lock (up to the 30 s busy timeout) blocks one of those threads, never the cooperative
     /// pool the HTTP service answers on.
     func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) { try pool.write(body) }
+        try await withTaskExecutorPreference(executor) { try pool.write(body) }
     }
 
     /// A read on the queue executor's threads, like `write`.
     func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) { try pool.read(body) }
+        try await withTaskExecutorPreference(executor) { try pool.read(body) }
     }
 
     /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
@@ -38,8 +41,10 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     /// Opens (creating if needed) the database at `path` and applies pending migrations. With `recordsEvents`,
     /// every final state also writes its notification to the outbox in the same transaction; without, the
     /// outbox stays empty instead of growing by one undeliverable row per job.
-    public init(path: String, durability: Durability = .normal, recordsEvents: Bool = false) throws {
+    public init(path: String, durability: Durability = .normal, recordsEvents: Bool = false,
+                executor: ThreadTaskExecutor = .queueWork) throws {
         self.recordsEvents = recordsEvents
+        self.executor = executor
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in

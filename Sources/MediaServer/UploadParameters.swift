@@ -16,28 +16,24 @@ import MediaIntake
 ///
 /// Names are matched exactly (not percent-decoded), values are percent-decoded (`+` stays `+`), and the first
 /// occurrence of a name counts — all as Hummingbird's `URI.queryParameters` reads them.
+@dynamicMemberLookup
 public struct UploadParameters: Sendable, Equatable {
-    public var from: Sender
-    public var channel: MessagingChannel
-    public var declaredType: String?
-    public var fileName: String?
-    public var idempotencyKey: String?
-    public var conversationId: String?
-    public var businessNumber: String?
+    public var metadata: AttachmentMetadata
     /// The SHA-256 the body must have, 64 lower-case hexadecimal digits.
     public var sha256: String?
 
-    public init(from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil, fileName: String? = nil,
-                idempotencyKey: String? = nil, conversationId: String? = nil, businessNumber: String? = nil,
-                sha256: String? = nil) {
-        self.from = from
-        self.channel = channel
-        self.declaredType = declaredType
-        self.fileName = fileName
-        self.idempotencyKey = idempotencyKey
-        self.conversationId = conversationId
-        self.businessNumber = businessNumber
+    public init(metadata: AttachmentMetadata, sha256: String? = nil) {
+        self.metadata = metadata
         self.sha256 = sha256
+    }
+
+    public init(from: Sender, channel: MessagingChannel = .whatsapp) {
+        self.init(metadata: AttachmentMetadata(from: from, channel: channel))
+    }
+
+    public subscript<T>(dynamicMember field: WritableKeyPath<AttachmentMetadata, T>) -> T {
+        get { metadata[keyPath: field] }
+        set { metadata[keyPath: field] = newValue }
     }
 
     /// The longest value of a text parameter, in UTF-8 bytes.

@@ -8,7 +8,8 @@ import Synchronization
 /// free up, a wake-up (a job enqueued in this process, a PostgreSQL NOTIFY) or its poll interval. A heartbeat task
 /// renews the leases of jobs in flight. Database calls are `async`; the codec work of a job runs on a thread of its
 /// own (`JobProcessor` → `OffPool`), never on Swift's cooperative pool, and the loop, the heartbeat and the job tasks
-/// themselves run on `ThreadTaskExecutor.queueWork`, so a busy cooperative pool cannot stall claims and leases.
+/// themselves run on the queue's executor (`JobQueue.executor`), so a busy cooperative pool cannot stall claims and
+/// leases, and SQLite calls take no thread hop.
 ///
 /// Shutdown (`stop`): stop claiming, let jobs in flight finish within the grace period, then release the ones still
 /// running so another worker picks them up at once (a slot still inside such a job has its result refused).
@@ -54,7 +55,7 @@ public final class Worker: Sendable {
     public func start() {
         runner.withLock { task in
             guard task == nil else { return }
-            task = Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await run() }
+            task = Task(executorPreference: processor.queue.executor) { [self] in await run() }
         }
     }
 
@@ -78,7 +79,7 @@ public final class Worker: Sendable {
 
     /// Claims and runs jobs until `requestStop()`, then drains within the grace period and releases what is left.
     public func run() async {
-        await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) { await runOnQueueExecutor() }
+        await withTaskExecutorPreference(processor.queue.executor) { await runOnQueueExecutor() }
     }
 
     private func runOnQueueExecutor() async {
@@ -86,7 +87,7 @@ public final class Worker: Sendable {
                                                  "lease_s": "\(settings.lease)"])
         // Jobs enqueued by other processes wake the loop at once where the queue can tell (PostgreSQL NOTIFY).
         processor.queue.onJobsAvailable { [weak self] in self?.wake() }
-        let heartbeat = Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await heartbeatLoop() }
+        let heartbeat = Task(executorPreference: processor.queue.executor) { [self] in await heartbeatLoop() }
         await claimLoop()
         await drain()
         heartbeat.cancel()
@@ -126,7 +127,7 @@ public final class Worker: Sendable {
                 s.busy += jobs.count
             }
             for job in jobs {
-                Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await execute(job) }
+                Task(executorPreference: processor.queue.executor) { [self] in await execute(job) }
             }
             if jobs.isEmpty {
                 await claimSignal.wait(timeout: idle)

@@ -3,7 +3,7 @@ import MediaTestSupport
 import Testing
 
 /// `mediaworker process` as a user runs it: a real process, one JSON line on stdout, artifacts on disk.
-@Suite struct CLITests {
+@Suite(.offCooperativePool) struct CLITests {
     static var binary: URL { TestBinary.mediaworker }
 
     struct Run {

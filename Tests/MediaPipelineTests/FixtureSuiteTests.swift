@@ -6,7 +6,7 @@ import Testing
 
 /// Every fixture in `Fixtures/fixtures.json` through the path the worker and the CLI use (the pipeline in a
 /// sandboxed helper process of the built `mediaworker`), checked against its expectation.
-@Suite struct FixtureSuiteTests {
+@Suite(.offCooperativePool) struct FixtureSuiteTests {
     /// In-process, for the suites that test the pipeline's own behaviour (thread safety, hardening).
     static let pipeline: MediaPipeline = {
         do { return try MediaPipeline() } catch { fatalError("pipeline cannot start: \(error)") }

@@ -5,7 +5,7 @@ import Testing
 @testable import MediaPipeline
 
 /// libvips is started hardened: only the five loaders the policy needs can parse user bytes.
-@Suite struct HardeningTests {
+@Suite(.offCooperativePool) struct HardeningTests {
     init() throws { try VipsRuntime.start() }
 
     func opens(_ bytes: [UInt8]) -> String? {
@@ -45,7 +45,7 @@ import Testing
 }
 
 /// The pipeline is shared by worker threads: results must not depend on what runs beside them.
-@Suite struct ConcurrencyTests {
+@Suite(.offCooperativePool) struct ConcurrencyTests {
     @Test("all fixtures on 4 threads at once give the same outcomes as one by one")
     func parallelMatchesSerial() throws {
         let pipeline = FixtureSuiteTests.pipeline

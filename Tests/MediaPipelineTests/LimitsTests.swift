@@ -3,7 +3,7 @@ import Testing
 @testable import MediaPipeline
 
 /// Each limit is a setting: changing it changes the outcome on real files.
-@Suite struct LimitsTests {
+@Suite(.offCooperativePool) struct LimitsTests {
     func run(_ id: String, _ configure: (inout PipelineSettings) -> Void) throws -> Outcome {
         var settings = PipelineSettings()
         configure(&settings)

@@ -4,7 +4,7 @@ import MediaTestSupport
 import Testing
 @testable import MediaPipeline
 
-@Suite struct PolicyTests {
+@Suite(.offCooperativePool) struct PolicyTests {
     let policy = AttachmentPolicy.whatsapp
 
     @Test("operators may send no audio of any kind, whatever it is")

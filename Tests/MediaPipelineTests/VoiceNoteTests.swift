@@ -3,7 +3,7 @@ import MediaTestSupport
 import Testing
 @testable import MediaPipeline
 
-@Suite struct VoiceNoteTests {
+@Suite(.offCooperativePool) struct VoiceNoteTests {
     func convert(_ id: String, _ configure: (inout PipelineSettings) -> Void = { _ in }) throws -> Outcome {
         var settings = PipelineSettings()
         configure(&settings)

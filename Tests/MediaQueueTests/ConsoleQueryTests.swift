@@ -5,7 +5,7 @@ import MediaTestSupport
 import Testing
 
 /// The console's reads (`ConsoleQueries`), the same on both drivers.
-@Suite struct ConsoleQueryTests {
+@Suite(.onQueueExecutor) struct ConsoleQueryTests {
     /// A known set of jobs: 12 in all, made one second apart from t0 (ids ascend with i).
     ///  0–3 accepted images (business A, conversation c-0…c-3), 4–5 accepted voice notes (business B),
     ///  6–8 rejected unsupported_type (business A), 9 rejected too_large (business B), 10 dead (business B), 11 queued (business A).

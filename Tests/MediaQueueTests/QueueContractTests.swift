@@ -41,7 +41,7 @@ func submission(_ key: String? = nil, digest: String = "aa", size: Int = 10) -> 
 
 let t0 = Date(timeIntervalSince1970: 1_795_622_400)
 
-@Suite struct QueueContractTests {
+@Suite(.onQueueExecutor) struct QueueContractTests {
     @Test("enqueue, claim (counting the attempt), complete; nothing left to claim", arguments: Backend.allCases)
     func happyPath(_ backend: Backend) async throws {
         let q = try await backend.make().queue
@@ -298,7 +298,7 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
 
 /// PostgreSQL with its production clock (`.server`) and worker clocks skewed by an hour either way: lease expiry, the
 /// expired-lease test and retry times all follow the server's clock, never the caller's.
-@Suite struct ServerClockTests {
+@Suite(.onQueueExecutor) struct ServerClockTests {
     static let hour: TimeInterval = 3600
     static func ahead() -> Date { Date().addingTimeInterval(hour) }
     static func behind() -> Date { Date().addingTimeInterval(-hour) }
@@ -360,7 +360,7 @@ final class Mutexed<Value>: @unchecked Sendable {
     func with<R>(_ body: (inout Value) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
 }
 
-@Suite struct ActiveCountTests {
+@Suite(.onQueueExecutor) struct ActiveCountTests {
     @Test("active counts (queued, running, dead) match the full counts, whatever the number of final jobs", arguments: Backend.allCases)
     func activeCounts(_ backend: Backend) async throws {
         let q = try await backend.make().queue

@@ -5,7 +5,7 @@ import MediaStore
 import MediaTestSupport
 import Testing
 
-@Suite struct BlobStoreTests {
+@Suite(.onQueueExecutor) struct BlobStoreTests {
     @Test("put, get, size, overwrite and delete, leaving no temporary files", arguments: TestBackend.allCases)
     func roundTrip(_ backend: TestBackend) async throws {
         let storage = try backend.make("mw-store")
@@ -40,7 +40,7 @@ import Testing
     }
 }
 
-@Suite struct IntakeTests {
+@Suite(.onQueueExecutor) struct IntakeTests {
     func intake(_ backend: TestBackend) async throws -> AttachmentIntake {
         let storage = try backend.make("mw-intake")
         return AttachmentIntake(queue: try await storage.queue(), store: try await storage.store())
@@ -75,7 +75,7 @@ import Testing
     }
 }
 
-@Suite struct OutboxTests {
+@Suite(.onQueueExecutor) struct OutboxTests {
     func finishOne(_ queue: any JobQueue) async throws -> String {
         let id = JobID.make()
         _ = try await queue.enqueue(NewJob(from: .visitor, contentSHA256: "aa", size: 1), id: id, now: Date())
@@ -151,7 +151,7 @@ final class BrokenCommitQueue: JobQueue, @unchecked Sendable {
     func activeCounts() async throws -> [JobState: Int] { try await inner.activeCounts() }
 }
 
-@Suite struct BrokenCommitTests {
+@Suite(.onQueueExecutor) struct BrokenCommitTests {
     @Test("an enqueue that committed before the connection broke keeps its original; one that did not leaves none",
           arguments: TestBackend.allCases)
     func originalSurvivesAmbiguousCommit(_ backend: TestBackend) async throws {

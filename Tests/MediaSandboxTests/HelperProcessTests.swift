@@ -6,7 +6,7 @@ import Testing
 
 /// The helper processes of the built `mediaworker`: their sandbox holds, and a helper that crashes, hangs or
 /// runs out of memory costs exactly its own file.
-@Suite struct HelperProcessTests {
+@Suite(.offCooperativePool) struct HelperProcessTests {
     func pool(_ environment: [String: String] = [:], capacity: Int = 1) throws -> SandboxedPipeline {
         let pool = try SandboxedPipeline(environment: environment, capacity: capacity, executable: TestBinary.mediaworker.path)
         pool.start()

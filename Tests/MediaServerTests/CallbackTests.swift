@@ -35,7 +35,7 @@ final class CallbackReceiver: @unchecked Sendable {
     }
 }
 
-@Suite(.serialized) struct CallbackTests {
+@Suite(.serialized, .offCooperativePool) struct CallbackTests {
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

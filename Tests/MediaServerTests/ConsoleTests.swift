@@ -5,7 +5,7 @@ import MediaTestSupport
 import Testing
 
 /// The operations console's access rules against a real `mediaworker serve`, on both backends.
-@Suite(.serialized) struct ConsoleTests {
+@Suite(.serialized, .offCooperativePool) struct ConsoleTests {
     static let password = "correct horse battery staple"
     /// bcrypt at cost 10 (made once; a test does not need the production cost).
     static let users: String = {

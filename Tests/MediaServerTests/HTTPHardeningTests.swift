@@ -6,7 +6,7 @@ import MediaTestSupport
 import Testing
 
 /// Slow and oversized clients, weak secrets, the metrics token: against a real `mediaworker serve`.
-@Suite struct HTTPHardeningTests {
+@Suite(.offCooperativePool) struct HTTPHardeningTests {
     /// A raw loopback TCP connection (the client a slowloris attacker writes by hand).
     final class RawConnection: @unchecked Sendable {
         let fd: Int32

@@ -8,7 +8,7 @@ import MediaServer
 import MediaTestSupport
 import Testing
 
-@Suite(.serialized) struct HTTPServiceTests {
+@Suite(.serialized, .offCooperativePool) struct HTTPServiceTests {
     @Test("MEDIAWORKER_MAX_BYTES has one rule: the upload cap reads it as the pipeline does")
     func maxBytesOneRule() throws {
         #expect(try ServerSettings(environment: [:]).maxBytes == 5_242_880)
@@ -133,10 +133,11 @@ import Testing
         let digest = String(repeating: "Ab", count: 32)
         let parsed = try UploadParameters.parse(
             query: "from=operator&declaredType=image/jpeg&fileName=a%20b+c.pdf&idempotencyKey=wamid.X:0&conversationId=c-1&businessNumber=%2B34600000000&channel=whatsapp&sha256=\(digest)&from=visitor&unknown=1").get()
-        #expect(parsed == UploadParameters(from: .operator, channel: .whatsapp, declaredType: "image/jpeg", fileName: "a b+c.pdf",
-                                           idempotencyKey: "wamid.X:0", conversationId: "c-1", businessNumber: "+34600000000",
-                                           sha256: digest.lowercased()))
-        #expect(try await UploadParameters.parse(query: "from=visitor").get() == UploadParameters(from: .visitor))
+        #expect(parsed == UploadParameters(
+            metadata: AttachmentMetadata(from: .operator, channel: .whatsapp, declaredType: "image/jpeg", fileName: "a b+c.pdf",
+                                         idempotencyKey: "wamid.X:0", conversationId: "c-1", businessNumber: "+34600000000"),
+            sha256: digest.lowercased()))
+        #expect(try UploadParameters.parse(query: "from=visitor").get() == UploadParameters(from: .visitor))
         let refusals: [(String, String)] = [
             ("", "from"), ("from=robot", "from"), ("From=visitor", "from"), ("fr%6Fm=visitor", "from"),
             ("from=visitor&channel=telegram", "channel"), ("from=visitor&channel=", "channel"),

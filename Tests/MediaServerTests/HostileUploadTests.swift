@@ -7,7 +7,7 @@ import Testing
 
 /// Decoder attacks uploaded to a real `mediaworker serve` beside ordinary files: each ends in its own final state
 /// within its deadline, the others finish normally, and the service answers throughout.
-@Suite(.serialized) struct HostileUploadTests {
+@Suite(.serialized, .offCooperativePool) struct HostileUploadTests {
     @Test("hostile files next to good ones: right final states, /healthz always answers, nothing stuck", arguments: TestBackend.allCases)
     func hostileBesideGood(_ backend: TestBackend) async throws {
         // Helpers get 256 MiB here, so the 49 MP interlaced PNG is a decompression bomb for them.

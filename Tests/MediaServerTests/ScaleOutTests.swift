@@ -11,7 +11,7 @@ import Testing
 /// uploads, 4 `mediaworker work` processes do the jobs; workers are SIGKILLed at random and PostgreSQL
 /// itself is restarted once mid-run. Every job must end in exactly one final state with its artifacts,
 /// and every process must get its connections back by itself.
-@Suite(.serialized) struct ScaleOutTests {
+@Suite(.serialized, .onQueueExecutor) struct ScaleOutTests {
     static let jobs = 2_000
     /// Small fixtures of every kind (the same mix as the worker crash test), so 2,000 jobs take seconds each.
     static let mix = FixtureManifest.inProcess.filter { f in
@@ -301,7 +301,7 @@ import Testing
 
 /// PostgreSQL stopped for 60 s under load (a server of the test's own), with uploads arriving through an API server
 /// meanwhile. A suite of its own, so its minute of waiting overlaps the other suites (it waits with `Task.sleep`).
-@Suite struct PostgresOutageTests {
+@Suite(.onQueueExecutor) struct PostgresOutageTests {
     static let outage: TimeInterval = 60
 
     @Test("PostgreSQL stopped for 60 s under load, uploads arriving meanwhile: the worker waits it out; every job final as expected, none dead, none lost, no attempt used")

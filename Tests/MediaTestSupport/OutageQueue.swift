@@ -13,6 +13,8 @@ public final class OutageQueue: JobQueue, @unchecked Sendable {
 
     public init(_ inner: any JobQueue) { self.inner = inner }
 
+    public var executor: ThreadTaskExecutor { inner.executor }
+
     /// Makes every call fail for the next `seconds`.
     public func goDown(for seconds: TimeInterval) { lock.withLock { downUntil = Date().addingTimeInterval(seconds) } }
 

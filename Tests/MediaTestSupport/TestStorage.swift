@@ -56,10 +56,13 @@ public struct TestStorage: Sendable {
     public let environment: [String: String]
 
     /// Another connection to this storage's queue.
-    public func queue(recordsEvents: Bool = false) async throws -> any JobQueue & EventOutbox {
+    /// `executor`: SQLite's calls block their thread while the file is locked; a test that locks it for a minute gives
+    /// its queue threads of its own, so the other suites' queues (on `queueWork`) are not held up meanwhile.
+    public func queue(recordsEvents: Bool = false, executor: ThreadTaskExecutor = .queueWork) async throws -> any JobQueue & EventOutbox {
         switch backend {
         case .sqlite:
-            return try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path, recordsEvents: recordsEvents)
+            return try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path, recordsEvents: recordsEvents,
+                                      executor: executor)
         case .postgres:
             return try await PostgresJobQueue(database: try database(), recordsEvents: recordsEvents)
         }
@@ -101,4 +104,44 @@ public func concurrently(_ iterations: Int, _ body: @escaping @Sendable (Int) as
     await withTaskGroup(of: Void.self) { group in
         for i in 0..<iterations { group.addTask { await body(i) } }
     }
+}
+
+/// Runs a suite's tests on the queue executor (`ThreadTaskExecutor.queueWork`), where the worker and the database
+/// drivers run in the service. The cooperative pool has one thread per core, and suites that decode files or wait
+/// for child processes block those threads for seconds at a time while every suite runs at once; a queue test whose
+/// lease times are real seconds must not wait that long between two statements.
+public struct QueueExecutorTrait: SuiteTrait, TestTrait, TestScoping {
+    public var isRecursive: Bool { true }
+
+    public func provideScope(for test: Test, testCase: Test.Case?,
+                             performing function: @Sendable () async throws -> Void) async throws {
+        try await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) { try await function() }
+    }
+}
+
+extension Trait where Self == QueueExecutorTrait {
+    /// See `QueueExecutorTrait`.
+    public static var onQueueExecutor: Self { QueueExecutorTrait() }
+}
+
+/// Runs a suite's tests on threads of their own (`blockingTests`): suites that decode files in-process, wait for
+/// child processes or exchange HTTP synchronously block their thread for seconds, which on the cooperative pool (one
+/// thread per core) would stall every other suite's `await`s meanwhile.
+public struct BlockingTestsTrait: SuiteTrait, TestTrait, TestScoping {
+    public var isRecursive: Bool { true }
+
+    /// The threads blocking tests run on (the cooperative pool stays free for the rest): one per core, as many as
+    /// the cooperative pool had, so no more of these CPU-heavy tests run at once than before (their time limits and
+    /// the timing tests beside them assume it).
+    static let executor = ThreadTaskExecutor(name: "tests.blocking", threads: ProcessInfo.processInfo.activeProcessorCount)
+
+    public func provideScope(for test: Test, testCase: Test.Case?,
+                             performing function: @Sendable () async throws -> Void) async throws {
+        try await withTaskExecutorPreference(Self.executor) { try await function() }
+    }
+}
+
+extension Trait where Self == BlockingTestsTrait {
+    /// See `BlockingTestsTrait`.
+    public static var offCooperativePool: Self { BlockingTestsTrait() }
 }

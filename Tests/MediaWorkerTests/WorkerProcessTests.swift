@@ -6,7 +6,7 @@ import MediaTestSupport
 import Testing
 
 /// Real `mediaworker work` processes on one queue (SQLite file or PostgreSQL): killed without warning, run side by side.
-@Suite(.serialized) struct WorkerProcessTests {
+@Suite(.serialized, .offCooperativePool) struct WorkerProcessTests {
     /// Small fixtures of every kind, so hundreds of jobs run in seconds.
     static let mix = FixtureManifest.inProcess.filter { f in
         (f.expect.playback?.durationMs ?? 0) <= 5_000 && f.derive == nil && f.id != "jpeg-camera-5mib"

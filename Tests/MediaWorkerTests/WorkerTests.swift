@@ -83,9 +83,9 @@ struct Harness {
     let files: any BlobStore
     let intake: AttachmentIntake
 
-    init(_ backend: TestBackend) async throws {
+    init(_ backend: TestBackend, executor: ThreadTaskExecutor = .queueWork) async throws {
         storage = try backend.make("mw-worker")
-        queue = try await storage.queue()
+        queue = try await storage.queue(executor: executor)
         files = try await storage.store()
         intake = AttachmentIntake(queue: queue, store: files)
     }
@@ -132,7 +132,7 @@ struct Harness {
     }
 }
 
-@Suite(.serialized) struct WorkerTests {
+@Suite(.serialized, .onQueueExecutor) struct WorkerTests {
     @Test("every fixture through the queue ends in its expected final state, artifacts stored", arguments: TestBackend.allCases)
     func fixturesThroughQueue(_ backend: TestBackend) async throws {
         let h = try await Harness(backend)
@@ -368,7 +368,8 @@ final class RetriedUploads: @unchecked Sendable {
 
     @Test("SQLite locked by another process for 60 s under load, uploads arriving meanwhile: every job final, none dead, none lost, no attempt used")
     func databaseLocked() async throws {
-        let h = try await Harness(.sqlite)
+        // Threads of its own: for a minute every call to this SQLite file blocks the thread it runs on.
+        let h = try await Harness(.sqlite, executor: ThreadTaskExecutor(name: "sqlite-outage", threads: 16))
         defer { h.storage.remove() }
         let begin = Date()
         let before = try await h.submit(Self.fixtures, times: 4, key: "before")
