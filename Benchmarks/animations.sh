@@ -34,12 +34,8 @@ SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
 # shellcheck source=Benchmarks/lib.sh
 source Benchmarks/lib.sh
-ROOT=$PWD
-OUT=$ROOT/bench-out/animations
+bench_out animations
 REPEAT=${BENCH_REPEAT:-3}
-mkdir -p "$OUT"
-LOG=$OUT/bench.log
-: >"$LOG"
 
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)

@@ -15,13 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=Benchmarks/lib.sh
 source Benchmarks/lib.sh
-ROOT=$PWD
-OUT=$ROOT/bench-out/console
+bench_out console
 JOBS=${BENCH_CONSOLE_JOBS:-1000000}
 REPEAT=${BENCH_CONSOLE_REPEAT:-200}
-mkdir -p "$OUT"
-LOG=$OUT/bench.log
-: >"$LOG"
 
 build_release mediaworker-bench
 

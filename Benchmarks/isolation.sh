@@ -14,13 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=Benchmarks/lib.sh
 source Benchmarks/lib.sh
-ROOT=$PWD
-OUT=$ROOT/bench-out/isolation
+bench_out isolation
 REPEAT=${BENCH_REPEAT:-5}
 KILLS=${BENCH_KILLS:-20}
-mkdir -p "$OUT"
-LOG=$OUT/bench.log
-: >"$LOG"
 
 missing=()
 add_missing_debs libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev libseccomp-dev

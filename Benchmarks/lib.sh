@@ -61,3 +61,12 @@ start_serve() {
   URL=$(sed -n 's/^listening on //p' "$OUT/serve.out")
   [ -n "$URL" ] || { echo "FAILED: serve did not start (see $LOG)" >&2; exit 1; }
 }
+
+# bench_out NAME: ROOT (the repository), OUT (bench-out/NAME, created) and LOG (OUT/bench.log, emptied).
+bench_out() {
+  ROOT=$PWD
+  OUT=$ROOT/bench-out/$1
+  mkdir -p "$OUT"
+  LOG=$OUT/bench.log
+  : >"$LOG"
+}

@@ -26,17 +26,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=Benchmarks/lib.sh
 source Benchmarks/lib.sh
-ROOT=$PWD
-OUT=$ROOT/bench-out/pg
+bench_out pg
 REPEAT=${BENCH_REPEAT:-3}
 JOBS=${BENCH_JOBS:-20000}
 BATCH=${BENCH_BATCH:-200}
 PGQUEUER_VERSION=${PGQUEUER_VERSION:-1.6.0}
 ASYNCPG_VERSION=${ASYNCPG_VERSION:-0.32.0}
 VENV=$ROOT/.build-tools/bench-venv
-mkdir -p "$OUT"
-LOG=$OUT/bench.log
-: >"$LOG"
 
 # ------------------------------------------------------------------------------------------- tools
 missing=()

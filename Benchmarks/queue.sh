@@ -26,8 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=Benchmarks/lib.sh
 source Benchmarks/lib.sh
-ROOT=$PWD
-OUT=$ROOT/bench-out/queue
+bench_out queue
 REPEAT=${BENCH_REPEAT:-3}
 JOBS=${BENCH_JOBS:-5000}
 BATCH=${BENCH_BATCH:-50}
@@ -35,9 +34,6 @@ CORPUS_REPEAT=${BENCH_CORPUS_REPEAT:-7}
 CORES=$(nproc)
 HUEY_VERSION=${HUEY_VERSION:-3.5.4}
 VENV=$ROOT/.build-tools/bench-venv
-mkdir -p "$OUT"
-LOG=$OUT/bench.log
-: >"$LOG"
 
 # ------------------------------------------------------------------------------------------- tools
 missing=()

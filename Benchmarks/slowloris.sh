@@ -14,11 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=Benchmarks/lib.sh
 source Benchmarks/lib.sh
-ROOT=$PWD
-OUT=$ROOT/bench-out/slowloris
-mkdir -p "$OUT"
-LOG=$OUT/bench.log
-: >"$LOG"
+bench_out slowloris
 missing=()
 add_missing_debs libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev libseccomp-dev
 install_missing "${missing[@]}"

@@ -36,14 +36,10 @@ SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/.."
 # shellcheck source=Benchmarks/lib.sh
 source Benchmarks/lib.sh
-ROOT=$PWD
-OUT=$ROOT/bench-out/voice
+bench_out voice
 REPEAT=${BENCH_REPEAT:-5}
 THREADS=${BENCH_THREADS:-$(nproc)}
 PY=/usr/bin/python3
-mkdir -p "$OUT"
-LOG=$OUT/bench.log
-: >"$LOG"
 
 # ------------------------------------------------------------------------------------------- tools
 missing=()

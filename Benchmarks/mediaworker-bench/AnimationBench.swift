@@ -36,11 +36,9 @@ enum AnimationBench {
         @Argument(help: "The folder of files (every regular file under it, recursively, sorted).")
         var path: String
 
-        @Option(help: "OS threads processing files at once (default: the cores).", transform: positive)
-        var threads = ProcessInfo.processInfo.activeProcessorCount
-
-        @Option(name: .customLong("repeat"), help: "Runs; the best one is reported (default: 3).", transform: positive)
-        var repeats = 3
+        @OptionGroup var common: FileBenchOptions
+        var threads: Int { common.threads }
+        var repeats: Int { common.repeats }
 
         @Option(help: ArgumentHelp("Also write each MP4 or thumbnail to OUTDIR (timed, like ffmpeg).", valueName: "outdir"))
         var out: String?

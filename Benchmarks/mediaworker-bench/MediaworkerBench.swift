@@ -31,6 +31,15 @@ struct MediaworkerBench: AsyncParsableCommand {
     )
 }
 
+/// The options the file benchmarks (thumbnails, voice notes, animations) share.
+struct FileBenchOptions: ParsableArguments {
+    @Option(help: "OS threads processing files at once (default: the cores).", transform: positive)
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("repeat"), help: "Runs; the best one is reported (default: 3).", transform: positive)
+    var repeats = 3
+}
+
 /// An error of a benchmark (a missing file, an unexpected outcome); printed as its description.
 struct Usage: Error, CustomStringConvertible {
     var description: String

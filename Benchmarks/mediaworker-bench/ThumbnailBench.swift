@@ -32,11 +32,9 @@ enum ThumbnailBench {
         @Argument(help: "The folder of images (every regular file under it, recursively, sorted).")
         var directory: String
 
-        @Option(help: "OS threads processing files at once (default: the cores).", transform: positive)
-        var threads = ProcessInfo.processInfo.activeProcessorCount
-
-        @Option(name: .customLong("repeat"), help: "Runs; the best one is reported (default: 3).", transform: positive)
-        var repeats = 3
+        @OptionGroup var common: FileBenchOptions
+        var threads: Int { common.threads }
+        var repeats: Int { common.repeats }
 
         @Option(help: ArgumentHelp("Also write each thumbnail to OUTDIR/<input name>.webp (timed, like the peers).",
                                    valueName: "outdir"))

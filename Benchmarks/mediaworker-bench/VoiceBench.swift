@@ -38,11 +38,9 @@ enum VoiceBench {
         @Argument(help: "A folder of voice notes (every regular file under it, recursively) or one file.")
         var path: String
 
-        @Option(help: "OS threads converting notes at once (default: the cores).", transform: positive)
-        var threads = ProcessInfo.processInfo.activeProcessorCount
-
-        @Option(name: .customLong("repeat"), help: "Runs; the best one is reported (default: 3).", transform: positive)
-        var repeats = 3
+        @OptionGroup var common: FileBenchOptions
+        var threads: Int { common.threads }
+        var repeats: Int { common.repeats }
 
         @Option(help: ArgumentHelp("Also write each MP3 to OUTDIR/<input name>.mp3 (timed, like ffmpeg).", valueName: "outdir"))
         var out: String?
