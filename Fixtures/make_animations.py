@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fixture_common import HERE, out, run, wallpaper_root  # shared with the other generator
 MAX_THUMB = 480
 STICKER_STATIC_MAX = 100 * 1024
 STICKER_ANIMATED_MAX = 500 * 1024
@@ -44,16 +44,6 @@ deliveries = {}       # existing id -> delivery expectation to add
 
 
 # --------------------------------------------------------------------------- helpers
-
-def run(*cmd, **kw):
-    return subprocess.run([str(c) for c in cmd], check=True, **kw)
-
-
-def out(rel):
-    p = os.path.join(HERE, rel)
-    os.makedirs(os.path.dirname(p), exist_ok=True)
-    return p
-
 
 FF = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y", "-filter_threads", "1"]
 # after the inputs: one thread, no metadata, no version strings in the container or the streams' headers
@@ -166,20 +156,6 @@ def make_gif(frame_pattern, framerate, rel, loop):
 
 
 # --------------------------------------------------------------------------- sources
-
-def wallpaper_root():
-    root = os.environ.get("MW_WALLPAPER_ROOT", "/tmp/wall")
-    probe = "usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
-    if os.path.exists(os.path.join(root, probe)):
-        return root
-    tmp = tempfile.mkdtemp(prefix="mw-wall-")
-    atexit.register(shutil.rmtree, tmp, True)
-    print("source photos missing; fetching mate-backgrounds into", tmp)
-    run("apt-get", "download", "mate-backgrounds", cwd=tmp)
-    deb = [f for f in os.listdir(tmp) if f.endswith(".deb")][0]
-    run("dpkg", "-x", os.path.join(tmp, deb), os.path.join(tmp, "root"))
-    return os.path.join(tmp, "root")
-
 
 NATURE = os.path.join(wallpaper_root(), "usr/share/backgrounds/mate/nature")
 TMP = tempfile.mkdtemp(prefix="mw-anim-")

@@ -32,7 +32,7 @@ import zlib
 
 from PIL import Image, ImageDraw, ImageFont
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fixture_common import HERE, out, run, wallpaper_root  # shared with the other generator
 FIVE_MIB = 5 * 1024 * 1024
 MAX_THUMB = 480
 
@@ -40,16 +40,6 @@ fixtures = []   # manifest entries, in order
 
 
 # --------------------------------------------------------------------------- helpers
-
-def run(*cmd, **kw):
-    subprocess.run([str(c) for c in cmd], check=True, **kw)
-
-
-def out(rel):
-    p = os.path.join(HERE, rel)
-    os.makedirs(os.path.dirname(p), exist_ok=True)
-    return p
-
 
 def write_bytes(rel, data):
     with open(out(rel), "wb") as f:
@@ -140,20 +130,6 @@ def crop_to(img, w, h):
 
 
 # --------------------------------------------------------------------------- sources
-
-def wallpaper_root():
-    root = os.environ.get("MW_WALLPAPER_ROOT", "/tmp/wall")
-    probe = "usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
-    if os.path.exists(os.path.join(root, probe)):
-        return root
-    tmp = tempfile.mkdtemp(prefix="mw-wall-")
-    atexit.register(shutil.rmtree, tmp, True)
-    print("source photos missing; fetching mate-backgrounds into", tmp)
-    run("apt-get", "download", "mate-backgrounds", cwd=tmp)
-    deb = [f for f in os.listdir(tmp) if f.endswith(".deb")][0]
-    run("dpkg", "-x", os.path.join(tmp, deb), os.path.join(tmp, "root"))
-    return os.path.join(tmp, "root")
-
 
 ROOT = wallpaper_root()
 NATURE = os.path.join(ROOT, "usr/share/backgrounds/mate/nature")
