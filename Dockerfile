@@ -26,7 +26,11 @@ COPY scripts/debian/runtime.txt /tmp/runtime.txt
 RUN apt-get update \
  && grep -v '^#' /tmp/runtime.txt | xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime.txt \
- && useradd --system --create-home --home-dir /var/lib/mediaworker --shell /usr/sbin/nologin mediaworker
+ && useradd --system --create-home --home-dir /var/lib/mediaworker --shell /usr/sbin/nologin mediaworker \
+ && useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mediaworker-helper
+# mediaworker-helper: the account helpers run as if the container is started as root (MEDIAWORKER_HELPER_USER).
+# Helpers run in bubblewrap's user namespaces: the container needs them (Podman's default; with Docker's default
+# seccomp profile they are refused, and /readyz lists the namespaces as not offered, see docs/operations.md).
 # The binary and its resource bundles (the OpenAPI document) side by side.
 COPY --from=build /out/ /usr/local/bin/
 USER mediaworker

@@ -25,6 +25,11 @@ deps: check-swift
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# Helpers run as this account when the service runs as root (MEDIAWORKER_HELPER_USER, docs/operations.md).
+	@if [ "$$(id -u)" = 0 ] && ! id mediaworker-helper >/dev/null 2>&1; then \
+	  echo "creating the system user mediaworker-helper (helpers of a service started as root run as it)"; \
+	  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mediaworker-helper; \
+	fi
 
 check-swift:
 	@command -v $(SWIFT) >/dev/null || { echo "Swift 6 is needed on PATH (or at /opt/swift): https://www.swift.org/install/linux/"; exit 1; }

@@ -46,8 +46,11 @@ let package = Package(
         // Animations (GIF ⇄ MP4): FFmpeg's demuxers and decoders, libx264 through libavcodec, libswscale.
         .systemLibrary(name: "CAV", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev"])]),
-        // The helper processes' seccomp filter (libseccomp) and resource limits.
+        // libseccomp, for the helper sandbox's C target only.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        // The helper processes' confinement in C: the seccomp allow-list, Landlock (entered before main), resource
+        // limits and the process calls Swift's Glibc module does not show.
+        .target(name: "CHelperSandbox", dependencies: ["CSeccomp"]),
         // Ordered JSON writing shared by the pipeline, the queue and the CLI.
         .target(name: "MediaJSON"),
         // The domain every layer shares: sender, channel, media types, artifact roles and stored artifacts, the
@@ -88,7 +91,7 @@ let package = Package(
         // The pipeline in sandboxed, resource-limited helper processes: the pool the worker and the CLI use.
         .target(
             name: "MediaSandbox",
-            dependencies: ["MediaPipeline", "CSeccomp",
+            dependencies: ["MediaPipeline", "CHelperSandbox",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),
@@ -162,7 +165,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaSandboxTests",
-            dependencies: ["MediaSandbox", "MediaPipeline", "MediaTestSupport"],
+            dependencies: ["MediaSandbox", "MediaPipeline", "MediaTestSupport", "CHelperSandbox"],
             path: "Tests/MediaSandboxTests"
         ),
         .testTarget(

@@ -13,7 +13,7 @@
 // to the replacement reporting ready (spawn + exec + libvips/libmagic start + sandbox), median and max.
 //
 //   RESULT mode=isolation jobs=… workers=… inprocess_seconds=… isolated_seconds=… overhead_percent=…
-//          overhead_percent_median_paired=… replacement_ms_median=… replacement_ms_max=… helper_peak_rss_mb=…
+//          overhead_percent_median_paired=… start_ms_median=… replacement_ms_median=… replacement_ms_max=… helper_peak_rss_mb=…
 
 import ArgumentParser
 import Foundation
@@ -107,7 +107,9 @@ enum IsolationBench {
             var timings = MediaPipeline.PhaseTimings()
             _ = try crashPool.process(note, facts: AttachmentFacts(from: .visitor), timings: &timings)
         }
-        let replacements = crashPool.statistics.replacementTimes.map { Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000 }.sorted()
+        func ms(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000 }
+        let replacements = crashPool.statistics.replacementTimes.map(ms).sorted()
+        let starts = (crashPool.statistics.startTimes + isolated.statistics.startTimes).map(ms).sorted()
         crashPool.shutdown()
 
         let n = Double(inputs.count)
@@ -117,12 +119,16 @@ enum IsolationBench {
         if !options.quiet {
             print("best: in-process \(fmt(bestIn)) s = \(fmt(n / bestIn, 1)) jobs/s; helpers \(fmt(bestIsolated)) s = \(fmt(n / bestIsolated, 1)) jobs/s; "
                   + "overhead \(fmt(100 * overhead, 1)) % (median of the rounds' own \(fmt(100 * median, 1)) %)")
+            print("helper start → ready (setpriv, bubblewrap, exec, libvips/libmagic start, lock-down): median "
+                  + "\(fmt(QueueBench.percentile(starts, 50), 1)) ms, max \(fmt(starts.last ?? .nan, 1)) ms over \(starts.count) starts; "
+                  + "layers: \(crashPool.launcher.active.joined(separator: " "))")
             print("helper crash → replacement ready: median \(fmt(replacementMedian, 1)) ms, max \(fmt(replacementMax, 1)) ms over \(replacements.count) kills")
             print("helper peak RSS over the corpus: \(fmt(Double(helperPeak) / 1_048_576, 1)) MB")
         }
         print("RESULT mode=isolation jobs=\(inputs.count) workers=\(options.workers) repeat=\(options.repeats) "
               + "inprocess_seconds=\(fmt(bestIn, 4)) isolated_seconds=\(fmt(bestIsolated, 4)) overhead_percent=\(fmt(100 * overhead, 2)) "
               + "overhead_percent_median_paired=\(fmt(100 * median, 2)) replacements=\(replacements.count) "
+              + "start_ms_median=\(fmt(QueueBench.percentile(starts, 50), 1)) "
               + "replacement_ms_median=\(fmt(replacementMedian, 1)) replacement_ms_max=\(fmt(replacementMax, 1)) "
               + "helper_peak_rss_mb=\(fmt(Double(helperPeak) / 1_048_576, 1))")
         return 0

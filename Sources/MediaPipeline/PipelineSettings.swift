@@ -67,6 +67,35 @@ public struct PipelineSettings: Sendable, Equatable {
 
     public init() {}
 
+    /// Every variable `init(environment:)` reads: exactly what a helper process is given of the service's
+    /// environment, with `HelperSettings.environmentKeys` (a test checks this list against the reader).
+    public static let environmentKeys: Set<String> = [
+        "MEDIAWORKER_MAX_BYTES",
+        "MEDIAWORKER_ANIMATION_MAX_SECONDS",
+        "MEDIAWORKER_DELIVERY_JPEG_QUALITY",
+        "MEDIAWORKER_H264_CRF",
+        "MEDIAWORKER_H264_PRESET",
+        "MEDIAWORKER_MAX_DURATION",
+        "MEDIAWORKER_MAX_FRAMES",
+        "MEDIAWORKER_MAX_PIXELS",
+        "MEDIAWORKER_MP3_QUALITY",
+        "MEDIAWORKER_STICKERS",
+        "MEDIAWORKER_THUMBNAIL_FORMAT",
+        "MEDIAWORKER_THUMBNAIL_QUALITY",
+        "MEDIAWORKER_THUMBNAIL_SIZE",
+        "MEDIAWORKER_TIME_LIMIT",
+        "MEDIAWORKER_VIDEO_MAX_SIDE",
+        "MEDIAWORKER_VIDEO_THREADS",
+        "MEDIAWORKER_VISITOR_VIDEO",
+        "MEDIAWORKER_VOICE_MAX_GAIN_DB",
+        "MEDIAWORKER_VOICE_NORMALIZE",
+        "MEDIAWORKER_VOICE_SAMPLE_RATE",
+        "MEDIAWORKER_VOICE_TARGET_DBFS",
+        "MEDIAWORKER_VOICE_VBR_QUALITY",
+        "MEDIAWORKER_WAVEFORM_POINTS",
+        "MEDIAWORKER_WEBP_EFFORT",
+    ]
+
     /// Reads `MEDIAWORKER_*` variables over the defaults; throws on a malformed value.
     public init(environment: [String: String]) throws {
         self.init()

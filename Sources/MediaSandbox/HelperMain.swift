@@ -1,4 +1,4 @@
-import CSeccomp
+import CHelperSandbox
 import Glibc
 import MediaPipeline
 

@@ -1,5 +1,5 @@
 import Foundation
-import CSeccomp
+import CHelperSandbox
 import Glibc
 import MediaPipeline
 
@@ -7,8 +7,12 @@ import MediaPipeline
 /// mask, only its two pipes and a standard-error pipe), given one job at a time, killed when it overruns.
 /// Used by one thread at a time (the pool hands it out).
 final class HelperProcess {
+    /// The process the parent started and waits for (bubblewrap's, when the helper runs in namespaces).
     let pid: pid_t
+    /// The helper itself (its pid in this process's namespace), for signals and memory figures.
+    let decoderPid: pid_t
     let protections: Protections
+    private let launcher: HelperLauncher
     /// Files this helper has processed.
     private(set) var jobs = 0
     /// Resident memory after its last file, as the helper measured it.
@@ -27,8 +31,10 @@ final class HelperProcess {
         case timedOut(transforming: (String, AttachmentKind)?)
     }
 
-    private init(pid: pid_t, toHelper: Int32, reader: FrameReader, protections: Protections) {
+    private init(pid: pid_t, toHelper: Int32, reader: FrameReader, protections: Protections, launcher: HelperLauncher) {
         self.pid = pid
+        self.launcher = launcher
+        decoderPid = launcher.throughBubblewrap ? Self.innermostChild(of: pid) : pid
         self.toHelper = toHelper
         self.reader = reader
         self.protections = protections
@@ -41,10 +47,10 @@ final class HelperProcess {
         if !reaped { Self.killGroup(pid); _ = Self.reap(pid, wait: true) }
     }
 
-    /// Starts `executable helper --parent PID` and waits (up to `timeout`) for its `ready` report.
-    /// `maxAnswer`: the largest frame the parent accepts from this helper (a compromised helper must not make
-    /// the parent allocate at will).
-    static func spawn(executable: String, environment: [String: String], timeout: Duration,
+    /// Starts `executable helper --parent PID` through `launcher` and waits (up to `timeout`) for its `ready`
+    /// report. `maxAnswer`: the largest frame the parent accepts from this helper (a compromised helper must not
+    /// make the parent allocate at will).
+    static func spawn(executable: String, environment: [String: String], launcher: HelperLauncher, timeout: Duration,
                       maxAnswer: Int) throws(HelperStartError) -> HelperProcess {
         var jobPipe: [Int32] = [-1, -1], answerPipe: [Int32] = [-1, -1], errorPipe: [Int32] = [-1, -1]
         guard mw_pipe2(&jobPipe, O_CLOEXEC) == 0 else { throw .spawn("pipe: \(String(cString: strerror(errno)))") }
@@ -95,7 +101,9 @@ final class HelperProcess {
         var env = environment
         env["SWIFT_BACKTRACE"] = "enable=no"  // a crash ends at once (the backtracer would need exec anyway)
         env["MALLOC_ARENA_MAX"] = env["MALLOC_ARENA_MAX"] ?? "2"
-        let arguments = [executable, "helper", "--parent", "\(getpid())"]
+        // Inside bubblewrap's PID namespace the helper's parent is bubblewrap's PID 1, which dies with it.
+        let program = launcher.throughBubblewrap ? HelperLauncher.sandboxedPath(executable) : executable
+        let arguments = launcher.prefix + [program, "helper", "--parent", launcher.throughBubblewrap ? "1" : "\(getpid())"]
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -106,13 +114,13 @@ final class HelperProcess {
         // that created the helper ends, and callers may be pool threads that come and go.
         let (rc, pid) = SpawnThread.shared.run { () -> (Int32, pid_t) in
             var pid: pid_t = 0
-            let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            let rc = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
             return (rc, pid)
         }
         close(jobPipe[0]); close(answerPipe[1]); close(errorPipe[1])
         guard rc == 0 else {
             close(jobPipe[1]); close(answerPipe[0]); close(errorPipe[0])
-            throw .spawn("posix_spawn \(executable): \(String(cString: strerror(rc)))")
+            throw .spawn("posix_spawn \(arguments[0]): \(String(cString: strerror(rc)))")
         }
         var reader = FrameReader(fd: answerPipe[0], side: errorPipe[0], maxFrame: maxAnswer)
         let deadline = ContinuousClock.now + timeout
@@ -120,8 +128,12 @@ final class HelperProcess {
         switch reader.next(deadline: deadline) {
         case .frame(let body):
             switch try? HelperMessage.decode(body) {
-            case .ready(let protections):
-                return HelperProcess(pid: pid, toHelper: jobPipe[1], reader: reader, protections: protections)
+            case .ready(let reported):
+                let protections = Protections(active: launcher.active + reported.active,
+                                              missing: launcher.missing + reported.missing,
+                                              unavailable: launcher.unavailable + reported.unavailable)
+                return HelperProcess(pid: pid, toHelper: jobPipe[1], reader: reader, protections: protections,
+                                     launcher: launcher)
             case .failure(let message): failure = message
             default: failure = "the helper sent something other than its ready report"
             }
@@ -130,7 +142,7 @@ final class HelperProcess {
         case .failed(let why): failure = why
         }
         killGroup(pid)
-        let status = reap(pid, wait: true) ?? 0
+        let status = launcher.helperStatus(reap(pid, wait: true) ?? 0)
         reader.drainSide()
         close(jobPipe[1]); close(answerPipe[0]); close(errorPipe[0])
         let said = String(decoding: reader.sideTail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -225,7 +237,7 @@ final class HelperProcess {
         }
         reaped = true
         reader.drainSide()
-        return .died(status: status ?? 0, transforming: transforming,
+        return .died(status: launcher.helperStatus(status ?? 0), transforming: transforming,
                      stderr: String(decoding: reader.sideTail, as: UTF8.self))
     }
 
@@ -241,14 +253,26 @@ final class HelperProcess {
         reaped = true
     }
 
-    /// Sends a signal (tests and the crash benchmark kill helpers from outside).
-    func signal(_ sig: Int32) { kill(pid, sig) }
+    /// Sends a signal to the helper itself (tests and the crash benchmark kill helpers from outside).
+    func signal(_ sig: Int32) { kill(decoderPid, sig) }
 
     /// The helper's peak resident memory so far (VmHWM), bytes.
     var peakResidentBytes: Int64 {
-        guard let status = readSmallFile("/proc/\(pid)/status"),
+        guard let status = readSmallFile("/proc/\(decoderPid)/status"),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
         return (Int64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+
+    /// The last process down the first-child chain from `pid` (bubblewrap → its PID 1 → the helper); `pid`
+    /// itself when /proc does not list children.
+    static func innermostChild(of pid: pid_t) -> pid_t {
+        var current = pid
+        for _ in 0..<4 {
+            guard let text = readSmallFile("/proc/\(current)/task/\(current)/children"),
+                  let first = text.split(separator: " ").first, let child = pid_t(first.trimmingCharacters(in: .whitespacesAndNewlines)) else { break }
+            current = child
+        }
+        return current
     }
 
     /// waitpid: blocking, or polling for at most `within`; nil while it still runs.

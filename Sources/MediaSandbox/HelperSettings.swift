@@ -24,8 +24,17 @@ public struct HelperSettings: Sendable, Equatable {
     public var vipsThreads: Int = 1
     /// `MEDIAWORKER_SANDBOX`: `required` (default) or `best-effort`.
     public var mode: Mode = .required
+    /// The account helpers run as when the service runs as root (`MEDIAWORKER_HELPER_USER`).
+    public var user: String = "mediaworker-helper"
 
     public init() {}
+
+    /// Every variable `init(environment:)` reads (passed on to helpers, which read them too).
+    public static let environmentKeys: Set<String> = [
+        "MEDIAWORKER_HELPER_MEMORY_MB", "MEDIAWORKER_HELPER_MAX_JOBS", "MEDIAWORKER_HELPER_RECYCLE_MB",
+        "MEDIAWORKER_HELPER_START_TIMEOUT", "MEDIAWORKER_HELPER_VIPS_THREADS", "MEDIAWORKER_SANDBOX",
+        "MEDIAWORKER_HELPER_USER",
+    ]
 
     public init(environment: [String: String]) throws {
         self.init()
@@ -36,5 +45,9 @@ public struct HelperSettings: Sendable, Equatable {
         if let v = try env.int("MEDIAWORKER_HELPER_START_TIMEOUT", 1...600) { startTimeout = Double(v) }
         if let v = try env.int("MEDIAWORKER_HELPER_VIPS_THREADS", 1...64) { vipsThreads = v }
         if let v = try env.choice("MEDIAWORKER_SANDBOX", Mode.self) { mode = v }
+        if let v = try env.parsed("MEDIAWORKER_HELPER_USER", expected: "a user name", { name -> String? in
+            !name.isEmpty && name.count <= 32 && name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
+                ? name : nil
+        }) { user = v }
     }
 }

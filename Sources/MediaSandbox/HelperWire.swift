@@ -27,7 +27,7 @@ enum HelperMessage: Equatable {
             w.string(facts.channel.rawValue); w.bytes(bytes)
         case .ready(let p):
             w.u8(2)
-            w.strings(p.active); w.strings(p.missing)
+            w.strings(p.active); w.strings(p.missing); w.strings(p.unavailable)
         case .transforming(let type, let kind):
             w.u8(3)
             w.string(type); w.string(kind.rawValue)
@@ -76,7 +76,7 @@ enum HelperMessage: Equatable {
             guard let channel = MessagingChannel(rawValue: try r.string()) else { throw .malformed("unknown channel") }
             return .job(AttachmentFacts(from: from, declaredType: declared, fileName: name, channel: channel), bytes: try r.bytes())
         case 2:
-            return .ready(Protections(active: try r.strings(), missing: try r.strings()))
+            return .ready(Protections(active: try r.strings(), missing: try r.strings(), unavailable: try r.strings()))
         case 3:
             let type = try r.string()
             guard let kind = AttachmentKind(rawValue: try r.string()) else { throw .malformed("unknown kind") }
@@ -141,12 +141,18 @@ enum HelperMessage: Equatable {
 public struct Protections: Sendable, Equatable {
     /// Protections in force, such as `seccomp` or `rlimit_data=1073741824`.
     public var active: [String]
-    /// Protections the kernel refused, with the reason (`seccomp: EINVAL`).
+    /// Protections the kernel offers but refused to apply, with the reason (`seccomp: EINVAL`): while the
+    /// sandbox is required, a helper with any of these is not used.
     public var missing: [String]
+    /// Protections this host does not offer at all (an older kernel's Landlock ABI, user namespaces switched
+    /// off): listed in the log and `/readyz`, not fatal (`MEDIAWORKER_SANDBOX=required` means every layer the
+    /// kernel supports).
+    public var unavailable: [String]
 
-    public init(active: [String], missing: [String]) {
+    public init(active: [String], missing: [String], unavailable: [String] = []) {
         self.active = active
         self.missing = missing
+        self.unavailable = unavailable
     }
 }
 

@@ -1,18 +1,38 @@
-import CSeccomp
+import CHelperSandbox
 import Glibc
 
-/// The kernel-enforced limits a helper process puts on itself after start-up, before it reads any file:
-/// resource limits, `PR_SET_NO_NEW_PRIVS`, and a seccomp filter (no sockets, no exec or fork, no file writes,
-/// no signals to other processes). Each part is attempted; what the kernel refuses is reported, never hidden.
-enum Sandbox {
+/// The kernel-enforced limits a helper process puts on itself, before it reads any file: Landlock (entered
+/// before main, see CHelperSandbox/landlock.c), then after start-up resource limits, `PR_SET_NO_NEW_PRIVS` and
+/// the seccomp allow-list (CHelperSandbox/seccomp_filter.c). Each part is attempted; what the kernel refuses is
+/// reported, never hidden. The namespaces and the separate uid come from outside (`HelperLauncher`).
+public enum Sandbox {
+    /// For the service itself, at start: its memory, environment and open files cannot be read through /proc by
+    /// other processes of its user (a helper running as that user, in case every other layer failed).
+    public static func protectService() -> Bool {
+        mw_not_dumpable() == 0
+    }
+
     /// Descriptors a helper may hold at once (its pipes, libmagic's database, fonts a PDF needs).
     static let openFiles: UInt64 = 64
 
     /// Applies everything; `memoryBytes` is the data limit (heap and anonymous mappings).
     static func apply(memoryBytes: UInt64) -> Protections {
-        var active: [String] = [], missing: [String] = []
+        var active: [String] = [], missing: [String] = [], unavailable: [String] = []
         func record(_ name: String, _ rc: Int32) {
             if rc == 0 { active.append(name) } else { missing.append("\(name): \(String(cString: strerror(-rc)))") }
+        }
+        let landlock = mw_landlock_status()
+        switch landlock.state {
+        case MW_LAYER_ACTIVE:
+            active.append("landlock=abi\(landlock.abi)")
+            if landlock.scoped != 0 { active.append("landlock_scopes") }
+            else { unavailable.append("landlock_scopes: this kernel's Landlock ABI \(landlock.abi) is older than 6") }
+        case MW_LAYER_UNAVAILABLE:
+            unavailable.append("landlock: this kernel does not offer it (\(String(cString: strerror(landlock.error))))")
+        case MW_LAYER_FAILED:
+            missing.append("landlock: \(String(cString: strerror(landlock.error)))")
+        default:
+            missing.append("landlock: not entered before main (the helper must be started as `PROGRAM helper`)")
         }
         // A write past RLIMIT_FSIZE must fail with EFBIG, not kill the helper with SIGXFSZ.
         signal(SIGXFSZ, SIG_IGN)
@@ -23,7 +43,7 @@ enum Sandbox {
         record("not_dumpable", mw_not_dumpable())
         record("no_new_privs", mw_no_new_privs())
         record("seccomp", mw_seccomp_load())
-        return Protections(active: active, missing: missing)
+        return Protections(active: active, missing: missing, unavailable: unavailable)
     }
 
     /// What the sandbox refuses, tried for real: a socket, a file written, a program run, a signal to
@@ -39,6 +59,10 @@ enum Sandbox {
         let fileFD = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         report("write_file", outcome(fileFD))
         if fileFD >= 0 { close(fileFD); unlink(path) }
+        // Landlock: a file outside what the decoders load (readable to everyone on the host).
+        let passwd = open("/etc/passwd", O_RDONLY | O_CLOEXEC)
+        report("read_file_outside", outcome(passwd))
+        if passwd >= 0 { close(passwd) }
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
         let spawned = posix_spawn(&pid, "/bin/true", nil, nil, argv, environ)

@@ -18,6 +18,8 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     public let helperSettings: HelperSettings
     private let executable: String
     private let environment: [String: String]
+    /// How helpers are started here (namespaces, uid), decided once.
+    public let launcher: HelperLauncher
     private let capacity: Int
     private let logger: Logger
     private let lock = NSLock()
@@ -40,17 +42,21 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         public var failures = 0
         /// Time from noticing a dead helper to its replacement reporting ready, each time.
         public var replacementTimes: [Duration] = []
+        /// Time from starting a helper (setpriv, bubblewrap, exec) to its ready report, each start.
+        public var startTimes: [Duration] = []
     }
 
     /// Helpers are `executable helper` (by default this very program, through /proc/self/exe) with
     /// `environment` (the `MEDIAWORKER_*` settings, read by both sides the same way).
+    /// `launcher` nil: the host's (`HelperLauncher.forHost`).
     public init(environment: [String: String], capacity: Int, executable: String = "/proc/self/exe",
-                logger: Logger = Logger(label: "mediaworker.helpers")) throws {
+                launcher: HelperLauncher? = nil, logger: Logger = Logger(label: "mediaworker.helpers")) throws {
         self.settings = try PipelineSettings(environment: environment)
         self.helperSettings = try HelperSettings(environment: environment)
         self.environment = Self.helperEnvironment(environment)
         self.capacity = max(1, capacity)
         self.executable = executable
+        self.launcher = launcher ?? HelperLauncher.forHost(executable: executable, helperUser: helperSettings.user)
         self.logger = logger
         // A helper that dies mid-write must not take this process with it.
         signal(SIGPIPE, SIG_IGN)
@@ -58,15 +64,17 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
 
     deinit { shutdown() }
 
-    /// What a helper gets of the environment: the pipeline's and the helpers' settings and what the codecs read
-    /// (locale, fontconfig, libvips, libmagic), never credentials (database URL, tokens, signing keys, secrets).
+    /// What a helper gets of the environment: an allow-list of the pipeline's and the helpers' own settings and
+    /// of what the codecs read (locale, libvips, malloc), by exact name. Nothing else — no credentials, console
+    /// users, database URLs or settings added later — reaches a helper unless it is added here.
     static func helperEnvironment(_ environment: [String: String]) -> [String: String] {
-        let secret = ["DATABASE", "TOKEN", "KEY", "SECRET", "PASSWORD", "URL", "CALLBACK"]
-        return environment.filter { key, _ in
-            if key.hasPrefix("MEDIAWORKER_") { return !secret.contains { key.dropFirst(12).contains($0) } }
-            return ["PATH", "HOME", "LANG", "TMPDIR", "MAGIC", "MALLOC_ARENA_MAX"].contains(key) || key.hasPrefix("LC_")
-                || key.hasPrefix("FONTCONFIG_") || key.hasPrefix("VIPS_") || key.hasPrefix("G_")
+        var kept = environment.filter { key, _ in
+            PipelineSettings.environmentKeys.contains(key) || HelperSettings.environmentKeys.contains(key)
+                || ["LANG", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "MALLOC_ARENA_MAX"].contains(key)
+                || (key.hasPrefix("VIPS_") && key.allSatisfy { $0.isUppercase || $0 == "_" || $0.isNumber })
         }
+        kept["PATH"] = "/usr/bin:/bin"
+        return kept
     }
 
     /// The largest answer a helper may send: artifacts are bounded by the input size (thumbnails, an MP3 of at
@@ -134,6 +142,11 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     /// Peak resident memory of every helper alive now (idle and busy), bytes.
     public var helperPeaks: [Int64] {
         lock.withLock { (idle + busy.values).map(\.peakResidentBytes) }
+    }
+
+    /// The helpers alive now (their own pids, inside bubblewrap), for tests.
+    public var helperPIDs: [pid_t] {
+        lock.withLock { (idle + busy.values).map(\.decoderPid) }
     }
 
     /// Sends `signal` to the helpers busy with a file now (for tests and the crash benchmark).
@@ -274,23 +287,28 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     }
 
     private func spawn() throws -> HelperProcess {
-        lock.withLock { lastStartAttempt = .now }
+        let begun = ContinuousClock.now
+        lock.withLock { lastStartAttempt = begun }
         do {
-            let helper = try HelperProcess.spawn(executable: executable, environment: environment,
+            let helper = try HelperProcess.spawn(executable: executable, environment: environment, launcher: launcher,
                                                  timeout: .milliseconds(Int64(helperSettings.startTimeout * 1000)),
                                                  maxAnswer: maxAnswer)
-            if !helper.protections.missing.isEmpty {
-                if helperSettings.mode == .required {
-                    helper.stop()
-                    throw HelperStartError.unprotected(helper.protections.missing)
-                }
+            if !helper.protections.missing.isEmpty && helperSettings.mode == .required {
+                helper.stop()
+                throw HelperStartError.unprotected(helper.protections.missing)
+            }
+            // Missing layers (best-effort) and layers this host does not offer: logged once, shown by /readyz.
+            let absent = helper.protections.missing + helper.protections.unavailable
+            if !absent.isEmpty {
                 let first = lock.withLock { () -> Bool in
-                    defer { missing = helper.protections.missing }
+                    defer { missing = absent }
                     return missing.isEmpty
                 }
                 if first {
-                    logger.warning("helpers run without part of their sandbox (MEDIAWORKER_SANDBOX=best-effort)",
-                                   metadata: ["missing": "\(helper.protections.missing.joined(separator: "; "))"])
+                    logger.warning("helpers run without part of their sandbox", metadata: [
+                        "missing": "\(helper.protections.missing.joined(separator: "; "))",
+                        "not_offered_here": "\(helper.protections.unavailable.joined(separator: "; "))",
+                        "mode": "\(helperSettings.mode.rawValue)"])
                 }
             }
             let recovered = lock.withLock { () -> Bool in
@@ -298,6 +316,8 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
                 return startFailure != nil
             }
             if recovered { logger.notice("helper processes start again") }
+            let took = ContinuousClock.now - begun
+            lock.withLock { counters.startTimes.append(took) }
             count("start")
             return helper
         } catch {

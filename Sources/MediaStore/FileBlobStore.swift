@@ -9,7 +9,10 @@ public final class FileBlobStore: BlobStore {
     /// `root` is created when missing (`MEDIAWORKER_DATA`, default `./data`).
     public init(root: URL) throws {
         self.root = root.appendingPathComponent("blobs", isDirectory: true)
-        try FileManager.default.createDirectory(at: self.root, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: self.root, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        // Private to the service's user even when an older version made it readable to others.
+        chmod(self.root.path, 0o700)
     }
 
     /// Job ids are UUIDs and roles are lower-case words: nothing else can reach the file system.
@@ -35,7 +38,7 @@ public final class FileBlobStore: BlobStore {
         if newShard { try Self.syncFolder(shard.deletingLastPathComponent()) }
         if newDir { try Self.syncFolder(shard) }
         let temporary = dir.appendingPathComponent(".\(role).\(UInt64.random(in: 0...UInt64.max)).tmp")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw POSIXError.current("create \(temporary.path)") }
         var ok = false
         defer {

@@ -1,6 +1,7 @@
 import Foundation
 import MediaTestSupport
 import Testing
+import CHelperSandbox
 @testable import MediaPipeline
 @testable import MediaSandbox
 
@@ -36,14 +37,48 @@ import Testing
         }, uniquingKeysWith: { $1 })
         #expect(lines["missing"] == nil, "the kernel refused part of the sandbox: \(text)")
         for protection in ["seccomp", "no_new_privs", "not_dumpable", "rlimit_core=0",
-                           "rlimit_fsize=0", "rlimit_nofile=64"] {
+                           "rlimit_fsize=0", "rlimit_nofile=64", "landlock=abi\(Self.landlockABI)", "landlock_scopes"] {
             #expect(lines["active"]?.split(separator: " ").contains(Substring(protection)) == true, "\(protection) not active: \(text)")
         }
         for attempt in ["socket", "write_file", "spawn_program", "signal_parent", "exec_program"] {
             #expect(lines[attempt] == "Operation not permitted", "\(attempt): \(lines[attempt] ?? "no answer (exec succeeded?)")")
         }
-        #expect(lines.count >= 6, "\(text)")
+        #expect(lines["read_file_outside"] == "Permission denied", "read_file_outside: \(lines["read_file_outside"] ?? "no answer")")
+        #expect(lines.count >= 7, "\(text)")
         #expect(!FileManager.default.fileExists(atPath: "/tmp/mediaworker-sandbox-probe-\(process.processIdentifier)"))
+    }
+
+    /// The kernel's Landlock ABI (this machine's offers 7; the test asserts the helper uses what it offers).
+    static var landlockABI: Int { mw_syscall(444 /* landlock_create_ruleset */, 0, 0, 1, 0, 0, 0) }
+
+    @Test("helpers run in their own namespaces, as the helper user when the service is root, with every layer on")
+    func layers() throws {
+        let pool = try pool()
+        defer { pool.shutdown() }
+        #expect(try process(pool, "jpeg-whatsapp-photo").detectedType == "image/jpeg")
+        let protections = pool.launcher
+        #expect(protections.missing.isEmpty, "\(protections.missing)")
+        #expect(protections.active.contains("namespaces=user,pid,ipc,net,uts,mount"), "\(protections.active)")
+        #expect(pool.status.missingProtections.isEmpty, "\(pool.status.missingProtections)")
+        let helpers = pool.helperPIDs
+        #expect(helpers.count == 1)
+        for pid in helpers {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init) ?? ""
+            #expect(status.contains("Seccomp:\t2"), "\(pid): \(status)")
+            #expect(status.contains("NoNewPrivs:\t1"))
+            if geteuid() == 0 {
+                #expect(!uid.contains("\t0\t"), "the helper runs as root: \(uid)")
+            }
+            for ns in ["pid", "net", "ipc", "mnt", "user", "uts"] {
+                let mine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)")
+                let its = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(ns)")
+                #expect(its != nil && its != mine, "\(ns) namespace shared with the service")
+            }
+            // Its root holds only what the decoders load: no /home, /root, /tmp, /work, /var/lib.
+            let root = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root")) ?? []
+            #expect(Set(root).isSubset(of: ["usr", "lib", "lib64", "bin", "sbin", "etc", "var", "sys", "proc", "dev", "opt", "app"]), "\(root.sorted())")
+        }
     }
 
     @Test("a helper killed with SIGSEGV in the middle of a job: the job is retried on a fresh helper and finishes")

@@ -1,0 +1,121 @@
+import Glibc
+
+/// What a taken-over helper tries after the full lock-down (threat-model.md, issue 19's findings 1–4 and 6): each
+/// attempt is made for real, with the real decoders loaded, and reported as `refused: <errno>` or `ALLOWED: …`.
+///
+/// `targets` names what lies outside the helper: `parentPid` (the service, in the service's PID namespace),
+/// `blob` (another job's original), `blobFolder`, `database`, `databaseShm` (SQLite's WAL index).
+enum LockdownAttacks {
+    typealias Report = [(attack: String, result: String)]
+
+    static func run(targets: [String: String]) -> Report {
+        var report: Report = []
+        func refused(_ rc: Int) -> String { "refused: \(String(cString: strerror(errno)))" }
+        func note(_ attack: String, _ rc: Int, allowed: String = "") {
+            report.append((attack, rc < 0 ? refused(rc) : "ALLOWED\(allowed.isEmpty ? "" : ": \(allowed)")"))
+        }
+        /// Opens and reads a file: ALLOWED with the first bytes when anything could be read.
+        func read(_ attack: String, _ path: String) {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { note(attack, -1); return }
+            defer { close(fd) }
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 { note(attack, -1); return }
+            note(attack, 0, allowed: "read \(n) bytes: \(String(decoding: buffer[0..<max(0, n)], as: UTF8.self).prefix(24))")
+        }
+        let parent = Int32(targets["parentPid"] ?? "") ?? getppid()
+
+        // 1. The service's secrets and other customers' data.
+        read("parent_environ", "/proc/\(parent)/environ")
+        read("parent_mem", "/proc/\(parent)/mem")
+        read("parent_cmdline", "/proc/\(parent)/cmdline")
+        for fd in 0..<8 { read("parent_fd_\(fd)", "/proc/\(parent)/fd/\(fd)") }
+        var local = iovec(), remote = iovec()
+        var byte: UInt8 = 0
+        withUnsafeMutablePointer(to: &byte) { local = iovec(iov_base: UnsafeMutableRawPointer($0), iov_len: 1) }
+        remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: 0x400000), iov_len: 1)
+        note("process_vm_readv", Int(syscall(Int(SYS_process_vm_readv), parent, &local, 1, &remote, 1, 0)))
+        note("ptrace_attach", Int(syscall(Int(SYS_ptrace), 16 /* PTRACE_ATTACH */, parent, 0, 0)))
+        if let blob = targets["blob"] { read("blob_store", blob) }
+        if let database = targets["database"] { read("database", database) }
+        read("passwd", "/etc/passwd")
+        read("root_home", "/root/.bash_history")
+
+        // 2. Signals to the service: directly, to everyone, and through a pipe's owner (F_SETOWN + O_ASYNC).
+        note("kill_parent", Int(kill(parent, 0)))  // signal 0: the same permission check as SIGSTOP, harmless if it passed
+        note("kill_everyone", Int(kill(-1, 0)))
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            note("fcntl_setown", Int(fcntl(fds[0], F_SETOWN, parent)))
+            note("fcntl_setsig", Int(fcntl(fds[0], 10 /* F_SETSIG */, SIGKILL)))
+            note("fcntl_setfl_async", Int(fcntl(fds[0], F_SETFL, O_ASYNC | O_NONBLOCK)))
+            close(fds[0]); close(fds[1])
+        }
+
+        // 3. Locks on the service's files (SQLite's WAL write lock) and on any file at all.
+        if let shm = targets["databaseShm"] {
+            let fd = open(shm, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { note("sqlite_shm_open", -1) } else {
+                var lock = flock(l_type: Int16(F_RDLCK), l_whence: Int16(SEEK_SET), l_start: 120, l_len: 1, l_pid: 0)
+                note("sqlite_shm_lock", Int(fcntl(fd, F_SETLK, &lock)))
+                close(fd)
+            }
+        }
+        let library = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC)
+        if library >= 0 {
+            var lock = flock(l_type: Int16(F_RDLCK), l_whence: Int16(SEEK_SET), l_start: 0, l_len: 1, l_pid: 0)
+            note("fcntl_setlk", Int(fcntl(library, F_SETLK, &lock)))
+            note("fcntl_ofd_setlk", Int(fcntl(library, 37 /* F_OFD_SETLK */, &lock)))
+            note("fcntl_setlease", Int(fcntl(library, 1024 /* F_SETLEASE */, Int32(F_RDLCK))))
+            note("flock", Int(Glibc.flock(library, LOCK_SH | LOCK_NB)))
+            // A shared writable mapping of a file writes the file.
+            let mapped = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, library, 0)
+            note("mmap_shared_writable", mapped == MAP_FAILED ? -1 : 0)
+            if mapped != MAP_FAILED { munmap(mapped, 4096) }
+            close(library)
+        }
+
+        // 4. Changes to the store: modes, extended attributes, handle-based opens, writes.
+        let folder = targets["blobFolder"] ?? "/usr/lib"
+        note("fchmodat2", Int(syscall(452, AT_FDCWD, folder, 0, 0)))
+        note("fchmodat", Int(syscall(Int(SYS_fchmodat), AT_FDCWD, folder, 0)))
+        note("chmod", Int(chmod(folder, 0)))
+        note("setxattr", Int(setxattr(folder, "user.mw", "x", 1, 0)))
+        note("setxattrat", Int(syscall(463, AT_FDCWD, folder, 0, "user.mw", 0, 0)))
+        var handle = [UInt8](repeating: 0, count: 136)
+        handle[0] = 128  // handle_bytes
+        var mount: Int32 = 0
+        note("name_to_handle_at", Int(syscall(Int(SYS_name_to_handle_at), AT_FDCWD, folder, &handle, &mount, 0)))
+        note("open_by_handle_at", Int(syscall(Int(SYS_open_by_handle_at), AT_FDCWD, &handle, O_RDWR)))
+        note("write_file", Int(open("/tmp/mediaworker-attack", O_WRONLY | O_CREAT | O_TRUNC, 0o600)))
+        if let database = targets["database"] { note("database_write", Int(open(database, O_RDWR))) }
+
+        // 6. IPC that outlives the helper, the service's priority and scheduling, its own guard rails.
+        note("shmget", Int(syscall(Int(SYS_shmget), 0 /* IPC_PRIVATE */, 4096, 0o1600)))
+        note("msgget", Int(syscall(Int(SYS_msgget), 0, 0o1600)))
+        note("semget", Int(syscall(Int(SYS_semget), 0, 1, 0o1600)))
+        note("mq_open", Int(syscall(Int(SYS_mq_open), "mediaworker-attack", O_RDWR | O_CREAT, 0o600, 0)))
+        note("setpriority_parent", Int(setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(parent), 19)))
+        var cpus = cpu_set_t()
+        note("sched_setaffinity_parent", Int(syscall(Int(SYS_sched_setaffinity), parent, MemoryLayout<cpu_set_t>.size, &cpus)))
+        var param = sched_param(sched_priority: 0)
+        note("sched_setscheduler_parent", Int(syscall(Int(SYS_sched_setscheduler), parent, 5 /* SCHED_IDLE */, &param)))
+        note("ioprio_set_parent", Int(syscall(Int(SYS_ioprio_set), 1 /* IOPRIO_WHO_PROCESS */, parent, 7 << 13)))
+        note("prctl_clear_pdeathsig", Int(prctl(PR_SET_PDEATHSIG, 0)))
+        note("prctl_set_dumpable", Int(prctl(PR_SET_DUMPABLE, 1)))
+
+        // Everything else a filter must know to refuse.
+        note("socket", Int(socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)))
+        note("unshare_user", Int(unshare(0x10000000 /* CLONE_NEWUSER */)))
+        note("io_uring_setup", Int(syscall(425, 1, UnsafeMutableRawPointer.allocate(byteCount: 120, alignment: 8))))
+        note("unknown_syscall_1000", Int(syscall(1000, 0, 0, 0)))
+        note("fork", Int(syscall(Int(SYS_fork))))
+        return report
+    }
+
+    /// One line per attempt; the test reads it back.
+    static func text(_ report: Report) -> String {
+        report.map { "\($0.attack)=\($0.result)" }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Records the system calls helper processes make after their lock-down, over the whole fixture corpus.
+
+Usage: python3 scripts/record-helper-syscalls.py PATH/TO/mediaworker [--out scripts/helper-syscalls.txt]
+
+Runs `mediaworker process FILE` for every fixture in Fixtures/fixtures.json (hostile files included) under
+`strace -f`, finds each helper process (the `helper` command line, through bubblewrap), and keeps every call
+its threads make after the seccomp filter is loaded. Prints, and writes to --out, each call (fcntl, prctl and
+ioctl with their command) with how often it was made and how often it failed with EPERM, which is the filter's
+answer to a call it does not allow. Every call seen must be in the allow-list of
+Sources/CHelperSandbox/seccomp_filter.c, or be one the decoders do without; the script exits 1 when a call was
+refused that the decoders made.
+
+Needs strace (Debian `strace`) and root or ptrace rights over the helpers.
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(.*)$")
+CALL = re.compile(r"^([a-z0-9_]+)\((.*)")
+RESUMED = re.compile(r"^<\.\.\. ([a-z0-9_]+) resumed>(.*)")
+RESULT = re.compile(r"\)\s+=\s+(-?\d+|\?|0x[0-9a-f]+)(?:\s+(E[A-Z]+))?")
+
+
+def command_of(name, args):
+    """fcntl, prctl and ioctl by their command (the filter allows them by command)."""
+    if name in ("fcntl", "ioctl"):
+        parts = args.split(", ")
+        return f"{name}({parts[1].split(')')[0]})" if len(parts) > 1 else name
+    if name == "prctl":
+        return f"prctl({args.split(',')[0].split(')')[0]})"
+    return name
+
+
+def analyse(trace_path, seen, refused):
+    lines = []
+    with open(trace_path, errors="replace") as f:
+        for raw in f:
+            m = LINE.match(raw.rstrip("\n"))
+            if m:
+                lines.append((int(m.group(1)), float(m.group(2)), m.group(3)))
+    helper_tids, locked_at = set(), None
+    pending = {}
+    for tid, _, text in lines:
+        if text.startswith("execve(") and '"helper"' in text and "= 0" in text:
+            helper_tids.add(tid)
+    if not helper_tids:
+        return False
+    # Threads of a helper: clone(... CLONE_THREAD ...) = TID from a helper thread.
+    changed = True
+    while changed:
+        changed = False
+        for tid, _, text in lines:
+            if tid in helper_tids and "CLONE_THREAD" in text:
+                m = re.search(r"=\s+(\d+)\s*$", text)
+                if m and int(m.group(1)) not in helper_tids:
+                    helper_tids.add(int(m.group(1)))
+                    changed = True
+    for tid, ts, text in lines:
+        if tid in helper_tids and text.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and re.search(r"=\s+0\b", text):
+            locked_at = ts if locked_at is None else min(locked_at, ts)
+    if locked_at is None:
+        return False
+    for tid, ts, text in lines:
+        if tid not in helper_tids or ts <= locked_at:
+            continue
+        name = None
+        m = RESUMED.match(text)
+        if m:
+            name, rest = pending.pop(tid, (m.group(1), m.group(2)))[0], m.group(2)
+            result = RESULT.search(")" + rest) if not rest.startswith(")") else RESULT.search(rest)
+        else:
+            m = CALL.match(text)
+            if not m:
+                continue
+            name = command_of(m.group(1), m.group(2))
+            if text.endswith("<unfinished ...>"):
+                pending[tid] = (name, "")
+                continue
+            result = RESULT.search(text)
+        seen[name] += 1
+        if result and result.group(2) in ("EPERM", "ENOSYS"):
+            refused[name] += 1
+    return True
+
+
+def allowed_names():
+    with open(os.path.join(ROOT, "Sources/CHelperSandbox/seccomp_filter.c")) as f:
+        source = f.read()
+    names = set(re.findall(r'"([a-z0-9_]+)"', source))
+    return names
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("--out", default=os.path.join(ROOT, "scripts/helper-syscalls.txt"))
+    args = parser.parse_args()
+    with open(os.path.join(ROOT, "Fixtures/fixtures.json")) as f:
+        fixtures = json.load(f)["fixtures"]
+    seen, refused = collections.Counter(), collections.Counter()
+    traced = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for fixture in fixtures:
+            trace = os.path.join(tmp, "trace")
+            out = os.path.join(tmp, "out")
+            cmd = ["strace", "-f", "-ttt", "-qq", "-s", "64", "-o", trace, args.binary, "process",
+                   os.path.join(ROOT, "Fixtures", fixture["file"]), "--from", fixture.get("from", "visitor"),
+                   "--out", out]
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+            if analyse(trace, seen, refused):
+                traced += 1
+            else:
+                print(f"no locked-down helper seen for {fixture['id']}", file=sys.stderr)
+    allowed = allowed_names()
+    report = [f"# System calls of helper processes after the lock-down, over {traced} of {len(fixtures)} fixtures",
+              "# (scripts/record-helper-syscalls.py): call, times made, times refused with EPERM/ENOSYS."]
+    missing = []
+    for name in sorted(seen):
+        base = name.split("(")[0]
+        report.append(f"{name}\t{seen[name]}\t{refused[name]}")
+        if refused[name] and base not in allowed:
+            missing.append(name)
+    text = "\n".join(report) + "\n"
+    print(text, end="")
+    with open(args.out, "w") as f:
+        f.write(text)
+    if missing:
+        print("refused calls the decoders made (not in the allow-list): " + ", ".join(missing), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
