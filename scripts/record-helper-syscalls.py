@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(.*)$")
 CALL = re.compile(r"^([a-z0-9_]+)\((.*)")
 RESUMED = re.compile(r"^<\.\.\. ([a-z0-9_]+) resumed>(.*)")
-RESULT = re.compile(r"\)\s+=\s+(-?\d+|\?|0x[0-9a-f]+)(?:\s+(E[A-Z]+))?")
+RESULT = re.compile(r"\)\s+=\s+(-?\d+|\?|0x[0-9a-f]+)(?:\s*/\*[^*]*\*/)?(?:\s+(E[A-Z]+))?")
 
 
 def command_of(name, args):
@@ -46,46 +46,43 @@ def analyse(trace_path, seen, refused):
             m = LINE.match(raw.rstrip("\n"))
             if m:
                 lines.append((int(m.group(1)), float(m.group(2)), m.group(3)))
+    # Join each "<unfinished ...>" call with its "<... resumed>" rest: one (tid, time, whole call) per call.
+    calls, pending = [], {}
+    for tid, ts, text in lines:
+        m = RESUMED.match(text)
+        if m:
+            start_ts, start_text = pending.pop(tid, (ts, m.group(1) + "("))
+            calls.append((tid, start_ts, start_text.replace("<unfinished ...>", "") + m.group(2)))
+        elif text.endswith("<unfinished ...>"):
+            pending[tid] = (ts, text)
+        elif CALL.match(text):
+            calls.append((tid, ts, text))
     helper_tids, locked_at = set(), None
-    pending = {}
-    for tid, _, text in lines:
-        if text.startswith("execve(") and '"helper"' in text and "= 0" in text:
+    for tid, _, text in calls:
+        # The helper's own exec (argv[1] is `helper`), not bubblewrap's or setpriv's whose later arguments name it.
+        if re.match(r'execve\("[^"]+", \["[^"]+", "helper"', text) and re.search(r"=\s+0\s*$", text):
             helper_tids.add(tid)
     if not helper_tids:
         return False
-    # Threads of a helper: clone(... CLONE_THREAD ...) = TID from a helper thread.
-    changed = True
-    while changed:
-        changed = False
-        for tid, _, text in lines:
-            if tid in helper_tids and "CLONE_THREAD" in text:
-                m = re.search(r"=\s+(\d+)\s*$", text)
-                if m and int(m.group(1)) not in helper_tids:
-                    helper_tids.add(int(m.group(1)))
-                    changed = True
-    for tid, ts, text in lines:
-        if tid in helper_tids and text.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and re.search(r"=\s+0\b", text):
+    # Threads of a helper: clone/clone3 from a helper thread (new processes are refused after the lock-down).
+    for tid, _, text in calls:
+        if tid in helper_tids and text.startswith(("clone(", "clone3(")):
+            # Inside the helper's PID namespace clone returns its own numbering; --pidns-translation adds ours.
+            m = re.search(r"=\s+\d+\s*/\*\s*(\d+)[^*]*\*/\s*$", text) or re.search(r"=\s+(\d+)\s*$", text)
+            if m:
+                helper_tids.add(int(m.group(1)))
+    for tid, ts, text in calls:
+        if tid in helper_tids and text.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and re.search(r"=\s+0\s*$", text):
             locked_at = ts if locked_at is None else min(locked_at, ts)
     if locked_at is None:
         return False
-    for tid, ts, text in lines:
+    for tid, ts, text in calls:
         if tid not in helper_tids or ts <= locked_at:
             continue
-        name = None
-        m = RESUMED.match(text)
-        if m:
-            name, rest = pending.pop(tid, (m.group(1), m.group(2)))[0], m.group(2)
-            result = RESULT.search(")" + rest) if not rest.startswith(")") else RESULT.search(rest)
-        else:
-            m = CALL.match(text)
-            if not m:
-                continue
-            name = command_of(m.group(1), m.group(2))
-            if text.endswith("<unfinished ...>"):
-                pending[tid] = (name, "")
-                continue
-            result = RESULT.search(text)
+        m = CALL.match(text)
+        name = command_of(m.group(1), m.group(2))
         seen[name] += 1
+        result = RESULT.search(text)
         if result and result.group(2) in ("EPERM", "ENOSYS"):
             refused[name] += 1
     return True
@@ -111,7 +108,7 @@ def main():
         for fixture in fixtures:
             trace = os.path.join(tmp, "trace")
             out = os.path.join(tmp, "out")
-            cmd = ["strace", "-f", "-ttt", "-qq", "-s", "64", "-o", trace, args.binary, "process",
+            cmd = ["strace", "-f", "--pidns-translation", "-ttt", "-qq", "-s", "64", "-o", trace, args.binary, "process",
                    os.path.join(ROOT, "Fixtures", fixture["file"]), "--from", fixture.get("from", "visitor"),
                    "--out", out]
             subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)

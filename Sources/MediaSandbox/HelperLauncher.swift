@@ -70,7 +70,7 @@ public struct HelperLauncher: Sendable, Equatable {
 
     /// bubblewrap's options: every namespace, an empty root (a tmpfs), read-only binds of /usr (with the merged-/usr
     /// links), the few files of /etc the codecs read, the directories of libraries outside /usr that this program
-    /// has mapped (the Swift runtime), the executable itself, a fresh /proc of the helper's own PID namespace and
+    /// loads (the Swift runtime), the executable itself, a fresh /proc of the helper's own PID namespace and
     /// a minimal /dev. No data folder, socket, home or /tmp is there.
     static func bubblewrapArguments(executable: String) -> [String] {
         var args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts",
@@ -87,7 +87,7 @@ public struct HelperLauncher: Sendable, Equatable {
                      "/var/cache/fontconfig", "/sys/devices/system/cpu"] {
             args += ["--ro-bind-try", path, path]
         }
-        for dir in mappedLibraryDirectories() { args += ["--ro-bind", dir, dir] }
+        for dir in libraryDirectories(of: executable) { args += ["--ro-bind", dir, dir] }
         args += ["--ro-bind", realPath(executable), sandboxedPath(executable)]
         args += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/", "--"]
         return args
@@ -98,17 +98,26 @@ public struct HelperLauncher: Sendable, Equatable {
         "/app/" + (realPath(executable) as NSString).lastPathComponent
     }
 
-    /// Directories outside /usr holding libraries this process has mapped (the helper runs the same program and
-    /// maps the same libraries).
-    static func mappedLibraryDirectories() -> [String] {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return [] }
+    /// Directories outside /usr holding the shared libraries `executable` loads (the Swift runtime of a toolchain
+    /// in /opt), as the dynamic loader resolves them (`ldd`, which runs only the loader on our own program).
+    static func libraryDirectories(of executable: String) -> [String] {
+        guard let ldd = findProgram("ldd") else { return [] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ldd)
+        process.arguments = [realPath(executable)]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return [] }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
         var dirs: [String] = []
-        for line in maps.split(separator: "\n") {
-            guard let slash = line.firstIndex(of: "/") else { continue }
-            let path = String(line[slash...])
-            guard path.hasSuffix(".so") || path.contains(".so."), !path.hasPrefix("/usr/") else { continue }
-            let dir = (path as NSString).deletingLastPathComponent
-            if !dirs.contains(dir) && dir != "/" && !dir.hasPrefix("/lib") { dirs.append(dir) }
+        for line in text.split(separator: "\n") {
+            // "\tlibswiftCore.so => /opt/swift/usr/lib/swift/linux/libswiftCore.so (0x…)"
+            guard let arrow = line.range(of: "=> /") else { continue }
+            let path = String(line[line.index(before: arrow.upperBound)...].prefix { $0 != " " })
+            let dir = realPath((path as NSString).deletingLastPathComponent)
+            if !dir.hasPrefix("/usr/") && dir != "/" && !dirs.contains(dir) { dirs.append(dir) }
         }
         return dirs
     }

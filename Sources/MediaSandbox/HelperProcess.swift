@@ -141,8 +141,13 @@ final class HelperProcess {
         case .timedOut: failure = "the helper did not report ready within \(timeout)"
         case .failed(let why): failure = why
         }
-        killGroup(pid)
-        let status = launcher.helperStatus(reap(pid, wait: true) ?? 0)
+        // A helper that exited on its own says how (its status); one that lingers is killed.
+        var waited = reap(pid, wait: false, within: .milliseconds(500))
+        if waited == nil {
+            killGroup(pid)
+            waited = reap(pid, wait: true)
+        }
+        let status = launcher.helperStatus(waited ?? 0)
         reader.drainSide()
         close(jobPipe[1]); close(answerPipe[0]); close(errorPipe[0])
         let said = String(decoding: reader.sideTail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
