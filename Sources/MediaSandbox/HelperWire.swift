@@ -4,35 +4,41 @@ import MediaPipeline
 ///
 /// A frame is a little-endian `UInt32` length, then that many bytes: one type byte and the payload.
 /// Only the helper parses media; the parent parses these frames, whose fields it checks like any input.
-enum HelperMessage: Equatable {
-    /// Parent → helper: one attachment to process.
-    case job(AttachmentFacts, bytes: [UInt8])
+/// Every frame about a job carries the job's request id: an answer with another id is stale or forged.
+package enum HelperMessage: Equatable, Sendable {
+    /// Parent → helper: one attachment to process, with a fresh random request id.
+    case job(AttachmentFacts, bytes: [UInt8], request: RequestID)
     /// Helper → parent, once after start-up: the protections in force and the ones the kernel refused.
     case ready(Protections)
     /// Helper → parent: the file passed sniffing and policy; the transform (decode, thumbnail, conversion) begins.
-    case transforming(detectedType: String, kind: AttachmentKind)
+    case transforming(detectedType: String, kind: AttachmentKind, request: RequestID)
     /// Helper → parent: the pipeline's outcome (artifacts with role `original` come back without bytes).
-    case outcome(Outcome, sniffNanoseconds: Int64, transformNanoseconds: Int64, residentBytes: Int64)
-    /// Helper → parent: an internal failure (not the file's fault): the job is retried.
+    case outcome(Outcome, sniffNanoseconds: Int64, transformNanoseconds: Int64, residentBytes: Int64, request: RequestID)
+    /// Helper → parent, before any job: the helper cannot start (or read a malformed job).
     case failure(String)
+    /// Helper → parent: an internal failure on a job (not the file's fault): the job is retried.
+    case jobFailure(String, request: RequestID)
 
     static let maxFrame = 1 << 30
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = WireWriter()
         switch self {
-        case .job(let facts, let bytes):
+        case .job(let facts, let bytes, let request):
             w.u8(1)
+            w.request(request)
             w.string(facts.from.rawValue); w.optional(facts.declaredType); w.optional(facts.fileName)
             w.string(facts.channel.rawValue); w.bytes(bytes)
         case .ready(let p):
             w.u8(2)
             w.strings(p.active); w.strings(p.missing)
-        case .transforming(let type, let kind):
+        case .transforming(let type, let kind, let request):
             w.u8(3)
+            w.request(request)
             w.string(type); w.string(kind.rawValue)
-        case .outcome(let outcome, let sniff, let transform, let rss):
+        case .outcome(let outcome, let sniff, let transform, let rss, let request):
             w.u8(4)
+            w.request(request)
             w.i64(sniff); w.i64(transform); w.i64(rss)
             switch outcome {
             case .accepted(let a):
@@ -57,6 +63,10 @@ enum HelperMessage: Equatable {
         case .failure(let message):
             w.u8(5)
             w.string(message)
+        case .jobFailure(let message, let request):
+            w.u8(6)
+            w.request(request)
+            w.string(message)
         }
         var frame = [UInt8]()
         frame.reserveCapacity(w.data.count + 4)
@@ -71,17 +81,21 @@ enum HelperMessage: Equatable {
         var r = WireReader(body)
         switch try r.u8() {
         case 1:
+            let request = try r.request()
             guard let from = Sender(rawValue: try r.string()) else { throw .malformed("unknown sender") }
             let declared = try r.optional(), name = try r.optional()
             guard let channel = MessagingChannel(rawValue: try r.string()) else { throw .malformed("unknown channel") }
-            return .job(AttachmentFacts(from: from, declaredType: declared, fileName: name, channel: channel), bytes: try r.bytes())
+            return .job(AttachmentFacts(from: from, declaredType: declared, fileName: name, channel: channel), bytes: try r.bytes(),
+                        request: request)
         case 2:
             return .ready(Protections(active: try r.strings(), missing: try r.strings()))
         case 3:
+            let request = try r.request()
             let type = try r.string()
             guard let kind = AttachmentKind(rawValue: try r.string()) else { throw .malformed("unknown kind") }
-            return .transforming(detectedType: type, kind: kind)
+            return .transforming(detectedType: type, kind: kind, request: request)
         case 4:
+            let request = try r.request()
             let sniff = try r.i64(), transform = try r.i64(), rss = try r.i64()
             let outcome: Outcome
             switch try r.u8() {
@@ -128,9 +142,13 @@ enum HelperMessage: Equatable {
             default:
                 throw .malformed("unknown outcome status")
             }
-            return .outcome(outcome, sniffNanoseconds: sniff, transformNanoseconds: transform, residentBytes: rss)
+            return .outcome(outcome, sniffNanoseconds: sniff, transformNanoseconds: transform, residentBytes: rss,
+                            request: request)
         case 5:
             return .failure(try r.string())
+        case 6:
+            let request = try r.request()
+            return .jobFailure(try r.string(), request: request)
         case let other:
             throw .malformed("unknown message type \(other)")
         }
@@ -150,6 +168,24 @@ public struct Protections: Sendable, Equatable {
     }
 }
 
+/// The random id of one job, echoed by every answer about it (16 bytes from the system's random source).
+package struct RequestID: Hashable, Sendable, CustomStringConvertible {
+    package var value: UInt128
+
+    package init(_ value: UInt128) { self.value = value }
+
+    /// A fresh id from `SystemRandomNumberGenerator` (getrandom).
+    package static func random() -> RequestID {
+        var generator = SystemRandomNumberGenerator()
+        return RequestID(UInt128(generator.next() as UInt64) << 64 | UInt128(generator.next() as UInt64))
+    }
+
+    package var description: String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 32 - hex.count) + hex
+    }
+}
+
 enum WireError: Error, CustomStringConvertible {
     case malformed(String)
     var description: String {
@@ -163,6 +199,9 @@ struct WireWriter {
     mutating func u32(_ v: UInt32) { for s in stride(from: 0, to: 32, by: 8) { data.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
     mutating func i64(_ v: Int64) { for s in stride(from: 0, to: 64, by: 8) { data.append(UInt8(truncatingIfNeeded: v >> Int64(s))) } }
     mutating func f64(_ v: Double) { i64(Int64(bitPattern: v.bitPattern)) }
+    mutating func request(_ v: RequestID) {
+        i64(Int64(truncatingIfNeeded: v.value)); i64(Int64(truncatingIfNeeded: v.value >> 64))
+    }
     mutating func bytes(_ v: [UInt8]) { u32(UInt32(v.count)); data.append(contentsOf: v) }
     mutating func string(_ v: String) { bytes(Array(v.utf8)) }
     mutating func strings(_ v: [String]) { u32(UInt32(v.count)); v.forEach { string($0) } }
@@ -193,6 +232,10 @@ struct WireReader {
         Int64(bitPattern: try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
     }
     mutating func f64() throws(WireError) -> Double { Double(bitPattern: UInt64(bitPattern: try i64())) }
+    mutating func request() throws(WireError) -> RequestID {
+        let low = UInt64(bitPattern: try i64()), high = UInt64(bitPattern: try i64())
+        return RequestID(UInt128(high) << 64 | UInt128(low))
+    }
     mutating func bytes() throws(WireError) -> [UInt8] { Array(try take(Int(try u32()))) }
     mutating func string() throws(WireError) -> String { String(decoding: try take(Int(try u32())), as: UTF8.self) }
     mutating func strings() throws(WireError) -> [String] {

@@ -118,13 +118,24 @@ import Testing
                         Artifact(role: .playback, contentType: "audio/mpeg", bytes: [1, 2, 3], durationMs: 6228)],
             previewUnavailable: nil, waveform: [0, 0.5, 1], gainDb: 4.5))
         let rejected = Outcome.rejected(.init(reason: .tooManyPixels, message: "m", detectedType: nil, size: 9))
+        let request = RequestID.random()
         for outcome in [accepted, rejected] {
-            let frame = HelperMessage.outcome(outcome, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3).encoded()
+            let frame = HelperMessage.outcome(outcome, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3,
+                                              request: request).encoded()
             let decoded = try HelperMessage.decode(frame[4...], original: original)
-            #expect(decoded == .outcome(outcome, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3))
+            #expect(decoded == .outcome(outcome, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3, request: request))
         }
+        // Every job frame and answer carries the request id, all 128 bits of it.
+        let wide = RequestID(UInt128.max - 5)
+        for message in [HelperMessage.job(AttachmentFacts(from: .operator, fileName: "a"), bytes: [1, 2], request: wide),
+                        .transforming(detectedType: "image/png", kind: .image, request: wide),
+                        .jobFailure("x", request: wide)] {
+            #expect(try HelperMessage.decode(message.encoded()[4...]) == message)
+        }
+        #expect(RequestID.random() != RequestID.random())
         // A truncated frame is refused, not trusted.
-        let frame = HelperMessage.outcome(accepted, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3).encoded()
+        let frame = HelperMessage.outcome(accepted, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3,
+                                          request: request).encoded()
         #expect(throws: WireError.self) { try HelperMessage.decode(frame[4..<(frame.count - 3)], original: original) }
     }
 }
