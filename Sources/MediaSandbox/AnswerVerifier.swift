@@ -340,7 +340,7 @@ package enum AnswerVerifier {
     // MARK: - Signatures
 
     /// True when `bytes` start as every file of `type` does: JPEG FF D8 FF, PNG's eight bytes, `GIF87a`/`GIF89a`,
-    /// WebP `RIFF`…`WEBP`, PDF `%PDF-`, Ogg `OggS`, MP3 an ID3 tag or an MPEG audio frame sync, MP4 an `ftyp` box
+    /// WebP `RIFF`…`WEBP`, PDF `%PDF-` (within the first 1,024 bytes), Ogg `OggS`, MP3 an ID3 tag or an MPEG audio frame sync, MP4 an `ftyp` box
     /// first, QuickTime an `ftyp`, `moov`, `mdat`, `wide`, `free`, `skip` or `pnot` atom first. Any other type: false.
     package static func hasSignature(_ bytes: [UInt8], of type: String) -> Bool {
         func at(_ offset: Int, _ text: String) -> Bool {
@@ -352,7 +352,8 @@ package enum AnswerVerifier {
         case MediaType.png: return bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         case MediaType.gif: return at(0, "GIF87a") || at(0, "GIF89a")
         case MediaType.webp: return at(0, "RIFF") && at(8, "WEBP")
-        case MediaType.pdf: return at(0, "%PDF-")
+        // Where libmagic and PDF readers look for the header: anywhere in the first 1,024 bytes.
+        case MediaType.pdf: return (0..<min(1024, max(0, bytes.count - 4))).contains { at($0, "%PDF-") }
         case MediaType.ogg: return at(0, "OggS")
         case MediaType.mpeg: return at(0, "ID3") || (bytes.count >= 2 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0)
         case MediaType.mp4: return at(4, "ftyp")

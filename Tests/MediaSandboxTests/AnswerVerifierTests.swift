@@ -217,6 +217,9 @@ import Testing
             #expect(!AnswerVerifier.hasSignature(Array(bytes.prefix(1)), of: type), "\(type) cut short")
         }
         #expect(!AnswerVerifier.hasSignature(Array("RIFF\u{0}\u{0}\u{0}\u{0}WAVE".utf8), of: MediaType.webp))
+        // A PDF's header may follow up to 1 KiB of anything (libmagic and PDF readers find it there), not more.
+        #expect(AnswerVerifier.hasSignature([UInt8](repeating: 1, count: 1000) + Self.pdf, of: MediaType.pdf))
+        #expect(!AnswerVerifier.hasSignature([UInt8](repeating: 1, count: 1100) + Self.pdf, of: MediaType.pdf))
         #expect(!AnswerVerifier.hasSignature(Self.html, of: "text/html"))
         #expect(!AnswerVerifier.hasSignature(Self.mp4, of: "image/svg+xml"))
     }
