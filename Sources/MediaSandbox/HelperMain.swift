@@ -44,7 +44,7 @@ public enum HelperMain {
             case .closed, .timedOut: return 0
             case .failed: return 73
             }
-            guard case .job(let facts, let bytes, let request) = try? HelperMessage.decode(frame) else {
+            guard case .request(let request, .job(let facts, let bytes)) = try? HelperMessage.decode(frame) else {
                 write(.failure("the helper received a malformed job"))
                 return 74
             }
@@ -66,14 +66,14 @@ public enum HelperMain {
             // The pipeline calls `transforming` only during `process`.
             let outcome = try withoutActuallyEscaping(write) { write in
                 try pipeline.process(job.bytes, facts: job.facts, timings: &timings) { type, kind in
-                    _ = write([.transforming(detectedType: type, kind: kind, request: job.request)])
+                    _ = write([.request(job.request, .transforming(detectedType: type, kind: kind))])
                 }
             }
-            return .outcome(outcome, sniffNanoseconds: nanoseconds(timings.sniff),
-                            transformNanoseconds: nanoseconds(timings.transform), residentBytes: residentBytes(),
-                            request: job.request)
+            return .request(job.request, .outcome(outcome, sniffNanoseconds: nanoseconds(timings.sniff),
+                                                  transformNanoseconds: nanoseconds(timings.transform),
+                                                  residentBytes: residentBytes()))
         } catch {
-            return .jobFailure("\(error)", request: job.request)
+            return .request(job.request, .failure("\(error)"))
         }
     }
 

@@ -19,8 +19,8 @@ final class HelperProcess {
 
     /// What became of one job in this helper.
     enum Run {
-        /// The helper answered (an outcome or an internal failure) for this job's request id, after reporting
-        /// what it was decoding (if it did).
+        /// The helper answered (an outcome or an internal failure, unwrapped from its `request` frame) for this
+        /// job's request id, after reporting what it was decoding (if it did).
         case answered(HelperMessage, transforming: (String, AttachmentKind)?)
         /// The helper wrote what a healthy helper never does: a frame for another request (stale or forged), one
         /// that does not decode, or an unexpected message. It has been killed.
@@ -153,7 +153,7 @@ final class HelperProcess {
         jobs += 1
         reader.resetSide()
         var transforming: (String, AttachmentKind)? = nil
-        switch send(HelperMessage.job(facts, bytes: bytes, request: request).encoded(), deadline: deadline) {
+        switch send(HelperMessage.request(request, .job(facts, bytes: bytes)).encoded(), deadline: deadline) {
         case .sent: break
         case .closed: return died(transforming: nil)
         case .timedOut:
@@ -174,18 +174,20 @@ final class HelperProcess {
                 guard let message = try? HelperMessage.decode(body, original: bytes) else {
                     return invalid("a frame that does not decode")
                 }
-                switch message {
-                case .transforming(let type, let kind, let id) where id == request:
+                guard case .request(let id, let answer) = message else {
+                    return invalid("a message without a request id")
+                }
+                guard id == request else { return invalid("a frame for request \(id), not \(request) (stale or forged)") }
+                switch answer {
+                case .transforming(let type, let kind):
                     guard transforming == nil else { return invalid("a second transforming report") }
                     transforming = (type, kind)
-                case .outcome(_, _, _, let rss, let id) where id == request:
+                case .outcome(_, _, _, let rss):
                     residentBytes = rss
-                    return .answered(message, transforming: transforming)
-                case .jobFailure(_, let id) where id == request:
-                    return .answered(message, transforming: transforming)
-                case .transforming(_, _, let id), .outcome(_, _, _, _, let id), .jobFailure(_, let id):
-                    return invalid("a frame for request \(id), not \(request) (stale or forged)")
-                case .job, .ready, .failure:
+                    return .answered(answer, transforming: transforming)
+                case .failure:
+                    return .answered(answer, transforming: transforming)
+                case .job, .ready, .request:
                     return invalid("a message a helper never sends during a job")
                 }
             case .closed, .failed:

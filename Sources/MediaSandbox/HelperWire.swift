@@ -4,41 +4,39 @@ import MediaPipeline
 ///
 /// A frame is a little-endian `UInt32` length, then that many bytes: one type byte and the payload.
 /// Only the helper parses media; the parent parses these frames, whose fields it checks like any input.
-/// Every frame about a job carries the job's request id: an answer with another id is stale or forged.
+/// After `ready`, every frame is a `request`: a job, or an answer about it, under the job's random request id.
 package enum HelperMessage: Equatable, Sendable {
-    /// Parent → helper: one attachment to process, with a fresh random request id.
-    case job(AttachmentFacts, bytes: [UInt8], request: RequestID)
+    /// Parent → helper: one attachment to process.
+    case job(AttachmentFacts, bytes: [UInt8])
     /// Helper → parent, once after start-up: the protections in force and the ones the kernel refused.
     case ready(Protections)
     /// Helper → parent: the file passed sniffing and policy; the transform (decode, thumbnail, conversion) begins.
-    case transforming(detectedType: String, kind: AttachmentKind, request: RequestID)
+    case transforming(detectedType: String, kind: AttachmentKind)
     /// Helper → parent: the pipeline's outcome (artifacts with role `original` come back without bytes).
-    case outcome(Outcome, sniffNanoseconds: Int64, transformNanoseconds: Int64, residentBytes: Int64, request: RequestID)
-    /// Helper → parent, before any job: the helper cannot start (or read a malformed job).
+    case outcome(Outcome, sniffNanoseconds: Int64, transformNanoseconds: Int64, residentBytes: Int64)
+    /// Helper → parent: an internal failure (not the file's fault): the job is retried.
     case failure(String)
-    /// Helper → parent: an internal failure on a job (not the file's fault): the job is retried.
-    case jobFailure(String, request: RequestID)
+    /// Both ways, after `ready`: a `job`, or its `transforming`, `outcome` or `failure`, under the job's request id.
+    /// An answer with another id is stale (left from an earlier job) or forged.
+    indirect case request(RequestID, HelperMessage)
 
     static let maxFrame = 1 << 30
 
-    package func encoded() -> [UInt8] {
+    func encoded() -> [UInt8] {
         var w = WireWriter()
         switch self {
-        case .job(let facts, let bytes, let request):
+        case .job(let facts, let bytes):
             w.u8(1)
-            w.request(request)
             w.string(facts.from.rawValue); w.optional(facts.declaredType); w.optional(facts.fileName)
             w.string(facts.channel.rawValue); w.bytes(bytes)
         case .ready(let p):
             w.u8(2)
             w.strings(p.active); w.strings(p.missing)
-        case .transforming(let type, let kind, let request):
+        case .transforming(let type, let kind):
             w.u8(3)
-            w.request(request)
             w.string(type); w.string(kind.rawValue)
-        case .outcome(let outcome, let sniff, let transform, let rss, let request):
+        case .outcome(let outcome, let sniff, let transform, let rss):
             w.u8(4)
-            w.request(request)
             w.i64(sniff); w.i64(transform); w.i64(rss)
             switch outcome {
             case .accepted(let a):
@@ -63,10 +61,10 @@ package enum HelperMessage: Equatable, Sendable {
         case .failure(let message):
             w.u8(5)
             w.string(message)
-        case .jobFailure(let message, let request):
+        case .request(let request, let message):
             w.u8(6)
             w.request(request)
-            w.string(message)
+            w.data.append(contentsOf: message.encoded().dropFirst(4))
         }
         var frame = [UInt8]()
         frame.reserveCapacity(w.data.count + 4)
@@ -81,21 +79,17 @@ package enum HelperMessage: Equatable, Sendable {
         var r = WireReader(body)
         switch try r.u8() {
         case 1:
-            let request = try r.request()
             guard let from = Sender(rawValue: try r.string()) else { throw .malformed("unknown sender") }
             let declared = try r.optional(), name = try r.optional()
             guard let channel = MessagingChannel(rawValue: try r.string()) else { throw .malformed("unknown channel") }
-            return .job(AttachmentFacts(from: from, declaredType: declared, fileName: name, channel: channel), bytes: try r.bytes(),
-                        request: request)
+            return .job(AttachmentFacts(from: from, declaredType: declared, fileName: name, channel: channel), bytes: try r.bytes())
         case 2:
             return .ready(Protections(active: try r.strings(), missing: try r.strings()))
         case 3:
-            let request = try r.request()
             let type = try r.string()
             guard let kind = AttachmentKind(rawValue: try r.string()) else { throw .malformed("unknown kind") }
-            return .transforming(detectedType: type, kind: kind, request: request)
+            return .transforming(detectedType: type, kind: kind)
         case 4:
-            let request = try r.request()
             let sniff = try r.i64(), transform = try r.i64(), rss = try r.i64()
             let outcome: Outcome
             switch try r.u8() {
@@ -142,13 +136,15 @@ package enum HelperMessage: Equatable, Sendable {
             default:
                 throw .malformed("unknown outcome status")
             }
-            return .outcome(outcome, sniffNanoseconds: sniff, transformNanoseconds: transform, residentBytes: rss,
-                            request: request)
+            return .outcome(outcome, sniffNanoseconds: sniff, transformNanoseconds: transform, residentBytes: rss)
         case 5:
             return .failure(try r.string())
         case 6:
             let request = try r.request()
-            return .jobFailure(try r.string(), request: request)
+            switch try decode(r.rest(), original: original) {
+            case .ready, .request: throw .malformed("a ready report or a request inside a request")
+            case let message: return .request(request, message)
+            }
         case let other:
             throw .malformed("unknown message type \(other)")
         }
@@ -235,6 +231,11 @@ struct WireReader {
     mutating func request() throws(WireError) -> RequestID {
         let low = UInt64(bitPattern: try i64()), high = UInt64(bitPattern: try i64())
         return RequestID(UInt128(high) << 64 | UInt128(low))
+    }
+    /// Everything not read yet.
+    mutating func rest() -> ArraySlice<UInt8> {
+        defer { at = data.endIndex }
+        return data[at...]
     }
     mutating func bytes() throws(WireError) -> [UInt8] { Array(try take(Int(try u32()))) }
     mutating func string() throws(WireError) -> String { String(decoding: try take(Int(try u32())), as: UTF8.self) }

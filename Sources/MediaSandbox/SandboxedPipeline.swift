@@ -159,7 +159,7 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
                 return invalidAnswer(helper, "\(violation)", bytes: bytes)
             }
             switch run {
-            case .answered(.outcome(let outcome, let sniff, let transform, _, _), let transforming):
+            case .answered(.outcome(let outcome, let sniff, let transform, _), let transforming):
                 timings.sniff = .nanoseconds(sniff)
                 timings.transform = .nanoseconds(transform)
                 switch AnswerVerifier.verify(outcome, input: bytes, facts: facts, settings: settings, transforming: transforming) {
@@ -169,7 +169,7 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
                 case .failure(let violation):
                     return invalidAnswer(helper, "\(violation)", bytes: bytes)
                 }
-            case .answered(.jobFailure(let message, _), _):
+            case .answered(.failure(let message), _):
                 // Not trusted again: a helper that failed once is replaced, not reused.
                 retire(helper, event: "failure")
                 throw HelperFailure(message: String(message.prefix(AnswerVerifier.maxMessageBytes)))

@@ -14,14 +14,15 @@ struct ForgedAnswers {
     /// An accepted outcome for this job (the original comes back without bytes, as on the wire).
     func accepted(_ type: String, _ kind: AttachmentKind, originalType: String? = nil, _ artifacts: [Artifact]) -> HelperMessage {
         let original = Artifact(role: .original, contentType: originalType ?? type, bytes: [])
-        return .outcome(.accepted(.init(detectedType: type, kind: kind, size: job.bytes.count,
-                                        artifacts: [original] + artifacts, previewUnavailable: nil)),
-                        sniffNanoseconds: 1, transformNanoseconds: 1, residentBytes: 0, request: job.request)
+        return .request(job.request, .outcome(.accepted(.init(detectedType: type, kind: kind, size: job.bytes.count,
+                                                              artifacts: [original] + artifacts, previewUnavailable: nil)),
+                                              sniffNanoseconds: 1, transformNanoseconds: 1, residentBytes: 0))
     }
 
     func rejection(_ reason: RejectionReason, _ message: String) -> HelperMessage {
-        .outcome(.rejected(.init(reason: reason, message: message, detectedType: "text/plain", size: job.bytes.count)),
-                 sniffNanoseconds: 1, transformNanoseconds: 1, residentBytes: 0, request: job.request)
+        .request(job.request, .outcome(.rejected(.init(reason: reason, message: message, detectedType: "text/plain",
+                                                       size: job.bytes.count)),
+                                       sniffNanoseconds: 1, transformNanoseconds: 1, residentBytes: 0))
     }
 
     func thumbnail(_ type: String = MediaType.webp, _ bytes: [UInt8] = webp, width: Int = 480, height: Int = 300) -> Artifact {
@@ -57,12 +58,7 @@ struct ForgedAnswers {
 
     /// The same answer under another request id.
     func withRequest(_ message: HelperMessage, _ request: RequestID) -> HelperMessage {
-        switch message {
-        case .outcome(let outcome, let sniff, let transform, let rss, _):
-            return .outcome(outcome, sniffNanoseconds: sniff, transformNanoseconds: transform, residentBytes: rss, request: request)
-        case .jobFailure(let message, _): return .jobFailure(message, request: request)
-        case .transforming(let type, let kind, _): return .transforming(detectedType: type, kind: kind, request: request)
-        default: return message
-        }
+        guard case .request(_, let answer) = message else { return message }
+        return .request(request, answer)
     }
 }

@@ -58,7 +58,7 @@ struct Attacker: HelperTakeover {
         case "thumbnail-not-image": return write([forge.thumbnailNotImage()])
         case "huge-dimensions": return write([forge.hugeDimensions()])
         case "transforming-html":
-            return write([.transforming(detectedType: "text/html", kind: .image, request: job.request),
+            return write([.request(job.request, .transforming(detectedType: "text/html", kind: .image)),
                           HelperMain.answer(job, pipeline: pipeline, write: { _ in true })])
         case "long-message": return write([forge.rejection(.unsupportedType, String(repeating: "x", count: 100_000))])
 
