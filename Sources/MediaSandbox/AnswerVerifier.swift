@@ -370,7 +370,6 @@ package enum AnswerVerifier {
         guard !r.message.isEmpty, r.message.utf8.count <= maxMessageBytes else {
             throw Violation(rule: .message, detail: "a message of \(r.message.utf8.count) bytes (1 to \(maxMessageBytes))")
         }
-        guard r.details.isEmpty else { throw Violation(rule: .rejection, detail: "details on a pipeline rejection") }
         if let type = r.detectedType { try checkTypeSyntax(type) }
         if let (type, _) = transforming, r.detectedType != type {
             throw Violation(rule: .transforming, detail: "transforming \(type), rejected as \(r.detectedType ?? "nothing")")
