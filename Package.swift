@@ -155,6 +155,11 @@ let package = Package(
         .executableTarget(name: "fuzz-pipeline", dependencies: ["MediaPipeline", "FuzzSupport"], path: "Fuzz/FuzzPipeline"),
         .executableTarget(name: "fuzz-decoders", dependencies: ["MediaPipeline", "FuzzSupport"], path: "Fuzz/FuzzDecoders"),
         .executableTarget(name: "fuzz-http", dependencies: ["MediaServer", "FuzzSupport"], path: "Fuzz/FuzzHTTP"),
+        // Test builds only: `mediaworker helper` taken over by its file (its plan is in the job's bytes), to prove
+        // that the parent believes no forged answer and that the sandbox refuses what a taken-over helper tries.
+        // Never linked into `mediaworker`.
+        .executableTarget(name: "mediaworker-attack-helper", dependencies: ["MediaSandbox", "MediaPipeline"],
+                          path: "Tests/AttackHelper"),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaPostgres"],
                 path: "Tests/MediaTestSupport"),

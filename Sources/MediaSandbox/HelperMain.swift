@@ -11,7 +11,7 @@ public enum HelperMain {
     static let outputFD: Int32 = 4
 
     /// Runs the helper loop; returns the process exit status.
-    public static func run(parent: pid_t, environment: [String: String]) -> Int32 {
+    package static func run(parent: pid_t, environment: [String: String], takeover: (any HelperTakeover)? = nil) -> Int32 {
         // Nothing is inherited beyond stdin/out/err and the two pipes: the parent closes the rest at spawn (closing
         // them here would race with descriptors the runtime's own threads are opening by now).
         guard mw_die_with_parent(parent) == 0 else { return 70 }
@@ -31,6 +31,11 @@ public enum HelperMain {
         let protections = Sandbox.apply(memoryBytes: helper.memoryBytes)
         guard write(.ready(protections)) else { return 72 }
 
+        return serve(pipeline: pipeline, takeover: takeover)
+    }
+
+    /// The job loop, after the lock-down: one job at a time from fd 3, every answer echoing the job's request id.
+    private static func serve(pipeline: MediaPipeline, takeover: (any HelperTakeover)?) -> Int32 {
         var input = FrameReader(fd: inputFD)
         while true {
             let frame: ArraySlice<UInt8>
@@ -39,22 +44,36 @@ public enum HelperMain {
             case .closed, .timedOut: return 0
             case .failed: return 73
             }
-            guard case .job(let facts, let bytes) = try? HelperMessage.decode(frame) else {
+            guard case .request(let request, .job(let facts, let bytes)) = try? HelperMessage.decode(frame) else {
                 write(.failure("the helper received a malformed job"))
                 return 74
             }
-            var timings = MediaPipeline.PhaseTimings()
-            let message: HelperMessage
-            do {
-                let outcome = try pipeline.process(bytes, facts: facts, timings: &timings) { type, kind in
-                    write(.transforming(detectedType: type, kind: kind))
-                }
-                message = .outcome(outcome, sniffNanoseconds: nanoseconds(timings.sniff),
-                                   transformNanoseconds: nanoseconds(timings.transform), residentBytes: residentBytes())
-            } catch {
-                message = .failure("\(error)")
+            let job = HelperJob(facts: facts, bytes: bytes, request: request)
+            if let takeover {
+                guard takeover.answer(job: job, pipeline: pipeline, write: write(_:)) else { return 75 }
+                continue
             }
-            guard write(message) else { return 75 }
+            guard write(answer(job, pipeline: pipeline, write: write(_:))) else { return 75 }
+        }
+    }
+
+    /// What a healthy helper answers to `job`: the pipeline's outcome, or an internal failure. The `transforming`
+    /// report is written through `write` on the way; the answer itself is returned, for the caller to write.
+    package static func answer(_ job: HelperJob, pipeline: MediaPipeline,
+                               write: ([HelperMessage]) -> Bool) -> HelperMessage {
+        var timings = MediaPipeline.PhaseTimings()
+        do {
+            // The pipeline calls `transforming` only during `process`.
+            let outcome = try withoutActuallyEscaping(write) { write in
+                try pipeline.process(job.bytes, facts: job.facts, timings: &timings) { type, kind in
+                    _ = write([.request(job.request, .transforming(detectedType: type, kind: kind))])
+                }
+            }
+            return .request(job.request, .outcome(outcome, sniffNanoseconds: nanoseconds(timings.sniff),
+                                                  transformNanoseconds: nanoseconds(timings.transform),
+                                                  residentBytes: residentBytes()))
+        } catch {
+            return .request(job.request, .failure("\(error)"))
         }
     }
 
@@ -82,6 +101,11 @@ public enum HelperMain {
         writeAll(outputFD, message.encoded())
     }
 
+    /// Writes several frames with one `write` (a pipe with room takes them at once).
+    static func write(_ messages: [HelperMessage]) -> Bool {
+        writeAll(outputFD, messages.flatMap { $0.encoded() })
+    }
+
     static func nanoseconds(_ d: Duration) -> Int64 {
         d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
     }
@@ -93,6 +117,21 @@ public enum HelperMain {
         guard fields.count > 1, let pages = Int64(fields[1]) else { return 0 }
         return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
     }
+}
+
+/// One job as a helper received it.
+package struct HelperJob: Sendable {
+    package var facts: AttachmentFacts
+    package var bytes: [UInt8]
+    /// The id every answer about this job must echo.
+    package var request: RequestID
+}
+
+/// What a test build's taken-over helper does instead of the pipeline (`Tests/AttackHelper`; production passes nil):
+/// it runs after the full lock-down, with the real decoders loaded, and answers `job` however it likes through
+/// `write` (several frames given at once are written with one `write`). False ends the helper.
+package protocol HelperTakeover {
+    func answer(job: HelperJob, pipeline: MediaPipeline, write: ([HelperMessage]) -> Bool) -> Bool
 }
 
 /// Writes every byte (retrying short writes and EINTR); false when the other end is gone.
@@ -152,6 +191,9 @@ struct FrameReader {
         case timedOut
         case failed(String)
     }
+
+    /// True when bytes of another frame have arrived already.
+    var hasBuffered: Bool { buffer.count > start }
 
     /// Forgets what `side` said so far, reading whatever is waiting on it first (never blocks).
     mutating func resetSide() {

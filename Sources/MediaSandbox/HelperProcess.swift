@@ -23,12 +23,23 @@ final class HelperProcess {
 
     /// What became of one job in this helper.
     enum Run {
-        /// The helper answered (an outcome or an internal failure).
-        case answered(HelperMessage)
+        /// The helper answered (an outcome or an internal failure, unwrapped from its `request` frame) for this
+        /// job's request id, after reporting what it was decoding (if it did).
+        case answered(HelperMessage, transforming: (String, AttachmentKind)?)
+        /// The helper wrote what a healthy helper never does: a frame for another request (stale or forged), one
+        /// that does not decode, or an unexpected message. It has been killed.
+        case invalidAnswer(String, transforming: (String, AttachmentKind)?)
         /// The helper ended before answering: its wait status, what it was decoding, its last words on stderr.
         case died(status: Int32, transforming: (String, AttachmentKind)?, stderr: String)
         /// Past the deadline: the helper was SIGKILLed.
         case timedOut(transforming: (String, AttachmentKind)?)
+
+        /// What the helper said it was decoding before it answered, died or ran out of time.
+        var transforming: (String, AttachmentKind)? {
+            switch self {
+            case .answered(_, let t), .invalidAnswer(_, let t), .died(_, let t, _), .timedOut(let t): return t
+            }
+        }
     }
 
     private init(pid: pid_t, toHelper: Int32, reader: FrameReader, protections: Protections, launcher: HelperLauncher) {
@@ -154,12 +165,12 @@ final class HelperProcess {
         throw .spawn("\(failure) (\(describe(status: status)))" + (said.isEmpty ? "" : ": \(said.suffix(500))"))
     }
 
-    /// Gives the helper one file and waits for its answer until `deadline`.
-    func run(_ bytes: [UInt8], facts: AttachmentFacts, deadline: ContinuousClock.Instant) -> Run {
+    /// Gives the helper one file under a fresh `request` id and waits for its answer until `deadline`.
+    func run(_ bytes: [UInt8], facts: AttachmentFacts, request: RequestID, deadline: ContinuousClock.Instant) -> Run {
         jobs += 1
         reader.resetSide()
         var transforming: (String, AttachmentKind)? = nil
-        switch send(HelperMessage.job(facts, bytes: bytes).encoded(), deadline: deadline) {
+        switch send(HelperMessage.request(request, .job(facts, bytes: bytes)).encoded(), deadline: deadline) {
         case .sent: break
         case .closed: return died(transforming: nil)
         case .timedOut:
@@ -168,22 +179,33 @@ final class HelperProcess {
             reaped = true
             return .timedOut(transforming: nil)
         }
+        func invalid(_ why: String) -> Run {
+            Self.killGroup(pid)
+            _ = Self.reap(pid, wait: true)
+            reaped = true
+            return .invalidAnswer(why, transforming: transforming)
+        }
         while true {
             switch reader.next(deadline: deadline) {
             case .frame(let body):
-                let message = try? HelperMessage.decode(body, original: bytes)
-                switch message {
-                case .transforming(let type, let kind)?:
+                guard let message = try? HelperMessage.decode(body, original: bytes) else {
+                    return invalid("a frame that does not decode")
+                }
+                guard case .request(let id, let answer) = message else {
+                    return invalid("a message without a request id")
+                }
+                guard id == request else { return invalid("a frame for request \(id), not \(request) (stale or forged)") }
+                switch answer {
+                case .transforming(let type, let kind):
+                    guard transforming == nil else { return invalid("a second transforming report") }
                     transforming = (type, kind)
-                case .outcome(_, _, _, let rss)?:
+                case .outcome(_, _, _, let rss):
                     residentBytes = rss
-                    return .answered(message!)
-                case .failure?:
-                    return .answered(message!)
-                default:
-                    // Not a message a healthy helper sends: it is treated as a crash.
-                    Self.killGroup(pid)
-                    return died(transforming: transforming)
+                    return .answered(answer, transforming: transforming)
+                case .failure:
+                    return .answered(answer, transforming: transforming)
+                case .job, .ready, .request:
+                    return invalid("a message a helper never sends during a job")
                 }
             case .closed, .failed:
                 return died(transforming: transforming)
@@ -194,6 +216,14 @@ final class HelperProcess {
                 return .timedOut(transforming: transforming)
             }
         }
+    }
+
+    /// True when the helper has written something nobody asked for (read already, or waiting in the pipe): between
+    /// jobs a healthy helper is silent, so this is a frame left for the next job.
+    var wroteUnasked: Bool {
+        if reader.hasBuffered { return true }
+        var fds = [pollfd(fd: reader.fd, events: Int16(POLLIN), revents: 0)]
+        return poll(&fds, 1, 0) > 0 && fds[0].revents & Int16(POLLIN) != 0
     }
 
     private enum Sent { case sent, closed, timedOut }

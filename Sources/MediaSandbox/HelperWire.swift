@@ -4,7 +4,8 @@ import MediaPipeline
 ///
 /// A frame is a little-endian `UInt32` length, then that many bytes: one type byte and the payload.
 /// Only the helper parses media; the parent parses these frames, whose fields it checks like any input.
-enum HelperMessage: Equatable {
+/// After `ready`, every frame is a `request`: a job, or an answer about it, under the job's random request id.
+package enum HelperMessage: Equatable, Sendable {
     /// Parent → helper: one attachment to process.
     case job(AttachmentFacts, bytes: [UInt8])
     /// Helper → parent, once after start-up: the protections in force and the ones the kernel refused.
@@ -15,6 +16,9 @@ enum HelperMessage: Equatable {
     case outcome(Outcome, sniffNanoseconds: Int64, transformNanoseconds: Int64, residentBytes: Int64)
     /// Helper → parent: an internal failure (not the file's fault): the job is retried.
     case failure(String)
+    /// Both ways, after `ready`: a `job`, or its `transforming`, `outcome` or `failure`, under the job's request id.
+    /// An answer with another id is stale (left from an earlier job) or forged.
+    indirect case request(RequestID, HelperMessage)
 
     static let maxFrame = 1 << 30
 
@@ -57,6 +61,10 @@ enum HelperMessage: Equatable {
         case .failure(let message):
             w.u8(5)
             w.string(message)
+        case .request(let request, let message):
+            w.u8(6)
+            w.request(request)
+            w.data.append(contentsOf: message.encoded().dropFirst(4))
         }
         var frame = [UInt8]()
         frame.reserveCapacity(w.data.count + 4)
@@ -131,6 +139,12 @@ enum HelperMessage: Equatable {
             return .outcome(outcome, sniffNanoseconds: sniff, transformNanoseconds: transform, residentBytes: rss)
         case 5:
             return .failure(try r.string())
+        case 6:
+            let request = try r.request()
+            switch try decode(r.rest(), original: original) {
+            case .ready, .request: throw .malformed("a ready report or a request inside a request")
+            case let message: return .request(request, message)
+            }
         case let other:
             throw .malformed("unknown message type \(other)")
         }
@@ -156,6 +170,24 @@ public struct Protections: Sendable, Equatable {
     }
 }
 
+/// The random id of one job, echoed by every answer about it (16 bytes from the system's random source).
+package struct RequestID: Hashable, Sendable, CustomStringConvertible {
+    package var value: UInt128
+
+    package init(_ value: UInt128) { self.value = value }
+
+    /// A fresh id from `SystemRandomNumberGenerator` (getrandom).
+    package static func random() -> RequestID {
+        var generator = SystemRandomNumberGenerator()
+        return RequestID(UInt128(generator.next() as UInt64) << 64 | UInt128(generator.next() as UInt64))
+    }
+
+    package var description: String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 32 - hex.count) + hex
+    }
+}
+
 enum WireError: Error, CustomStringConvertible {
     case malformed(String)
     var description: String {
@@ -169,6 +201,9 @@ struct WireWriter {
     mutating func u32(_ v: UInt32) { for s in stride(from: 0, to: 32, by: 8) { data.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
     mutating func i64(_ v: Int64) { for s in stride(from: 0, to: 64, by: 8) { data.append(UInt8(truncatingIfNeeded: v >> Int64(s))) } }
     mutating func f64(_ v: Double) { i64(Int64(bitPattern: v.bitPattern)) }
+    mutating func request(_ v: RequestID) {
+        i64(Int64(truncatingIfNeeded: v.value)); i64(Int64(truncatingIfNeeded: v.value >> 64))
+    }
     mutating func bytes(_ v: [UInt8]) { u32(UInt32(v.count)); data.append(contentsOf: v) }
     mutating func string(_ v: String) { bytes(Array(v.utf8)) }
     mutating func strings(_ v: [String]) { u32(UInt32(v.count)); v.forEach { string($0) } }
@@ -199,6 +234,15 @@ struct WireReader {
         Int64(bitPattern: try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
     }
     mutating func f64() throws(WireError) -> Double { Double(bitPattern: UInt64(bitPattern: try i64())) }
+    mutating func request() throws(WireError) -> RequestID {
+        let low = UInt64(bitPattern: try i64()), high = UInt64(bitPattern: try i64())
+        return RequestID(UInt128(high) << 64 | UInt128(low))
+    }
+    /// Everything not read yet.
+    mutating func rest() -> ArraySlice<UInt8> {
+        defer { at = data.endIndex }
+        return data[at...]
+    }
     mutating func bytes() throws(WireError) -> [UInt8] { Array(try take(Int(try u32()))) }
     mutating func string() throws(WireError) -> String { String(decoding: try take(Int(try u32())), as: UTF8.self) }
     mutating func strings() throws(WireError) -> [String] {

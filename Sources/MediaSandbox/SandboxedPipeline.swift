@@ -40,6 +40,9 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         public var recycles = 0
         /// Helpers that answered with an internal failure (replaced; the job is retried by the queue).
         public var failures = 0
+        /// Helpers treated as taken over: an answer for another request (stale or forged), or one that failed
+        /// `AnswerVerifier` (killed; the job ends `rejected` `corrupt`).
+        public var invalidAnswers = 0
         /// Time from noticing a dead helper to its replacement reporting ready, each time.
         public var replacementTimes: [Duration] = []
         /// Time from starting a helper (setpriv, bubblewrap, exec) to its ready report, each start.
@@ -162,30 +165,45 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         for attempt in 1...2 {
             let helper = try checkout()
             let deadline = ContinuousClock.now + .milliseconds(Int64(settings.timeLimitSeconds * 1000))
-            let run = helper.run(bytes, facts: facts, deadline: deadline)
+            let run = helper.run(bytes, facts: facts, request: .random(), deadline: deadline)
+            // What the helper said it was decoding is believed only once the policy agrees.
+            if let (type, kind) = run.transforming,
+               let violation = AnswerVerifier.verify(transforming: type, kind: kind, facts: facts, settings: settings) {
+                return invalidAnswer(helper, "\(violation)", bytes: bytes)
+            }
             switch run {
-            case .answered(.outcome(let outcome, let sniff, let transform, _)):
+            case .answered(.outcome(let outcome, let sniff, let transform, _), let transforming):
                 timings.sniff = .nanoseconds(sniff)
                 timings.transform = .nanoseconds(transform)
-                guard outcome.size == bytes.count else {
-                    retire(helper, event: "crash")
-                    throw HelperFailure(message: "a helper reported the wrong size")
+                switch AnswerVerifier.verify(outcome, input: bytes, facts: facts, settings: settings, transforming: transforming) {
+                case .success(let verified):
+                    checkin(helper)
+                    return verified
+                case .failure(let violation):
+                    return invalidAnswer(helper, "\(violation)", bytes: bytes)
                 }
-                checkin(helper)
-                return outcome
-            case .answered(.failure(let message)):
+            case .answered(.failure(let message), _):
                 // Not trusted again: a helper that failed once is replaced, not reused.
                 retire(helper, event: "failure")
-                throw HelperFailure(message: message)
+                throw HelperFailure(message: String(message.prefix(AnswerVerifier.maxMessageBytes)))
             case .answered:
-                retire(helper, event: "crash")
-                throw HelperFailure(message: "a helper sent an unexpected message")
+                return invalidAnswer(helper, "an answer that is neither an outcome nor a failure", bytes: bytes)
+            case .invalidAnswer(let why, _):
+                return invalidAnswer(helper, why, bytes: bytes)
             case .timedOut(let transforming):
                 retire(helper, event: "deadline_kill")
                 logger.warning("helper killed at the time limit", metadata: [
                     "pid": "\(helper.pid)", "time_limit_s": "\(settings.timeLimitSeconds)",
                     "detected_type": "\(transforming?.0 ?? "not yet known")"])
-                return timeLimitOutcome(bytes, transforming)
+                let outcome = timeLimitOutcome(bytes, transforming)
+                // Kept as the type the helper named: the original must start as that type does.
+                if case .failure(let violation) = AnswerVerifier.verify(outcome, input: bytes, facts: facts, settings: settings,
+                                                                        transforming: transforming) {
+                    count("invalid_answer")
+                    logWrongAnswer(helper, "\(violation)")
+                    return Self.invalidAnswerOutcome(bytes)
+                }
+                return outcome
             case .died(let status, let transforming, let stderr):
                 let memory = Self.looksLikeMemoryExhaustion(stderr)
                 retire(helper, event: memory ? "memory_kill" : "crash")
@@ -210,6 +228,25 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         fatalError("unreachable: the second attempt always returns")
     }
 
+    /// The job's outcome when its helper's answer failed verification: final, never retried on another helper (the
+    /// file took its helper over; a second one would fare no better), and nothing the helper made is kept.
+    static func invalidAnswerOutcome(_ bytes: [UInt8]) -> Outcome {
+        .rejected(.init(reason: .corrupt, message: "the helper's answer failed verification; the file is not processed",
+                        detectedType: nil, size: bytes.count))
+    }
+
+    /// A helper treated as taken over: killed, counted (`invalid_answer`), logged with what failed, replaced.
+    private func invalidAnswer(_ helper: HelperProcess, _ why: String, bytes: [UInt8]) -> Outcome {
+        retire(helper, event: "invalid_answer")
+        logWrongAnswer(helper, why)
+        return Self.invalidAnswerOutcome(bytes)
+    }
+
+    private func logWrongAnswer(_ helper: HelperProcess, _ why: String) {
+        logger.warning("a helper's answer failed verification; the helper is treated as taken over and killed", metadata: [
+            "pid": "\(helper.pid)", "failed": "\(why.prefix(400))"])
+    }
+
     /// Past the time limit: kept without a preview once sniffing and policy passed, otherwise `corrupt`.
     private func timeLimitOutcome(_ bytes: [UInt8], _ transforming: (String, AttachmentKind)?) -> Outcome {
         guard let (type, kind) = transforming else {
@@ -230,12 +267,16 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     }
 
     private func checkout() throws -> HelperProcess {
-        if let helper = lock.withLock({ () -> HelperProcess? in
+        while let helper = lock.withLock({ () -> HelperProcess? in
             guard let helper = idle.popLast() else { return nil }
             busy[helper.pid] = helper
             return helper
         }) {
-            return helper
+            // Between jobs a healthy helper is silent: a frame waiting now was left for the next job to read.
+            // That helper is taken over; the job goes to another one (it has not touched this one).
+            guard helper.wroteUnasked else { return helper }
+            retire(helper, event: "invalid_answer")
+            logWrongAnswer(helper, "it wrote after its answer (a frame left for the next job)")
         }
         let helper = try spawn()
         lock.withLock { busy[helper.pid] = helper }
@@ -340,6 +381,7 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
             case "memory_kill": counters.memoryKills += 1
             case "recycle": counters.recycles += 1
             case "failure": counters.failures += 1
+            case "invalid_answer": counters.invalidAnswers += 1
             default: break
             }
         }

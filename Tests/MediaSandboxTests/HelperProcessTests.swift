@@ -158,6 +158,19 @@ import CHelperSandbox
             let decoded = try HelperMessage.decode(frame[4...], original: original)
             #expect(decoded == .outcome(outcome, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3))
         }
+        // Jobs and answers travel under their request id, all 128 bits of it; nothing nests in a request but those.
+        let wide = RequestID(UInt128.max - 5)
+        for message in [HelperMessage.job(AttachmentFacts(from: .operator, fileName: "a"), bytes: [1, 2]),
+                        .transforming(detectedType: "image/png", kind: .image), .failure("x"),
+                        .outcome(accepted, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3)] {
+            let framed = HelperMessage.request(wide, message)
+            #expect(try HelperMessage.decode(framed.encoded()[4...], original: original) == framed)
+        }
+        for nested in [HelperMessage.request(wide, .request(wide, .failure("x"))),
+                       .request(wide, .ready(Protections(active: [], missing: [])))] {
+            #expect(throws: WireError.self) { try HelperMessage.decode(nested.encoded()[4...]) }
+        }
+        #expect(RequestID.random() != RequestID.random())
         // A truncated frame is refused, not trusted.
         let frame = HelperMessage.outcome(accepted, sniffNanoseconds: 1, transformNanoseconds: 2, residentBytes: 3).encoded()
         #expect(throws: WireError.self) { try HelperMessage.decode(frame[4..<(frame.count - 3)], original: original) }

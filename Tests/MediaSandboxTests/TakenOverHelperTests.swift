@@ -1,0 +1,84 @@
+import Foundation
+import MediaTestSupport
+import Testing
+@testable import MediaPipeline
+@testable import MediaSandbox
+
+/// Helpers taken over by their file (`mediaworker-attack-helper`, fully locked down, real decoders loaded): the
+/// parent believes no forged or stale answer, kills the helper, ends the job `corrupt`, and keeps serving.
+@Suite(.offCooperativePool, .serialized) struct TakenOverHelperTests {
+    func pool() throws -> SandboxedPipeline {
+        let pool = try SandboxedPipeline(environment: [:], capacity: 1, executable: TestBinary.attackHelper.path)
+        pool.start()
+        return pool
+    }
+
+    /// A file that tells the attack helper what to do.
+    static func attack(_ name: String, payload: String = "<!doctype html><script>alert(document.cookie)</script>") -> [UInt8] {
+        Array("MWATTACK\n{\"attack\": \"\(name)\"}\n\(payload)\n".utf8)
+    }
+
+    func process(_ pool: SandboxedPipeline, _ bytes: [UInt8], _ facts: AttachmentFacts = AttachmentFacts(from: .visitor)) throws -> Outcome {
+        var timings = MediaPipeline.PhaseTimings()
+        return try pool.process(bytes, facts: facts, timings: &timings)
+    }
+
+    /// The pool still answers a real photo for real.
+    func expectServesPhoto(_ pool: SandboxedPipeline, after attack: String) throws {
+        let fixture = FixtureManifest.named("jpeg-whatsapp-photo")
+        let bytes = try fixture.bytes()
+        guard case .accepted(let photo) = try process(pool, bytes, fixture.facts) else {
+            Issue.record("after \(attack): the photo is not accepted"); return
+        }
+        #expect(photo.detectedType == MediaType.jpeg && photo.size == bytes.count, "after \(attack)")
+        #expect(photo.artifacts.map(\.role) == [.original, .thumbnail], "after \(attack)")
+        #expect(photo.artifacts.first { $0.role == .thumbnail }?.width == 480, "after \(attack)")
+    }
+
+    static let forgeries = ["forge-html-as-png", "visitor-delivery", "thumbnail-as-html", "thumbnail-not-image",
+                            "huge-dimensions", "wrong-request-id", "transforming-html", "long-message"]
+
+    @Test("forged answers (HTML as PNG with an SVG thumbnail, a visitor's delivery, the helper's own content type, a thumbnail that is not an image, huge dimensions, a wrong request id, a forged transforming report, a long message): the job ends corrupt, nothing forged comes back, the helper is counted and replaced")
+    func forgedAnswersAreRefused() throws {
+        let pool = try pool()
+        for (i, name) in Self.forgeries.enumerated() {
+            let bytes = Self.attack(name)
+            let outcome = try process(pool, bytes)
+            guard case .rejected(let rejection) = outcome else {
+                Issue.record("\(name): the forged answer was believed: \(outcome)"); continue
+            }
+            #expect(rejection.reason == .corrupt, "\(name)")
+            #expect(rejection.message.contains("the helper's answer failed verification"), "\(name): \(rejection.message)")
+            #expect(rejection.detectedType == nil && rejection.size == bytes.count, "\(name)")
+            #expect(pool.statistics.invalidAnswers == i + 1, "\(name)")
+            try expectServesPhoto(pool, after: name)
+        }
+        #expect(pool.statistics.crashes == 0 && pool.statistics.failures == 0)
+        #expect(pool.statistics.starts >= Self.forgeries.count + 1, "each taken-over helper is replaced")
+    }
+
+    @Test("a stale frame left in the pipe never answers the next job: that helper is found out before the next job and replaced")
+    func staleFrameIsNotTheNextAnswer() throws {
+        let pool = try pool()
+        // The attack file's own answer is the real one (libmagic calls it text, which no one may send).
+        let first = try process(pool, Self.attack("stale", payload: "nothing but text"))
+        guard case .rejected(let rejection) = first else { Issue.record("\(first)"); return }
+        #expect(rejection.reason == .unsupportedType && rejection.detectedType?.hasPrefix("text/") == true, "\(rejection)")
+        // The copy of that answer waits in the pipe; the next job gets its own outcome.
+        try expectServesPhoto(pool, after: "stale")
+        #expect(pool.statistics.invalidAnswers == 1)
+        try expectServesPhoto(pool, after: "stale, twice")
+        #expect(pool.statistics.invalidAnswers == 1)
+    }
+
+    @Test("the attack helper serves ordinary files for real and answers an unknown attack with a rejection saying so")
+    func unknownAttack() throws {
+        let pool = try pool()
+        try expectServesPhoto(pool, after: "nothing")
+        guard case .rejected(let rejection) = try process(pool, Self.attack("no-such-attack")) else {
+            Issue.record("not rejected"); return
+        }
+        #expect(rejection.reason == .unsupportedType && rejection.message == "unknown attack no-such-attack")
+        #expect(pool.statistics.invalidAnswers == 0)
+    }
+}
