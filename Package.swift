@@ -158,7 +158,7 @@ let package = Package(
         // Test builds only: `mediaworker helper` taken over by its file (its plan is in the job's bytes), to prove
         // that the parent believes no forged answer and that the sandbox refuses what a taken-over helper tries.
         // Never linked into `mediaworker`.
-        .executableTarget(name: "mediaworker-attack-helper", dependencies: ["MediaSandbox", "MediaPipeline"],
+        .executableTarget(name: "mediaworker-attack-helper", dependencies: ["MediaSandbox", "MediaPipeline", "CHelperSandbox"],
                           path: "Tests/AttackHelper"),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaPostgres"],
@@ -170,7 +170,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaSandboxTests",
-            dependencies: ["MediaSandbox", "MediaPipeline", "MediaTestSupport", "CHelperSandbox"],
+            dependencies: ["MediaSandbox", "MediaPipeline", "MediaTestSupport", "CHelperSandbox", "MediaDomain",
+                           "MediaQueue", "MediaStore"],
             path: "Tests/MediaSandboxTests"
         ),
         .testTarget(

@@ -30,7 +30,10 @@ static const char *const allowed[] = {
     // Descriptors the helper holds (its pipes, files it opened read-only).
     "read", "write", "readv", "writev", "pread64", "preadv", "preadv2", "lseek", "close", "close_range",
     "dup", "dup2", "dup3", "pipe", "pipe2", "eventfd2", "poll", "ppoll", "select", "pselect6",
-    "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
+    "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+    // libdispatch's event loop (the Swift runtime's, started before the lock-down) re-arms its timer on its own
+    // thread at any time: refusing it is a trap (DISPATCH_INTERNAL_CRASH), not an error.
+    "timerfd_create", "timerfd_settime", "timerfd_gettime",
     // File metadata and names (reads; Landlock and the mount namespace decide which files exist).
     "fstat", "newfstatat", "stat", "lstat", "statx", "fstatfs", "statfs", "getdents64", "readlink", "readlinkat",
     "access", "faccessat", "faccessat2", "getcwd",

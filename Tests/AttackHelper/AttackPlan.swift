@@ -62,7 +62,11 @@ struct Attacker: HelperTakeover {
                           HelperMain.answer(job, pipeline: pipeline, write: { _ in true })])
         case "long-message": return write([forge.rejection(.unsupportedType, String(repeating: "x", count: 100_000))])
 
-        // Lock-down attacks (reading the parent's /proc, files, signals, locks…) go here, in a file of their own.
+        // Lock-down attacks (LockdownAttacks.swift): every one tried, the outcome answered as a rejection whose
+        // message is the report (the exfiltration channel of issue 19: a message readable through the job).
+        case "lockdown":
+            let report = LockdownAttacks.run(targets: plan.options ?? [:])
+            return write([forge.rejection(.unsupportedType, LockdownAttacks.summary(report))])
 
         default:
             return write([forge.rejection(.unsupportedType, "unknown attack \(plan.attack.prefix(80))")])
