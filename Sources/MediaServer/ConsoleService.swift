@@ -289,9 +289,8 @@ struct ConsoleService: Sendable {
         }
         // No origin configured: the page's must be the host this request was sent to (either scheme: a TLS proxy
         // may be in front).
-        guard let host = request.head.authority ?? request.headers[.host],
-              let own = ConsoleOrigin("\(source.scheme)://\(host)"), own == source else {
-            return "Origin \(source) for Host \((request.head.authority ?? request.headers[.host] ?? "").prefix(100))"
+        guard let host = request.head.authority, let own = ConsoleOrigin("\(source.scheme)://\(host)"), own == source else {
+            return "Origin \(source) for Host \((request.head.authority ?? "").prefix(100))"
         }
         return nil
     }
@@ -405,7 +404,6 @@ struct ConsoleGate: RouterMiddleware {
 
 extension HTTPField.Name {
     static let xFrameOptions = Self("X-Frame-Options")!
-    static let origin = Self("Origin")!
 }
 
 extension MediaHTTPService {

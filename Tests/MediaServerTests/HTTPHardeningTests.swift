@@ -147,7 +147,8 @@ import Testing
         let steady = try RawConnection(port: port)
         let steadyAnswer = await Self.onThread { () -> String in
             let piece = String(repeating: "s", count: 8192)
-            steady.send(Self.uploadHead(port: port, length: 10 * 8192).replacingOccurrences(of: "from=visitor", with: "from=visitor&fileName=steady.bin"))
+            steady.send(Self.uploadHead(port: port, length: 10 * 8192)
+                .replacingOccurrences(of: "Content-Type:", with: "Connection: close\r\nContent-Type:"))
             for _ in 0..<10 {
                 steady.send(piece)
                 usleep(400_000)
