@@ -33,6 +33,18 @@ import Testing
             Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } > 0
         }
 
+        /// What the server sent until `marker` appeared in it, it closed the connection or `seconds` passed.
+        func read(until marker: String, seconds: Double) -> String {
+            var text = ""
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end && !text.contains(marker) {
+                let read = readUntilClosed(seconds: 0.05)
+                text += read.text
+                if read.closed { break }
+            }
+            return text
+        }
+
         /// What the server sent until it closed the connection or `seconds` passed; `closed` tells which.
         func readUntilClosed(seconds: Double) -> (text: String, closed: Bool) {
             var received: [UInt8] = []
@@ -175,10 +187,18 @@ import Testing
 
     @Test("drippers do not keep connection slots: with MEDIAWORKER_HTTP_MAX_CONNECTIONS=4 taken by four body drippers (with and without a token), a fifth client is served once they are cut")
     func drippersFreeTheirSlots() async throws {
+        // A header timeout past the test's horizon: after an early answer (the 401) the head clock would otherwise
+        // take the dripped body for a new request's head and cut it at its own timeout.
         let server = try ServerProcess(env: ["MEDIAWORKER_HTTP_MAX_CONNECTIONS": "4", "MEDIAWORKER_HTTP_BODY_TIMEOUT": "2",
-                                             "MEDIAWORKER_WORKERS": "0"])
+                                             "MEDIAWORKER_HTTP_HEADER_TIMEOUT": "120", "MEDIAWORKER_WORKERS": "0"])
         let port = server.port
         let drippers = try (0..<4).map { _ in try RawConnection(port: port) }
+        // Each is served a first request, so all four hold a slot before the fifth connects (connections waiting
+        // together in the backlog would be accepted in one go).
+        for connection in drippers {
+            connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(connection.read(until: "\r\n\r\nok\n", seconds: 30).hasPrefix("HTTP/1.1 200"))
+        }
         let outcomes = await withTaskGroup(of: Dripped.self) { group in
             for (i, connection) in drippers.enumerated() {
                 // Without a token the 401 is answered at once, but the body is still read (to reach the next request).
