@@ -139,6 +139,8 @@ public struct ConsoleOrigin: Sendable, Equatable, CustomStringConvertible {
 final class LoginThrottle: Sendable {
     struct Record { var failures: Int; var last: Date }
     private let records = Mutex<[String: Record]>([:])
+    /// When stale records were last dropped (at most once a second: every attempt passes here, refused ones too).
+    private let pruned = Mutex<Date>(.distantPast)
     /// Failures allowed before attempts are refused for a while.
     static let freeFailures = 3
     static let maxLock: Double = 15 * 60
@@ -146,8 +148,13 @@ final class LoginThrottle: Sendable {
     /// Admits an attempt of `key` (counting it as a failure until `succeeded`) and answers 0, or answers the seconds
     /// to wait before `key` may try again (nothing counted).
     func admit(_ key: String, now: Date) -> Double {
-        records.withLock { records in
-            if records.count > 10_000 {  // forget the stale ones rather than grow without bound
+        let prune = pruned.withLock { last in
+            guard now.timeIntervalSince(last) >= 1 else { return false }
+            last = now
+            return true
+        }
+        return records.withLock { records in
+            if prune && records.count > 10_000 {  // forget the stale ones rather than grow without bound
                 records = records.filter { now.timeIntervalSince($0.value.last) < Self.maxLock }
             }
             var r = records[key] ?? Record(failures: 0, last: now)
