@@ -33,9 +33,10 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 512), hard))
 host, port = urllib.parse.urlparse(url).hostname, urllib.parse.urlparse(url).port
 head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris\r\nX-Padding: " + b"a" * 4000
-# body: a whole upload head (no token: the 401 comes at once, but the body is still read), then its body dripped.
+# body: a whole upload head with the gateway's token (so nothing is answered before the body is in), then its body
+# dripped; only the body rules (MEDIAWORKER_HTTP_BODY_TIMEOUT, MEDIAWORKER_HTTP_MIN_BODY_RATE) can cut it.
 upload_head = (b"POST /v1/attachments?from=visitor HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris\r\n"
-               b"Content-Length: 1000000\r\n\r\n")
+               b"Authorization: Bearer bench\r\nContent-Length: 1000000\r\n\r\n")
 stop = time.time() + seconds
 lifetimes, opened = [], [0]
 
