@@ -29,6 +29,7 @@
 static const char *const allowed[] = {
     // Descriptors the helper holds (its pipes, files it opened read-only).
     "read", "write", "readv", "writev", "pread64", "preadv", "preadv2", "lseek", "close", "close_range",
+    "fadvise64", "getpeername" /* FFmpeg asks whether a descriptor is a socket: ENOTSOCK */,
     "dup", "dup2", "dup3", "pipe", "pipe2", "eventfd2", "poll", "ppoll", "select", "pselect6",
     "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
     // libdispatch's event loop (the Swift runtime's, started before the lock-down) re-arms its timer on its own

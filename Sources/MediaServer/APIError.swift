@@ -12,6 +12,8 @@ public enum APIErrorCode: String, Sendable {
     case rangeNotSatisfiable = "range_not_satisfiable"
     case storageUnavailable = "storage_unavailable"
     case notReady = "not_ready"
+    /// A request body stalled or came too slowly (written by `RequestBodyWatcher`, not by a handler).
+    case requestTimeout = "request_timeout"
 
     public var status: HTTPResponse.Status {
         switch self {
@@ -23,6 +25,7 @@ public enum APIErrorCode: String, Sendable {
         case .rangeNotSatisfiable: return .rangeNotSatisfiable
         case .checksumMismatch: return .unprocessableContent
         case .storageUnavailable, .notReady: return .serviceUnavailable
+        case .requestTimeout: return .requestTimeout
         }
     }
 }

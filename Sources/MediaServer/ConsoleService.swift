@@ -5,6 +5,7 @@ import HummingbirdAuth
 import HummingbirdBcrypt
 import Logging
 import MediaJSON
+import Metrics
 import MediaQueue
 import NIOCore
 import NIOPosix
@@ -39,6 +40,8 @@ struct ConsoleService: Sendable {
     let settings: ConsoleSettings
     let views: ConsoleViews
     let throttle = LoginThrottle()
+    /// The process's password checks at once (one console per process).
+    let checks: PasswordCheckSlots
     let logger = Logger(label: "mediaworker.console")
     /// Checked against for unknown users too, so a wrong name takes as long as a wrong password.
     let dummyHash: String
@@ -51,6 +54,7 @@ struct ConsoleService: Sendable {
         self.service = service
         self.settings = settings
         self.views = try ConsoleViews()
+        self.checks = PasswordCheckSlots(settings.loginConcurrency)
         self.dummyHash = settings.users.values.first ?? Bcrypt.hash("not a password", cost: 12)
     }
 
@@ -60,11 +64,17 @@ struct ConsoleService: Sendable {
 
     func register(on router: Router<MediaRequestContext>) {
         let group = router.group("console", context: ConsoleContext.self)
+        let secure = settings.cookieIsSecure(listeningOn: service.settings.host)
+        if !secure {
+            logger.notice("console session cookie not marked Secure", metadata: [
+                "reason": "\(settings.secureCookie == false ? "MEDIAWORKER_CONSOLE_SECURE_COOKIE=false" : "plain http on loopback")"])
+        }
         group.add(middleware: ConsoleHeaders())
+        group.add(middleware: ConsoleOriginCheck(console: self))
         group.add(middleware: SessionMiddleware<ConsoleContext>(
             storage: MemoryPersistDriver(),
             configuration: .init(sessionCookieParameters: .init(name: "mw_console", path: "/console",
-                                                                secure: settings.secureCookie, sameSite: .strict),
+                                                                secure: secure, sameSite: .strict),
                                  keyPrefix: "console.", defaultSessionExpiration: .seconds(settings.sessionTTL))))
         group.add(middleware: ConsoleGate())
         group.get("static/console.css") { _, _ in
@@ -103,19 +113,38 @@ struct ConsoleService: Sendable {
         let user = form["user"] ?? "", password = form["password"] ?? ""
         let next = safeNext(form["next"]) ?? "/console"
         let key = user.lowercased() + "|" + context.remoteAddress
-        let wait = throttle.wait(key, now: Date())
+        // The attempt is counted before its check runs, so concurrent attempts cannot all pass the throttle.
+        let wait = throttle.admit(key, now: Date())
         if wait > 0 {
+            Self.count("throttled")
             logger.warning("console login refused: too many failures", metadata: ["user": "\(user.prefix(64))", "address": "\(context.remoteAddress)"])
             return loginPage(next: next, message: "Too many failed attempts; try again in \(Int(wait.rounded(.up))) s.",
                              status: .tooManyRequests, extra: [.retryAfter: "\(Int(wait.rounded(.up)))"])
         }
+        // At most MEDIAWORKER_CONSOLE_LOGIN_CONCURRENCY bcrypt checks at once in the process; past it, 503 at once
+        // (not counted against the name: no password was checked).
+        guard checks.take() else {
+            throttle.withdrawn(key)
+            Self.count("busy")
+            logger.warning("console login refused: every password check is busy", metadata: ["user": "\(user.prefix(64))", "address": "\(context.remoteAddress)"])
+            return loginPage(next: next, message: "The console is busy checking other logins; try again in a moment.",
+                             status: .serviceUnavailable, extra: [.retryAfter: "1"])
+        }
         let hash = settings.users[user]
         let dummy = dummyHash
-        let ok = try await NIOThreadPool.singleton.runIfActive {
-            // An unknown user costs a bcrypt check all the same.
-            let matches = Bcrypt.verify(password, hash: hash ?? dummy)
-            return hash != nil && matches
+        let ok: Bool
+        do {
+            defer { checks.give() }
+            ok = try await NIOThreadPool.singleton.runIfActive {
+                // An unknown user costs a bcrypt check all the same.
+                let matches = Bcrypt.verify(password, hash: hash ?? dummy)
+                return hash != nil && matches
+            }
+        } catch {
+            throttle.withdrawn(key)
+            throw error
         }
+        Self.count(ok ? "ok" : "wrong")
         guard ok else {
             let delay = throttle.failed(key, now: Date())
             logger.warning("console login failed", metadata: ["user": "\(user.prefix(64))", "address": "\(context.remoteAddress)"])
@@ -235,6 +264,37 @@ struct ConsoleService: Sendable {
         return Response.redirect(to: service.signer.url(jobID: jobID, role: role, expires: expires), type: .found)
     }
 
+    /// `mediaworker_console_logins_total{outcome}`: `ok` and `wrong` ran a password check; `throttled`, `busy` and
+    /// `cross_site` did not.
+    static func count(_ outcome: String) {
+        Counter(label: "mediaworker_console_logins_total", dimensions: [("outcome", outcome)]).increment()
+    }
+
+    /// Why a console POST does not come from the console's own pages (nil: it does). A browser sends `Origin` with
+    /// every POST; `Referer` is the fallback when a browser left `Origin` out; a POST with neither is refused too,
+    /// since a cross-site page can strip `Referer` and old browsers sent no `Origin` with forms.
+    func crossSite(_ request: Request) -> String? {
+        let source: ConsoleOrigin
+        if let origin = request.headers[.origin] {
+            guard let o = ConsoleOrigin(origin) else { return "Origin \(origin.prefix(100))" }
+            source = o
+        } else if let referer = request.headers[.referer] {
+            guard let o = ConsoleOrigin(pageURL: referer) else { return "Referer \(referer.prefix(100))" }
+            source = o
+        } else {
+            return "neither Origin nor Referer"
+        }
+        if let own = settings.origin {
+            return source == own ? nil : "Origin \(source)"
+        }
+        // No origin configured: the page's must be the host this request was sent to (either scheme: a TLS proxy
+        // may be in front).
+        guard let host = request.head.authority, let own = ConsoleOrigin("\(source.scheme)://\(host)"), own == source else {
+            return "Origin \(source) for Host \((request.head.authority ?? "").prefix(100))"
+        }
+        return nil
+    }
+
     // MARK: Helpers
 
     func requireSession(_ context: ConsoleContext) throws -> ConsoleSession {
@@ -305,6 +365,26 @@ struct ConsoleHeaders: RouterMiddleware {
         response.headers[.referrerPolicy] = "same-origin"
         if request.uri.path != "/console/static/console.css" { response.headers[.cacheControl] = "no-store" }
         return response
+    }
+}
+
+/// Every console POST (login included) must come from the console's own pages (`Origin`, else `Referer`): a
+/// cross-site form is answered 403 before its handler runs, so another site can neither log a browser in (into the
+/// attacker's account) nor spend password checks through visitors' browsers.
+struct ConsoleOriginCheck: RouterMiddleware {
+    typealias Context = ConsoleContext
+    let console: ConsoleService
+
+    func handle(_ request: Request, context: ConsoleContext, next: (Request, ConsoleContext) async throws -> Response) async throws -> Response {
+        guard request.method == .post, let reason = console.crossSite(request) else { return try await next(request, context) }
+        console.logger.warning("console POST refused: not from the console's own pages", metadata: [
+            "path": "\(request.uri.path)", "reason": "\(reason)", "address": "\(context.remoteAddress)"])
+        if request.uri.path == "/console/login" {
+            ConsoleService.count("cross_site")
+            return console.loginPage(next: nil, message: "This form was sent from another site; open the console's own login page.",
+                                     status: .forbidden)
+        }
+        return console.html(.forbidden, "<!doctype html><title>Refused</title><p>This form was sent from another site.</p>\n")
     }
 }
 

@@ -25,6 +25,12 @@ public struct ServerSettings: Sendable {
     public var mediaCacheBytes = 64 << 20
     /// Seconds a request head may take from its first byte to its blank line (`MEDIAWORKER_HTTP_HEADER_TIMEOUT`).
     public var headerTimeout: Double = 10
+    /// Seconds a request body may go without a byte while the server waits for one; also how long a body may take
+    /// before its average rate is checked (`MEDIAWORKER_HTTP_BODY_TIMEOUT`). Past either rule: 408 and close.
+    public var bodyTimeout: Double = 10
+    /// Lowest average request-body rate, bytes a second, once a body has taken longer than `bodyTimeout`
+    /// (`MEDIAWORKER_HTTP_MIN_BODY_RATE`; 0: no rate rule, only the timeout).
+    public var minBodyRate = 1024
     /// Seconds a connection with no request in flight stays open (`MEDIAWORKER_HTTP_IDLE_TIMEOUT`).
     public var idleTimeout: Double = 60
     /// Connections open at once; more wait in the kernel's backlog (`MEDIAWORKER_HTTP_MAX_CONNECTIONS`).
@@ -33,6 +39,9 @@ public struct ServerSettings: Sendable {
     public var maxHeadBytes = 16 * 1024
     /// When set, `/metrics` needs `Authorization: Bearer` with it (`MEDIAWORKER_METRICS_TOKEN`).
     public var metricsToken: String?
+    /// Business numbers that get their own `business_number` label on `/metrics`
+    /// (`MEDIAWORKER_METRICS_BUSINESS_NUMBERS`, comma-separated E.164); every other number is counted as `other`.
+    public var metricsBusinessNumbers: Set<String> = []
     /// Shortest signing key or callback secret accepted, bytes: a shorter HMAC key is guessable offline.
     public static let minimumSecretBytes = 32
     /// Tokens or keys that were generated because none were configured (the operator is told in the log).
@@ -66,10 +75,19 @@ public struct ServerSettings: Sendable {
         }
         callbackSecret = env["MEDIAWORKER_CALLBACK_SECRET"] ?? ""
         if let v = try env.seconds("MEDIAWORKER_HTTP_HEADER_TIMEOUT", 0.1...3600) { headerTimeout = v }
+        if let v = try env.seconds("MEDIAWORKER_HTTP_BODY_TIMEOUT", 0.1...3600) { bodyTimeout = v }
+        if let v = try env.bytes("MEDIAWORKER_HTTP_MIN_BODY_RATE", 0...(1 << 30)) { minBodyRate = v }
         if let v = try env.seconds("MEDIAWORKER_HTTP_IDLE_TIMEOUT", 0.1...86_400) { idleTimeout = v }
         if let v = try env.int("MEDIAWORKER_HTTP_MAX_CONNECTIONS", 1...1_000_000) { maxConnections = v }
         if let v = try env.bytes("MEDIAWORKER_HTTP_MAX_HEAD_BYTES", 1024...(1 << 20)) { maxHeadBytes = v }
         if let raw = env["MEDIAWORKER_METRICS_TOKEN"], !raw.isEmpty { metricsToken = raw }
+        for number in env.list("MEDIAWORKER_METRICS_BUSINESS_NUMBERS") {
+            guard UploadParameters.isE164(number) else {
+                throw SettingsError(key: "MEDIAWORKER_METRICS_BUSINESS_NUMBERS", value: number,
+                                    expected: "E.164 numbers such as +34600000000, comma-separated")
+            }
+            metricsBusinessNumbers.insert(number)
+        }
         // Configured secrets are checked (generated ones are 32 random bytes): a short HMAC key is guessable.
         for key in signingKeys where key.utf8.count < Self.minimumSecretBytes {
             throw SettingsError(key: "MEDIAWORKER_SIGNING_KEYS", "a key of \(key.utf8.count) bytes; each must be at least \(Self.minimumSecretBytes) bytes (for example `openssl rand -base64 32`)")

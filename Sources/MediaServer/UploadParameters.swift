@@ -75,8 +75,7 @@ public struct UploadParameters: Sendable, Equatable {
             parameters.idempotencyKey = try text("idempotencyKey")
             parameters.conversationId = try text("conversationId")
             parameters.businessNumber = try text("businessNumber", max: 32)
-            if let b = parameters.businessNumber, !(b.hasPrefix("+") && (3...16).contains(b.count)
-                                                    && b.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber })) {
+            if let b = parameters.businessNumber, !UploadParameters.isE164(b) {
                 throw UploadParameterError(name: "businessNumber", reason: "must be an E.164 number such as +34600000000")
             }
             if let raw = value("sha256") {
@@ -89,6 +88,13 @@ public struct UploadParameters: Sendable, Equatable {
         } catch {
             return .failure(error)
         }
+    }
+}
+
+extension UploadParameters {
+    /// `+` then 2–15 ASCII digits: the rule of `businessNumber` (and of `MEDIAWORKER_METRICS_BUSINESS_NUMBERS`).
+    static func isE164(_ number: String) -> Bool {
+        number.hasPrefix("+") && (3...16).contains(number.count) && number.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 }
 

@@ -22,10 +22,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         Logs.bootstrap()
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let env = storage.environment
         var settings = try ServerSettings(environment: env)
+        let registry = PrometheusCollectorRegistry()
+        // Business numbers not listed in MEDIAWORKER_METRICS_BUSINESS_NUMBERS are counted as `other`.
+        MetricsSystem.bootstrap(settings.metricsFactory(registry: registry))
         if let host { settings.host = host }
         if let port { settings.port = port }
         var workerSettings = try WorkerSettings(environment: env)

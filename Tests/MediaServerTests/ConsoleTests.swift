@@ -22,11 +22,16 @@ import Testing
         func all(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
     }
 
-    static func exchange(_ port: Int, _ method: String, _ path: String, cookie: String? = nil, form: [String: String]? = nil) -> Reply {
+    /// `headers` nil: a POST carries the `Origin` a browser on the console's own page sends.
+    static func exchange(_ port: Int, _ method: String, _ path: String, cookie: String? = nil, form: [String: String]? = nil,
+                         headers: [String: String]? = nil) -> Reply {
         let connection: HTTPHardeningTests.RawConnection
         do { connection = try HTTPHardeningTests.RawConnection(port: port) } catch { return Reply(status: 0, headers: [], body: "") }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         if let cookie { head += "Cookie: \(cookie)\r\n" }
+        for (name, value) in headers ?? (method == "POST" ? ["Origin": "http://127.0.0.1:\(port)"] : [:]) {
+            head += "\(name): \(value)\r\n"
+        }
         var body = ""
         if let form {
             body = form.map { k, v in
@@ -202,6 +207,124 @@ import Testing
         let media = Self.exchange(server.port, "GET", "/console/media/\(id)/thumbnail", cookie: session)
         #expect(media.status == 302)
         #expect(media.header("Location")?.hasPrefix("/v1/media/\(id)/thumbnail?expires=") == true)
+    }
+
+    @Test("console POSTs from another site are refused 403 (Origin, else Referer; neither is refused too); the console's own origin passes")
+    func crossSite() async throws {
+        let server = try server(.sqlite)
+        let port = server.port
+        let login = ["user": "ops", "password": Self.password]
+        for headers in [["Origin": "https://evil.example"], ["Origin": "null"], ["Origin": "http://127.0.0.1:\(port + 1)"],
+                        ["Origin": "http://localhost:\(port)"], ["Referer": "https://evil.example/login.html"], [:],
+                        ["Origin": "https://evil.example", "Referer": "http://127.0.0.1:\(port)/console/login"]] {
+            let reply = Self.exchange(port, "POST", "/console/login", form: login, headers: headers)
+            #expect(reply.status == 403, "\(headers)")
+            #expect(reply.all("Set-Cookie").isEmpty, "\(headers): no session")
+        }
+        // The console's own page: Origin (either scheme, as behind a TLS proxy keeping Host), or Referer alone.
+        for headers in [["Origin": "http://127.0.0.1:\(port)"], ["Origin": "https://127.0.0.1:\(port)"],
+                        ["Referer": "http://127.0.0.1:\(port)/console/login?next=%2Fconsole"]] {
+            let reply = Self.exchange(port, "POST", "/console/login", form: login, headers: headers)
+            #expect(reply.status == 303 && reply.all("Set-Cookie").contains { $0.hasPrefix("mw_console=") }, "\(headers)")
+        }
+        // Actions too: a valid session and token from another site's form is refused; nothing changes.
+        let id = try await Self.deadJob(server)
+        let session = try Self.login(port)
+        let csrf = try #require(Self.csrf(in: Self.exchange(port, "GET", "/console/jobs/\(id)", cookie: session).body))
+        let forged = Self.exchange(port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": csrf],
+                                   headers: ["Origin": "https://evil.example"])
+        #expect(forged.status == 403)
+        #expect(try await server.storage.queue().job(id: id)?.state == .dead)
+
+        // With MEDIAWORKER_CONSOLE_ORIGIN the configured origin is the only one, whatever Host says.
+        let proxied = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0",
+                                                       "MEDIAWORKER_CONSOLE_ORIGIN": "https://ops.example.com"])
+        #expect(Self.exchange(proxied.port, "POST", "/console/login", form: login,
+                              headers: ["Origin": "https://ops.example.com"]).status == 303)
+        #expect(Self.exchange(proxied.port, "POST", "/console/login", form: login,
+                              headers: ["Origin": "http://127.0.0.1:\(proxied.port)"]).status == 403)
+    }
+
+    @Test("the session cookie is Secure unless the console is plain http on loopback; MEDIAWORKER_CONSOLE_SECURE_COOKIE overrides")
+    func secureCookie() throws {
+        func cookie(_ env: [String: String], origin: String? = nil) throws -> String {
+            let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0"]
+                .merging(env) { $1 })
+            let reply = Self.exchange(server.port, "POST", "/console/login", form: ["user": "ops", "password": Self.password],
+                                      headers: ["Origin": origin ?? "http://127.0.0.1:\(server.port)"])
+            #expect(reply.status == 303, "\(env)")
+            return try #require(reply.all("Set-Cookie").first { $0.hasPrefix("mw_console=") }, "\(env)")
+        }
+        func secure(_ c: String) -> Bool { c.split(separator: ";").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "secure" } }
+        #expect(!secure(try cookie([:])), "plain http on loopback (the browser test's set-up)")
+        #expect(secure(try cookie(["MEDIAWORKER_HOST": "0.0.0.0"])), "listening beyond loopback")
+        #expect(!secure(try cookie(["MEDIAWORKER_HOST": "0.0.0.0", "MEDIAWORKER_CONSOLE_SECURE_COOKIE": "false"])), "explicitly off")
+        #expect(secure(try cookie(["MEDIAWORKER_CONSOLE_ORIGIN": "https://ops.example.com"], origin: "https://ops.example.com")),
+                "behind a TLS proxy")
+        #expect(secure(try cookie(["MEDIAWORKER_CONSOLE_SECURE_COOKIE": "true"])), "explicitly on")
+    }
+
+    /// Sends `count` login POSTs on connections of their own, all but the last byte first, then every last byte at
+    /// once (so they reach the server together, whatever the machine's speed); answers their statuses.
+    static func concurrentLogins(_ port: Int, count: Int, user: @escaping @Sendable (Int) -> String, password: String) async -> [Int] {
+        await HTTPHardeningTests.onThread { () -> [Int] in
+            let requests = (0..<count).map { i -> (HTTPHardeningTests.RawConnection?, String) in
+                let body = "user=\(user(i))&password=\(password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                let text = "POST /console/login HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nOrigin: http://127.0.0.1:\(port)\r\n"
+                    + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+                return (try? HTTPHardeningTests.RawConnection(port: port), text)
+            }
+            for (connection, text) in requests { connection?.send(String(text.dropLast())) }
+            usleep(200_000)
+            for (connection, text) in requests { connection?.send(String(text.last!)) }
+            return requests.map { connection, _ in
+                let text = connection?.readUntilClosed(seconds: 60).text ?? ""
+                return Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
+        }
+    }
+
+    /// `mediaworker_console_logins_total{outcome="…"}` from `/metrics`.
+    static func logins(_ server: ServerProcess, _ outcome: String) async throws -> Int {
+        let text = String(decoding: try await server.request("GET", "/metrics", auth: false).body, as: UTF8.self)
+        let prefix = #"mediaworker_console_logins_total{outcome=""# + outcome + #""} "#
+        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+    }
+
+    @Test("40 concurrent wrong passwords for one name: the throttle counts each attempt before bcrypt, so at most 3 are checked; another user still logs in, and the name itself after its lock")
+    func concurrentWrongPasswords() async throws {
+        // Enough password-check slots that none is refused as busy: only the throttle stands in the way.
+        let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0",
+                                                      "MEDIAWORKER_CONSOLE_LOGIN_CONCURRENCY": "8"])
+        let statuses = await Self.concurrentLogins(server.port, count: 40, user: { _ in "admin" }, password: "wrong")
+        let checked = try await Self.logins(server, "wrong")
+        // Counted after the check, as before, all 40 would pass the throttle and be checked.
+        #expect(checked == 3, "bcrypt checks: \(checked); answers \(statuses)")
+        #expect(statuses.filter { $0 == 401 }.count == 3 && statuses.filter { $0 == 429 }.count == 37, "\(statuses)")
+        #expect(try await Self.logins(server, "throttled") == 37)
+        // Another user from the same address is not held up by admin's failures.
+        _ = try Self.login(server.port, user: "ops")
+        #expect(try await Self.logins(server, "ok") == 1)
+        // admin itself: refused (without a check) until its lock, 5 s after the third failure's answer, has passed.
+        #expect(Self.exchange(server.port, "POST", "/console/login", form: ["user": "admin", "password": Self.password]).status == 429)
+        try await Task.sleep(for: .seconds(8))
+        _ = try Self.login(server.port, user: "admin")
+    }
+
+    @Test("password checks are capped for the process: with MEDIAWORKER_CONSOLE_LOGIN_CONCURRENCY=1, 40 concurrent logins under 40 names get 503 instead of a check, not 40 checks; a login afterwards works")
+    func passwordCheckCap() async throws {
+        // bcrypt cost 12 (the production cost): each check takes long enough that 40 arriving together cannot all
+        // find the one slot free.
+        let hash = ConsoleSettings.hash(password: Self.password, cost: 12)
+        let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": "ops:\(hash)", "MEDIAWORKER_WORKERS": "0",
+                                                      "MEDIAWORKER_CONSOLE_LOGIN_CONCURRENCY": "1"])
+        let statuses = await Self.concurrentLogins(server.port, count: 40, user: { "visitor\($0)" }, password: "wrong")
+        let checked = try await Self.logins(server, "wrong"), busy = try await Self.logins(server, "busy")
+        #expect(statuses.allSatisfy { [401, 503].contains($0) }, "\(statuses)")
+        #expect(checked + busy == 40 && statuses.filter { $0 == 503 }.count == busy, "checked \(checked), busy \(busy): \(statuses)")
+        #expect(checked <= 20, "bcrypt checks: \(checked) of 40")
+        let reply = Self.exchange(server.port, "POST", "/console/login", form: ["user": "ops", "password": Self.password])
+        #expect(reply.status == 303, "a login once the checks are done")
     }
 
     @Test("MEDIAWORKER_CONSOLE=false: no console at all")

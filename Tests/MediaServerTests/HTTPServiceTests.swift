@@ -269,17 +269,23 @@ import Testing
         #expect(try await server.request("GET", "/healthz", auth: false).status == 200, "still serving")
     }
 
-    @Test("health, readiness, metrics by outcome, and the OpenAPI document", arguments: TestBackend.allCases)
+    @Test("health, readiness, metrics by outcome (business numbers only as MEDIAWORKER_METRICS_BUSINESS_NUMBERS lists them), and the OpenAPI document",
+          arguments: TestBackend.allCases)
     func operations(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend)
+        let server = try ServerProcess(backend, env: ["MEDIAWORKER_METRICS_BUSINESS_NUMBERS": "+34600000000,+15550002"])
         _ = try await server.uploadAndWait("hostile/cat.html", query: "from=visitor&businessNumber=%2B34600000000")
         _ = try await server.uploadAndWait("images/gif87a.gif", query: "from=visitor&businessNumber=%2B34600000000")
+        // A number nobody listed, and none at all.
+        _ = try await server.uploadAndWait("hostile/cat.html", query: "from=visitor&businessNumber=%2B34699999999")
+        _ = try await server.uploadAndWait("hostile/cat.html", query: "from=visitor")
         #expect(try await server.request("GET", "/healthz", auth: false).status == 200)
         let ready = try await server.request("GET", "/readyz", auth: false)
         #expect(ready.status == 200 && ready.json["status"] as? String == "ready")
         let metrics = String(decoding: try await server.request("GET", "/metrics", auth: false).body, as: UTF8.self)
         #expect(metrics.contains(#"mediaworker_jobs_total{"#) && metrics.contains(#"outcome="unsupported_type""#))
         #expect(metrics.contains(#"business_number="+34600000000""#) && metrics.contains(#"kind="image""#))
+        #expect(!metrics.contains("+34699999999"), "an unlisted number is never a label value")
+        #expect(metrics.contains(#"business_number="other""#) && metrics.contains(#"business_number="none""#))
         #expect(metrics.contains(#"mediaworker_queue_jobs{state="queued"} 0"#) && metrics.contains(#"mediaworker_queue_jobs{state="dead"} 0"#))
         #expect(!metrics.contains(#"mediaworker_queue_jobs{state="accepted"}"#), "final states are counters, not table counts")
         #expect(metrics.contains("mediaworker_phase_duration_seconds_bucket"))
