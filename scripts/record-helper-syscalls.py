@@ -57,27 +57,29 @@ def analyse(trace_path, seen, refused):
             pending[tid] = (ts, text)
         elif CALL.match(text):
             calls.append((tid, ts, text))
-    helper_tids, locked_at = set(), None
+    # Each helper process (its exec) and its threads (clone/clone3 from one of them; new processes are refused
+    # after the lock-down), each with the time its own filter was loaded.
+    group = {}
     for tid, _, text in calls:
         # The helper's own exec (argv[1] is `helper`), not bubblewrap's or setpriv's whose later arguments name it.
         if re.match(r'execve\("[^"]+", \["[^"]+", "helper"', text) and re.search(r"=\s+0\s*$", text):
-            helper_tids.add(tid)
-    if not helper_tids:
+            group[tid] = tid
+    if not group:
         return False
-    # Threads of a helper: clone/clone3 from a helper thread (new processes are refused after the lock-down).
     for tid, _, text in calls:
-        if tid in helper_tids and text.startswith(("clone(", "clone3(")):
+        if tid in group and text.startswith(("clone(", "clone3(")):
             # Inside the helper's PID namespace clone returns its own numbering; --pidns-translation adds ours.
             m = re.search(r"=\s+\d+\s*/\*\s*(\d+)[^*]*\*/\s*$", text) or re.search(r"=\s+(\d+)\s*$", text)
             if m:
-                helper_tids.add(int(m.group(1)))
+                group[int(m.group(1))] = group[tid]
+    locked = {}
     for tid, ts, text in calls:
-        if tid in helper_tids and text.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and re.search(r"=\s+0\s*$", text):
-            locked_at = ts if locked_at is None else min(locked_at, ts)
-    if locked_at is None:
+        if tid in group and text.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and re.search(r"=\s+0\s*$", text):
+            locked.setdefault(group[tid], ts)
+    if not locked:
         return False
     for tid, ts, text in calls:
-        if tid not in helper_tids or ts <= locked_at:
+        if tid not in group or group[tid] not in locked or ts <= locked[group[tid]]:
             continue
         m = CALL.match(text)
         name = command_of(m.group(1), m.group(2))

@@ -143,8 +143,16 @@ static void mw_landlock_apply(void) {
     report.state = MW_LAYER_ACTIVE;
 }
 
-/// Runs before main in every process of a program that links this target; acts only in helpers.
+/// The program's helper entry point, when it has one (`mediaworker` defines it in Swift; test programs do not).
+extern int mw_helper_main(int argc, char **argv) __attribute__((weak));
+
+/// Runs before main in every process of a program that links this target; acts only in helpers: Landlock first,
+/// then, in a program that defines `mw_helper_main`, the helper itself, so that it never reaches an async `main`
+/// (whose libdispatch threads would outlive the lock-down).
 __attribute__((constructor)) static void mw_landlock_early(int argc, char **argv, char **envp) {
     (void)envp;
-    if (argc >= 2 && argv && argv[1] && strcmp(argv[1], "helper") == 0) mw_landlock_apply();
+    if (argc >= 2 && argv && argv[1] && strcmp(argv[1], "helper") == 0) {
+        mw_landlock_apply();
+        if (mw_helper_main) exit(mw_helper_main(argc, argv));
+    }
 }

@@ -22,3 +22,14 @@ struct HelperCommand: ParsableCommand {
         throw ExitCode(HelperMain.run(parent: parent, environment: environment))
     }
 }
+
+/// `mediaworker helper …` runs from here, called by CHelperSandbox's constructor before `main` (after Landlock):
+/// synchronously on the process's only thread, before anything starts Swift concurrency. No libdispatch worker
+/// thread then exists in a helper to wake after the lock-down and trap on a refused call (libdispatch's workqueue
+/// monitor reads /proc/TID/stat of its threads, which Landlock refuses, and crashes when it cannot).
+@_cdecl("mw_helper_main")
+func helperMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    let arguments = (2..<Int(max(argc, 2))).compactMap { argv[$0].map { String(cString: $0) } }
+    HelperCommand.main(arguments)  // exits with the command's status
+    return 0
+}

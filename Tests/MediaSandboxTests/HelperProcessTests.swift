@@ -95,6 +95,9 @@ import CHelperSandbox
         guard case .accepted(let accepted) = outcome else { Issue.record("not accepted: \(outcome)"); return }
         #expect(accepted.artifacts.first { $0.role == .playback }?.durationMs == 60_000)
         #expect(pool.statistics.crashes == 1)
+        // The replacement starts in the background while the retry takes a helper of its own: wait for it.
+        let waitUntil = ContinuousClock.now + .seconds(20)
+        while pool.statistics.replacementTimes.isEmpty && ContinuousClock.now < waitUntil { usleep(10_000) }
         #expect(pool.statistics.replacementTimes.count == 1)
         // The pool keeps working on its replacement helper.
         #expect(try process(pool, "jpeg-whatsapp-photo").detectedType == "image/jpeg")
