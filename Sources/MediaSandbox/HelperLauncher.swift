@@ -19,7 +19,13 @@ public struct HelperLauncher: Sendable, Equatable {
     /// Layers the host offers but that could not be set up: `name: why` (fatal while the sandbox is required).
     public var missing: [String]
     /// Whether exit statuses come through bubblewrap (128 + signal for a helper killed by a signal).
-    public var throughBubblewrap: Bool { !prefix.isEmpty }
+    public var throughBubblewrap: Bool { executableFD >= 0 }
+    /// The executable, open (`O_PATH`) for the life of the process: bubblewrap binds it from this descriptor,
+    /// given to it as `executableFDInChild`, so the helper user needs no search right on the folders above it
+    /// (a build folder or a checkout may be private to root). -1 when helpers run without bubblewrap.
+    public var executableFD: Int32 = -1
+    /// The descriptor number bubblewrap finds the executable at.
+    static let executableFDInChild: Int32 = 5
 
     /// The helper runs directly, with only its own confinement (tests of the in-process layers).
     public static let direct = HelperLauncher(prefix: [], active: [], unavailable: [], missing: [])
@@ -59,8 +65,15 @@ public struct HelperLauncher: Sendable, Equatable {
         let wrapped = prefix + [bwrap] + bubblewrapArguments(executable: executable)
         switch namespacesWork(prefix + [bwrap]) {
         case .success:
+            let fd = open(realPath(executable), 0o10000000 /* O_PATH */ | O_CLOEXEC)
+            guard fd >= 0 else {
+                missing.append("namespaces: cannot open \(executable): \(String(cString: strerror(errno)))")
+                return HelperLauncher(prefix: prefix, active: active, unavailable: unavailable, missing: missing)
+            }
             active.append("namespaces=user,pid,ipc,net,uts,mount")
-            return HelperLauncher(prefix: wrapped, active: active, unavailable: unavailable, missing: missing)
+            var launcher = HelperLauncher(prefix: wrapped, active: active, unavailable: unavailable, missing: missing)
+            launcher.executableFD = fd
+            return launcher
         case .failure(let why):
             // User namespaces switched off (sysctl, a container's seccomp profile): the host does not offer them.
             unavailable.append("namespaces: bubblewrap cannot create them here (\(why))")
@@ -88,7 +101,7 @@ public struct HelperLauncher: Sendable, Equatable {
             args += ["--ro-bind-try", path, path]
         }
         for dir in libraryDirectories(of: executable) { args += ["--ro-bind", dir, dir] }
-        args += ["--ro-bind", realPath(executable), sandboxedPath(executable)]
+        args += ["--ro-bind-fd", "\(executableFDInChild)", sandboxedPath(executable)]
         args += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/", "--"]
         return args
     }

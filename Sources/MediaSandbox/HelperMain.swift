@@ -92,6 +92,7 @@ public enum HelperMain {
         func say(_ line: String) { _ = "\(line)\n".withCString { Glibc.write(1, $0, strlen($0)) } }
         say("active \(protections.active.joined(separator: " "))")
         for missing in protections.missing { say("missing \(missing)") }
+        for absent in protections.unavailable { say("unavailable \(absent)") }
         Sandbox.probe { say("\($0) \($1)") }
         return 0
     }
