@@ -19,18 +19,14 @@ public struct HelperLauncher: Sendable, Equatable {
     /// Layers the host offers but that could not be set up: `name: why` (fatal while the sandbox is required).
     public var missing: [String]
     /// Whether exit statuses come through bubblewrap (128 + signal for a helper killed by a signal).
-    public var throughBubblewrap: Bool { executableFD >= 0 }
-    /// The executable, open (`O_PATH`) for the life of the process: bubblewrap binds it from this descriptor,
-    /// given to it as `executableFDInChild`, so the helper user needs no search right on the folders above it
-    /// (a build folder or a checkout may be private to root). -1 when helpers run without bubblewrap.
-    public var executableFD: Int32 = -1
-    /// The descriptor number bubblewrap finds the executable at.
-    static let executableFDInChild: Int32 = 5
+    public var throughBubblewrap: Bool
 
     /// The helper runs directly, with only its own confinement (tests of the in-process layers).
     public static let direct = HelperLauncher(prefix: [], active: [], unavailable: [], missing: [])
 
-    public init(prefix: [String], active: [String], unavailable: [String], missing: [String]) {
+    public init(prefix: [String], active: [String], unavailable: [String], missing: [String],
+                throughBubblewrap: Bool = false) {
+        self.throughBubblewrap = throughBubblewrap
         self.prefix = prefix
         self.active = active
         self.unavailable = unavailable
@@ -65,15 +61,9 @@ public struct HelperLauncher: Sendable, Equatable {
         let wrapped = prefix + [bwrap] + bubblewrapArguments(executable: executable)
         switch namespacesWork(prefix + [bwrap]) {
         case .success:
-            let fd = open(realPath(executable), 0o10000000 /* O_PATH */ | O_CLOEXEC)
-            guard fd >= 0 else {
-                missing.append("namespaces: cannot open \(executable): \(String(cString: strerror(errno)))")
-                return HelperLauncher(prefix: prefix, active: active, unavailable: unavailable, missing: missing)
-            }
             active.append("namespaces=user,pid,ipc,net,uts,mount")
-            var launcher = HelperLauncher(prefix: wrapped, active: active, unavailable: unavailable, missing: missing)
-            launcher.executableFD = fd
-            return launcher
+            return HelperLauncher(prefix: wrapped, active: active, unavailable: unavailable, missing: missing,
+                                  throughBubblewrap: true)
         case .failure(let why):
             // User namespaces switched off (sysctl, a container's seccomp profile): the host does not offer them.
             unavailable.append("namespaces: bubblewrap cannot create them here (\(why))")
@@ -101,9 +91,35 @@ public struct HelperLauncher: Sendable, Equatable {
             args += ["--ro-bind-try", path, path]
         }
         for dir in libraryDirectories(of: executable) { args += ["--ro-bind", dir, dir] }
-        args += ["--ro-bind-fd", "\(executableFDInChild)", sandboxedPath(executable)]
+        args += ["--ro-bind", reachableCopy(of: realPath(executable)), sandboxedPath(executable)]
         args += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/", "--"]
         return args
+    }
+
+    /// `path`, or a copy of it that any user can reach: bubblewrap opens the source of a bind as the helper user,
+    /// who needs the search right on every folder above it (a checkout or build folder may be private to root).
+    /// The copy lives in a root-owned, world-readable folder under /tmp named after the program's inode and time.
+    static func reachableCopy(of path: String) -> String {
+        var dir = (path as NSString).deletingLastPathComponent
+        var reachable = true
+        while !dir.isEmpty && dir != "/" {
+            var st = stat()
+            if stat(dir, &st) != 0 || st.st_mode & S_IXOTH == 0 { reachable = false; break }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        var st = stat()
+        guard stat(path, &st) == 0 else { return path }
+        if reachable && st.st_mode & (S_IROTH | S_IXOTH) == (S_IROTH | S_IXOTH) { return path }
+        let folder = "/tmp/mediaworker-helper-program-\(geteuid())-\(st.st_ino)-\(st.st_mtim.tv_sec)"
+        let copy = folder + "/" + (path as NSString).lastPathComponent
+        if access(copy, R_OK) == 0 { return copy }
+        mkdir(folder, 0o755)
+        chmod(folder, 0o755)  // whatever the umask
+        let temporary = copy + ".\(getpid()).tmp"
+        guard (try? FileManager.default.copyItem(atPath: path, toPath: temporary)) != nil else { return path }
+        chmod(temporary, 0o755)
+        rename(temporary, copy)
+        return copy
     }
 
     /// Where the executable is inside the sandbox: /app/NAME (the folder it lives in outside stays hidden).

@@ -92,14 +92,8 @@ final class HelperProcess {
         posix_spawn_file_actions_adddup2(&actions, errorPipe[1], 2)
         posix_spawn_file_actions_adddup2(&actions, jobPipe[0], HelperMain.inputFD)
         posix_spawn_file_actions_adddup2(&actions, answerPipe[1], HelperMain.outputFD)
-        // bubblewrap binds the executable from a descriptor (fd 5), so the helper user needs no path to it.
-        var firstClosed = HelperMain.outputFD + 1
-        if launcher.executableFD >= 0 {
-            posix_spawn_file_actions_adddup2(&actions, launcher.executableFD, HelperLauncher.executableFDInChild)
-            firstClosed = HelperLauncher.executableFDInChild + 1
-        }
         // Nothing else of the parent's (database connections, listening sockets, blob files) reaches the helper.
-        guard mw_spawn_close_from(&actions, firstClosed) == 0 else {
+        guard mw_spawn_close_from(&actions, HelperMain.outputFD + 1) == 0 else {
             (jobPipe + answerPipe + errorPipe).forEach { close($0) }
             throw .spawn("posix_spawn_file_actions_addclosefrom_np is unavailable (glibc 2.34 or later is needed)")
         }
