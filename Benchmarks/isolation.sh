@@ -45,6 +45,18 @@ def hwm(pid):
         pass
     return 0
 
+def descendants(pid):
+    found, todo = [pid], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            kids = open(f"/proc/{p}/task/{p}/children").read().split()
+        except OSError:
+            kids = []
+        found += kids
+        todo += kids
+    return found
+
 peaks = {"serve": 0, "helpers": {}}
 done = False
 def sample():
@@ -56,7 +68,8 @@ def sample():
             except OSError:
                 continue
             for child in children:
-                peaks["helpers"][child] = max(peaks["helpers"].get(child, 0), hwm(child))
+                # A helper runs inside bubblewrap: the child is bubblewrap, the helper its descendant.
+                peaks["helpers"][child] = max([peaks["helpers"].get(child, 0)] + [hwm(p) for p in descendants(child)])
         time.sleep(0.02)
 threading.Thread(target=sample, daemon=True).start()
 
