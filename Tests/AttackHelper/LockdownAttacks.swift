@@ -68,13 +68,16 @@ enum LockdownAttacks {
         // 2. Signals to the service: directly, to everyone, and through a pipe's owner (F_SETOWN + O_ASYNC).
         note("kill_parent", Int(kill(parent, 0)))  // signal 0: the same permission check as SIGSTOP, harmless if it passed
         note("kill_everyone", Int(kill(-1, 0)))
+        // The attack made a pipe of its own; a descriptor it already holds (its stdin) does as well when
+        // pipes are refused.
         var fds: [Int32] = [-1, -1]
-        if pipe(&fds) == 0 {
-            note("fcntl_setown", Int(fcntl(fds[0], F_SETOWN, parent)))
-            note("fcntl_setsig", Int(fcntl(fds[0], 10 /* F_SETSIG */, SIGKILL)))
-            note("fcntl_setfl_async", Int(fcntl(fds[0], F_SETFL, O_ASYNC | O_NONBLOCK)))
-            close(fds[0]); close(fds[1])
-        }
+        let piped = pipe(&fds)
+        note("pipe", Int(piped))
+        let target = piped == 0 ? fds[0] : 0
+        note("fcntl_setown", Int(fcntl(target, F_SETOWN, parent)))
+        note("fcntl_setsig", Int(fcntl(target, 10 /* F_SETSIG */, SIGKILL)))
+        note("fcntl_setfl_async", Int(fcntl(target, F_SETFL, O_ASYNC | O_NONBLOCK)))
+        if piped == 0 { close(fds[0]); close(fds[1]) }
 
         // 3. Locks on the service's files (SQLite's WAL write lock) and on any file at all.
         if let shm = targets["databaseShm"] {

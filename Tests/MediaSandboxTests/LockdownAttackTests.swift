@@ -20,7 +20,7 @@ import Testing
     /// Every attack the attack helper must report (LockdownAttacks.swift).
     static let attacks = [
         "parent_environ", "parent_mem", "parent_cmdline", "parent_fd_3", "process_vm_readv", "ptrace_attach",
-        "blob_store", "database", "passwd", "kill_parent", "kill_everyone", "fcntl_setown", "fcntl_setsig",
+        "blob_store", "database", "passwd", "kill_parent", "kill_everyone", "pipe", "fcntl_setown", "fcntl_setsig",
         "fcntl_setfl_async", "sqlite_shm_open", "fcntl_setlk", "fcntl_ofd_setlk", "fcntl_setlease", "flock",
         "fchmodat2", "fchmodat", "chmod", "setxattr", "setxattrat", "name_to_handle_at", "open_by_handle_at",
         "write_file", "database_write", "shmget", "msgget", "semget", "mq_open", "setpriority_parent",
