@@ -114,6 +114,7 @@ import Testing
         rows.append(Row(name: "semget", nr: Int(SYS_semget), args: [0, 1, 0o1600], expect: eperm))
         rows.append(Row(name: "mq_open", nr: Int(SYS_mq_open), args: [p, Int(O_RDWR | O_CREAT), 0o600, 0], expect: eperm))
             // Network and the kernel's wider surface.
+        rows.append(Row(name: "pipe2 (a descriptor to hand a signal owner)", nr: Int(SYS_pipe2), args: [buf, 0], expect: eperm))
         rows.append(Row(name: "socket", nr: Int(SYS_socket), args: [Int(AF_UNIX), 1, 0], expect: eperm))
         rows.append(Row(name: "socketpair", nr: Int(SYS_socketpair), args: [Int(AF_UNIX), 1, 0, buf], expect: eperm))
         rows.append(Row(name: "unshare", nr: Int(SYS_unshare), args: [0x10000000], expect: eperm))
