@@ -51,11 +51,19 @@ static mw_landlock_report report = { MW_LAYER_NOT_ATTEMPTED, 0, 0, 0, 0 };
 
 mw_landlock_report mw_landlock_status(void) { return report; }
 
-/// Fixed read-only paths: what libvips, poppler, fontconfig, libmagic, FFmpeg and the C and Swift runtimes read.
+/// What libvips, poppler, fontconfig, libmagic, FFmpeg and the C and Swift runtimes read outside /usr.
+static const char *const host_paths[] = {
+    "/etc/ld.so.cache", "/etc/fonts", "/etc/magic", "/etc/magic.mime", "/etc/localtime", "/var/cache/fontconfig",
+    "/sys/devices/system/cpu",
+};
+
+const char *mw_helper_host_path(int i) {
+    return i >= 0 && (size_t)i < sizeof host_paths / sizeof host_paths[0] ? host_paths[i] : NULL;
+}
+
+/// Besides those: the system, a few devices, and this process's own /proc entry.
 static const char *const fixed_paths[] = {
-    "/usr", "/etc/ld.so.cache", "/etc/fonts", "/etc/magic", "/etc/magic.mime", "/etc/localtime",
-    "/var/cache/fontconfig", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random",
-    "/sys/devices/system/cpu", "/proc/self",
+    "/usr", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/proc/self",
 };
 
 static int add_path(int ruleset, const char *path) {
@@ -124,6 +132,7 @@ static void mw_landlock_apply(void) {
     if (ruleset < 0) { fail(errno); return; }
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof fixed_paths / sizeof fixed_paths[0]; i++) rc = add_path(ruleset, fixed_paths[i]);
+    for (int i = 0; rc == 0 && mw_helper_host_path(i); i++) rc = add_path(ruleset, mw_helper_host_path(i));
     if (rc == 0) {
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -1,3 +1,4 @@
+import CHelperSandbox
 import Foundation
 import Glibc
 
@@ -76,9 +77,7 @@ public struct HelperLauncher: Sendable, Equatable {
     /// loads (the Swift runtime), the executable itself, a fresh /proc of the helper's own PID namespace and
     /// a minimal /dev. No data folder, socket, home or /tmp is there.
     static func bubblewrapArguments(executable: String) -> [String] {
-        var args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts",
-                    "--unshare-cgroup-try", "--disable-userns", "--die-with-parent",
-                    "--ro-bind", "/usr", "/usr"]
+        var args = namespaceOptions + ["--ro-bind", "/usr", "/usr"]
         for (link, target) in [("/lib", "usr/lib"), ("/lib64", "usr/lib64"), ("/bin", "usr/bin"), ("/sbin", "usr/sbin")] {
             if let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: link), dest.hasSuffix(target) {
                 args += ["--symlink", target, link]
@@ -86,9 +85,11 @@ public struct HelperLauncher: Sendable, Equatable {
                 args += ["--ro-bind", link, link]
             }
         }
-        for path in ["/etc/ld.so.cache", "/etc/fonts", "/etc/magic", "/etc/magic.mime", "/etc/localtime",
-                     "/var/cache/fontconfig", "/sys/devices/system/cpu"] {
+        // The same host paths Landlock lets the helper read (CHelperSandbox/landlock.c).
+        var i: Int32 = 0
+        while let path = mw_helper_host_path(i).map({ String(cString: $0) }) {
             args += ["--ro-bind-try", path, path]
+            i += 1
         }
         for dir in libraryDirectories(of: executable) { args += ["--ro-bind", dir, dir] }
         args += ["--ro-bind", reachableCopy(of: realPath(executable)), sandboxedPath(executable)]
@@ -126,6 +127,10 @@ public struct HelperLauncher: Sendable, Equatable {
     static func sandboxedPath(_ executable: String) -> String {
         "/app/" + (realPath(executable) as NSString).lastPathComponent
     }
+
+    /// Every namespace, no nested user namespaces, and death with the service.
+    static let namespaceOptions = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts",
+                                   "--unshare-cgroup-try", "--disable-userns", "--die-with-parent"]
 
     /// Directories outside /usr holding the shared libraries `executable` loads (the Swift runtime of a toolchain
     /// in /opt), as the dynamic loader resolves them (`ldd`, which runs only the loader on our own program).
@@ -172,9 +177,8 @@ public struct HelperLauncher: Sendable, Equatable {
     private static func namespacesWork(_ launcher: [String]) -> Result<Void, CheckFailure> {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: launcher[0])
-        process.arguments = Array(launcher.dropFirst()) + [
-            "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts",
-            "--disable-userns", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
+        process.arguments = Array(launcher.dropFirst()) + namespaceOptions + [
+            "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
             "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev", "--", "/usr/bin/true"]
         let errors = Pipe()
         process.standardError = errors

@@ -136,6 +136,7 @@ final class HelperProcess {
         var reader = FrameReader(fd: answerPipe[0], side: errorPipe[0], maxFrame: maxAnswer)
         let deadline = ContinuousClock.now + timeout
         let failure: String
+        var exited = false
         switch reader.next(deadline: deadline) {
         case .frame(let body):
             switch try? HelperMessage.decode(body) {
@@ -148,12 +149,12 @@ final class HelperProcess {
             case .failure(let message): failure = message
             default: failure = "the helper sent something other than its ready report"
             }
-        case .closed: failure = "the helper exited during start-up"
+        case .closed: failure = "the helper exited during start-up"; exited = true
         case .timedOut: failure = "the helper did not report ready within \(timeout)"
         case .failed(let why): failure = why
         }
         // A helper that exited on its own says how (its status); one that lingers is killed.
-        var waited = reap(pid, wait: false, within: .milliseconds(500))
+        var waited = exited ? reap(pid, wait: false, within: .milliseconds(500)) : nil
         if waited == nil {
             killGroup(pid)
             waited = reap(pid, wait: true)

@@ -60,6 +60,11 @@ enum LockdownAttacks {
         note("process_vm_readv", sys(Int(SYS_process_vm_readv), parent, UnsafeMutableRawPointer(iovecs), 1,
                                      UnsafeMutableRawPointer(iovecs + 1), 1, 0))
         note("ptrace_attach", Int(sys(Int(SYS_ptrace), 16 /* PTRACE_ATTACH */, parent, 0, 0)))
+        // The service's secrets in the helper's own environment (the allow-list must have dropped them).
+        for name in ["MEDIAWORKER_TOKENS", "MEDIAWORKER_CONSOLE_USERS", "MEDIAWORKER_SIGNING_KEYS"] {
+            if let value = getenv(name) { note("env_\(name)", 0, allowed: String(cString: value)) }
+            else { errno = ENOENT; note("env_\(name)", -1) }
+        }
         if let blob = targets["blob"] { read("blob_store", blob) }
         if let database = targets["database"] { read("database", database) }
         read("passwd", "/etc/passwd")

@@ -20,6 +20,7 @@ import Testing
     /// Every attack the attack helper must report (LockdownAttacks.swift).
     static let attacks = [
         "parent_environ", "parent_mem", "parent_cmdline", "parent_fd_3", "process_vm_readv", "ptrace_attach",
+        "env_MEDIAWORKER_TOKENS", "env_MEDIAWORKER_CONSOLE_USERS", "env_MEDIAWORKER_SIGNING_KEYS",
         "blob_store", "database", "passwd", "kill_parent", "kill_everyone", "pipe", "fcntl_setown", "fcntl_setsig",
         "fcntl_setfl_async", "sqlite_shm_open", "fcntl_setlk", "fcntl_ofd_setlk", "fcntl_setlease", "flock",
         "fchmodat2", "fchmodat", "chmod", "setxattr", "setxattrat", "name_to_handle_at", "open_by_handle_at",
@@ -54,7 +55,9 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: databasePath + "-shm"))
         let priorityBefore = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
 
-        let pool = try SandboxedPipeline(environment: ["MEDIAWORKER_TOKENS": "attack-test-secret-token"], capacity: 1,
+        let pool = try SandboxedPipeline(environment: ["MEDIAWORKER_TOKENS": "attack-test-secret-token",
+                                                       "MEDIAWORKER_CONSOLE_USERS": "alice:$2b$12$hash",
+                                                       "MEDIAWORKER_SIGNING_KEYS": "attack-test-signing-key"], capacity: 1,
                                          executable: TestBinary.attackHelper.path, launcher: alone ? .direct : nil)
         pool.start()
         defer { pool.shutdown() }

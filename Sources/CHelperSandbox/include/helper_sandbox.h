@@ -33,6 +33,11 @@ typedef struct {
     int paths;
 } mw_landlock_report;
 
+/// The i-th file or folder of the host a helper reads besides /usr, /dev and its own /proc (the dynamic loader's
+/// cache, fontconfig, libmagic, the time zone, the CPU list); NULL past the end. bubblewrap binds exactly these,
+/// and Landlock allows reading exactly these, so the two lists cannot drift apart.
+const char *mw_helper_host_path(int i);
+
 /// The report of the Landlock domain applied before main (helper processes only; see landlock.c).
 mw_landlock_report mw_landlock_status(void);
 
