@@ -126,11 +126,25 @@ let package = Package(
             ],
             resources: [.copy("openapi.yaml")]
         ),
+        // The composition root: settings → storage, helper pool, worker, HTTP application and background services,
+        // assembled once for `serve` and `work` (and for the in-process HTTP tests).
+        .target(
+            name: "MediaApplication",
+            dependencies: [
+                "MediaDomain", "MediaQueue", "MediaStore", "MediaPostgres", "MediaSandbox", "MediaWorker", "MediaServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The command line: flags, then one call into MediaApplication (or the helper's entry point).
         .executableTarget(
             name: "mediaworker",
             dependencies: [
-                "MediaDomain", "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaJSON", "MediaServer",
-                "MediaPostgres", "MediaSandbox",
+                "MediaApplication", "MediaDomain", "MediaPipeline", "MediaQueue", "MediaIntake", "MediaJSON", "MediaServer",
+                "MediaSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -181,8 +195,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaServerTests",
-            dependencies: ["MediaDomain", "MediaServer", "MediaQueue", "MediaIntake", "MediaTestSupport",
+            dependencies: ["MediaDomain", "MediaServer", "MediaQueue", "MediaIntake", "MediaTestSupport", "MediaApplication",
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/MediaServerTests"

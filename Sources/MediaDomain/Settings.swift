@@ -1,11 +1,12 @@
 /// The one reader of `MEDIAWORKER_*` variables: every settings type (pipeline, helpers, worker, server, storage)
 /// reads its values through these accessors, so a value means the same wherever it is read. Each returns nil when
-/// the variable is unset and throws `SettingsError` (naming the variable) when it is malformed.
+/// the variable is unset and throws `SettingsError` (naming the variable) when it is malformed. A variable set to
+/// the empty string counts as unset, everywhere (docs/configuration.md).
 public struct Settings: Sendable {
     public let environment: [String: String]
 
     public init(environment: [String: String]) {
-        self.environment = environment
+        self.environment = environment.filter { !$0.value.isEmpty }
     }
 
     /// The raw value; nil when unset.
@@ -37,6 +38,12 @@ public struct Settings: Sendable {
     /// A duration in seconds (fractions allowed) in `range`.
     public func seconds(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
         try number(key, range, expected: "seconds")
+    }
+
+    /// A time span given in seconds (fractions allowed) in `range` seconds, as a `Duration` (the type every span in
+    /// the code is kept in).
+    public func duration(_ key: String, _ range: ClosedRange<Double>) throws -> Duration? {
+        try seconds(key, range).map { Duration.seconds($0) }
     }
 
     /// A number (fractions allowed) in `range`.

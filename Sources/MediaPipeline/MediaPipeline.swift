@@ -144,11 +144,12 @@ public final class MediaPipeline: AttachmentProcessor {
 public protocol AttachmentProcessor: Sendable {
     /// Judges and processes one attachment; throws only for internal failures (the job is retried).
     func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout MediaPipeline.PhaseTimings) throws -> Outcome
-    /// False while nothing could process a file (no helper process can be started): workers stop claiming.
-    var isReady: Bool { get }
+    /// False while nothing could process a file (no helper process can be started): workers stop claiming. Never
+    /// blocks; a sandboxed pool may try a new helper start in the background when it answers false.
+    func canProcess() -> Bool
 }
 
 extension MediaPipeline {
     /// In-process: ready once constructed.
-    public var isReady: Bool { true }
+    public func canProcess() -> Bool { true }
 }

@@ -5,8 +5,9 @@ import MediaPipeline
 
 /// The parent's handle on one helper process: spawned with `posix_spawn` (its own process group, an empty signal
 /// mask, only its two pipes and a standard-error pipe), given one job at a time, killed when it overruns.
-/// Used by one thread at a time (the pool hands it out).
-final class HelperProcess {
+/// Used by one job at a time: the pool (`SandboxedPipeline`) hands it from its lock to one caller and takes it back,
+/// which is why it may cross threads without a lock of its own.
+final class HelperProcess: @unchecked Sendable {
     /// The process the parent started and waits for (bubblewrap's, when the helper runs in namespaces).
     let pid: pid_t
     /// The helper itself (its pid in this process's namespace), for signals and memory figures.
@@ -334,12 +335,6 @@ final class HelperProcess {
         if signal == 0 { return "exit status \((status >> 8) & 0xFF)" }
         let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
         return "killed by signal \(signal) (\(name))"
-    }
-
-    /// The signal that ended the helper, or nil when it exited.
-    static func signal(of status: Int32) -> Int32? {
-        let signal = status & 0x7F
-        return signal == 0 ? nil : signal
     }
 }
 

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import MediaPipeline
 import Metrics
+import Synchronization
 
 /// The media pipeline run in helper processes: the caller's process never sniffs or decodes a file.
 ///
@@ -13,7 +14,7 @@ import Metrics
 ///   `corrupt` if it could not even be identified in that time;
 /// - past the memory limit (the kernel refuses the allocation; the decoder aborts) it is `corrupt`;
 /// - any other death (signal, trap, abort) is tried once more on a fresh helper, then `corrupt`.
-public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
+public final class SandboxedPipeline: AttachmentProcessor, Sendable {
     public let settings: PipelineSettings
     public let helperSettings: HelperSettings
     private let executable: String
@@ -22,14 +23,17 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     public let launcher: HelperLauncher
     private let capacity: Int
     private let logger: Logger
-    private let lock = NSLock()
-    private var idle: [HelperProcess] = []
-    private var busy: [pid_t: HelperProcess] = [:]
-    private var startFailure: String?
-    private var lastStartAttempt = ContinuousClock.now
-    private var retryingStart = false
-    private var missing: [String] = []
-    private var counters = Statistics()
+    /// The helpers and what the pool has seen, behind one lock.
+    private struct Pool {
+        var idle: [HelperProcess] = []
+        var busy: [pid_t: HelperProcess] = [:]
+        var startFailure: String?
+        var lastStartAttempt = ContinuousClock.now
+        var retryingStart = false
+        var missing: [String] = []
+        var counters = Statistics()
+    }
+    private let pool = Mutex(Pool())
 
     /// Counts since start, for the benchmark and the console (`mediaworker_helper_events_total` for Prometheus).
     public struct Statistics: Sendable {
@@ -43,10 +47,17 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         /// Helpers treated as taken over: an answer for another request (stale or forged), or one that failed
         /// `AnswerVerifier` (killed; the job ends `rejected` `corrupt`).
         public var invalidAnswers = 0
-        /// Time from noticing a dead helper to its replacement reporting ready, each time.
+        /// Time from noticing a dead helper to its replacement reporting ready: the latest `keptTimes`.
         public var replacementTimes: [Duration] = []
-        /// Time from starting a helper (setpriv, bubblewrap, exec) to its ready report, each start.
+        /// Time from starting a helper (setpriv, bubblewrap, exec) to its ready report: the latest `keptTimes`.
         public var startTimes: [Duration] = []
+        /// How many of the latest times are kept (a server runs for months).
+        public static let keptTimes = 1000
+
+        mutating func record(_ time: Duration, in times: WritableKeyPath<Statistics, [Duration]>) {
+            self[keyPath: times].append(time)
+            if self[keyPath: times].count > Self.keptTimes { self[keyPath: times].removeFirst(self[keyPath: times].count - Self.keptTimes) }
+        }
     }
 
     /// Helpers are `executable helper` (by default this very program, through /proc/self/exe) with
@@ -87,42 +98,42 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         return min(HelperMessage.maxFrame, 2 * settings.maxBytes + mp3 + (16 << 20))
     }
 
-    /// Starts `capacity` helpers now; a failure is recorded (see `isReady`, `status`), not thrown.
+    /// Starts `capacity` helpers now; a failure is recorded (see `canProcess()`, `status`), not thrown.
     public func start() {
         var started: [HelperProcess] = []
         for _ in 0..<capacity {
             guard let helper = try? spawn() else { break }
             started.append(helper)
         }
-        lock.withLock { idle.append(contentsOf: started) }
+        pool.withLock { $0.idle.append(contentsOf: started) }
     }
 
     /// Ends every idle helper (busy ones end with their job's caller).
     public func shutdown() {
-        let helpers = lock.withLock { () -> [HelperProcess] in
-            defer { idle.removeAll() }
-            return idle
+        let helpers = pool.withLock { p -> [HelperProcess] in
+            defer { p.idle.removeAll() }
+            return p.idle
         }
         helpers.forEach { $0.stop() }
     }
 
-    /// False while no helper can be started. Never blocks: a new start is tried in the background at most once a
-    /// second while it is false.
-    public var isReady: Bool {
-        let (ready, retry) = lock.withLock { () -> (Bool, Bool) in
-            guard startFailure != nil else { return (true, false) }
-            guard !retryingStart, ContinuousClock.now - lastStartAttempt > .seconds(1) else { return (false, false) }
-            retryingStart = true
+    /// False while no helper can be started. Never blocks: while it is false, a new start is tried on a background
+    /// thread at most once a second.
+    public func canProcess() -> Bool {
+        let (ready, retry) = pool.withLock { p -> (Bool, Bool) in
+            guard p.startFailure != nil else { return (true, false) }
+            guard !p.retryingStart, ContinuousClock.now - p.lastStartAttempt > .seconds(1) else { return (false, false) }
+            p.retryingStart = true
             return (false, true)
         }
         if retry {
             Thread.detachNewThread { [weak self] in
                 guard let self else { return }
                 let helper = try? self.spawn()
-                let extra = self.lock.withLock { () -> HelperProcess? in
-                    self.retryingStart = false
+                let extra = self.pool.withLock { p -> HelperProcess? in
+                    p.retryingStart = false
                     guard let helper else { return nil }
-                    if self.idle.count < self.capacity { self.idle.append(helper); return nil }
+                    if p.idle.count < self.capacity { p.idle.append(helper); return nil }
                     return helper
                 }
                 extra?.stop()
@@ -133,30 +144,30 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
 
     /// Why helpers cannot be used (nil when they can), and the protections the kernel refused (best-effort mode).
     public var status: (failure: String?, missingProtections: [String]) {
-        lock.withLock { (startFailure, missing) }
+        pool.withLock { ($0.startFailure, $0.missing) }
     }
 
-    public var statistics: Statistics { lock.withLock { counters } }
+    public var statistics: Statistics { pool.withLock { $0.counters } }
 
     /// The longest a job can take here: two helper attempts at the time limit, up to four helper starts, and a
     /// minute for loading and storing. The worker stops renewing a job's lease past it.
-    public var jobDeadline: TimeInterval { 2 * settings.timeLimitSeconds + 4 * helperSettings.startTimeout + 60 }
+    public var jobDeadline: Duration { .seconds(2 * settings.timeLimitSeconds + 4 * helperSettings.startTimeout + 60) }
 
     /// Peak resident memory of every helper alive now (idle and busy), bytes.
     public var helperPeaks: [Int64] {
-        lock.withLock { (idle + busy.values).map(\.peakResidentBytes) }
+        pool.withLock { ($0.idle + $0.busy.values).map(\.peakResidentBytes) }
     }
 
     /// The helpers alive now (their own pids, inside bubblewrap), for tests.
     public var helperPIDs: [pid_t] {
-        lock.withLock { (idle + busy.values).map(\.decoderPid) }
+        pool.withLock { ($0.idle + $0.busy.values).map(\.decoderPid) }
     }
 
     /// Sends `signal` to the helpers busy with a file now (for tests and the crash benchmark).
     public func signalBusyHelpers(_ sig: Int32) -> Int {
-        lock.withLock {
-            busy.values.forEach { $0.signal(sig) }
-            return busy.count
+        pool.withLock { p in
+            p.busy.values.forEach { $0.signal(sig) }
+            return p.busy.count
         }
     }
 
@@ -164,7 +175,7 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         var lastDeath = ""
         for attempt in 1...2 {
             let helper = try checkout()
-            let deadline = ContinuousClock.now + .milliseconds(Int64(settings.timeLimitSeconds * 1000))
+            let deadline = ContinuousClock.now + .seconds(settings.timeLimitSeconds)
             let run = helper.run(bytes, facts: facts, request: .random(), deadline: deadline)
             // What the helper said it was decoding is believed only once the policy agrees.
             if let (type, kind) = run.transforming,
@@ -267,9 +278,9 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     }
 
     private func checkout() throws -> HelperProcess {
-        while let helper = lock.withLock({ () -> HelperProcess? in
-            guard let helper = idle.popLast() else { return nil }
-            busy[helper.pid] = helper
+        while let helper = pool.withLock({ p -> HelperProcess? in
+            guard let helper = p.idle.popLast() else { return nil }
+            p.busy[helper.pid] = helper
             return helper
         }) {
             // Between jobs a healthy helper is silent: a frame waiting now was left for the next job to read.
@@ -279,17 +290,17 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
             logWrongAnswer(helper, "it wrote after its answer (a frame left for the next job)")
         }
         let helper = try spawn()
-        lock.withLock { busy[helper.pid] = helper }
+        pool.withLock { $0.busy[helper.pid] = helper }
         return helper
     }
 
     /// Back to the pool, or replaced when it has done enough or grown too large.
     private func checkin(_ helper: HelperProcess) {
         let recycle = helper.jobs >= helperSettings.maxJobs || helper.residentBytes > helperSettings.recycleResidentBytes
-        let keep = lock.withLock { () -> Bool in
-            busy[helper.pid] = nil
-            guard !recycle, idle.count < capacity else { return false }
-            idle.append(helper)
+        let keep = pool.withLock { p -> Bool in
+            p.busy[helper.pid] = nil
+            guard !recycle, p.idle.count < capacity else { return false }
+            p.idle.append(helper)
             return true
         }
         if recycle {
@@ -306,7 +317,7 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     /// A dead, killed or failing helper leaves the pool; a replacement is started at once in the background
     /// (the job's own retry, if any, takes whichever helper is ready first).
     private func retire(_ helper: HelperProcess, event: String) {
-        lock.withLock { busy[helper.pid] = nil }
+        pool.withLock { $0.busy[helper.pid] = nil }
         count(event)
         helper.stop()
         replaceSoon(timed: true)
@@ -318,9 +329,9 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
         Thread.detachNewThread { [weak self] in
             guard let self, let helper = try? self.spawn() else { return }
             let took = ContinuousClock.now - noticed
-            let extra = self.lock.withLock { () -> Bool in
-                if timed { self.counters.replacementTimes.append(took) }
-                if self.idle.count < self.capacity { self.idle.append(helper); return false }
+            let extra = self.pool.withLock { p -> Bool in
+                if timed { p.counters.record(took, in: \.replacementTimes) }
+                if p.idle.count < self.capacity { p.idle.append(helper); return false }
                 return true
             }
             if extra { helper.stop() }
@@ -329,10 +340,10 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
 
     private func spawn() throws -> HelperProcess {
         let begun = ContinuousClock.now
-        lock.withLock { lastStartAttempt = begun }
+        pool.withLock { $0.lastStartAttempt = begun }
         do {
             let helper = try HelperProcess.spawn(executable: executable, environment: environment, launcher: launcher,
-                                                 timeout: .milliseconds(Int64(helperSettings.startTimeout * 1000)),
+                                                 timeout: .seconds(helperSettings.startTimeout),
                                                  maxAnswer: maxAnswer)
             if !helper.protections.missing.isEmpty && helperSettings.mode == .required {
                 helper.stop()
@@ -341,9 +352,9 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
             // Missing layers (best-effort) and layers this host does not offer: logged once, shown by /readyz.
             let absent = helper.protections.missing + helper.protections.unavailable
             if !absent.isEmpty {
-                let first = lock.withLock { () -> Bool in
-                    defer { missing = absent }
-                    return missing.isEmpty
+                let first = pool.withLock { p -> Bool in
+                    defer { p.missing = absent }
+                    return p.missing.isEmpty
                 }
                 if first {
                     logger.warning("helpers run without part of their sandbox", metadata: [
@@ -352,20 +363,20 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
                         "mode": "\(helperSettings.mode.rawValue)"])
                 }
             }
-            let recovered = lock.withLock { () -> Bool in
-                defer { startFailure = nil }
-                return startFailure != nil
+            let recovered = pool.withLock { p -> Bool in
+                defer { p.startFailure = nil }
+                return p.startFailure != nil
             }
             if recovered { logger.notice("helper processes start again") }
             let took = ContinuousClock.now - begun
-            lock.withLock { counters.startTimes.append(took) }
+            pool.withLock { $0.counters.record(took, in: \.startTimes) }
             count("start")
             return helper
         } catch {
             let message = "\(error)"
-            let first = lock.withLock { () -> Bool in
-                defer { startFailure = message }
-                return startFailure != message
+            let first = pool.withLock { p -> Bool in
+                defer { p.startFailure = message }
+                return p.startFailure != message
             }
             if first { logger.error("helper processes cannot start; workers stop claiming", metadata: ["error": "\(message)"]) }
             throw error
@@ -373,15 +384,15 @@ public final class SandboxedPipeline: AttachmentProcessor, @unchecked Sendable {
     }
 
     private func count(_ event: String) {
-        lock.withLock {
+        pool.withLock { p in
             switch event {
-            case "start": counters.starts += 1
-            case "crash": counters.crashes += 1
-            case "deadline_kill": counters.deadlineKills += 1
-            case "memory_kill": counters.memoryKills += 1
-            case "recycle": counters.recycles += 1
-            case "failure": counters.failures += 1
-            case "invalid_answer": counters.invalidAnswers += 1
+            case "start": p.counters.starts += 1
+            case "crash": p.counters.crashes += 1
+            case "deadline_kill": p.counters.deadlineKills += 1
+            case "memory_kill": p.counters.memoryKills += 1
+            case "recycle": p.counters.recycles += 1
+            case "failure": p.counters.failures += 1
+            case "invalid_answer": p.counters.invalidAnswers += 1
             default: break
             }
         }

@@ -1,12 +1,14 @@
 import Crypto
 import Foundation
 import Logging
+import MediaDomain
 import MediaIntake
 import Metrics
 import MediaJSON
 import MediaPipeline
 import MediaQueue
 import MediaStore
+import Synchronization
 
 /// One claimed job, start to finish: load the original → pipeline → store artifacts → complete.
 /// Content problems end as a `rejected` result; anything thrown (I/O, database, libmagic) is retried.
@@ -16,15 +18,15 @@ public struct JobProcessor: Sendable {
     public let queue: any JobQueue
     public let store: any BlobStore
     public let retry: RetryPolicy
-    /// Seconds after a job's creation during which infrastructure failures postpone it without using an attempt
+    /// How long after a job's creation infrastructure failures postpone it without using an attempt
     /// (`MEDIAWORKER_OUTAGE_WINDOW`); past it they count, so a job whose original is gone for good ends `dead`.
-    public let outageWindow: TimeInterval
+    public let outageWindow: Duration
     /// Consecutive infrastructure failures in this process: the postponement backoff grows with an outage and
     /// starts over with the first job that completes.
     private let outageStreak = OutageStreak()
 
     public init(pipeline: any AttachmentProcessor, queue: any JobQueue, store: any BlobStore, retry: RetryPolicy,
-                outageWindow: TimeInterval = 6 * 3600) {
+                outageWindow: Duration = .seconds(6 * 3600)) {
         self.pipeline = pipeline
         self.queue = queue
         self.store = store
@@ -58,7 +60,7 @@ public struct JobProcessor: Sendable {
             let facts = AttachmentFacts(from: job.submission.from, declaredType: job.submission.declaredType,
                                         fileName: job.submission.fileName, channel: job.submission.channel)
             // The codec work (a helper process's round trip, or the in-process pipeline) on a thread of its own.
-            let (outcome, timings) = try await OffPool.run { [pipeline] in
+            let (outcome, timings) = try await CodecThread.run { [pipeline] in
                 var timings = MediaPipeline.PhaseTimings()
                 let outcome = try pipeline.process(bytes, facts: facts, timings: &timings)
                 return (outcome, timings)
@@ -78,7 +80,7 @@ public struct JobProcessor: Sendable {
             let message = "\(error)"
             // Infrastructure is not the file's fault (the pipeline's verdicts are outcomes, and a decoder that
             // crashes or hangs ends the job in its helper): the job waits for the outage to end, attempt kept.
-            if Date().timeIntervalSince(job.createdAt) < outageWindow {
+            if Date().timeIntervalSince(job.createdAt) < outageWindow.inSeconds {
                 let retryAt = retry.backoff(after: outageStreak.increment(), now: Date())
                 let held = (try? await persisting(log) { try await queue.postpone(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
                 log.warning("job postponed: the infrastructure failed it (the attempt is not counted)",
@@ -98,23 +100,23 @@ public struct JobProcessor: Sendable {
     }
 
     /// Runs a queue write, trying it again with backoff (0.1 s doubling to 5 s) for up to `writePatience` while it
-    /// throws: the database may be restarting. The last error is thrown when it never lands.
+    /// throws: the database may be restarting. The last error is thrown when it never lands, or at once when the
+    /// worker is shutting its slots down (the job is then left to lease rescue).
     func persisting<T>(_ log: Logger, _ write: () async throws -> T) async throws -> T {
-        let clock = ContinuousClock()
-        let end = clock.now + .seconds(Self.writePatience)
-        var pause = 0.1
+        let end = ContinuousClock.now + Self.writePatience
+        var pause: Duration = .milliseconds(100)
         while true {
             do { return try await write() } catch {
-                guard clock.now + .milliseconds(Int64(pause * 1000)) < end else { throw error }
-                log.warning("queue write failed; trying again", metadata: ["error": "\(error)", "in_s": "\(pause)"])
-                try? await Task.sleep(for: .milliseconds(Int64(pause * 1000)))
-                pause = min(5, pause * 2)
+                guard ContinuousClock.now + pause < end, !Task.isCancelled else { throw error }
+                log.warning("queue write failed; trying again", metadata: ["error": "\(error)", "in_s": "\(pause.inSeconds)"])
+                try? await Task.sleep(for: pause)
+                pause = min(.seconds(5), pause * 2)
             }
         }
     }
 
-    /// How long a finished job's queue write is retried before the job is left to lease rescue, seconds.
-    static let writePatience: Int64 = 120
+    /// How long a finished job's queue write is retried before the job is left to lease rescue.
+    static let writePatience: Duration = .seconds(120)
 
     /// Writes every artifact but the original (already stored at intake) and builds the job result.
     func storeArtifacts(of outcome: Outcome, jobID: String) async throws -> JobResult {
@@ -162,42 +164,22 @@ public struct JobProcessor: Sendable {
     private func metadata(_ phases: [(String, Duration)], _ extra: Logger.Metadata) -> Logger.Metadata {
         var m = extra
         for (name, d) in phases {
-            let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-            m["\(name)_ms"] = "\((ms * 10).rounded() / 10)"
+            m["\(name)_ms"] = "\((d.inMilliseconds * 10).rounded() / 10)"
         }
         return m
     }
 }
 
 /// Consecutive infrastructure failures, shared by the worker's slots.
-final class OutageStreak: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
+final class OutageStreak: Sendable {
+    private let count = Mutex(0)
 
-    func increment() -> Int { lock.withLock { count += 1; return count } }
-    func reset() { lock.withLock { count = 0 } }
+    func increment() -> Int { count.withLock { $0 += 1; return $0 } }
+    func reset() { count.withLock { $0 = 0 } }
 }
 
 /// The original of a queued job is gone from the store (retried: a shared store may be briefly unreachable).
 struct MissingOriginal: Error, CustomStringConvertible {
     var jobID: String
     var description: String { "the original of job \(jobID) is missing from the store" }
-}
-
-/// Runs blocking work (codecs, waits on a helper process) on a thread of its own, off Swift's cooperative pool, whose
-/// few threads must stay free for the database and HTTP work of every other job.
-public enum OffPool {
-    /// Stack size of such threads: libvips and the decoders recurse deeper than a default secondary thread allows.
-    static let stackSize = 8 << 20
-
-    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            let thread = Thread {
-                c.resume(with: Result { try body() })
-            }
-            thread.name = "mediaworker.codec"
-            thread.stackSize = stackSize
-            thread.start()
-        }
-    }
 }

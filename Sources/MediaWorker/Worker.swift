@@ -1,19 +1,20 @@
 import Foundation
 import Logging
+import MediaDomain
 import MediaQueue
+import ServiceLifecycle
 import Synchronization
 
-/// Runs jobs, in River's producer shape: one claim loop feeds `concurrency` slots. Whenever slots are free it claims
-/// that many jobs in one call (one transaction), starts each in a slot of its own, and otherwise waits for a slot to
-/// free up, a wake-up (a job enqueued in this process, a PostgreSQL NOTIFY) or its poll interval. A heartbeat task
-/// renews the leases of jobs in flight. Database calls are `async`; the codec work of a job runs on a thread of its
-/// own (`JobProcessor` → `OffPool`), never on Swift's cooperative pool, and the loop, the heartbeat and the job tasks
-/// themselves run on the queue's executor (`JobQueue.executor`), so a busy cooperative pool cannot stall claims and
-/// leases, and SQLite calls take no thread hop.
+/// Runs jobs, in River's producer shape, as a swift-service-lifecycle `Service`: one claim loop feeds
+/// `concurrency` slots. Whenever slots are free it claims that many jobs in one call (one transaction) and runs each
+/// as a child task of the worker's own task group; otherwise it waits for the next wake-up — a slot freed up, a job
+/// enqueued in this process or announced by PostgreSQL's NOTIFY, or the poll timer. A heartbeat child renews the
+/// leases of jobs in flight. Every task the worker starts is a child of `run()`: nothing outlives it.
 ///
-/// Shutdown (`stop`): stop claiming, let jobs in flight finish within the grace period, then release the ones still
-/// running so another worker picks them up at once (a slot still inside such a job has its result refused).
-public final class Worker: Sendable {
+/// Graceful shutdown (SIGTERM through the `ServiceGroup`, or `requestStop()`): stop claiming, let jobs in flight
+/// finish within the grace period, then release the ones still running so another worker picks them up at once (a
+/// slot still inside such a job has its result refused by the lease fencing), and return once those slots are done.
+public final class Worker: Service, Sendable {
     public let id: String
     private let processor: JobProcessor
     private let settings: WorkerSettings
@@ -28,20 +29,23 @@ public final class Worker: Sendable {
         /// Claims made so far: each claim's owner is `id#n`, so a lease is fenced per claim, not per process — a slot
         /// can never complete, renew or release a job that another claim (even of this process) has taken since.
         var claims = 0
+        /// How long the poll timer waits before its next wake-up (grows while the queue is empty).
+        var pollInterval: Duration = Worker.shortestPoll
+        /// Whether `run()` was entered (a worker runs once).
+        var ran = false
     }
 
     private struct Lease {
-        var claimedAt: Date
+        var claimedAt: ContinuousClock.Instant
         /// The owner string the claim wrote (`Job.leaseOwner`); every later write to the job names it.
         var owner: String
     }
 
     private let state = Mutex(State())
-    /// Wakes the claim loop: a slot freed up, a job was enqueued, or stop was asked for.
-    private let claimSignal = Signal()
-    /// Wakes the drain: a job finished, or stop was asked for.
-    private let doneSignal = Signal()
-    private let runner = Mutex<Task<Void, Never>?>(nil)
+    /// Wake-ups of the claim loop and of the drain; several before the next wait count as one.
+    private let wakeups: AsyncStream<Void>
+    private let wakeupSource: AsyncStream<Void>.Continuation
+    private static let shortestPoll: Duration = .milliseconds(5)
 
     public init(processor: JobProcessor, settings: WorkerSettings, logger: Logger,
                 id: String = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))") {
@@ -49,64 +53,61 @@ public final class Worker: Sendable {
         self.processor = processor
         self.settings = settings
         self.logger = logger
+        (wakeups, wakeupSource) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Runs the worker in a task of its own (`stop()` ends it); for callers outside a service group.
-    public func start() {
-        runner.withLock { task in
-            guard task == nil else { return }
-            task = Task(executorPreference: processor.queue.executor) { [self] in await run() }
+    /// Claims and runs jobs until a graceful shutdown (or `requestStop()`), then drains within the grace period,
+    /// releases what is left and returns when every slot is done.
+    public func run() async {
+        let first = state.withLock { s -> Bool in
+            defer { s.ran = true }
+            return !s.ran
         }
-    }
-
-    /// Asks the worker to stop and waits until it has: claiming stopped, jobs drained or released.
-    public func stop() async {
-        requestStop()
-        await runner.withLock { $0 }?.value
+        precondition(first, "a Worker runs once")
+        await withGracefulShutdownHandler {
+            await work()
+        } onGracefulShutdown: { [self] in
+            requestStop()
+        }
     }
 
     /// Asks the worker to stop (returns at once; `run()` returns once drained).
     public func requestStop() {
         state.withLock { $0.stopping = true }
-        claimSignal.fire()
-        doneSignal.fire()
+        wakeupSource.yield()
     }
 
     /// Wakes the claim loop at once (a job was just enqueued in this process).
     public func wake() {
-        claimSignal.fire()
+        wakeupSource.yield()
     }
 
-    /// Claims and runs jobs until `requestStop()`, then drains within the grace period and releases what is left.
-    public func run() async {
-        await withTaskExecutorPreference(processor.queue.executor) { await runOnQueueExecutor() }
-    }
-
-    private func runOnQueueExecutor() async {
+    private func work() async {
         logger.info("worker started", metadata: ["worker": "\(id)", "slots": "\(settings.concurrency)",
-                                                 "lease_s": "\(settings.lease)"])
+                                                 "lease_s": "\(settings.lease.inSeconds)"])
         // Jobs enqueued by other processes wake the loop at once where the queue can tell (PostgreSQL NOTIFY).
         processor.queue.onJobsAvailable { [weak self] in self?.wake() }
-        let heartbeat = Task(executorPreference: processor.queue.executor) { [self] in await heartbeatLoop() }
-        await claimLoop()
-        await drain()
-        heartbeat.cancel()
-        _ = await heartbeat.value
+        var next = wakeups.makeAsyncIterator()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.heartbeats() }
+            group.addTask { await self.pollTimer() }
+            await claimLoop(&group, wakeups: &next)
+            await drain(wakeups: &next)
+            // The heartbeat and the timer end; slots of released jobs finish on their own (their writes are refused).
+            group.cancelAll()
+        }
+        logger.info("worker stopped", metadata: ["worker": "\(id)"])
     }
 
-    private func claimLoop() async {
-        var idle = 0.005
+    private func claimLoop(_ group: inout DiscardingTaskGroup, wakeups next: inout AsyncStream<Void>.Iterator) async {
         while true {
             let (stopping, free) = state.withLock { ($0.stopping, settings.concurrency - $0.busy) }
             if stopping { return }
             // Nothing is claimed while no slot is free, nor while no helper process can start (nothing is claimed
             // to fail).
-            if free <= 0 {
-                await claimSignal.wait(timeout: settings.pollMax)
-                continue
-            }
-            if !processor.pipeline.isReady {
-                await claimSignal.wait(timeout: settings.pollMax)
+            if free <= 0 || !processor.pipeline.canProcess() {
+                setPoll(settings.pollMax)
+                _ = await next.next()
                 continue
             }
             let claimant = state.withLock { s -> String in
@@ -115,26 +116,42 @@ public final class Worker: Sendable {
             }
             var jobs: [Job] = []
             do {
-                jobs = try await processor.queue.claim(worker: claimant, limit: free, lease: settings.lease,
+                jobs = try await processor.queue.claim(worker: claimant, limit: free, lease: settings.lease.inSeconds,
                                                        maxAttempts: settings.retry.maxAttempts, now: Date())
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
             }
             // Claimed jobs have a free slot each and start at once, even when stop was asked for meanwhile: they are
             // in flight like any other, and finish within the grace period (or are given back after it).
+            let now = ContinuousClock.now
             state.withLock { s in
-                for job in jobs { s.inFlight[job.id] = Lease(claimedAt: Date(), owner: job.leaseOwner ?? claimant) }
+                for job in jobs { s.inFlight[job.id] = Lease(claimedAt: now, owner: job.leaseOwner ?? claimant) }
                 s.busy += jobs.count
             }
             for job in jobs {
-                Task(executorPreference: processor.queue.executor) { [self] in await execute(job) }
+                group.addTask { await self.execute(job) }
             }
             if jobs.isEmpty {
-                await claimSignal.wait(timeout: idle)
-                idle = min(settings.pollMax, idle * 2)
+                // An empty queue is polled less and less often, down to `pollMax`; wake-ups still end a wait at once.
+                state.withLock { $0.pollInterval = min(settings.pollMax, $0.pollInterval * 2) }
+                _ = await next.next()
             } else {
-                idle = 0.005
+                setPoll(Self.shortestPoll)
             }
+        }
+    }
+
+    private func setPoll(_ interval: Duration) {
+        state.withLock { $0.pollInterval = interval }
+    }
+
+    /// Wakes the loop after each poll interval: the fallback for jobs no wake-up announces (another process's
+    /// enqueue on SQLite, a retry coming due, a helper able to start again).
+    private func pollTimer() async {
+        while !Task.isCancelled {
+            let interval = state.withLock { $0.pollInterval }
+            do { try await Task.sleep(for: interval) } catch { return }
+            wakeupSource.yield()
         }
     }
 
@@ -145,15 +162,15 @@ public final class Worker: Sendable {
             s.inFlight[job.id] = nil
             s.busy -= 1
         }
-        claimSignal.fire()
-        doneSignal.fire()
+        wakeupSource.yield()
     }
 
     /// Waits up to the grace period for jobs in flight, then releases the ones left.
-    private func drain() async {
-        let deadline = Date().addingTimeInterval(settings.grace)
-        while state.withLock({ !$0.inFlight.isEmpty }) && Date() < deadline {
-            await doneSignal.wait(timeout: max(0.001, min(0.5, deadline.timeIntervalSinceNow)))
+    private func drain(wakeups next: inout AsyncStream<Void>.Iterator) async {
+        let deadline = ContinuousClock.now + settings.grace
+        setPoll(.milliseconds(100))
+        while state.withLock({ !$0.inFlight.isEmpty }) && ContinuousClock.now < deadline {
+            _ = await next.next()
         }
         let left = state.withLock { s -> [(id: String, owner: String)] in
             let left = s.inFlight.map { (id: $0.key, owner: $0.value.owner) }
@@ -164,29 +181,32 @@ public final class Worker: Sendable {
             let released = (try? await processor.queue.release(id: job.id, worker: job.owner, now: Date())) ?? false
             logger.warning("grace period over; job released", metadata: ["job": "\(job.id)", "released": "\(released)"])
         }
-        logger.info("worker stopped", metadata: ["worker": "\(id)", "released": "\(left.count)"])
+        if !left.isEmpty { logger.info("released jobs in flight", metadata: ["released": "\(left.count)"]) }
     }
 
     /// The lease owner a job's writes must name: the claim's own (`id#n`).
     private func owner(of job: Job) -> String { job.leaseOwner ?? id }
 
-    private func heartbeatLoop() async {
+    /// Renews the leases of jobs in flight every third of the lease, until cancelled.
+    private func heartbeats() async {
         let interval = settings.lease / 3
         while !Task.isCancelled {
-            do { try await Task.sleep(for: .milliseconds(Int64(interval * 1000))) } catch { return }  // cancelled: stopped
+            do { try await Task.sleep(for: interval) } catch { return }  // cancelled: stopped
             // Renewed only within the job deadline: past it the job is stuck and its lease is left to expire.
-            let now = Date()
-            let limit = settings.jobDeadline ?? .infinity
+            let now = ContinuousClock.now
+            let deadline = settings.jobDeadline
             let (jobs, overdue) = state.withLock { s in
-                (s.inFlight.filter { now.timeIntervalSince($0.value.claimedAt) < limit }.map { (id: $0.key, owner: $0.value.owner) },
-                 s.inFlight.filter { now.timeIntervalSince($0.value.claimedAt) >= limit }.map(\.key))
+                let isOverdue = { (lease: Lease) in deadline.map { now - lease.claimedAt >= $0 } ?? false }
+                return (s.inFlight.filter { !isOverdue($0.value) }.map { (id: $0.key, owner: $0.value.owner) },
+                        s.inFlight.filter { isOverdue($0.value) }.map(\.key))
             }
             for job in overdue {
                 logger.error("job past its deadline; its lease is no longer renewed", metadata: ["job": "\(job)"])
             }
             for job in jobs {
                 do {
-                    if try await !processor.queue.heartbeat(id: job.id, worker: job.owner, lease: settings.lease, now: Date()) {
+                    if try await !processor.queue.heartbeat(id: job.id, worker: job.owner, lease: settings.lease.inSeconds,
+                                                            now: Date()) {
                         // Not held any more: either the job completed meanwhile (fine) or its lease was taken over.
                         let stillRunning = state.withLock { $0.inFlight[job.id] != nil }
                         if stillRunning, try await processor.queue.job(id: job.id)?.leaseOwner != job.owner {
@@ -196,62 +216,6 @@ public final class Worker: Sendable {
                 } catch {
                     logger.error("heartbeat failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
                 }
-            }
-        }
-    }
-}
-
-/// A wake-up for one waiter at a time: `fire()` before the wait is kept and ends the next wait at once.
-final class Signal: Sendable {
-    private struct State {
-        var pending = false
-        var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
-        var next: UInt64 = 0
-    }
-    private let state = Mutex(State())
-
-    func fire() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            guard let w = s.waiter else {
-                s.pending = true
-                return nil
-            }
-            s.waiter = nil
-            return w.continuation
-        }
-        waiter?.resume()
-    }
-
-    /// Returns on `fire()` or after `timeout` seconds, whichever is first.
-    func wait(timeout: TimeInterval) async {
-        let id = state.withLock { s -> UInt64 in
-            s.next += 1
-            return s.next
-        }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.pending {
-                    s.pending = false
-                    return true
-                }
-                // A single waiter: an earlier one still waiting is let go first.
-                let earlier = s.waiter?.continuation
-                s.waiter = (id, c)
-                earlier?.resume()
-                return false
-            }
-            if now {
-                c.resume()
-                return
-            }
-            Task { [self] in
-                try? await Task.sleep(for: .milliseconds(Int64(max(0, timeout) * 1000)))
-                let expired = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                    guard let w = s.waiter, w.id == id else { return nil }
-                    s.waiter = nil
-                    return w.continuation
-                }
-                expired?.resume()
             }
         }
     }

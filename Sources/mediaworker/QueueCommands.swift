@@ -1,13 +1,10 @@
 import ArgumentParser
 import Foundation
-import Logging
+import MediaApplication
+import MediaDomain
 import MediaIntake
 import MediaJSON
-import MediaPipeline
 import MediaQueue
-import MediaSandbox
-import MediaStore
-import MediaWorker
 import ServiceLifecycle
 
 /// `mediaworker enqueue FILE`: stores the file and queues its job; prints the job.
@@ -52,25 +49,7 @@ struct WorkCommand: AsyncParsableCommand {
 
     func run() async throws {
         Logs.bootstrap()
-        let env = storage.environment
-        var workerSettings = try WorkerSettings(environment: env)
-        guard workerSettings.concurrency > 0 else { throw ValidationError("MEDIAWORKER_WORKERS=0: a worker needs at least 1") }
-        let opened = try await storage.open()
-        let (queue, store) = (opened.queue, opened.store)
-        let logger = Logger(label: "mediaworker")
-        let pipeline = try SandboxedPipeline(environment: env, capacity: workerSettings.concurrency, logger: logger)
-        pipeline.start()
-        workerSettings.jobDeadline = pipeline.jobDeadline
-        let worker = Worker(processor: JobProcessor(pipeline: pipeline, queue: queue, store: store, retry: workerSettings.retry,
-                                                outageWindow: workerSettings.outageWindow),
-                            settings: workerSettings, logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            // The PostgreSQL client first: services stop in reverse order, so it outlives the worker's drain.
-            services: (opened.database.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
-                + [.init(service: WorkerService(worker: worker))],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
+        try await buildWorkerGroup(storage.configuration).run()
     }
 }
 
