@@ -51,7 +51,7 @@ test: deps lint $(TOOLS)/venv/.ready
 	trap 'bash scripts/pg_server.sh stop '"$$pg"' >/dev/null 2>&1; rm -rf '"$$pg" EXIT; \
 	url=$$(bash scripts/pg_server.sh start "$$pg") || exit 1; \
 	echo "PostgreSQL for the tests: $$url"; \
-	MEDIAWORKER_TEST_DATABASE_URL="$$url" $(SWIFT) test --skip-build --no-parallel
+	MEDIAWORKER_TEST_DATABASE_URL="$$url" bash scripts/run-tests.sh "$(SWIFT)"
 	$(TOOLS)/venv/bin/python Tests/browser/playback_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	$(TOOLS)/venv/bin/python Tests/browser/console_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	bash Tests/http/schemathesis_check.sh "$$($(SWIFT) build --show-bin-path)/mediaworker"

@@ -425,7 +425,7 @@ enum QueueBench {
     }
 
     /// The pipeline alone, `threads` files at a time, each processed on a thread of its own as the worker does
-    /// (`OffPool`): read + process + store artifacts. Returns wall seconds.
+    /// (`CodecThread`): read + process + store artifacts. Returns wall seconds.
     static func bareRun(pipeline: MediaPipeline, inputs: [Input], paths: [String], threads: Int) async throws -> Double {
         let folder = try temporaryFolder("bare")
         defer { remove(folder) }
@@ -443,7 +443,7 @@ enum QueueBench {
                     let bytes = try readFile(paths[i])
                     let facts = AttachmentFacts(from: input.from, declaredType: input.declaredType, fileName: input.fileName,
                                                 channel: .whatsapp)
-                    let outcome = try await OffPool.run { try pipeline.process(bytes, facts: facts) }
+                    let outcome = try await CodecThread.run { try pipeline.process(bytes, facts: facts) }
                     let status: String
                     switch outcome {
                     case .accepted(let accepted):
@@ -507,15 +507,16 @@ enum QueueBench {
             }
         }
         let start: Date
+        let running: Task<Void, Never>
         if burst {
-            worker.start()
+            running = Task { await worker.run() }
             try await Task.sleep(for: .milliseconds(50))  // let the claim loop reach its idle wait
             start = Date()
             try await submitAll()
         } else {
             try await submitAll()
             start = Date()
-            worker.start()
+            running = Task { await worker.run() }
         }
         // Wait until every job is final (polled; the figures come from the stored timestamps, not from here).
         let deadline = Date().addingTimeInterval(300)
@@ -523,10 +524,11 @@ enum QueueBench {
             let counts = try await queue.counts()
             let final = (counts[.accepted] ?? 0) + (counts[.rejected] ?? 0) + (counts[.dead] ?? 0)
             if final == inputs.count { break }
-            if Date() > deadline { await worker.stop(); throw Usage(description: "jobs not final after 300 s: \(counts)") }
+            if Date() > deadline { worker.requestStop(); await running.value; throw Usage(description: "jobs not final after 300 s: \(counts)") }
             try await Task.sleep(for: .milliseconds(10))
         }
-        await worker.stop()
+        worker.requestStop()
+        await running.value
         let jobs = try await queue.jobs(state: nil, limit: inputs.count + 10)
         var latencies: [Double] = [], last = start
         var wrong: [String] = []

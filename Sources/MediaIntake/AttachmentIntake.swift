@@ -19,26 +19,22 @@ public struct AttachmentIntake: Sendable {
         self.store = store
     }
 
-    /// Stores and enqueues `bytes`.
+    /// Stores and enqueues `bytes`, described by `attachment`.
     /// - Parameters:
     ///   - expectedSHA256: the SHA-256 the sender says the bytes have (64 hexadecimal digits, either case); when they
     ///     differ, a `checksum_mismatch` `Rejection` is thrown before anything is stored, queued or looked up by
     ///     idempotency key.
     ///   - contentSHA256: the bytes' SHA-256 in lower-case hex when the caller already computed it (the HTTP upload
     ///     hashes the body while it streams); nil to compute it here.
-    public func submit(_ bytes: [UInt8], from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil,
-                       fileName: String? = nil, idempotencyKey: String? = nil, conversationId: String? = nil,
-                       businessNumber: String? = nil, expectedSHA256: String? = nil, contentSHA256: String? = nil,
-                       now: Date = Date()) async throws -> EnqueueResult {
+    public func submit(_ bytes: [UInt8], _ attachment: AttachmentMetadata, expectedSHA256: String? = nil,
+                       contentSHA256: String? = nil, now: Date = Date()) async throws -> EnqueueResult {
         let digest = contentSHA256 ?? Self.sha256Hex(bytes)
         if let given = expectedSHA256 {
             let expected = Self.normalizedSHA256(given) ?? given
             if expected != digest { throw Rejection.checksumMismatch(expected: expected, actual: digest, size: bytes.count) }
         }
-        let submission = NewJob(from: from, channel: channel, declaredType: declaredType, fileName: fileName,
-                                idempotencyKey: idempotencyKey, conversationId: conversationId,
-                                businessNumber: businessNumber, contentSHA256: digest, size: bytes.count)
-        if let key = idempotencyKey, let seen = try await existing(key: key, digest: digest) { return seen }
+        let submission = NewJob(metadata: attachment, contentSHA256: digest, size: bytes.count)
+        if let key = attachment.idempotencyKey, let seen = try await existing(key: key, digest: digest) { return seen }
         let id = JobID.make(now: now)
         try await store.put(jobID: id, role: ArtifactRole.original.rawValue, bytes: bytes)
         let result: EnqueueResult
@@ -52,6 +48,15 @@ public struct AttachmentIntake: Sendable {
         }
         if result.job.id != id { try? await store.delete(jobID: id) }  // lost a race on the same key
         return result
+    }
+
+    /// `submit(_:_:…)` with the description spelled out field by field (the CLI, tests and benchmarks).
+    public func submit(_ bytes: [UInt8], from: Sender, channel: MessagingChannel = .whatsapp, declaredType: String? = nil,
+                       fileName: String? = nil, idempotencyKey: String? = nil, conversationId: String? = nil,
+                       businessNumber: String? = nil, now: Date = Date()) async throws -> EnqueueResult {
+        try await submit(bytes, AttachmentMetadata(from: from, channel: channel, declaredType: declaredType, fileName: fileName,
+                                                   idempotencyKey: idempotencyKey, conversationId: conversationId,
+                                                   businessNumber: businessNumber), now: now)
     }
 
     /// SHA-256 of `bytes` as 64 lower-case hexadecimal digits (the form jobs record and `sha256=` is compared in).

@@ -95,13 +95,9 @@ public struct MediaHTTPService: Sendable {
         if let expected = parameters.sha256, expected != digest {
             throw checksumMismatch(.checksumMismatch(expected: expected, actual: digest, size: body.count), parameters: parameters)
         }
-        let p = parameters
         let result: EnqueueResult
         do {
-            result = try await intake.submit(body, from: p.from, channel: p.channel, declaredType: p.declaredType,
-                                             fileName: p.fileName, idempotencyKey: p.idempotencyKey,
-                                             conversationId: p.conversationId, businessNumber: p.businessNumber,
-                                             expectedSHA256: p.sha256, contentSHA256: digest)
+            result = try await intake.submit(body, parameters.metadata, expectedSHA256: parameters.sha256, contentSHA256: digest)
         } catch let rejection as Rejection {
             throw checksumMismatch(rejection, parameters: parameters)
         } catch {

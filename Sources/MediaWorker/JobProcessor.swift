@@ -57,8 +57,7 @@ public struct JobProcessor: Sendable {
             guard let bytes = try await timed("load", { try await store.get(jobID: job.id, role: ArtifactRole.original.rawValue) }) else {
                 throw MissingOriginal(jobID: job.id)
             }
-            let facts = AttachmentFacts(from: job.submission.from, declaredType: job.submission.declaredType,
-                                        fileName: job.submission.fileName, channel: job.submission.channel)
+            let facts = job.submission.metadata.facts
             // The codec work (a helper process's round trip, or the in-process pipeline) on a thread of its own.
             let (outcome, timings) = try await CodecThread.run { [pipeline] in
                 var timings = MediaPipeline.PhaseTimings()

@@ -52,41 +52,41 @@ final class CallbackReceiver: @unchecked Sendable {
     func downThenUp(_ backend: TestBackend) async throws {
         let port = Self.freePort()
         let secret = "callback-secret-5e4d3c2b1a0f9e8d7c6b5a49"
-        let server = try ServerProcess(backend, env: ["MEDIAWORKER_CALLBACK_URL": "http://127.0.0.1:\(port)/hook",
-                                             "MEDIAWORKER_CALLBACK_SECRET": secret])
-        var ids: Set<String> = []
-        for file in ["images/gif87a.gif", "hostile/cat.html", "audio/voice_note.ogg"] {
-            let job = try await server.uploadAndWait(file, query: "from=visitor")
-            ids.insert(job["id"] as? String ?? "")
-        }
-        // The receiver is down: the events wait in the outbox.
-        let outbox = try await server.storage.queue()
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await outbox.pendingEvents() == 3)
+        try await withServer(backend, env: ["MEDIAWORKER_CALLBACK_URL": "http://127.0.0.1:\(port)/hook", "MEDIAWORKER_CALLBACK_SECRET": secret]) { server in
+            var ids: Set<String> = []
+            for file in ["images/gif87a.gif", "hostile/cat.html", "audio/voice_note.ogg"] {
+                let job = try await server.uploadAndWait(file, query: "from=visitor")
+                ids.insert(job["id"] as? String ?? "")
+            }
+            // The receiver is down: the events wait in the outbox.
+            let outbox = try await server.storage.queue()
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await outbox.pendingEvents() == 3)
 
-        let receiver = CallbackReceiver()
-        let app = Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
-        let running = Task { try await app.runService() }
-        defer { running.cancel() }
-        // The dispatcher backs off 1 s doubling (±50%) while the receiver is down: after 5 failures (a slow machine
-        // keeps it down longer) the next try may be 48 s away. Bounded at 120 s; it normally takes a few.
-        let deadline = Date().addingTimeInterval(120)
-        while try await outbox.pendingEvents() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(try await outbox.pendingEvents() == 0)
+            let receiver = CallbackReceiver()
+            let app = Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
+            let running = Task { try await app.runService() }
+            defer { running.cancel() }
+            // The dispatcher backs off 1 s doubling (±50%) while the receiver is down: after 5 failures (a slow machine
+            // keeps it down longer) the next try may be 48 s away. Bounded at 120 s; it normally takes a few.
+            let deadline = Date().addingTimeInterval(120)
+            while try await outbox.pendingEvents() > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(try await outbox.pendingEvents() == 0)
 
-        let deliveries = receiver.received
-        var seenJobs: Set<String> = []
-        for d in deliveries {
-            let mac = HMAC<SHA256>.authenticationCode(for: Data("\(d.timestamp).".utf8) + d.body, using: SymmetricKey(data: Data(secret.utf8)))
-            #expect(d.signature == "sha256=" + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
-            let event = try JSONSerialization.jsonObject(with: d.body) as? [String: Any]
-            #expect(event?["id"] as? String == d.eventID)
-            #expect(event?["type"] as? String == "job.finished")
-            let job = event?["job"] as? [String: Any]
-            #expect(["accepted", "rejected"].contains(job?["state"] as? String ?? ""))
-            seenJobs.insert(job?["id"] as? String ?? "")
+            let deliveries = receiver.received
+            var seenJobs: Set<String> = []
+            for d in deliveries {
+                let mac = HMAC<SHA256>.authenticationCode(for: Data("\(d.timestamp).".utf8) + d.body, using: SymmetricKey(data: Data(secret.utf8)))
+                #expect(d.signature == "sha256=" + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
+                let event = try JSONSerialization.jsonObject(with: d.body) as? [String: Any]
+                #expect(event?["id"] as? String == d.eventID)
+                #expect(event?["type"] as? String == "job.finished")
+                let job = event?["job"] as? [String: Any]
+                #expect(["accepted", "rejected"].contains(job?["state"] as? String ?? ""))
+                seenJobs.insert(job?["id"] as? String ?? "")
+            }
+            #expect(seenJobs == ids)
+            #expect(Set(deliveries.map(\.eventID)).count == 3)
         }
-        #expect(seenJobs == ids)
-        #expect(Set(deliveries.map(\.eventID)).count == 3)
     }
 }

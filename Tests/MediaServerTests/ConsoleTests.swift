@@ -83,8 +83,8 @@ import Testing
     }
 
     /// A dead job written straight into the server's queue (its workers are off).
-    static func deadJob(_ server: ServerProcess, business: String = "+34600000001") async throws -> String {
-        let queue = try await server.storage.queue()
+    static func deadJob(_ storage: TestStorage, business: String = "+34600000001") async throws -> String {
+        let queue = try await storage.queue()
         let id = JobID.make()
         _ = try await queue.enqueue(NewJob(from: .visitor, declaredType: "image/jpeg", fileName: "x.jpg", conversationId: "c-9",
                                      businessNumber: business, contentSHA256: "ab", size: 3), id: id, now: Date())
@@ -94,162 +94,164 @@ import Testing
         return id
     }
 
-    func server(_ backend: TestBackend) throws -> ServerProcess {
-        try ServerProcess(backend, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0"])
-    }
+    /// The console's set-up: its users, and no workers (dead jobs are written straight into the queue).
+    static let consoleEnvironment = ["MEDIAWORKER_CONSOLE_USERS": users, "MEDIAWORKER_WORKERS": "0"]
 
     @Test("without a session every console URL (pages, actions, thumbnails) redirects to the login form", arguments: TestBackend.allCases)
     func noSession(_ backend: TestBackend) async throws {
-        let server = try server(backend)
-        let id = try await Self.deadJob(server)
-        for path in ["/console", "/console/jobs", "/console/jobs?state=dead&reason=too_large", "/console/jobs/\(id)",
-                     "/console/retry?state=dead", "/console/media/\(id)/thumbnail", "/console/media/\(id)/playback"] {
-            let reply = Self.exchange(server.port, "GET", path)
-            #expect(reply.status == 303, "\(path)")
-            #expect(reply.header("Location")?.hasPrefix("/console/login") == true, "\(path)")
-            #expect(!reply.body.contains(id), "\(path)")
+        try await withServer(backend, env: Self.consoleEnvironment, .live) { server in
+            let id = try await Self.deadJob(server.storage)
+            for path in ["/console", "/console/jobs", "/console/jobs?state=dead&reason=too_large", "/console/jobs/\(id)",
+                         "/console/retry?state=dead", "/console/media/\(id)/thumbnail", "/console/media/\(id)/playback"] {
+                let reply = Self.exchange(server.port, "GET", path)
+                #expect(reply.status == 303, "\(path)")
+                #expect(reply.header("Location")?.hasPrefix("/console/login") == true, "\(path)")
+                #expect(!reply.body.contains(id), "\(path)")
+            }
+            for path in ["/console/jobs/\(id)/retry", "/console/retry", "/console/logout"] {
+                let reply = Self.exchange(server.port, "POST", path, form: ["csrf": "x"])
+                #expect(reply.status == 303 && reply.header("Location") == "/console/login", "\(path)")
+            }
+            // A forged session cookie is no session.
+            let forged = Self.exchange(server.port, "GET", "/console", cookie: "mw_console=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            #expect(forged.status == 303)
+            let form = Self.exchange(server.port, "GET", "/console/login")
+            #expect(form.status == 200)
+            let csp = try #require(form.header("Content-Security-Policy"))
+            #expect(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"))
+            #expect(form.header("X-Frame-Options") == "DENY")
+            #expect(!form.body.contains("<script"))
+            #expect(try await server.storage.queue().job(id: id)?.state == .dead)
         }
-        for path in ["/console/jobs/\(id)/retry", "/console/retry", "/console/logout"] {
-            let reply = Self.exchange(server.port, "POST", path, form: ["csrf": "x"])
-            #expect(reply.status == 303 && reply.header("Location") == "/console/login", "\(path)")
-        }
-        // A forged session cookie is no session.
-        let forged = Self.exchange(server.port, "GET", "/console", cookie: "mw_console=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-        #expect(forged.status == 303)
-        let form = Self.exchange(server.port, "GET", "/console/login")
-        #expect(form.status == 200)
-        let csp = try #require(form.header("Content-Security-Policy"))
-        #expect(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"))
-        #expect(form.header("X-Frame-Options") == "DENY")
-        #expect(!form.body.contains("<script"))
-        #expect(try await server.storage.queue().job(id: id)?.state == .dead)
     }
 
     @Test("login: a wrong password is refused, repeated failures are slowed down then refused for a while; the right one sets an HttpOnly SameSite=Strict cookie",
           arguments: TestBackend.allCases)
-    func login(_ backend: TestBackend) throws {
-        let server = try server(backend)
-        var timings: [Double] = []
-        for _ in 0..<3 {
-            let start = Date()
-            let reply = Self.exchange(server.port, "POST", "/console/login", form: ["user": "admin", "password": "wrong"])
-            timings.append(Date().timeIntervalSince(start))
-            #expect(reply.status == 401)
-            #expect(reply.body.contains("Wrong name or password"))
-            #expect(reply.all("Set-Cookie").isEmpty)
-        }
-        #expect(timings[2] > timings[0] + 0.3, "each failure answers later: \(timings)")
-        let locked = Self.exchange(server.port, "POST", "/console/login", form: ["user": "admin", "password": Self.password])
-        #expect(locked.status == 429, "even the right password waits after repeated failures")
-        #expect(locked.header("Retry-After") != nil)
-        let unknown = Self.exchange(server.port, "POST", "/console/login", form: ["user": "nobody", "password": Self.password])
-        #expect(unknown.status == 401)
+    func login(_ backend: TestBackend) async throws {
+        try await withServer(backend, env: Self.consoleEnvironment, .live) { server in
+            var timings: [Double] = []
+            for _ in 0..<3 {
+                let start = Date()
+                let reply = Self.exchange(server.port, "POST", "/console/login", form: ["user": "admin", "password": "wrong"])
+                timings.append(Date().timeIntervalSince(start))
+                #expect(reply.status == 401)
+                #expect(reply.body.contains("Wrong name or password"))
+                #expect(reply.all("Set-Cookie").isEmpty)
+            }
+            #expect(timings[2] > timings[0] + 0.3, "each failure answers later: \(timings)")
+            let locked = Self.exchange(server.port, "POST", "/console/login", form: ["user": "admin", "password": Self.password])
+            #expect(locked.status == 429, "even the right password waits after repeated failures")
+            #expect(locked.header("Retry-After") != nil)
+            let unknown = Self.exchange(server.port, "POST", "/console/login", form: ["user": "nobody", "password": Self.password])
+            #expect(unknown.status == 401)
 
-        let ok = Self.exchange(server.port, "POST", "/console/login", form: ["user": "ops", "password": Self.password, "next": "https://evil.example/"])
-        #expect(ok.status == 303)
-        #expect(ok.header("Location") == "/console", "never sent to another site")
-        let cookie = try #require(ok.all("Set-Cookie").first { $0.hasPrefix("mw_console=") })
-        #expect(cookie.contains("HttpOnly"))
-        #expect(cookie.lowercased().contains("samesite=strict"))
-        #expect(cookie.contains("Path=/console"))
-        let session = String(cookie.prefix { $0 != ";" })
-        let overview = Self.exchange(server.port, "GET", "/console", cookie: session)
-        #expect(overview.status == 200)
-        #expect(overview.body.contains("id=\"count-queued\""))
-        #expect(overview.body.contains("<svg"))
-        #expect(!overview.body.contains("<script"))
-        // Logging out ends the session.
-        let csrf = try #require(Self.csrf(in: overview.body))
-        #expect(Self.exchange(server.port, "POST", "/console/logout", cookie: session, form: ["csrf": csrf]).status == 303)
-        #expect(Self.exchange(server.port, "GET", "/console", cookie: session).status == 303)
+            let ok = Self.exchange(server.port, "POST", "/console/login", form: ["user": "ops", "password": Self.password, "next": "https://evil.example/"])
+            #expect(ok.status == 303)
+            #expect(ok.header("Location") == "/console", "never sent to another site")
+            let cookie = try #require(ok.all("Set-Cookie").first { $0.hasPrefix("mw_console=") })
+            #expect(cookie.contains("HttpOnly"))
+            #expect(cookie.lowercased().contains("samesite=strict"))
+            #expect(cookie.contains("Path=/console"))
+            let session = String(cookie.prefix { $0 != ";" })
+            let overview = Self.exchange(server.port, "GET", "/console", cookie: session)
+            #expect(overview.status == 200)
+            #expect(overview.body.contains("id=\"count-queued\""))
+            #expect(overview.body.contains("<svg"))
+            #expect(!overview.body.contains("<script"))
+            // Logging out ends the session.
+            let csrf = try #require(Self.csrf(in: overview.body))
+            #expect(Self.exchange(server.port, "POST", "/console/logout", cookie: session, form: ["csrf": csrf]).status == 303)
+            #expect(Self.exchange(server.port, "GET", "/console", cookie: session).status == 303)
+        }
     }
 
     @Test("actions: without the CSRF token refused (403, nothing changes); with it a dead job goes back to queued",
           arguments: TestBackend.allCases)
     func retry(_ backend: TestBackend) async throws {
-        let server = try server(backend)
-        let queue = try await server.storage.queue()
-        let id = try await Self.deadJob(server)
-        let others = [try await Self.deadJob(server, business: "+34600000002"), try await Self.deadJob(server, business: "+34600000002")]
-        let session = try Self.login(server.port)
-        let page = Self.exchange(server.port, "GET", "/console/jobs/\(id)", cookie: session)
-        #expect(page.status == 200)
-        #expect(page.body.contains("helper crashed"))
-        let csrf = try #require(Self.csrf(in: page.body))
+        try await withServer(backend, env: Self.consoleEnvironment, .live) { server in
+            let queue = try await server.storage.queue()
+            let id = try await Self.deadJob(server.storage)
+            let others = [try await Self.deadJob(server.storage, business: "+34600000002"), try await Self.deadJob(server.storage, business: "+34600000002")]
+            let session = try Self.login(server.port)
+            let page = Self.exchange(server.port, "GET", "/console/jobs/\(id)", cookie: session)
+            #expect(page.status == 200)
+            #expect(page.body.contains("helper crashed"))
+            let csrf = try #require(Self.csrf(in: page.body))
 
-        let bare = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session)
-        #expect(bare.status == 403)
-        let wrong = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": "not-the-token"])
-        #expect(wrong.status == 403)
-        #expect(try await queue.job(id: id)?.state == .dead)
+            let bare = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session)
+            #expect(bare.status == 403)
+            let wrong = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": "not-the-token"])
+            #expect(wrong.status == 403)
+            #expect(try await queue.job(id: id)?.state == .dead)
 
-        let done = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": csrf])
-        #expect(done.status == 303 && done.header("Location") == "/console/jobs/\(id)")
-        let job = try await #require(try await queue.job(id: id))
-        #expect(job.state == .queued && job.attempts == 0)
+            let done = Self.exchange(server.port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": csrf])
+            #expect(done.status == 303 && done.header("Location") == "/console/jobs/\(id)")
+            let job = try await #require(try await queue.job(id: id))
+            #expect(job.state == .queued && job.attempts == 0)
 
-        // All dead jobs of a filter: a confirmation page, then the POST (with its token) re-queues exactly those.
-        let confirm = Self.exchange(server.port, "GET", "/console/retry?business=%2B34600000002", cookie: session)
-        #expect(confirm.status == 200)
-        #expect(confirm.body.contains("id=\"confirm-count\">2<"))
-        #expect(Self.exchange(server.port, "POST", "/console/retry", cookie: session, form: ["business": "+34600000002"]).status == 403)
-        for id in others { #expect(try await queue.job(id: id)?.state == .dead) }
-        let all = Self.exchange(server.port, "POST", "/console/retry", cookie: session,
-                                form: ["business": "+34600000002", "csrf": try #require(Self.csrf(in: confirm.body))])
-        #expect(all.status == 303)
-        #expect(all.header("Location")?.contains("retried=2") == true)
-        for id in others { #expect(try await queue.job(id: id)?.state == .queued) }
+            // All dead jobs of a filter: a confirmation page, then the POST (with its token) re-queues exactly those.
+            let confirm = Self.exchange(server.port, "GET", "/console/retry?business=%2B34600000002", cookie: session)
+            #expect(confirm.status == 200)
+            #expect(confirm.body.contains("id=\"confirm-count\">2<"))
+            #expect(Self.exchange(server.port, "POST", "/console/retry", cookie: session, form: ["business": "+34600000002"]).status == 403)
+            for id in others { #expect(try await queue.job(id: id)?.state == .dead) }
+            let all = Self.exchange(server.port, "POST", "/console/retry", cookie: session,
+                                    form: ["business": "+34600000002", "csrf": try #require(Self.csrf(in: confirm.body))])
+            #expect(all.status == 303)
+            #expect(all.header("Location")?.contains("retried=2") == true)
+            for id in others { #expect(try await queue.job(id: id)?.state == .queued) }
 
-        // The jobs list filters, and a thumbnail link goes (with a session) to a signed media URL.
-        let list = Self.exchange(server.port, "GET", "/console/jobs?state=queued&business=%2B34600000002", cookie: session)
-        #expect(list.status == 200)
-        #expect(list.body.components(separatedBy: "class=\"job\"").count - 1 == 2)
-        let media = Self.exchange(server.port, "GET", "/console/media/\(id)/thumbnail", cookie: session)
-        #expect(media.status == 302)
-        #expect(media.header("Location")?.hasPrefix("/v1/media/\(id)/thumbnail?expires=") == true)
+            // The jobs list filters, and a thumbnail link goes (with a session) to a signed media URL.
+            let list = Self.exchange(server.port, "GET", "/console/jobs?state=queued&business=%2B34600000002", cookie: session)
+            #expect(list.status == 200)
+            #expect(list.body.components(separatedBy: "class=\"job\"").count - 1 == 2)
+            let media = Self.exchange(server.port, "GET", "/console/media/\(id)/thumbnail", cookie: session)
+            #expect(media.status == 302)
+            #expect(media.header("Location")?.hasPrefix("/v1/media/\(id)/thumbnail?expires=") == true)
+        }
     }
 
     @Test("console POSTs from another site are refused 403 (Origin, else Referer; neither is refused too); the console's own origin passes")
     func crossSite() async throws {
-        let server = try server(.sqlite)
-        let port = server.port
-        let login = ["user": "ops", "password": Self.password]
-        for headers in [["Origin": "https://evil.example"], ["Origin": "null"], ["Origin": "http://127.0.0.1:\(port + 1)"],
-                        ["Origin": "http://localhost:\(port)"], ["Referer": "https://evil.example/login.html"], [:],
-                        ["Origin": "https://evil.example", "Referer": "http://127.0.0.1:\(port)/console/login"]] {
-            let reply = Self.exchange(port, "POST", "/console/login", form: login, headers: headers)
-            #expect(reply.status == 403, "\(headers)")
-            #expect(reply.all("Set-Cookie").isEmpty, "\(headers): no session")
-        }
-        // The console's own page: Origin (either scheme, as behind a TLS proxy keeping Host), or Referer alone.
-        for headers in [["Origin": "http://127.0.0.1:\(port)"], ["Origin": "https://127.0.0.1:\(port)"],
-                        ["Referer": "http://127.0.0.1:\(port)/console/login?next=%2Fconsole"]] {
-            let reply = Self.exchange(port, "POST", "/console/login", form: login, headers: headers)
-            #expect(reply.status == 303 && reply.all("Set-Cookie").contains { $0.hasPrefix("mw_console=") }, "\(headers)")
-        }
-        // Actions too: a valid session and token from another site's form is refused; nothing changes.
-        let id = try await Self.deadJob(server)
-        let session = try Self.login(port)
-        let csrf = try #require(Self.csrf(in: Self.exchange(port, "GET", "/console/jobs/\(id)", cookie: session).body))
-        let forged = Self.exchange(port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": csrf],
-                                   headers: ["Origin": "https://evil.example"])
-        #expect(forged.status == 403)
-        #expect(try await server.storage.queue().job(id: id)?.state == .dead)
+        try await withServer(.sqlite, env: Self.consoleEnvironment, .live) { server in
+            let port = server.port
+            let login = ["user": "ops", "password": Self.password]
+            for headers in [["Origin": "https://evil.example"], ["Origin": "null"], ["Origin": "http://127.0.0.1:\(port + 1)"],
+                            ["Origin": "http://localhost:\(port)"], ["Referer": "https://evil.example/login.html"], [:],
+                            ["Origin": "https://evil.example", "Referer": "http://127.0.0.1:\(port)/console/login"]] {
+                let reply = Self.exchange(port, "POST", "/console/login", form: login, headers: headers)
+                #expect(reply.status == 403, "\(headers)")
+                #expect(reply.all("Set-Cookie").isEmpty, "\(headers): no session")
+            }
+            // The console's own page: Origin (either scheme, as behind a TLS proxy keeping Host), or Referer alone.
+            for headers in [["Origin": "http://127.0.0.1:\(port)"], ["Origin": "https://127.0.0.1:\(port)"],
+                            ["Referer": "http://127.0.0.1:\(port)/console/login?next=%2Fconsole"]] {
+                let reply = Self.exchange(port, "POST", "/console/login", form: login, headers: headers)
+                #expect(reply.status == 303 && reply.all("Set-Cookie").contains { $0.hasPrefix("mw_console=") }, "\(headers)")
+            }
+            // Actions too: a valid session and token from another site's form is refused; nothing changes.
+            let id = try await Self.deadJob(server.storage)
+            let session = try Self.login(port)
+            let csrf = try #require(Self.csrf(in: Self.exchange(port, "GET", "/console/jobs/\(id)", cookie: session).body))
+            let forged = Self.exchange(port, "POST", "/console/jobs/\(id)/retry", cookie: session, form: ["csrf": csrf],
+                                       headers: ["Origin": "https://evil.example"])
+            #expect(forged.status == 403)
+            #expect(try await server.storage.queue().job(id: id)?.state == .dead)
 
-        // With MEDIAWORKER_CONSOLE_ORIGIN the configured origin is the only one, whatever Host says.
-        let proxied = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0",
-                                                       "MEDIAWORKER_CONSOLE_ORIGIN": "https://ops.example.com"])
-        #expect(Self.exchange(proxied.port, "POST", "/console/login", form: login,
-                              headers: ["Origin": "https://ops.example.com"]).status == 303)
-        #expect(Self.exchange(proxied.port, "POST", "/console/login", form: login,
-                              headers: ["Origin": "http://127.0.0.1:\(proxied.port)"]).status == 403)
+            // With MEDIAWORKER_CONSOLE_ORIGIN the configured origin is the only one, whatever Host says.
+            let proxied = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0",
+                                                           "MEDIAWORKER_CONSOLE_ORIGIN": "https://ops.example.com"])
+            #expect(Self.exchange(proxied.port, "POST", "/console/login", form: login,
+                                  headers: ["Origin": "https://ops.example.com"]).status == 303)
+            #expect(Self.exchange(proxied.port, "POST", "/console/login", form: login,
+                                  headers: ["Origin": "http://127.0.0.1:\(proxied.port)"]).status == 403)
+        }
     }
 
     @Test("the session cookie is Secure unless the console is plain http on loopback; MEDIAWORKER_CONSOLE_SECURE_COOKIE overrides")
     func secureCookie() throws {
         func cookie(_ env: [String: String], origin: String? = nil) throws -> String {
-            let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0"]
-                .merging(env) { $1 })
+            let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0"] .merging(env) { $1 })
             let reply = Self.exchange(server.port, "POST", "/console/login", form: ["user": "ops", "password": Self.password],
                                       headers: ["Origin": origin ?? "http://127.0.0.1:\(server.port)"])
             #expect(reply.status == 303, "\(env)")
@@ -294,8 +296,7 @@ import Testing
     @Test("40 concurrent wrong passwords for one name: the throttle counts each attempt before bcrypt, so at most 3 are checked; another user still logs in, and the name itself after its lock")
     func concurrentWrongPasswords() async throws {
         // Enough password-check slots that none is refused as busy: only the throttle stands in the way.
-        let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0",
-                                                      "MEDIAWORKER_CONSOLE_LOGIN_CONCURRENCY": "8"])
+        let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_WORKERS": "0", "MEDIAWORKER_CONSOLE_LOGIN_CONCURRENCY": "8"])
         let statuses = await Self.concurrentLogins(server.port, count: 40, user: { _ in "admin" }, password: "wrong")
         let checked = try await Self.logins(server, "wrong")
         // Counted after the check, as before, all 40 would pass the throttle and be checked.
@@ -316,8 +317,7 @@ import Testing
         // bcrypt cost 12 (the production cost): each check takes long enough that 40 arriving together cannot all
         // find the one slot free.
         let hash = ConsoleSettings.hash(password: Self.password, cost: 12)
-        let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": "ops:\(hash)", "MEDIAWORKER_WORKERS": "0",
-                                                      "MEDIAWORKER_CONSOLE_LOGIN_CONCURRENCY": "1"])
+        let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": "ops:\(hash)", "MEDIAWORKER_WORKERS": "0", "MEDIAWORKER_CONSOLE_LOGIN_CONCURRENCY": "1"])
         let statuses = await Self.concurrentLogins(server.port, count: 40, user: { "visitor\($0)" }, password: "wrong")
         let checked = try await Self.logins(server, "wrong"), busy = try await Self.logins(server, "busy")
         #expect(statuses.allSatisfy { [401, 503].contains($0) }, "\(statuses)")
@@ -328,9 +328,10 @@ import Testing
     }
 
     @Test("MEDIAWORKER_CONSOLE=false: no console at all")
-    func off() throws {
-        let server = try ServerProcess(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_CONSOLE": "false"])
-        #expect(Self.exchange(server.port, "GET", "/console").status == 404)
-        #expect(Self.exchange(server.port, "GET", "/console/login").status == 404)
+    func off() async throws {
+        try await withServer(.sqlite, env: ["MEDIAWORKER_CONSOLE_USERS": Self.users, "MEDIAWORKER_CONSOLE": "false"], .live) { server in
+            #expect(Self.exchange(server.port, "GET", "/console").status == 404)
+            #expect(Self.exchange(server.port, "GET", "/console/login").status == 404)
+        }
     }
 }

@@ -20,112 +20,116 @@ import Testing
 
     @Test("upload → poll → download: the thumbnail and the original come back byte for byte", arguments: TestBackend.allCases)
     func roundTrip(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend)
-        let job = try await server.uploadAndWait("images/whatsapp_photo.jpg",
-            query: "from=visitor&declaredType=image/jpeg&fileName=IMG-20261125-WA0001.jpg&idempotencyKey=wamid.X:0&conversationId=c-1&businessNumber=%2B34600000000&channel=whatsapp")
-        #expect(job["state"] as? String == "accepted")
-        let artifacts = job["artifacts"] as? [[String: Any]] ?? []
-        #expect(artifacts.compactMap { $0["role"] as? String } == ["original", "thumbnail"])
-        for artifact in artifacts {
-            let url = try #require(artifact["url"] as? String)
-            let reply = try await server.request("GET", url, auth: false)
-            #expect(reply.status == 200)
-            #expect(reply.body.count == artifact["size"] as? Int)
-            #expect(reply.header("Content-Type") == artifact["contentType"] as? String)
-            #expect(reply.header("X-Content-Type-Options") == "nosniff")
-            #expect(reply.header("Referrer-Policy") == "no-referrer")
-            #expect(reply.header("Content-Security-Policy")?.hasPrefix("sandbox; default-src 'none'") == true)
-            #expect(reply.header("Cache-Control")?.hasPrefix("private, max-age=") == true)
-            #expect(reply.header("Access-Control-Allow-Origin") == "*", "the sandboxed tab's media fetch is CORS")
-            #expect(reply.header("Content-Disposition")?.hasPrefix("inline; filename=\"IMG-20261125-WA0001.") == true)
+        try await withServer(backend) { server in
+            let job = try await server.uploadAndWait("images/whatsapp_photo.jpg",
+                query: "from=visitor&declaredType=image/jpeg&fileName=IMG-20261125-WA0001.jpg&idempotencyKey=wamid.X:0&conversationId=c-1&businessNumber=%2B34600000000&channel=whatsapp")
+            #expect(job["state"] as? String == "accepted")
+            let artifacts = job["artifacts"] as? [[String: Any]] ?? []
+            #expect(artifacts.compactMap { $0["role"] as? String } == ["original", "thumbnail"])
+            for artifact in artifacts {
+                let url = try #require(artifact["url"] as? String)
+                let reply = try await server.request("GET", url, auth: false)
+                #expect(reply.status == 200)
+                #expect(reply.body.count == artifact["size"] as? Int)
+                #expect(reply.header("Content-Type") == artifact["contentType"] as? String)
+                #expect(reply.header("X-Content-Type-Options") == "nosniff")
+                #expect(reply.header("Referrer-Policy") == "no-referrer")
+                #expect(reply.header("Content-Security-Policy")?.hasPrefix("sandbox; default-src 'none'") == true)
+                #expect(reply.header("Cache-Control")?.hasPrefix("private, max-age=") == true)
+                #expect(reply.header("Access-Control-Allow-Origin") == "*", "the sandboxed tab's media fetch is CORS")
+                #expect(reply.header("Content-Disposition")?.hasPrefix("inline; filename=\"IMG-20261125-WA0001.") == true)
+            }
+            let original = try await server.request("GET", artifacts[0]["url"] as! String, auth: false)
+            #expect(original.body == (try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("images/whatsapp_photo.jpg"))))
+            let thumb = try await server.request("GET", artifacts[1]["url"] as! String, auth: false)
+            #expect(WebPInspector([UInt8](thumb.body))?.width == 480)
         }
-        let original = try await server.request("GET", artifacts[0]["url"] as! String, auth: false)
-        #expect(original.body == (try Data(contentsOf: FixtureManifest.folder.appendingPathComponent("images/whatsapp_photo.jpg"))))
-        let thumb = try await server.request("GET", artifacts[1]["url"] as! String, auth: false)
-        #expect(WebPInspector([UInt8](thumb.body))?.width == 480)
     }
 
     @Test("a PDF downloads as an attachment under its sniffed extension; its preview shows inline; names are made safe", arguments: TestBackend.allCases)
     func pdfDisposition(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend)
-        let job = try await server.uploadAndWait("documents/text_3_pages.pdf",
-                                                 query: "from=visitor&declaredType=image/png&fileName=..%2F..%2F%E2%80%AEfdp.exe.png")
-        let artifacts = job["artifacts"] as? [[String: Any]] ?? []
-        let original = try await server.request("GET", artifacts.first { $0["role"] as? String == "original" }?["url"] as? String ?? "", auth: false)
-        #expect(original.header("Content-Type") == "application/pdf")
-        // No path, no right-to-left override, the extension of what the bytes are.
-        #expect(original.header("Content-Disposition") == "attachment; filename=\"fdp.exe.pdf\"; filename*=UTF-8''fdp.exe.pdf")
-        let preview = try await server.request("GET", artifacts.first { $0["role"] as? String == "thumbnail" }?["url"] as? String ?? "", auth: false)
-        #expect(preview.header("Content-Disposition")?.hasPrefix("inline; filename=\"fdp.exe.webp\"") == true)
+        try await withServer(backend) { server in
+            let job = try await server.uploadAndWait("documents/text_3_pages.pdf",
+                                                     query: "from=visitor&declaredType=image/png&fileName=..%2F..%2F%E2%80%AEfdp.exe.png")
+            let artifacts = job["artifacts"] as? [[String: Any]] ?? []
+            let original = try await server.request("GET", artifacts.first { $0["role"] as? String == "original" }?["url"] as? String ?? "", auth: false)
+            #expect(original.header("Content-Type") == "application/pdf")
+            // No path, no right-to-left override, the extension of what the bytes are.
+            #expect(original.header("Content-Disposition") == "attachment; filename=\"fdp.exe.pdf\"; filename*=UTF-8''fdp.exe.pdf")
+            let preview = try await server.request("GET", artifacts.first { $0["role"] as? String == "thumbnail" }?["url"] as? String ?? "", auth: false)
+            #expect(preview.header("Content-Disposition")?.hasPrefix("inline; filename=\"fdp.exe.webp\"") == true)
+        }
     }
 
     @Test("the same idempotency key: same bytes → 200 with the job, other bytes → 409", arguments: TestBackend.allCases)
     func idempotency(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend)
-        let a = Data(repeating: 1, count: 100), b = Data(repeating: 2, count: 100)
-        let first = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: a)
-        #expect(first.status == 202)
-        let again = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: a)
-        #expect(again.status == 200)
-        #expect(again.json["id"] as? String == first.json["id"] as? String)
-        let other = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: b)
-        #expect(other.status == 409)
-        #expect(other.json["error"] as? String == "idempotency_conflict")
+        try await withServer(backend) { server in
+            let a = Data(repeating: 1, count: 100), b = Data(repeating: 2, count: 100)
+            let first = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: a)
+            #expect(first.status == 202)
+            let again = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: a)
+            #expect(again.status == 200)
+            #expect(again.json["id"] as? String == first.json["id"] as? String)
+            let other = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=k1", body: b)
+            #expect(other.status == 409)
+            #expect(other.json["error"] as? String == "idempotency_conflict")
+        }
     }
 
     @Test("sha256: the right digest (either case) is accepted; a wrong one is 422 checksum_mismatch with nothing stored, queued or keyed; a malformed one 400",
           arguments: TestBackend.allCases)
     func checksums(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend)
-        let queue = try await server.storage.queue()
-        let body = Data(try FixtureManifest.named("jpeg-whatsapp-photo").bytes())
-        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        func jobCount() async throws -> Int { try await queue.jobs(state: nil, limit: 10_000).count }
-        // Every original the file store holds (SQLite backend; PostgreSQL keeps blobs in its table). Only originals:
-        // the server's workers add thumbnails of the earlier jobs meanwhile.
-        func blobEntries() -> [String] {
-            let root = server.folder.appendingPathComponent("blobs")
-            return (FileManager.default.enumerator(atPath: root.path)?.allObjects as? [String] ?? [])
-                .filter { $0.hasSuffix("/original") }.sorted()
+        try await withServer(backend) { server in
+            let queue = try await server.storage.queue()
+            let body = Data(try FixtureManifest.named("jpeg-whatsapp-photo").bytes())
+            let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+            func jobCount() async throws -> Int { try await queue.jobs(state: nil, limit: 10_000).count }
+            // Every original the file store holds (SQLite backend; PostgreSQL keeps blobs in its table). Only originals:
+            // the server's workers add thumbnails of the earlier jobs meanwhile.
+            func blobEntries() -> [String] {
+                let root = server.folder.appendingPathComponent("blobs")
+                return (FileManager.default.enumerator(atPath: root.path)?.allObjects as? [String] ?? [])
+                    .filter { $0.hasSuffix("/original") }.sorted()
+            }
+
+            let right = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(digest)", body: body)
+            #expect(right.status == 202, "\(right.json)")
+            let upper = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest.uppercased())", body: body)
+            #expect(upper.status == 202, "upper-case hex, as WhatsApp's webhook gives it: \(upper.json)")
+            let again = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest.uppercased())", body: body)
+            #expect(again.status == 200 && again.json["id"] as? String == upper.json["id"] as? String)
+
+            let jobsBefore = try await jobCount(), blobsBefore = blobEntries()
+            var other = body
+            other[other.count / 2] ^= 0x01
+            let wrong = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=wamid.sha:0&sha256=\(digest)", body: other)
+            #expect(wrong.status == 422)
+            #expect(wrong.header("Content-Type") == "application/json")
+            #expect(wrong.json["error"] as? String == "checksum_mismatch")
+            let message = wrong.json["message"] as? String ?? ""
+            let actual = SHA256.hash(data: other).map { String(format: "%02x", $0) }.joined()
+            #expect(message.contains(digest) && message.contains(actual), "names both digests: \(message)")
+            // A mismatching body under a key that already names a job: still 422, never 200 or 409.
+            let keyed = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest)", body: other)
+            #expect(keyed.status == 422 && keyed.json["error"] as? String == "checksum_mismatch")
+            let empty = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(digest)", body: Data())
+            #expect(empty.status == 422, "an empty body has a digest too")
+            #expect(try await jobCount() == jobsBefore, "no job for a mismatching body")
+            #expect(blobEntries() == blobsBefore, "no blob for a mismatching body")
+            // The key of the refused upload was never recorded: the right bytes under it make a new job.
+            let retried = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=wamid.sha:0&sha256=\(digest)", body: body)
+            #expect(retried.status == 202, "\(retried.json)")
+            #expect(try await jobCount() == jobsBefore + 1)
+
+            for malformed in ["", String(digest.dropLast()), digest + "0", String(digest.dropLast()) + "g", "sha256:" + digest,
+                              "%20" + String(digest.dropFirst()), digest.replacingOccurrences(of: "a", with: "%C3%A1")] {
+                let r = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(malformed)", body: body)
+                #expect(r.status == 400, "\(malformed)")
+                #expect(r.json["error"] as? String == "invalid_parameter")
+                #expect((r.json["message"] as? String)?.hasPrefix("sha256 must be 64 hexadecimal digits") == true, "\(r.json)")
+            }
+            #expect(try await jobCount() == jobsBefore + 1)
         }
-
-        let right = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(digest)", body: body)
-        #expect(right.status == 202, "\(right.json)")
-        let upper = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest.uppercased())", body: body)
-        #expect(upper.status == 202, "upper-case hex, as WhatsApp's webhook gives it: \(upper.json)")
-        let again = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest.uppercased())", body: body)
-        #expect(again.status == 200 && again.json["id"] as? String == upper.json["id"] as? String)
-
-        let jobsBefore = try await jobCount(), blobsBefore = blobEntries()
-        var other = body
-        other[other.count / 2] ^= 0x01
-        let wrong = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=wamid.sha:0&sha256=\(digest)", body: other)
-        #expect(wrong.status == 422)
-        #expect(wrong.header("Content-Type") == "application/json")
-        #expect(wrong.json["error"] as? String == "checksum_mismatch")
-        let message = wrong.json["message"] as? String ?? ""
-        let actual = SHA256.hash(data: other).map { String(format: "%02x", $0) }.joined()
-        #expect(message.contains(digest) && message.contains(actual), "names both digests: \(message)")
-        // A mismatching body under a key that already names a job: still 422, never 200 or 409.
-        let keyed = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=upper&sha256=\(digest)", body: other)
-        #expect(keyed.status == 422 && keyed.json["error"] as? String == "checksum_mismatch")
-        let empty = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(digest)", body: Data())
-        #expect(empty.status == 422, "an empty body has a digest too")
-        #expect(try await jobCount() == jobsBefore, "no job for a mismatching body")
-        #expect(blobEntries() == blobsBefore, "no blob for a mismatching body")
-        // The key of the refused upload was never recorded: the right bytes under it make a new job.
-        let retried = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=wamid.sha:0&sha256=\(digest)", body: body)
-        #expect(retried.status == 202, "\(retried.json)")
-        #expect(try await jobCount() == jobsBefore + 1)
-
-        for malformed in ["", String(digest.dropLast()), digest + "0", String(digest.dropLast()) + "g", "sha256:" + digest,
-                          "%20" + String(digest.dropFirst()), digest.replacingOccurrences(of: "a", with: "%C3%A1")] {
-            let r = try await server.request("POST", "/v1/attachments?from=visitor&sha256=\(malformed)", body: body)
-            #expect(r.status == 400, "\(malformed)")
-            #expect(r.json["error"] as? String == "invalid_parameter")
-            #expect((r.json["message"] as? String)?.hasPrefix("sha256 must be 64 hexadecimal digits") == true, "\(r.json)")
-        }
-        #expect(try await jobCount() == jobsBefore + 1)
     }
 
     @Test("upload parameters, parsed without a server: first occurrence counts, names are exact, each rule names its parameter")
@@ -158,84 +162,87 @@ import Testing
 
     @Test("401 without a valid token, 400 for bad parameters, 404 for unknown jobs", arguments: TestBackend.allCases)
     func refusals(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend)
-        #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]), auth: false).status == 401)
-        #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]),
-                                         headers: ["Authorization": "Bearer test-tokeN"], auth: false).status == 401)
-        #expect(try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925", auth: false).status == 401)
-        for query in ["", "from=robot", "from=visitor&channel=telegram", "from=visitor&businessNumber=abc",
-                      "from=visitor&fileName=" + String(repeating: "a", count: 300)] {
-            let r = try await server.request("POST", "/v1/attachments?\(query)", body: Data([1]))
-            #expect(r.status == 400, "\(query)")
-            #expect(r.json["error"] as? String == "invalid_parameter")
+        try await withServer(backend) { server in
+            #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]), auth: false).status == 401)
+            #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]),
+                                             headers: ["Authorization": "Bearer test-tokeN"], auth: false).status == 401)
+            #expect(try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925", auth: false).status == 401)
+            for query in ["", "from=robot", "from=visitor&channel=telegram", "from=visitor&businessNumber=abc",
+                          "from=visitor&fileName=" + String(repeating: "a", count: 300)] {
+                let r = try await server.request("POST", "/v1/attachments?\(query)", body: Data([1]))
+                #expect(r.status == 400, "\(query)")
+                #expect(r.json["error"] as? String == "invalid_parameter")
+            }
+            #expect(try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925").status == 404)
+            #expect(try await server.request("GET", "/v1/jobs/..%2F..%2Fetc%2Fpasswd").status == 404)
         }
-        #expect(try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925").status == 404)
-        #expect(try await server.request("GET", "/v1/jobs/..%2F..%2Fetc%2Fpasswd").status == 404)
     }
 
     @Test("ranges as Safari and Firefox send them: bytes=0-1 first, open-ended, suffix, unsatisfiable, malformed, HEAD", arguments: TestBackend.allCases)
     func ranges(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend)
-        let job = try await server.uploadAndWait("audio/voice_note.ogg", query: "from=visitor&fileName=PTT.opus")
-        let playback = try #require((job["artifacts"] as? [[String: Any]])?.first { $0["role"] as? String == "playback" })
-        let url = try #require(playback["url"] as? String)
-        let full = try await server.request("GET", url, auth: false)
-        let n = full.body.count
-        #expect(full.status == 200 && n == playback["size"] as? Int && full.header("Accept-Ranges") == "bytes")
-        #expect(full.header("Content-Type") == "audio/mpeg")
-        #expect(full.header("Content-Disposition") == "inline; filename=\"PTT.mp3\"; filename*=UTF-8''PTT.mp3")
+        try await withServer(backend) { server in
+            let job = try await server.uploadAndWait("audio/voice_note.ogg", query: "from=visitor&fileName=PTT.opus")
+            let playback = try #require((job["artifacts"] as? [[String: Any]])?.first { $0["role"] as? String == "playback" })
+            let url = try #require(playback["url"] as? String)
+            let full = try await server.request("GET", url, auth: false)
+            let n = full.body.count
+            #expect(full.status == 200 && n == playback["size"] as? Int && full.header("Accept-Ranges") == "bytes")
+            #expect(full.header("Content-Type") == "audio/mpeg")
+            #expect(full.header("Content-Disposition") == "inline; filename=\"PTT.mp3\"; filename*=UTF-8''PTT.mp3")
 
-        func get(_ range: String, _ extra: [String: String] = [:]) async throws -> ServerProcess.Reply {
-            try await server.request("GET", url, headers: extra.merging(["Range": range]) { a, _ in a }, auth: false)
+            func get(_ range: String, _ extra: [String: String] = [:]) async throws -> ServerProcess.Reply {
+                try await server.request("GET", url, headers: extra.merging(["Range": range]) { a, _ in a }, auth: false)
+            }
+            let probe = try await get("bytes=0-1")
+            #expect(probe.status == 206 && probe.body == full.body.prefix(2) && probe.header("Content-Range") == "bytes 0-1/\(n)")
+            let open = try await get("bytes=100-")
+            #expect(open.status == 206 && open.body == full.body.dropFirst(100) && open.header("Content-Range") == "bytes 100-\(n - 1)/\(n)")
+            let suffix = try await get("bytes=-500")
+            #expect(suffix.status == 206 && suffix.body == full.body.suffix(500) && suffix.header("Content-Range") == "bytes \(n - 500)-\(n - 1)/\(n)")
+            let past = try await get("bytes=\(n)-")
+            #expect(past.status == 416 && past.header("Content-Range") == "bytes */\(n)")
+            let clipped = try await get("bytes=\(n - 10)-\(n + 1000)")
+            #expect(clipped.status == 206 && clipped.body.count == 10)
+            for malformed in ["bytes=abc", "bytes=5-1", "items=0-1", "bytes=0-1,5-9", "bytes="] {
+                let r = try await get(malformed)
+                #expect(r.status == 200 && r.body.count == n, "\(malformed) is ignored")
+            }
+            let etag = try #require(full.header("ETag"))
+            #expect(try await server.request("GET", url, headers: ["If-None-Match": etag], auth: false).status == 304)
+            #expect(try await get("bytes=0-9", ["If-Range": etag]).status == 206)
+            #expect(try await get("bytes=0-9", ["If-Range": "\"stale\""]).status == 200)
+            let head = try await server.request("HEAD", url, auth: false)
+            #expect(head.status == 200 && head.body.isEmpty && head.header("Content-Length") == "\(n)")
         }
-        let probe = try await get("bytes=0-1")
-        #expect(probe.status == 206 && probe.body == full.body.prefix(2) && probe.header("Content-Range") == "bytes 0-1/\(n)")
-        let open = try await get("bytes=100-")
-        #expect(open.status == 206 && open.body == full.body.dropFirst(100) && open.header("Content-Range") == "bytes 100-\(n - 1)/\(n)")
-        let suffix = try await get("bytes=-500")
-        #expect(suffix.status == 206 && suffix.body == full.body.suffix(500) && suffix.header("Content-Range") == "bytes \(n - 500)-\(n - 1)/\(n)")
-        let past = try await get("bytes=\(n)-")
-        #expect(past.status == 416 && past.header("Content-Range") == "bytes */\(n)")
-        let clipped = try await get("bytes=\(n - 10)-\(n + 1000)")
-        #expect(clipped.status == 206 && clipped.body.count == 10)
-        for malformed in ["bytes=abc", "bytes=5-1", "items=0-1", "bytes=0-1,5-9", "bytes="] {
-            let r = try await get(malformed)
-            #expect(r.status == 200 && r.body.count == n, "\(malformed) is ignored")
-        }
-        let etag = try #require(full.header("ETag"))
-        #expect(try await server.request("GET", url, headers: ["If-None-Match": etag], auth: false).status == 304)
-        #expect(try await get("bytes=0-9", ["If-Range": etag]).status == 206)
-        #expect(try await get("bytes=0-9", ["If-Range": "\"stale\""]).status == 200)
-        let head = try await server.request("HEAD", url, auth: false)
-        #expect(head.status == 200 && head.body.isEmpty && head.header("Content-Length") == "\(n)")
     }
 
     @Test("forged, tampered and expired links get 403 before anything is read; a rotated-out key still verifies", arguments: TestBackend.allCases)
     func signatures(_ backend: TestBackend) async throws {
-        let server = try ServerProcess(backend)
-        let job = try await server.uploadAndWait("images/gif87a.gif", query: "from=visitor")
-        let id = try #require(job["id"] as? String)
-        let url = try #require((job["artifacts"] as? [[String: Any]])?.first?["url"] as? String)
-        #expect(try await server.request("GET", url, auth: false).status == 200)
-        let tamperedRole = url.replacingOccurrences(of: "/original?", with: "/thumbnail?")
-        #expect(try await server.request("GET", tamperedRole, auth: false).status == 403)
-        let later = url.replacingOccurrences(of: "expires=", with: "expires=9")
-        #expect(try await server.request("GET", later, auth: false).status == 403)
-        #expect(try await server.request("GET", "/v1/media/\(id)/original", auth: false).status == 403)
-        // The same MAC spelt differently: base64url's last character carries 2 spare bits, so changing them keeps the
-        // decoded bytes (a make fuzz finding, Fixtures/hostile/fuzz/http_noncanonical_signature.bin). Refused.
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-        let last = url.last!, index = alphabet.firstIndex(of: last)!
-        let respelt = String(url.dropLast()) + String(alphabet[index ^ 1])
-        #expect(try await server.request("GET", respelt, auth: false).status == 403)
-        // Signed correctly with the older key, but expired a minute ago.
-        let expired = SignedMediaURL(keys: ["key-2026-10-3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) - 60)
-        let r = try await server.request("GET", expired, auth: false)
-        #expect(r.status == 403 && r.json["error"] as? String == "expired")
-        let rotated = SignedMediaURL(keys: ["key-2026-10-3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) + 60)
-        #expect(try await server.request("GET", rotated, auth: false).status == 200)
-        let missing = SignedMediaURL(keys: ["key-2026-11-6c1f0e2a9b8d4c7e5f3a1b0c9d8e7f6a"]).url(jobID: id, role: "playback", expires: Int(Date().timeIntervalSince1970) + 60)
-        #expect(try await server.request("GET", missing, auth: false).status == 404)
+        try await withServer(backend) { server in
+            let job = try await server.uploadAndWait("images/gif87a.gif", query: "from=visitor")
+            let id = try #require(job["id"] as? String)
+            let url = try #require((job["artifacts"] as? [[String: Any]])?.first?["url"] as? String)
+            #expect(try await server.request("GET", url, auth: false).status == 200)
+            let tamperedRole = url.replacingOccurrences(of: "/original?", with: "/thumbnail?")
+            #expect(try await server.request("GET", tamperedRole, auth: false).status == 403)
+            let later = url.replacingOccurrences(of: "expires=", with: "expires=9")
+            #expect(try await server.request("GET", later, auth: false).status == 403)
+            #expect(try await server.request("GET", "/v1/media/\(id)/original", auth: false).status == 403)
+            // The same MAC spelt differently: base64url's last character carries 2 spare bits, so changing them keeps the
+            // decoded bytes (a make fuzz finding, Fixtures/hostile/fuzz/http_noncanonical_signature.bin). Refused.
+            let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+            let last = url.last!, index = alphabet.firstIndex(of: last)!
+            let respelt = String(url.dropLast()) + String(alphabet[index ^ 1])
+            #expect(try await server.request("GET", respelt, auth: false).status == 403)
+            // Signed correctly with the older key, but expired a minute ago.
+            let expired = SignedMediaURL(keys: ["key-2026-10-3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) - 60)
+            let r = try await server.request("GET", expired, auth: false)
+            #expect(r.status == 403 && r.json["error"] as? String == "expired")
+            let rotated = SignedMediaURL(keys: ["key-2026-10-3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d"]).url(jobID: id, role: "original", expires: Int(Date().timeIntervalSince1970) + 60)
+            #expect(try await server.request("GET", rotated, auth: false).status == 200)
+            let missing = SignedMediaURL(keys: ["key-2026-11-6c1f0e2a9b8d4c7e5f3a1b0c9d8e7f6a"]).url(jobID: id, role: "playback", expires: Int(Date().timeIntervalSince1970) + 60)
+            #expect(try await server.request("GET", missing, auth: false).status == 404)
+        }
     }
 
     @Test("file names: no path survives, even a slash hidden in a grapheme with a combining mark (a make fuzz finding)")

@@ -13,6 +13,7 @@ final class ServerProcess: @unchecked Sendable {
     var folder: URL { storage.folder }
     let base: URL
     static let token = "test-token"
+    static let signingKeys = "key-2026-11-6c1f0e2a9b8d4c7e5f3a1b0c9d8e7f6a,key-2026-10-3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d"
     let session: URLSession
 
     /// Whether stopping this server also removes its storage's folder.
@@ -30,7 +31,7 @@ final class ServerProcess: @unchecked Sendable {
         process.arguments = ["serve", "--port", "0", "--data", storage.folder.path]
         var env = ProcessInfo.processInfo.environment
         env["MEDIAWORKER_TOKENS"] = Self.token
-        env["MEDIAWORKER_SIGNING_KEYS"] = "key-2026-11-6c1f0e2a9b8d4c7e5f3a1b0c9d8e7f6a,key-2026-10-3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d"
+        env["MEDIAWORKER_SIGNING_KEYS"] = Self.signingKeys
         env["MEDIAWORKER_LOG_LEVEL"] = "warning"
         env["MEDIAWORKER_WORKERS"] = "2"
         for (k, v) in storage.environment { env[k] = v }

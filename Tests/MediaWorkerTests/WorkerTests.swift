@@ -70,7 +70,7 @@ final class CodecStartsLate: AttachmentProcessor, @unchecked Sendable {
         return try inner.process(bytes, facts: facts, timings: &timings)
     }
 
-    var isReady: Bool { true }
+    func canProcess() -> Bool { true }
 }
 
 struct InjectedFailure: Error, CustomStringConvertible {
@@ -117,17 +117,17 @@ struct Harness {
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "test-worker")
-        worker.start()
+        let run = worker.started()
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let c = try await queue.counts()
             if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 {
-                await worker.stop()
+                await run.stop()
                 return
             }
             try? await Task.sleep(for: .seconds(0.02))
         }
-        await worker.stop()
+        await run.stop()
         Issue.record("jobs still pending after \(timeout) s: \(try await queue.counts())")
     }
 }
@@ -214,7 +214,7 @@ struct Harness {
         let job = try await h.intake.submit(try await FixtureManifest.named("gif87a").bytes(), from: .visitor).job
         var settings = WorkerSettings()
         settings.concurrency = 1
-        settings.outageWindow = 0  // every failure counts (as for a job whose original is gone for good)
+        settings.outageWindow = .zero  // every failure counts (as for a job whose original is gone for good)
         settings.retry = RetryPolicy(maxAttempts: 3, base: 0.05, maximum: 1)
         let start = Date()
         try await h.drain(store: FlakyStore(h.files, failures: 1000), settings: settings)
@@ -288,13 +288,13 @@ struct Harness {
         var settings = WorkerSettings()
         settings.concurrency = 1
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "fence-worker")
-        worker.start()
+        let run = worker.started()
         var owner: String?
         for _ in 0..<2000 where owner == nil {
             owner = try await h.queue.jobs(state: .running, limit: 1).first?.leaseOwner
             try? await Task.sleep(for: .seconds(0.005))
         }
-        await worker.stop()
+        await run.stop()
         #expect(owner?.hasPrefix("fence-worker#") == true, "claimed as \(owner ?? "nothing")")
     }
 
@@ -308,14 +308,14 @@ struct Harness {
         }
         var settings = WorkerSettings()
         settings.concurrency = 1
-        settings.grace = 30
+        settings.grace = .seconds(30)
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let worker = Worker(processor: JobProcessor(pipeline: try MediaPipeline(), queue: h.queue, store: h.files,
                                                     retry: settings.retry), settings: settings, logger: logger, id: "w")
-        worker.start()
+        let run = worker.started()
         while try await h.queue.counts()[.running] == 0 { try? await Task.sleep(for: .milliseconds(5)) }
-        await worker.stop()
+        await run.stop()
         let c = try await h.queue.counts()
         #expect(c[.running] == 0, "nothing left running")
         #expect(c[.accepted] == 1, "the job in flight finished")
@@ -378,7 +378,7 @@ final class RetriedUploads: @unchecked Sendable {
         var settings = WorkerSettings()
         settings.concurrency = 2
         // Longer than the outage: no heartbeat lands meanwhile, and a job in flight must keep its lease through it.
-        settings.lease = 120
+        settings.lease = .seconds(120)
         // One attempt only: a job that used a second one (a lost lease, a counted failure) would end dead.
         settings.retry = RetryPolicy(maxAttempts: 1, base: 0.05, maximum: 2)
         var logger = Logger(label: "test")
@@ -386,7 +386,7 @@ final class RetriedUploads: @unchecked Sendable {
         let processor = JobProcessor(pipeline: try MediaPipeline(), queue: watched, store: h.files, retry: settings.retry,
                                      outageWindow: settings.outageWindow)
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "sqlite-outage")
-        worker.start()
+        let run = worker.started()
         defer { worker.requestStop() }
 
         // The outage begins once work is under way, and lasts 60 s; an upload arrives every 6 s meanwhile. Every wait

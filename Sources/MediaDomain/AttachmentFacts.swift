@@ -1,5 +1,6 @@
-/// What the gateway tells us about an attachment. Everything here is a hint that is recorded,
-/// never trusted: the bytes decide what a file is.
+/// What the pipeline is told about an attachment: the part of its description (`AttachmentMetadata`) that policy
+/// reads. Everything here is a hint that is recorded, never trusted: the bytes decide what a file is. Where the
+/// attachment belongs (conversation, business number, idempotency key) never reaches the pipeline or a helper.
 public struct AttachmentFacts: Sendable, Equatable {
     /// Direction of the message; decides which types are allowed.
     public var from: Sender
@@ -15,5 +16,12 @@ public struct AttachmentFacts: Sendable, Equatable {
         self.declaredType = declaredType
         self.fileName = fileName
         self.channel = channel
+    }
+}
+
+extension AttachmentMetadata {
+    /// What the pipeline may know of this attachment.
+    public var facts: AttachmentFacts {
+        AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName, channel: channel)
     }
 }
