@@ -1,5 +1,6 @@
 import CHelperSandbox
 import Foundation
+import Synchronization
 import Glibc
 
 /// How a helper process is started: the command line in front of `executable helper`, which puts it in its own
@@ -37,6 +38,19 @@ public struct HelperLauncher: Sendable, Equatable {
     /// The launcher for `executable` on this host. `helperUser` is the account helpers run as when this process
     /// runs as root (`MEDIAWORKER_HELPER_USER`). Checks once that bubblewrap can create the namespaces here.
     public static func forHost(executable: String, helperUser: String) -> HelperLauncher {
+        // Decided once per process and program: the host does not change under a running service, and the
+        // decision costs a `ldd`, a copy of the program where its folder is closed to the helper user, and a
+        // bubblewrap probe (about a second in a debug build) — paid again by every pool otherwise.
+        let key = executable + "\u{0}" + helperUser
+        if let known = decided.withLock({ $0[key] }) { return known }
+        let launcher = decide(executable: executable, helperUser: helperUser)
+        decided.withLock { $0[key] = launcher }
+        return launcher
+    }
+
+    private static let decided = Mutex<[String: HelperLauncher]>([:])
+
+    private static func decide(executable: String, helperUser: String) -> HelperLauncher {
         var active: [String] = [], unavailable: [String] = [], missing: [String] = []
         var prefix: [String] = []
         // As root, the helper first becomes the helper user: then even a helper that left every namespace would

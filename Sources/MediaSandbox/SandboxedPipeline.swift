@@ -100,12 +100,14 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
 
     /// Starts `capacity` helpers now; a failure is recorded (see `canProcess()`, `status`), not thrown.
     public func start() {
-        var started: [HelperProcess] = []
-        for _ in 0..<capacity {
-            guard let helper = try? spawn() else { break }
-            started.append(helper)
+        // Started side by side: each start mostly waits for its helper's ready report.
+        let started = Mutex<[HelperProcess]>([])
+        DispatchQueue.concurrentPerform(iterations: capacity) { _ in
+            guard let helper = try? spawn() else { return }
+            started.withLock { $0.append(helper) }
         }
-        pool.withLock { $0.idle.append(contentsOf: started) }
+        let helpers = started.withLock { $0 }
+        pool.withLock { $0.idle.append(contentsOf: helpers) }
     }
 
     /// Ends every idle helper (busy ones end with their job's caller).

@@ -29,8 +29,10 @@ public final class Worker: Service, Sendable {
         /// Claims made so far: each claim's owner is `id#n`, so a lease is fenced per claim, not per process — a slot
         /// can never complete, renew or release a job that another claim (even of this process) has taken since.
         var claims = 0
-        /// How long the poll timer waits before its next wake-up (grows while the queue is empty).
+        /// How long an empty claim waits before polling again (grows while the queue is empty, up to `pollMax`).
         var pollInterval: Duration = Worker.shortestPoll
+        /// When the poll timer wakes the waiting loop (set by the loop each time it waits).
+        var pollAt: ContinuousClock.Instant = .now + .seconds(3600)
         /// Whether `run()` was entered (a worker runs once).
         var ran = false
     }
@@ -106,8 +108,7 @@ public final class Worker: Service, Sendable {
             // Nothing is claimed while no slot is free, nor while no helper process can start (nothing is claimed
             // to fail).
             if free <= 0 || !processor.pipeline.canProcess() {
-                setPoll(settings.pollMax)
-                _ = await next.next()
+                await wait(for: settings.pollMax, &next)
                 continue
             }
             let claimant = state.withLock { s -> String in
@@ -133,25 +134,37 @@ public final class Worker: Service, Sendable {
             }
             if jobs.isEmpty {
                 // An empty queue is polled less and less often, down to `pollMax`; wake-ups still end a wait at once.
-                state.withLock { $0.pollInterval = min(settings.pollMax, $0.pollInterval * 2) }
-                _ = await next.next()
+                let interval = state.withLock { s -> Duration in
+                    defer { s.pollInterval = min(settings.pollMax, s.pollInterval * 2) }
+                    return s.pollInterval
+                }
+                await wait(for: interval, &next)
             } else {
-                setPoll(Self.shortestPoll)
+                state.withLock { $0.pollInterval = Self.shortestPoll }
             }
         }
     }
 
-    private func setPoll(_ interval: Duration) {
-        state.withLock { $0.pollInterval = interval }
+    /// Waits for the next wake-up, or `interval` at most (the poll timer's).
+    private func wait(for interval: Duration, _ next: inout AsyncStream<Void>.Iterator) async {
+        state.withLock { $0.pollAt = .now + interval }
+        _ = await next.next()
     }
 
-    /// Wakes the loop after each poll interval: the fallback for jobs no wake-up announces (another process's
-    /// enqueue on SQLite, a retry coming due, a helper able to start again).
+    /// Wakes the waiting loop once its poll interval is over: the fallback for jobs no wake-up announces (another
+    /// process's enqueue on SQLite, a retry coming due, a helper able to start again). It looks every 10 ms at most,
+    /// so a short interval set while it slept is kept.
     private func pollTimer() async {
         while !Task.isCancelled {
-            let interval = state.withLock { $0.pollInterval }
-            do { try await Task.sleep(for: interval) } catch { return }
-            wakeupSource.yield()
+            let now = ContinuousClock.now
+            let due = state.withLock { s -> Bool in
+                guard now >= s.pollAt else { return false }
+                s.pollAt = now + .seconds(3600)  // until the loop waits again
+                return true
+            }
+            if due { wakeupSource.yield() }
+            let left = state.withLock { $0.pollAt } - now
+            do { try await Task.sleep(for: max(.milliseconds(1), min(left, .milliseconds(10)))) } catch { return }
         }
     }
 
@@ -168,9 +181,8 @@ public final class Worker: Service, Sendable {
     /// Waits up to the grace period for jobs in flight, then releases the ones left.
     private func drain(wakeups next: inout AsyncStream<Void>.Iterator) async {
         let deadline = ContinuousClock.now + settings.grace
-        setPoll(.milliseconds(100))
         while state.withLock({ !$0.inFlight.isEmpty }) && ContinuousClock.now < deadline {
-            _ = await next.next()
+            await wait(for: min(.milliseconds(100), deadline - ContinuousClock.now), &next)
         }
         let left = state.withLock { s -> [(id: String, owner: String)] in
             let left = s.inFlight.map { (id: $0.key, owner: $0.value.owner) }
