@@ -66,9 +66,8 @@ extension HTTPServerBuilder {
 extension ServerSettings {
     /// The HTTP/1 server these settings describe: header-read, body and idle timeouts, a bounded head.
     public var httpServer: HTTPServerBuilder {
-        .hardenedHTTP1(headerTimeout: .milliseconds(Int64(headerTimeout * 1000)),
-                       body: BodyLimits(timeout: .milliseconds(Int64(bodyTimeout * 1000)), minRate: minBodyRate),
-                       idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), maxHeadBytes: maxHeadBytes)
+        .hardenedHTTP1(headerTimeout: TimeAmount(headerTimeout), body: BodyLimits(timeout: TimeAmount(bodyTimeout), minRate: minBodyRate),
+                       idleTimeout: TimeAmount(idleTimeout), maxHeadBytes: maxHeadBytes)
     }
 
     /// Address, backlog and the cap on open connections (more wait in the kernel's backlog).

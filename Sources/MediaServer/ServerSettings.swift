@@ -23,16 +23,16 @@ public struct ServerSettings: Sendable {
     public var callbackSecret = ""
     /// Memory for artifacts of final jobs kept ready to serve, bytes (`MEDIAWORKER_MEDIA_CACHE_BYTES`; 0: off).
     public var mediaCacheBytes = 64 << 20
-    /// Seconds a request head may take from its first byte to its blank line (`MEDIAWORKER_HTTP_HEADER_TIMEOUT`).
-    public var headerTimeout: Double = 10
-    /// Seconds a request body may go without a byte while the server waits for one; also how long a body may take
+    /// How long a request head may take from its first byte to its blank line (`MEDIAWORKER_HTTP_HEADER_TIMEOUT`).
+    public var headerTimeout: Duration = .seconds(10)
+    /// How long a request body may go without a byte while the server waits for one; also how long a body may take
     /// before its average rate is checked (`MEDIAWORKER_HTTP_BODY_TIMEOUT`). Past either rule: 408 and close.
-    public var bodyTimeout: Double = 10
+    public var bodyTimeout: Duration = .seconds(10)
     /// Lowest average request-body rate, bytes a second, once a body has taken longer than `bodyTimeout`
     /// (`MEDIAWORKER_HTTP_MIN_BODY_RATE`; 0: no rate rule, only the timeout).
     public var minBodyRate = 1024
-    /// Seconds a connection with no request in flight stays open (`MEDIAWORKER_HTTP_IDLE_TIMEOUT`).
-    public var idleTimeout: Double = 60
+    /// How long a connection with no request in flight stays open (`MEDIAWORKER_HTTP_IDLE_TIMEOUT`).
+    public var idleTimeout: Duration = .seconds(60)
     /// Connections open at once; more wait in the kernel's backlog (`MEDIAWORKER_HTTP_MAX_CONNECTIONS`).
     public var maxConnections = 4096
     /// Largest request head (and header field), bytes (`MEDIAWORKER_HTTP_MAX_HEAD_BYTES`); past it: 431.
@@ -74,10 +74,10 @@ public struct ServerSettings: Sendable {
             callbackURL = url
         }
         callbackSecret = env["MEDIAWORKER_CALLBACK_SECRET"] ?? ""
-        if let v = try env.seconds("MEDIAWORKER_HTTP_HEADER_TIMEOUT", 0.1...3600) { headerTimeout = v }
-        if let v = try env.seconds("MEDIAWORKER_HTTP_BODY_TIMEOUT", 0.1...3600) { bodyTimeout = v }
+        if let v = try env.duration("MEDIAWORKER_HTTP_HEADER_TIMEOUT", 0.1...3600) { headerTimeout = v }
+        if let v = try env.duration("MEDIAWORKER_HTTP_BODY_TIMEOUT", 0.1...3600) { bodyTimeout = v }
         if let v = try env.bytes("MEDIAWORKER_HTTP_MIN_BODY_RATE", 0...(1 << 30)) { minBodyRate = v }
-        if let v = try env.seconds("MEDIAWORKER_HTTP_IDLE_TIMEOUT", 0.1...86_400) { idleTimeout = v }
+        if let v = try env.duration("MEDIAWORKER_HTTP_IDLE_TIMEOUT", 0.1...86_400) { idleTimeout = v }
         if let v = try env.int("MEDIAWORKER_HTTP_MAX_CONNECTIONS", 1...1_000_000) { maxConnections = v }
         if let v = try env.bytes("MEDIAWORKER_HTTP_MAX_HEAD_BYTES", 1024...(1 << 20)) { maxHeadBytes = v }
         if let raw = env["MEDIAWORKER_METRICS_TOKEN"], !raw.isEmpty { metricsToken = raw }

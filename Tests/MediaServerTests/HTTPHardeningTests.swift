@@ -225,10 +225,10 @@ import Testing
     @Test("malformed body limits, business numbers and console limits are refused at start-up, naming the variable")
     func malformedLimits() throws {
         let defaults = try ServerSettings(environment: [:])
-        #expect(defaults.bodyTimeout == 10 && defaults.minBodyRate == 1024 && defaults.metricsBusinessNumbers.isEmpty)
+        #expect(defaults.bodyTimeout == .seconds(10) && defaults.minBodyRate == 1024 && defaults.metricsBusinessNumbers.isEmpty)
         let set = try ServerSettings(environment: ["MEDIAWORKER_HTTP_BODY_TIMEOUT": "2.5", "MEDIAWORKER_HTTP_MIN_BODY_RATE": "0",
                                                    "MEDIAWORKER_METRICS_BUSINESS_NUMBERS": "+15550001, +15550002"])
-        #expect(set.bodyTimeout == 2.5 && set.minBodyRate == 0 && set.metricsBusinessNumbers == ["+15550001", "+15550002"])
+        #expect(set.bodyTimeout == .seconds(2.5) && set.minBodyRate == 0 && set.metricsBusinessNumbers == ["+15550001", "+15550002"])
         for (key, bad) in [("MEDIAWORKER_HTTP_BODY_TIMEOUT", "0"), ("MEDIAWORKER_HTTP_BODY_TIMEOUT", "soon"),
                            ("MEDIAWORKER_HTTP_MIN_BODY_RATE", "-1"), ("MEDIAWORKER_HTTP_MIN_BODY_RATE", "1.5"),
                            ("MEDIAWORKER_METRICS_BUSINESS_NUMBERS", "+15550001,15550002"),
