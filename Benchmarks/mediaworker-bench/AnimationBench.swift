@@ -3,7 +3,7 @@
 //
 //   mediaworker-bench animations gif2mp4|thumbs FOLDER [--threads N] [--repeat R] [--out OUTDIR] [--quiet]
 //
-// gif2mp4: every file is an operator's GIF through `MediaPipeline.process` (sniff, libvips thumbnail, and the
+// gif2mp4: every file is an operator's GIF through `AttachmentPipeline.process` (sniff, libvips thumbnail, and the
 // `delivery` MP4: FFmpeg decode, libx264, faststart); the MP4 is written to OUTDIR inside the timed region.
 // thumbs: every file is a visitor's MP4 through the pipeline (sniff, demux, first frame and every audio frame
 // decoded, WebP thumbnail); the thumbnail is written to OUTDIR. Files are read inside the timed region. N OS
@@ -51,7 +51,7 @@ enum AnimationBench {
 
     static func measure(_ options: Command) throws -> Int32 {
         let settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment)
-        let pipeline = try MediaPipeline(settings: settings)
+        let pipeline = try AttachmentPipeline(settings: settings)
         let files = try listFiles(options.path)
         guard !files.isEmpty else { throw Usage(description: "no files under \(options.path)") }
         if let out = options.out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }

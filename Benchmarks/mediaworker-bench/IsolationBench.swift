@@ -5,7 +5,7 @@
 //
 // overhead: the fixture corpus of DIR/fixtures.json (as `queue corpus` loads it) through intake + SQLite queue +
 // `Worker` with W slots (the corpus P times over, so a round lasts long enough to measure), everything enqueued first, wall = worker start → last finishedAt. Interleaved rounds:
-// the pipeline in this process (`MediaPipeline`), then in W helper processes (`SandboxedPipeline`, helpers
+// the pipeline in this process (`AttachmentPipeline`), then in W helper processes (`SandboxedPipeline`, helpers
 // started before the clock runs, as `serve` starts them). Overhead = (isolated − in-process) / in-process, best
 // round of each, and the median of each round's own pair. libvips in-process runs on its default thread count;
 // each helper on 1 thread (MEDIAWORKER_HELPER_VIPS_THREADS), one helper per slot.
@@ -63,7 +63,7 @@ enum IsolationBench {
         let environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("MEDIAWORKER_") }
         let (corpus, skipped) = try QueueBench.loadFixtures(options.directory)
         let inputs = Array([[QueueBench.Input]](repeating: corpus, count: options.passes).joined())
-        let inProcess = try MediaPipeline(settings: try PipelineSettings(environment: environment))
+        let inProcess = try AttachmentPipeline(settings: try PipelineSettings(environment: environment))
         var logger = Logger(label: "mediaworker.bench", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = .warning
         let isolated = try SandboxedPipeline(environment: environment, capacity: options.workers,
@@ -104,7 +104,7 @@ enum IsolationBench {
                 _ = crashPool.signalBusyHelpers(SIGKILL)
             }
             killer.start()
-            var timings = MediaPipeline.PhaseTimings()
+            var timings = AttachmentPipeline.PhaseTimings()
             _ = try crashPool.process(note, facts: AttachmentFacts(from: .visitor), timings: &timings)
         }
         func ms(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000 }

@@ -21,7 +21,7 @@
 // corpus: the fixtures listed in DIR/fixtures.json (accepted and rejected alike, with their sender,
 // declared type, file name and `derive.appendBytes`), except audio notes longer than 60 s. Per round, in
 // this order (fresh queue, blob store and temporary folder each time):
-//   bare      W OS threads take the files from a shared counter: read the input file, `MediaPipeline.process`,
+//   bare      W OS threads take the files from a shared counter: read the input file, `AttachmentPipeline.process`,
 //             write the artifacts (not the original) to a `FileBlobStore` (fsync + rename, as the worker does).
 //   worker    every file through `AttachmentIntake` (FileBlobStore + queue) first, untimed; then a `Worker`
 //             with W slots starts; wall = start → the last job's finishedAt.
@@ -365,7 +365,7 @@ enum QueueBench {
         let (inputs, skipped) = try loadFixtures(options.directory)
         guard !inputs.isEmpty else { throw Usage(description: "no fixtures") }
         let settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment)
-        let pipeline = try MediaPipeline(settings: settings)
+        let pipeline = try AttachmentPipeline(settings: settings)
         var logger = Logger(label: "mediaworker.bench", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = .info
         let totalBytes = inputs.reduce(0) { $0 + $1.bytes.count }
@@ -426,7 +426,7 @@ enum QueueBench {
 
     /// The pipeline alone, `threads` files at a time, each processed on a thread of its own as the worker does
     /// (`CodecThread`): read + process + store artifacts. Returns wall seconds.
-    static func bareRun(pipeline: MediaPipeline, inputs: [Input], paths: [String], threads: Int) async throws -> Double {
+    static func bareRun(pipeline: AttachmentPipeline, inputs: [Input], paths: [String], threads: Int) async throws -> Double {
         let folder = try temporaryFolder("bare")
         defer { remove(folder) }
         let store = try FileBlobStore(root: URL(fileURLWithPath: folder))

@@ -3,7 +3,7 @@
 //
 //   mediaworker-bench thumbnails DIR [--threads N] [--repeat R] [--out OUTDIR] [--vips-concurrency C] [--quiet]
 //
-// Every regular file under DIR (recursively, sorted) goes through `MediaPipeline.process` exactly as the
+// Every regular file under DIR (recursively, sorted) goes through `AttachmentPipeline.process` exactly as the
 // worker runs it: the file is read from disk inside the timed region (as the peers do), libvips runs
 // with one thread per file (`VipsRuntime.setConcurrency(1)`), and N OS threads (Foundation `Thread`,
 // default: the number of cores) take files from a shared counter. Each outcome must be accepted with a
@@ -58,7 +58,7 @@ enum ThumbnailBench {
     }
 
     /// One run over all files with `threads` OS threads; returns the wall time and each file's result.
-    static func thumbnails(pipeline: MediaPipeline, files: [String], threads: Int, vipsConcurrency: Int, out: String?) -> (Double, [FileResult]) {
+    static func thumbnails(pipeline: AttachmentPipeline, files: [String], threads: Int, vipsConcurrency: Int, out: String?) -> (Double, [FileResult]) {
         let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: .whatsapp)
         return onThreads(threads, count: files.count, empty: FileResult()) { i in
             var result = FileResult()
@@ -91,7 +91,7 @@ enum ThumbnailBench {
 
     static func measure(_ options: Command) throws -> Int32 {
         let settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment)
-        let pipeline = try MediaPipeline(settings: settings)
+        let pipeline = try AttachmentPipeline(settings: settings)
         let files = try listFiles(options.directory)
         guard !files.isEmpty else { throw Usage(description: "no files under \(options.directory)") }
         if let out = options.out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }

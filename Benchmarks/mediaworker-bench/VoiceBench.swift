@@ -4,7 +4,7 @@
 //   mediaworker-bench voice PATH [--threads N] [--repeat R] [--out OUTDIR] [--list] [--quiet]
 //
 // PATH is a folder (every regular file under it, recursively, sorted) or one file. Each file goes through
-// `MediaPipeline.process` exactly as the worker runs it (a visitor's WhatsApp attachment): the file is read
+// `AttachmentPipeline.process` exactly as the worker runs it (a visitor's WhatsApp attachment): the file is read
 // from disk inside the timed region (as ffmpeg reads its input), and N OS threads (Foundation `Thread`,
 // default: the number of cores) take files from a shared counter. Each outcome must be accepted with a
 // playback artifact (MP3) and a duration, or the program fails. With --out the MP3s are written there inside
@@ -64,7 +64,7 @@ enum VoiceBench {
     }
 
     /// One run over all files with `threads` OS threads; the wall time and each file's result.
-    static func convert(pipeline: MediaPipeline, files: [String], threads: Int, out: String?) -> (Double, [NoteResult]) {
+    static func convert(pipeline: AttachmentPipeline, files: [String], threads: Int, out: String?) -> (Double, [NoteResult]) {
         let facts = AttachmentFacts(from: .visitor, declaredType: nil, fileName: nil, channel: .whatsapp)
         return onThreads(threads, count: files.count, empty: NoteResult()) { i in
             var result = NoteResult()
@@ -108,7 +108,7 @@ enum VoiceBench {
 
     static func measure(_ options: Command) throws -> Int32 {
         let settings = try PipelineSettings(environment: ProcessInfo.processInfo.environment)
-        let pipeline = try MediaPipeline(settings: settings)
+        let pipeline = try AttachmentPipeline(settings: settings)
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: options.path, isDirectory: &isFolder) else {
             throw Usage(description: "no such file or folder: \(options.path)")

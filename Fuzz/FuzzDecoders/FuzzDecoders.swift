@@ -7,7 +7,7 @@
 //   11 FFmpeg animation → H.264 MP4 (GIF or MP4 input, small frame and size limits)
 import Foundation
 import FuzzSupport
-// The decoders are internal to MediaPipeline: reached through @testable, which only debug builds allow.
+// The decoders are internal to AttachmentPipeline: reached through @testable, which only debug builds allow.
 #if DEBUG
 @testable import MediaPipeline
 

@@ -29,7 +29,7 @@ public enum VipsRuntime {
     }()
 
     /// Refuses a libvips older than 8.13, started or not (`vips_version` reports the library's own version); the
-    /// version otherwise. The one check: `MediaPipeline.init` calls it early, the start-up again.
+    /// version otherwise. The one check: `AttachmentPipeline.init` calls it early, the start-up again.
     @discardableResult
     public static func checkVersion() throws(PipelineError) -> String {
         let major = Int(vips_version(0)), minor = Int(vips_version(1)), micro = Int(vips_version(2))

@@ -16,11 +16,11 @@ public enum HelperMain {
         // them here would race with descriptors the runtime's own threads are opening by now).
         guard mw_die_with_parent(parent) == 0 else { return 70 }
         let settings: PipelineSettings, helper: HelperSettings
-        let pipeline: MediaPipeline
+        let pipeline: AttachmentPipeline
         do {
             settings = try PipelineSettings(environment: environment)
             helper = try HelperSettings(environment: environment)
-            pipeline = try MediaPipeline(settings: settings)
+            pipeline = try AttachmentPipeline(settings: settings)
             // Started before the sandbox: libvips loads its modules and reads its configuration now.
             try VipsRuntime.start()
             VipsRuntime.setConcurrency(helper.vipsThreads)
@@ -35,7 +35,7 @@ public enum HelperMain {
     }
 
     /// The job loop, after the lock-down: one job at a time from fd 3, every answer echoing the job's request id.
-    private static func serve(pipeline: MediaPipeline, takeover: (any HelperTakeover)?) -> Int32 {
+    private static func serve(pipeline: AttachmentPipeline, takeover: (any HelperTakeover)?) -> Int32 {
         var input = FrameReader(fd: inputFD)
         while true {
             let frame: ArraySlice<UInt8>
@@ -59,9 +59,9 @@ public enum HelperMain {
 
     /// What a healthy helper answers to `job`: the pipeline's outcome, or an internal failure. The `transforming`
     /// report is written through `write` on the way; the answer itself is returned, for the caller to write.
-    package static func answer(_ job: HelperJob, pipeline: MediaPipeline,
+    package static func answer(_ job: HelperJob, pipeline: AttachmentPipeline,
                                write: ([HelperMessage]) -> Bool) -> HelperMessage {
-        var timings = MediaPipeline.PhaseTimings()
+        var timings = AttachmentPipeline.PhaseTimings()
         do {
             // The pipeline calls `transforming` only during `process`.
             let outcome = try withoutActuallyEscaping(write) { write in
@@ -81,7 +81,7 @@ public enum HelperMain {
     /// refuse and prints one JSON object of the results on standard output.
     public static func probe(environment: [String: String]) -> Int32 {
         do {
-            _ = try MediaPipeline(settings: try PipelineSettings(environment: environment))
+            _ = try AttachmentPipeline(settings: try PipelineSettings(environment: environment))
             try VipsRuntime.start()
         } catch {
             return 71
@@ -132,7 +132,7 @@ package struct HelperJob: Sendable {
 /// it runs after the full lock-down, with the real decoders loaded, and answers `job` however it likes through
 /// `write` (several frames given at once are written with one `write`). False ends the helper.
 package protocol HelperTakeover {
-    func answer(job: HelperJob, pipeline: MediaPipeline, write: ([HelperMessage]) -> Bool) -> Bool
+    func answer(job: HelperJob, pipeline: AttachmentPipeline, write: ([HelperMessage]) -> Bool) -> Bool
 }
 
 /// Writes every byte (retrying short writes and EINTR); false when the other end is gone.

@@ -173,7 +173,7 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
         }
     }
 
-    public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout MediaPipeline.PhaseTimings) throws -> Outcome {
+    public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout AttachmentPipeline.PhaseTimings) throws -> Outcome {
         var lastDeath = ""
         for attempt in 1...2 {
             let helper = try checkout()

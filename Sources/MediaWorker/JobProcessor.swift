@@ -60,7 +60,7 @@ public struct JobProcessor: Sendable {
             let facts = job.submission.metadata.facts
             // The codec work (a helper process's round trip, or the in-process pipeline) on a thread of its own.
             let (outcome, timings) = try await CodecThread.run { [pipeline] in
-                var timings = MediaPipeline.PhaseTimings()
+                var timings = AttachmentPipeline.PhaseTimings()
                 let outcome = try pipeline.process(bytes, facts: facts, timings: &timings)
                 return (outcome, timings)
             }

@@ -49,7 +49,7 @@ struct ProcessCommand: ParsableCommand {
         guard let size = fileSize(file) else { throw ValidationError("cannot read \(file)") }
         if size > pipeline.settings.maxBytes {
             pipeline.shutdown()
-            print(Outcome.rejected(.init(reason: .tooLarge, message: MediaPipeline.tooLargeMessage(size: size, limit: pipeline.settings.maxBytes),
+            print(Outcome.rejected(.init(reason: .tooLarge, message: AttachmentPipeline.tooLargeMessage(size: size, limit: pipeline.settings.maxBytes),
                                          detectedType: nil, size: size)).json(location: { _ in nil }).serialized())
             return
         }
@@ -65,7 +65,7 @@ struct ProcessCommand: ParsableCommand {
                 return
             }
         }
-        var timings = MediaPipeline.PhaseTimings()
+        var timings = AttachmentPipeline.PhaseTimings()
         let outcome = try pipeline.process(bytes, facts: AttachmentFacts(from: from, declaredType: declaredType, fileName: fileName, channel: channel),
                                            timings: &timings)
         pipeline.shutdown()

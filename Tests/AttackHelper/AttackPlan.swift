@@ -38,7 +38,7 @@ struct AttackPlan: Decodable {
 
 /// The taken-over helper: follows the plan of an attack file, processes every other file for real.
 struct Attacker: HelperTakeover {
-    func answer(job: HelperJob, pipeline: MediaPipeline, write: ([HelperMessage]) -> Bool) -> Bool {
+    func answer(job: HelperJob, pipeline: AttachmentPipeline, write: ([HelperMessage]) -> Bool) -> Bool {
         guard let plan = AttackPlan.read(job.bytes) else {
             return write([HelperMain.answer(job, pipeline: pipeline, write: write)])
         }

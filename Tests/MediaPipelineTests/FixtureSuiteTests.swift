@@ -8,8 +8,8 @@ import Testing
 /// sandboxed helper process of the built `mediaworker`), checked against its expectation.
 @Suite(.offCooperativePool) struct FixtureSuiteTests {
     /// In-process, for the suites that test the pipeline's own behaviour (thread safety, hardening).
-    static let pipeline: MediaPipeline = {
-        do { return try MediaPipeline() } catch { fatalError("pipeline cannot start: \(error)") }
+    static let pipeline: AttachmentPipeline = {
+        do { return try AttachmentPipeline() } catch { fatalError("pipeline cannot start: \(error)") }
     }()
 
     /// One helper pool per distinct fixture `settings` (most fixtures run on the defaults).
@@ -29,7 +29,7 @@ import Testing
         let bytes = try fixture.bytes()
         let pipeline = try Self.sandboxed(fixture.settings ?? [:])
         let started = ContinuousClock.now
-        var timings = MediaPipeline.PhaseTimings()
+        var timings = AttachmentPipeline.PhaseTimings()
         let outcome = try pipeline.process(bytes, facts: fixture.facts, timings: &timings)
         let took = ContinuousClock.now - started
         if let within = fixture.expect.withinSeconds {

@@ -8,7 +8,7 @@ import Testing
         var settings = PipelineSettings()
         configure(&settings)
         let fixture = FixtureManifest.named(id)
-        return try MediaPipeline(settings: settings).process(try fixture.bytes(), facts: fixture.facts)
+        return try AttachmentPipeline(settings: settings).process(try fixture.bytes(), facts: fixture.facts)
     }
 
     @Test("the byte limit is a setting, with the sizes in the message")

@@ -16,7 +16,7 @@ import CHelperSandbox
 
     func process(_ pool: SandboxedPipeline, _ id: String) throws -> Outcome {
         let fixture = FixtureManifest.named(id)
-        var timings = MediaPipeline.PhaseTimings()
+        var timings = AttachmentPipeline.PhaseTimings()
         return try pool.process(try fixture.bytes(), facts: fixture.facts, timings: &timings)
     }
 

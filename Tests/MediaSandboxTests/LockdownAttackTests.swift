@@ -66,7 +66,7 @@ import Testing
                        "databaseShm": databasePath + "-shm"]
         let plan = try JSONSerialization.data(withJSONObject: ["attack": "lockdown", "options": targets])
         let file = Array("MWATTACK\n".utf8) + Array(plan) + Array("\n".utf8)
-        var timings = MediaPipeline.PhaseTimings()
+        var timings = AttachmentPipeline.PhaseTimings()
         let outcome = try pool.process(file, facts: AttachmentFacts(from: .visitor), timings: &timings)
         guard case .rejected(let report) = outcome else { Issue.record("no report: \(outcome)"); return }
 

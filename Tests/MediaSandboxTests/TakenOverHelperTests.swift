@@ -19,7 +19,7 @@ import Testing
     }
 
     func process(_ pool: SandboxedPipeline, _ bytes: [UInt8], _ facts: AttachmentFacts = AttachmentFacts(from: .visitor)) throws -> Outcome {
-        var timings = MediaPipeline.PhaseTimings()
+        var timings = AttachmentPipeline.PhaseTimings()
         return try pool.process(bytes, facts: facts, timings: &timings)
     }
 

@@ -60,7 +60,7 @@ final class CodecStartsLate: AttachmentProcessor, @unchecked Sendable {
         self.failuresLeft = failures
     }
 
-    func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout MediaPipeline.PhaseTimings) throws -> Outcome {
+    func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout AttachmentPipeline.PhaseTimings) throws -> Outcome {
         let fail = lock.withLock { () -> Bool in
             guard failuresLeft > 0 else { return false }
             failuresLeft -= 1
@@ -112,7 +112,7 @@ struct Harness {
     /// Runs a worker on `store` (and `through`, a queue in front of the real one) until every job is final (or
     /// `timeout`), then stops it.
     func drain(store: any BlobStore, settings: WorkerSettings, through: (any JobQueue)? = nil, timeout: TimeInterval = 120) async throws {
-        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: through ?? queue, store: store, retry: settings.retry,
+        let processor = JobProcessor(pipeline: try AttachmentPipeline(), queue: through ?? queue, store: store, retry: settings.retry,
                                      outageWindow: settings.outageWindow)
         var logger = Logger(label: "test")
         logger.logLevel = .error
@@ -189,7 +189,7 @@ struct Harness {
         let h = try await Harness(backend)
         defer { h.storage.remove() }
         let job = try await h.intake.submit(try await FixtureManifest.named("ogg-opus-voice-note-15s").bytes(), from: .visitor).job
-        let processor = JobProcessor(pipeline: CodecStartsLate(try MediaPipeline(), failures: 1), queue: h.queue, store: h.files,
+        let processor = JobProcessor(pipeline: CodecStartsLate(try AttachmentPipeline(), failures: 1), queue: h.queue, store: h.files,
                                      retry: RetryPolicy(maxAttempts: 5, base: 0.01, maximum: 0.05))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -278,7 +278,7 @@ struct Harness {
         let second = try await #require(try await h.queue.claim(worker: "w#2", lease: 30, maxAttempts: 5, now: Date()), "the expired lease is reclaimed")
         var logger = Logger(label: "test")
         logger.logLevel = .error
-        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: h.queue, store: h.files, retry: RetryPolicy())
+        let processor = JobProcessor(pipeline: try AttachmentPipeline(), queue: h.queue, store: h.files, retry: RetryPolicy())
         #expect(await processor.run(first, worker: first.leaseOwner ?? "", logger: logger) == .leaseLost)
         #expect(try await h.queue.job(id: job.id)?.state == .running, "the stale claim changed nothing")
         #expect(await processor.run(second, worker: second.leaseOwner ?? "", logger: logger) == .completed)
@@ -311,7 +311,7 @@ struct Harness {
         settings.grace = .seconds(30)
         var logger = Logger(label: "test")
         logger.logLevel = .error
-        let worker = Worker(processor: JobProcessor(pipeline: try MediaPipeline(), queue: h.queue, store: h.files,
+        let worker = Worker(processor: JobProcessor(pipeline: try AttachmentPipeline(), queue: h.queue, store: h.files,
                                                     retry: settings.retry), settings: settings, logger: logger, id: "w")
         let run = worker.started()
         while try await h.queue.counts()[.running] == 0 { try? await Task.sleep(for: .milliseconds(5)) }
@@ -383,7 +383,7 @@ final class RetriedUploads: @unchecked Sendable {
         settings.retry = RetryPolicy(maxAttempts: 1, base: 0.05, maximum: 2)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let processor = JobProcessor(pipeline: try MediaPipeline(), queue: watched, store: h.files, retry: settings.retry,
+        let processor = JobProcessor(pipeline: try AttachmentPipeline(), queue: watched, store: h.files, retry: settings.retry,
                                      outageWindow: settings.outageWindow)
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "sqlite-outage")
         let run = worker.started()

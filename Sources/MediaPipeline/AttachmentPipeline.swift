@@ -4,7 +4,7 @@ import CVips
 ///
 /// The CLI and the queue worker call exactly this. Content problems end in a `.rejected` outcome (final);
 /// only internal failures throw (a job that sees one is retried).
-public final class MediaPipeline: AttachmentProcessor {
+public final class AttachmentPipeline: AttachmentProcessor {
     public let settings: PipelineSettings
     private let sniffer: MagicSniffer
 
@@ -143,13 +143,13 @@ public final class MediaPipeline: AttachmentProcessor {
 /// sandboxed helper processes that run it (`MediaSandbox`). The worker and the CLI hold one of these.
 public protocol AttachmentProcessor: Sendable {
     /// Judges and processes one attachment; throws only for internal failures (the job is retried).
-    func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout MediaPipeline.PhaseTimings) throws -> Outcome
+    func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout AttachmentPipeline.PhaseTimings) throws -> Outcome
     /// False while nothing could process a file (no helper process can be started): workers stop claiming. Never
     /// blocks; a sandboxed pool may try a new helper start in the background when it answers false.
     func canProcess() -> Bool
 }
 
-extension MediaPipeline {
+extension AttachmentPipeline {
     /// In-process: ready once constructed.
     public func canProcess() -> Bool { true }
 }
