@@ -26,7 +26,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
-        // libvips through pkg-config, plus static inline shims for its variadic C functions.
+        // libvips through pkg-config (its variadic calls are wrapped in CVipsOperations).
         .systemLibrary(
             name: "CVips",
             pkgConfig: "vips",
@@ -46,6 +46,18 @@ let package = Package(
         // Animations (GIF ⇄ MP4): FFmpeg's demuxers and decoders, libx264 through libavcodec, libswscale.
         .systemLibrary(name: "CAV", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev"])]),
+        // The C that uses those libraries, in .c files with small headers (the system-library shims above hold only
+        // includes). libvips's variadic calls as fixed-argument functions, and its per-evaluation deadline.
+        .target(name: "CVipsOperations", dependencies: ["CVips"]),
+        // libopusfile's single-stream decode callback; libmpg123 and libvorbisfile reading from memory.
+        // opus_direct.c calls libopus itself; opusfile.pc lists libopus only as private.
+        .target(name: "CAudioDecoding", dependencies: ["COpusFile", "CVorbisFile", "CMpg123"],
+                linkerSettings: [.linkedLibrary("opus")]),
+        // FFmpeg on memory for animations: inspecting an MP4, any animation → H.264 MP4; typed `mw_av_status`.
+        // Swift imports only its plain header, so CAV's module map does not link FFmpeg: the libraries are named here.
+        .target(name: "CAVCodec", dependencies: ["CAV"],
+                linkerSettings: [.linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("swscale"),
+                                 .linkedLibrary("avutil")]),
         // libseccomp, for the helper sandbox's C target only.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // The helper processes' confinement in C: the seccomp allow-list, Landlock (entered before main), resource
@@ -84,9 +96,8 @@ let package = Package(
         // The pure media pipeline: (bytes, facts, policy) -> outcome. No queue, HTTP or database.
         .target(
             name: "MediaPipeline",
-            dependencies: ["MediaDomain", "MediaJSON", "CVips", "CMagic", "COpusFile", "CVorbisFile", "CMpg123", "CLame", "CAV"],
-            // COpusFile's shim calls libopus itself; opusfile.pc lists libopus only as private.
-            linkerSettings: [.linkedLibrary("opus")]
+            dependencies: ["MediaDomain", "MediaJSON", "CVips", "CVipsOperations", "CMagic", "COpusFile", "CVorbisFile",
+                           "CMpg123", "CAudioDecoding", "CLame", "CAVCodec"]
         ),
         // The pipeline in sandboxed, resource-limited helper processes: the pool the worker and the CLI use.
         .target(

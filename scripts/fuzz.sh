@@ -14,6 +14,9 @@
 # with the target built without FUZZING (`swift build --product fuzz-pipeline`, then `fuzz-pipeline FILE`) and add
 # it to Fixtures/hostile/ with its expected outcome so the fixture suite replays it for ever.
 # Swift's backtracer is off in fuzz runs (SWIFT_BACKTRACE=enable=no): with it on, a crashing run can hang.
+# The pipeline's C targets (CAVCodec, CVipsOperations, CAudioDecoding: the memory readers and seekers the decoders
+# call with the fuzzer's bytes) get the same coverage and AddressSanitizer through -Xcc (-Xswiftc reaches only
+# Swift); fuzz-http has no C of ours, and its packages' C (BoringSSL, NIO) stays as it was.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
@@ -25,7 +28,10 @@ mkdir -p "$OUT"
 
 for target in $TARGETS; do
   echo "== build $target (-sanitize=fuzzer,address)"
+  c_flags=()
+  case $target in fuzz-pipeline|fuzz-decoders) c_flags=(-Xcc -fsanitize=fuzzer-no-link,address) ;; esac
   swift build --scratch-path "$SCRATCH" --product "$target" -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
+    "${c_flags[@]}" \
     2>&1 | grep -vE '^warning: prohibited flag' | tail -n 1
 done
 BIN=$(swift build --scratch-path "$SCRATCH" --show-bin-path)

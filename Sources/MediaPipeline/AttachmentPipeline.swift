@@ -1,5 +1,6 @@
 import MediaJSON
 import CVips
+import CVipsOperations
 /// The media pipeline: `(bytes, attachment facts, policy) → outcome`, with no queue, HTTP or database.
 ///
 /// The CLI and the queue worker call exactly this. Content problems end in a `.rejected` outcome (final);

@@ -1,3 +1,4 @@
+import CAudioDecoding
 import CMpg123
 import COpusFile
 import CVorbisFile
@@ -47,7 +48,7 @@ enum OggCodec {
 /// Ogg/Opus through libopusfile: pre-skip, output gain, chained links and holes handled; always 48 kHz.
 final class OpusStreamDecoder: AudioDecoder {
     private let file: OpaquePointer
-    private let direct: UnsafeMutablePointer<MwOpusDirect>?
+    private let direct: OpaquePointer?
     private var interleaved = [Float](repeating: 0, count: 5760 * 8)  // 120 ms at 48 kHz, up to 8 channels
     /// Gaps in the page sequence that were skipped.
     private(set) var holes = 0

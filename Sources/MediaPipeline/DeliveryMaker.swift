@@ -1,4 +1,5 @@
 import CVips
+import CVipsOperations
 import MediaJSON
 
 /// What the gateway sends to WhatsApp for an operator's file, or why there is none.

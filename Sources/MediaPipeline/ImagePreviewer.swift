@@ -1,5 +1,6 @@
 import MediaJSON
 import CVips
+import CVipsOperations
 
 /// What the previewer made of one image or PDF.
 enum PreviewResult {

@@ -1,5 +1,5 @@
-import CAV
-import CVips
+import CAVCodec
+import CVipsOperations
 
 /// FFmpeg (libavformat + libavcodec + libswscale, libx264 for H.264) in this process, for animations: a
 /// visitor's GIF that WhatsApp turned into MP4, and an operator's GIF that WhatsApp only takes as MP4.
@@ -39,9 +39,29 @@ enum VideoCodec {
         case timeLimit
         case tooLarge(String)
         case internalError(String)
-        /// FFmpeg lacks, or cannot open, a demuxer or encoder it needs (status -6): the installation's fault, not
-        /// the file's, so the job is retried (`PipelineError.codec`).
+        /// FFmpeg lacks, or cannot open, a demuxer or encoder it needs: the installation's fault, not the file's,
+        /// so the job is retried (`PipelineError.codec`).
         case codecStart(String)
+
+        /// The one reading of CAVCodec's status: nil for `.ok`. `message` is the C side's `error` text;
+        /// `width` × `height` is the frame that was over the pixel limit.
+        init?(_ status: mw_av_status, message: String, width: Int32, height: Int32) {
+            switch status {
+            case .ok: return nil
+            case .corrupt: self = .corrupt(message)
+            case .internal: self = .internalError(message)
+            case .tooManyPixels: self = .tooManyPixels(width: Int(width), height: Int(height))
+            case .tooManyFrames: self = .tooManyFrames(message)
+            case .timeLimit: self = .timeLimit
+            case .tooLarge: self = .tooLarge(message)
+            case .codecMissing: self = .codecStart(message)
+            }
+        }
+    }
+
+    /// A fixed-size C string field (`error`, `video_codec`, …) as a Swift string.
+    private static func string<T>(_ field: T) -> String {
+        withUnsafeBytes(of: field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     static func deadline(_ settings: PipelineSettings) -> gint64 {
@@ -55,20 +75,12 @@ enum VideoCodec {
         var found = mw_av_inspection()
         let status = mw_av_inspect(base, bytes.count, demuxer, Int64(settings.maxPixels), Int64(deadline(settings)), &found)
         defer { mw_av_free(found.first_frame) }
-        let error = withUnsafeBytes(of: found.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        switch status {
-        case 0: break
-        case -3: return .failure(.tooManyPixels(width: Int(found.width), height: Int(found.height)))
-        case -4: return .failure(.timeLimit)
-        case -2: return .failure(.internalError(error))
-        case -6: return .failure(.codecStart(error))
-        default: return .failure(.corrupt(error))
+        if let failure = Failure(status, message: string(found.error), width: found.width, height: found.height) {
+            return .failure(failure)
         }
         guard let frame = found.first_frame else { return .failure(.corrupt("no video frame decodes")) }
-        let codec = withUnsafeBytes(of: found.video_codec) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let pixelFormat = withUnsafeBytes(of: found.pixel_format) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let audioCodec = withUnsafeBytes(of: found.audio_codec) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        var inspection = Inspection(videoCodec: codec, pixelFormat: pixelFormat, audioCodec: audioCodec, width: Int(found.width), height: Int(found.height),
+        var inspection = Inspection(videoCodec: string(found.video_codec), pixelFormat: string(found.pixel_format),
+                                    audioCodec: string(found.audio_codec), width: Int(found.width), height: Int(found.height),
                                     audioStreams: Int(found.audio_streams), durationMs: Int(found.duration_ms),
                                     audioPeak: found.audio_peak < 0 ? nil : found.audio_peak, thumbnail: nil)
         _ = try? VipsRuntime.start()
@@ -90,19 +102,12 @@ enum VideoCodec {
                                        settings.h264Preset, Int32(settings.videoThreads), Int64(settings.maxPixels),
                                        Int64(settings.maxFrames), Int64(maxBytes), Int64(deadline(settings)), &made)
         defer { mw_av_free(made.data) }
-        let error = withUnsafeBytes(of: made.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        switch status {
-        case 0:
-            guard let data = made.data else { return .failure(.internalError("no MP4 came out")) }
-            let mp4 = [UInt8](UnsafeBufferPointer(start: data, count: Int(made.size)))
-            return .success(Artifact(role: role, contentType: MediaType.mp4, bytes: mp4, width: Int(made.width),
-                                     height: Int(made.height), durationMs: Int(made.duration_ms), sendAs: sendAs))
-        case -1: return .failure(.corrupt(error))
-        case -3: return .failure(.tooManyFrames(error))
-        case -4: return .failure(.timeLimit)
-        case -5: return .failure(.tooLarge(error))
-        case -6: return .failure(.codecStart(error))
-        default: return .failure(.internalError(error))
+        if let failure = Failure(status, message: string(made.error), width: made.width, height: made.height) {
+            return .failure(failure)
         }
+        guard let data = made.data else { return .failure(.internalError("no MP4 came out")) }
+        let mp4 = [UInt8](UnsafeBufferPointer(start: data, count: Int(made.size)))
+        return .success(Artifact(role: role, contentType: MediaType.mp4, bytes: mp4, width: Int(made.width),
+                                 height: Int(made.height), durationMs: Int(made.duration_ms), sendAs: sendAs))
     }
 }
