@@ -281,10 +281,14 @@ struct OutcomeSummary: Decodable, Equatable {
     }
 
     /// Member by member: one of another type is left out (the console only displays), the others still show.
+    /// Malformed text (a lone surrogate in a string, say) is still an error: Foundation reads strings lazily.
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func string(_ key: CodingKeys) -> String? { (try? c.decodeIfPresent(String.self, forKey: key)) ?? nil }
-        self.init(kind: string(.kind), reason: string(.reason), detectedType: string(.detectedType),
-                  message: string(.message), waveform: (try? c.decodeIfPresent([Double].self, forKey: .waveform)) ?? nil)
+        func member<T: Decodable>(_ type: T.Type, _ key: CodingKeys) throws -> T? {
+            do { return try c.decodeIfPresent(type, forKey: key) } catch DecodingError.typeMismatch { return nil }
+        }
+        self.init(kind: try member(String.self, .kind), reason: try member(String.self, .reason),
+                  detectedType: try member(String.self, .detectedType), message: try member(String.self, .message),
+                  waveform: try member([Double].self, .waveform))
     }
 }
