@@ -322,7 +322,7 @@ struct ConsoleService: Sendable {
         return (session, nil)
     }
 
-    /// Most bytes a console form may hold: the largest (retry-all) is a few hundred bytes.
+    /// Most bytes a console form may hold; real ones (retry-all with its hidden filter) are a few KiB at most.
     static let formLimit = 64 * 1024
 
     /// A console form (`application/x-www-form-urlencoded`, at most `formLimit` bytes) through Hummingbird's
