@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import MediaJSON
 
 /// What a stored file of a job is: the blob store's key beside the job id, and the `{role}` of a media URL.
@@ -62,22 +67,28 @@ public struct StoredArtifact: Sendable, Equatable {
     /// Reads the `artifacts` column back; nil (no artifacts) for SQL NULL. Throws on text this service never wrote.
     public static func fromColumn(_ text: String?) throws -> [StoredArtifact] {
         guard let text else { return [] }
-        guard let items = JSONValue.parse(text)?.arrayValue else { throw StoredArtifactError(text: text) }
-        return try items.map { item in
-            guard let role = item["role"]?.stringValue.flatMap(ArtifactRole.init(rawValue:)),
-                  let contentType = item["contentType"]?.stringValue, let size = item["size"]?.intValue else {
-                throw StoredArtifactError(text: text)
-            }
-            return StoredArtifact(role: role, contentType: contentType, size: size, etag: item["etag"]?.stringValue,
-                                  width: item["width"]?.intValue, height: item["height"]?.intValue,
-                                  durationMs: item["durationMs"]?.intValue,
-                                  sendAs: item["sendAs"]?.stringValue.flatMap(SendAs.init(rawValue:)))
+        do {
+            return try JSONDecoder().decode([StoredArtifact].self, from: Data(text.utf8))
+        } catch {
+            // Foundation throws on every malformed text (lone surrogates, truncation, nesting past its depth
+            // limit), and the decoder on members of the wrong type: one error type for the drivers either way.
+            throw StoredArtifactError(text: text)
         }
+    }
+}
+
+/// Reads what `columnText` writes (members by name, so their order does not matter). A missing `role`,
+/// `contentType` or `size`, an unknown role or `sendAs`, or a member of the wrong type is an error.
+extension StoredArtifact: Decodable {
+    private enum CodingKeys: String, CodingKey {
+        case role, contentType, size, etag, width, height, durationMs, sendAs
     }
 }
 
 /// A job's `artifacts` column holds something that is not a list of artifacts.
 public struct StoredArtifactError: Error, CustomStringConvertible {
+    /// The column's text as read.
     public var text: String
+    /// The error and the start of the text, for the log.
     public var description: String { "unreadable artifacts column: \(text.prefix(200))" }
 }

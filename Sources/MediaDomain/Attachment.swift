@@ -12,7 +12,7 @@ public enum MessagingChannel: String, Sendable, Codable, CaseIterable {
 }
 
 /// What kind of attachment an accepted file is.
-public enum AttachmentKind: String, Sendable, Codable {
+public enum AttachmentKind: String, Sendable, Codable, CaseIterable {
     case image
     case document
     case voiceNote = "voice_note"

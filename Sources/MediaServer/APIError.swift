@@ -15,6 +15,7 @@ public enum APIErrorCode: String, Sendable {
     /// A request body stalled or came too slowly (written by `RequestBodyWatcher`, not by a handler).
     case requestTimeout = "request_timeout"
 
+    /// The HTTP status every answer with this code has.
     public var status: HTTPResponse.Status {
         switch self {
         case .invalidParameter: return .badRequest
@@ -33,39 +34,25 @@ public enum APIErrorCode: String, Sendable {
 /// An error answer, thrown from a handler or a middleware and written by Hummingbird: `{"error": code, "message": …}`
 /// with the code's status (and any extra headers).
 public struct APIError: HTTPResponseError, Sendable {
+    /// The `error` member.
     public var code: APIErrorCode
+    /// The `message` member, for a person reading the log.
     public var message: String
+    /// Added to the answer (`WWW-Authenticate`, `Retry-After`, …).
     public var headers: HTTPFields
 
+    /// The answer `code` with `message` and any extra headers.
     public init(_ code: APIErrorCode, _ message: String, headers: HTTPFields = [:]) {
         self.code = code
         self.message = message
         self.headers = headers
     }
 
+    /// The code's status.
     public var status: HTTPResponse.Status { code.status }
 
+    /// The JSON body with `no-store`, as every API answer.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         MediaHTTPService.error(status, code.rawValue, message, extra: headers)
-    }
-}
-
-/// The bearer-token check of a route group: a request without one of `tokens` is answered 401 before its handler
-/// runs. The scheme name is case-insensitive (RFC 9110 §11.1); tokens are compared in constant time.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let tokens: [String]
-    /// The message when the header is missing, and when its token is not one of `tokens`.
-    let missing: String
-    let invalid: String
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.prefix(7).lowercased() == "bearer " else {
-            throw APIError(.unauthorized, missing, headers: [.wwwAuthenticate: "Bearer"])
-        }
-        let token = String(header.dropFirst(7))
-        var ok = false
-        for known in tokens where constantTimeEquals(token, known) { ok = true }
-        guard ok else { throw APIError(.unauthorized, invalid, headers: [.wwwAuthenticate: "Bearer"]) }
-        return try await next(request, context)
     }
 }

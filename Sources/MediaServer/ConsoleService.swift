@@ -109,9 +109,9 @@ struct ConsoleService: Sendable {
     }
 
     func login(_ request: Request, _ context: ConsoleContext) async throws -> Response {
-        let form = try await Self.form(request)
-        let user = form["user"] ?? "", password = form["password"] ?? ""
-        let next = safeNext(form["next"]) ?? "/console"
+        let form = try await Self.form(LoginForm.self, request)
+        let user = form.user ?? "", password = form.password ?? ""
+        let next = safeNext(form.next) ?? "/console"
         let key = user.lowercased() + "|" + context.remoteAddress
         // The attempt is counted before its check runs, so concurrent attempts cannot all pass the throttle.
         let wait = throttle.admit(key, now: Date())
@@ -177,12 +177,17 @@ struct ConsoleService: Sendable {
     }
 
     func filter(_ q: [String: String]) -> JobFilter {
-        func value(_ key: String) -> String? {
-            guard let v = q[key]?.trimmingCharacters(in: .whitespaces), !v.isEmpty, v.count <= 200 else { return nil }
+        filter(FilterFields(state: q["state"], kind: q["kind"], reason: q["reason"], business: q["business"],
+                            conversation: q["conversation"]))
+    }
+
+    func filter(_ f: FilterFields) -> JobFilter {
+        func value(_ v: String?) -> String? {
+            guard let v = v?.trimmingCharacters(in: .whitespaces), !v.isEmpty, v.count <= 200 else { return nil }
             return v
         }
-        return JobFilter(state: value("state").flatMap(JobState.init(rawValue:)), kind: value("kind"), reason: value("reason"),
-                         businessNumber: value("business"), conversationId: value("conversation"))
+        return JobFilter(state: value(f.state).flatMap(JobState.init(rawValue:)), kind: value(f.kind), reason: value(f.reason),
+                         businessNumber: value(f.business), conversationId: value(f.conversation))
     }
 
     func jobsPage(_ request: Request, _ context: ConsoleContext) async throws -> Response {
@@ -235,10 +240,10 @@ struct ConsoleService: Sendable {
     }
 
     func retryAll(_ request: Request, _ context: ConsoleContext) async throws -> Response {
-        let form = try await Self.form(request)
-        let (session, refused) = try checked(form, context)
+        let form = try await Self.form(RetryAllForm.self, request)
+        let (session, refused) = try checked(csrf: form.csrf, context)
         if let refused { return refused }
-        let filter = filter(form)
+        let filter = filter(form.filter)
         let queue = self.queue
         var retried = 0
         for id in try await queue.deadJobIDs(matching: filter, limit: Self.retryLimit) where try await queue.retry(id: id, now: Date()) {
@@ -304,12 +309,12 @@ struct ConsoleService: Sendable {
 
     /// The session and the form's CSRF token checked; a refusal otherwise.
     func checkedAction(_ request: Request, _ context: ConsoleContext) async throws -> (ConsoleSession, Response?) {
-        try checked(try await Self.form(request), context)
+        try checked(csrf: try await Self.form(ActionForm.self, request).csrf, context)
     }
 
-    func checked(_ form: [String: String], _ context: ConsoleContext) throws -> (ConsoleSession, Response?) {
+    func checked(csrf: String?, _ context: ConsoleContext) throws -> (ConsoleSession, Response?) {
         let session = try requireSession(context)
-        guard let token = form["csrf"], constantTimeEquals(token, session.csrf) else {
+        guard let token = csrf, constantTimeEquals(token, session.csrf) else {
             logger.warning("console action refused: missing or wrong CSRF token", metadata: ["user": "\(session.user)"])
             return (session, html(.forbidden, views.render("message", views.page(
                 session: session, title: "Refused", extra: ["message": "This action lacks a valid form token (CSRF). Reload the page and try again."]))))
@@ -317,23 +322,21 @@ struct ConsoleService: Sendable {
         return (session, nil)
     }
 
-    static func form(_ request: Request) async throws -> [String: String] {
+    /// Most bytes a console form may hold; real ones (retry-all with its hidden filter) are a few KiB at most.
+    static let formLimit = 64 * 1024
+
+    /// A console form (`application/x-www-form-urlencoded`, at most `formLimit` bytes) through Hummingbird's
+    /// `URLEncodedFormDecoder`. A form the decoder refuses (bad percent-encoding, a repeated field, a field that is
+    /// not a plain value) counts as a form without fields: every field is optional, so the action is then refused
+    /// as it would be for a missing field (no CSRF token, no name), never answered with a decoder's error.
+    static func form<Form: ConsoleForm>(_ type: Form.Type, _ request: Request) async throws -> Form {
         var request = request
-        let body = try await request.collectBody(upTo: 64 * 1024)
-        return parseForm(String(buffer: body))
+        let body = try await request.collectBody(upTo: formLimit)
+        return decodeForm(type, String(buffer: body))
     }
 
-    static func parseForm(_ text: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String {
-                String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            guard let key = parts.first else { continue }
-            out[decode(key)] = parts.count > 1 ? decode(parts[1]) : ""
-        }
-        return out
+    static func decodeForm<Form: ConsoleForm>(_ type: Form.Type, _ text: String) -> Form {
+        (try? URLEncodedFormDecoder().decode(type, from: text)) ?? Form()
     }
 
     static func dictionary(_ parameters: Parameters) -> [String: String] {
@@ -399,6 +402,49 @@ struct ConsoleGate: RouterMiddleware {
         let back = request.method == .get && !path.hasPrefix("/console/media/") ? "?next=" + (request.uri.string
             .addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") : ""
         return Response.redirect(to: "/console/login" + back, type: .normal)
+    }
+}
+
+/// A form the console's pages post; every field optional, so `init()` is the form without fields.
+protocol ConsoleForm: Decodable {
+    init()
+}
+
+/// `POST /console/login`.
+struct LoginForm: ConsoleForm {
+    var user: String?
+    var password: String?
+    /// The console page to go back to after login.
+    var next: String?
+}
+
+/// An action that carries only the session's CSRF token (`logout`, `jobs/:id/retry`).
+struct ActionForm: ConsoleForm {
+    var csrf: String?
+}
+
+/// The jobs list's filter fields, from its query string or the retry-all form.
+struct FilterFields: Decodable {
+    var state: String?
+    var kind: String?
+    var reason: String?
+    var business: String?
+    var conversation: String?
+}
+
+/// `POST /console/retry`: the CSRF token and the filter of the dead jobs to re-queue (hidden fields).
+struct RetryAllForm: ConsoleForm {
+    var csrf: String?
+    var filter = FilterFields()
+
+    init() {}
+
+    private enum CodingKeys: String, CodingKey { case csrf }
+
+    init(from decoder: any Decoder) throws {
+        csrf = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .csrf)
+        // The filter's fields sit beside the token at the top level of the form.
+        filter = try FilterFields(from: decoder)
     }
 }
 

@@ -1,5 +1,5 @@
 import Foundation
-import MediaJSON
+import MediaDomain
 import MediaQueue
 import Mustache
 
@@ -20,9 +20,11 @@ struct ConsoleViews: Sendable {
 
     // MARK: Data
 
-    static let rejectionCodes = ["unsupported_type", "too_large", "empty", "operator_audio_not_allowed", "corrupt", "too_many_pixels",
-                                 "too_long"]
-    static let kinds = ["image", "document", "voice_note", "animation", "sticker"]
+    /// The rejection filter's choices: every code a job can end with. `checksum_mismatch` is decided at upload
+    /// (422, nothing stored), so no job carries it.
+    static let rejectionCodes = RejectionReason.allCases.filter { $0 != .checksumMismatch }.map(\.rawValue)
+    /// The kind filter's choices: every kind of attachment.
+    static let kinds = AttachmentKind.allCases.map(\.rawValue)
 
     func page(session: ConsoleSession, title: String, extra: [String: Any] = [:]) -> [String: Any] {
         var data: [String: Any] = ["title": title, "user": session.user, "csrf": session.csrf]
@@ -79,13 +81,13 @@ struct ConsoleViews: Sendable {
     }
 
     func row(_ job: Job) -> [String: Any] {
-        let outcome = job.outcomeJSON.flatMap(JSONValue.parse)
+        let outcome = job.outcomeJSON.flatMap(OutcomeSummary.init(json:))
         let roles = Set(job.artifacts.map(\.role))
-        let kind = outcome?["kind"]?.stringValue
+        let kind = outcome?.kind
         var row: [String: Any] = [
             "id": job.id, "shortID": String(job.id.suffix(12)), "state": job.state.rawValue,
             "created": Self.clock(job.createdAt, seconds: true), "from": job.submission.from.rawValue,
-            "kind": kind ?? "", "reason": outcome?["reason"]?.stringValue ?? "",
+            "kind": kind ?? "", "reason": outcome?.reason ?? "",
             "business": job.submission.businessNumber ?? "", "conversation": job.submission.conversationId ?? "",
             "size": Self.bytes(job.submission.size), "fileName": job.submission.fileName ?? "",
         ]
@@ -95,7 +97,7 @@ struct ConsoleViews: Sendable {
     }
 
     func job(_ job: Job, session: ConsoleSession) -> [String: Any] {
-        let outcome = job.outcomeJSON.flatMap(JSONValue.parse)
+        let outcome = job.outcomeJSON.flatMap(OutcomeSummary.init(json:))
         var facts: [[String: String]] = [
             ["name": "state", "value": job.state.rawValue], ["name": "from", "value": job.submission.from.rawValue],
             ["name": "channel", "value": job.submission.channel.rawValue],
@@ -114,10 +116,10 @@ struct ConsoleViews: Sendable {
         fact("finished", job.finishedAt.map(Job.timestamp))
         if job.state == .queued, job.attempts > 0 { fact("retry at", Job.timestamp(job.runAfter)) }
         fact("lease", job.leaseOwner.map { "\($0) until \(job.leaseExpiresAt.map(Job.timestamp) ?? "?")" })
-        fact("detected type", outcome?["detectedType"]?.stringValue)
-        fact("kind", outcome?["kind"]?.stringValue)
-        fact("rejection", outcome?["reason"]?.stringValue)
-        fact("message", outcome?["message"]?.stringValue)
+        fact("detected type", outcome?.detectedType)
+        fact("kind", outcome?.kind)
+        fact("rejection", outcome?.reason)
+        fact("message", outcome?.message)
         var phases: [[String: String]] = []
         if let started = job.startedAt { phases.append(["name": "waited in queue (to last start)", "value": Self.duration(started.timeIntervalSince(job.createdAt))]) }
         if let started = job.startedAt, let finished = job.finishedAt, finished >= started {
@@ -138,13 +140,12 @@ struct ConsoleViews: Sendable {
             else if type.hasPrefix("audio/") {
                 item["audio"] = true
                 // A voice note's peaks are stored in its outcome (`waveform`), drawn under its playback.
-                let stored = a.role == .playback ? outcome?["waveform"] : nil
-                if let peaks = stored?.arrayValue?.compactMap(Self.number), !peaks.isEmpty { item["waveform"] = Self.waveform(peaks) }
+                let stored = a.role == .playback ? outcome?.waveform : nil
+                if let peaks = stored, !peaks.isEmpty { item["waveform"] = Self.waveform(peaks) }
             } else if type.hasPrefix("video/") { item["video"] = true }
             artifacts.append(item)
         }
-        var outcomeText = ""
-        if let outcome { outcomeText = Self.pretty(outcome) }
+        let outcomeText = job.outcomeJSON.flatMap(Self.pretty) ?? ""
         return page(session: session, title: "Job \(job.id)", extra: [
             "jobsNav": true, "id": job.id, "state": job.state.rawValue, "facts": facts, "phases": phases,
             "lastError": job.lastError ?? "", "hasLastError": job.lastError != nil,
@@ -168,14 +169,6 @@ struct ConsoleViews: Sendable {
     }
 
     // MARK: Formatting
-
-    static func number(_ v: JSONValue) -> Double? {
-        switch v {
-        case .int(let i): return Double(i)
-        case .double(let d): return d
-        default: return nil
-        }
-    }
 
     /// The filter as a query string (values percent-encoded), with `state` in place of the filter's.
     static func query(_ f: JobFilter, state: JobState?) -> String {
@@ -211,11 +204,13 @@ struct ConsoleViews: Sendable {
         return String(format: "%.1f MiB", Double(n) / 1024 / 1024)
     }
 
-    static func pretty(_ v: JSONValue) -> String {
-        guard let data = v.serialized().data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data),
-              let out = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) else {
-            return v.serialized()
+    /// A stored outcome as indented JSON, keys sorted; nil when the text is not JSON. Its shape is open (each kind
+    /// of outcome has its own members), so it goes through `JSONSerialization` rather than a `Codable` type.
+    static func pretty(_ json: String) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed),
+              let out = try? JSONSerialization.data(withJSONObject: object,
+                                                    options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed]) else {
+            return nil
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -256,5 +251,44 @@ struct ConsoleViews: Sendable {
             svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", Double(i) * step, mid - h / 2, max(1, step * 0.7), h)
         }
         return svg + "</svg>"
+    }
+}
+
+/// The members of a stored outcome (docs/jobs.md) the console shows as facts and in the job list.
+struct OutcomeSummary: Decodable, Equatable {
+    var kind: String?
+    var reason: String?
+    var detectedType: String?
+    var message: String?
+    /// A voice note's peaks, 0…1.
+    var waveform: [Double]?
+
+    private enum CodingKeys: String, CodingKey { case kind, reason, detectedType, message, waveform }
+
+    /// Nil when `json` is not a JSON object (Foundation throws on malformed text, it never traps).
+    init?(json: String) {
+        guard let summary = try? JSONDecoder().decode(Self.self, from: Data(json.utf8)) else { return nil }
+        self = summary
+    }
+
+    init(kind: String? = nil, reason: String? = nil, detectedType: String? = nil, message: String? = nil,
+         waveform: [Double]? = nil) {
+        self.kind = kind
+        self.reason = reason
+        self.detectedType = detectedType
+        self.message = message
+        self.waveform = waveform
+    }
+
+    /// Member by member: one of another type is left out (the console only displays), the others still show.
+    /// Malformed text (a lone surrogate in a string, say) is still an error: Foundation reads strings lazily.
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func member<T: Decodable>(_ type: T.Type, _ key: CodingKeys) throws -> T? {
+            do { return try c.decodeIfPresent(type, forKey: key) } catch DecodingError.typeMismatch { return nil }
+        }
+        self.init(kind: try member(String.self, .kind), reason: try member(String.self, .reason),
+                  detectedType: try member(String.self, .detectedType), message: try member(String.self, .message),
+                  waveform: try member([Double].self, .waveform))
     }
 }

@@ -298,54 +298,8 @@ public struct MediaHTTPService: Sendable {
     }
 }
 
-/// Served artifacts of final jobs, within a byte budget (least recently added dropped first).
-final class MediaCache: @unchecked Sendable {
-    struct Entry: Sendable {
-        var bytes: ByteBuffer
-        var contentType: String
-        var etag: String
-        var disposition: String
-    }
-    private var entries: [String: Entry] = [:]
-    private var order: [String] = []
-    private var used = 0
-    private let budget: Int
-    private let lock = NSLock()
-
-    init(budget: Int) { self.budget = budget }
-
-    func get(_ key: String) -> Entry? { lock.lock(); defer { lock.unlock() }; return entries[key] }
-
-    func put(_ key: String, _ entry: Entry) {
-        let size = entry.bytes.readableBytes
-        guard size <= budget / 4 else { return }
-        lock.lock(); defer { lock.unlock() }
-        guard entries[key] == nil else { return }
-        entries[key] = entry
-        order.append(key)
-        used += size
-        while used > budget, !order.isEmpty {
-            let old = order.removeFirst()
-            used -= entries.removeValue(forKey: old)?.bytes.readableBytes ?? 0
-        }
-    }
-}
-
 extension HTTPField.Name {
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!
     static let contentSecurityPolicy = Self("Content-Security-Policy")!
-}
-
-/// Whether this process can process files (its helper processes start), as `/readyz` reports it.
-public struct ProcessingHealth: Sendable {
-    /// Why no helper process can be started; nil when they can.
-    public var failure: String?
-    /// Sandbox protections the kernel refused (only with `MEDIAWORKER_SANDBOX=best-effort`).
-    public var missingProtections: [String]
-
-    public init(failure: String?, missingProtections: [String]) {
-        self.failure = failure
-        self.missingProtections = missingProtections
-    }
 }

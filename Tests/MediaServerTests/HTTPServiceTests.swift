@@ -167,6 +167,18 @@ import Testing
             #expect(try await server.request("POST", "/v1/attachments?from=visitor", body: Data([1]),
                                              headers: ["Authorization": "Bearer test-tokeN"], auth: false).status == 401)
             #expect(try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925", auth: false).status == 401)
+            // The answers' bodies and challenge (docs/http-api.md), and the scheme name in any case (RFC 9110 §11.1).
+            let missing = try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925",
+                                                    headers: ["Authorization": "Basic dGVzdC10b2tlbg=="], auth: false)
+            #expect(missing.status == 401 && missing.header("WWW-Authenticate") == "Bearer")
+            #expect(String(decoding: missing.body, as: UTF8.self)
+                == #"{"error":"unauthorized","message":"an Authorization: Bearer token is required"}"# + "\n")
+            let invalid = try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925",
+                                                    headers: ["Authorization": "Bearer test-tokeN"], auth: false)
+            #expect(invalid.status == 401 && invalid.header("WWW-Authenticate") == "Bearer")
+            #expect(String(decoding: invalid.body, as: UTF8.self) == #"{"error":"unauthorized","message":"the token is not valid"}"# + "\n")
+            #expect(try await server.request("GET", "/v1/jobs/01a213bb-b5a2-7a85-8521-08586520d925",
+                                             headers: ["Authorization": "bEaReR \(ServerProcess.token)"], auth: false).status == 404)
             for query in ["", "from=robot", "from=visitor&channel=telegram", "from=visitor&businessNumber=abc",
                           "from=visitor&fileName=" + String(repeating: "a", count: 300)] {
                 let r = try await server.request("POST", "/v1/attachments?\(query)", body: Data([1]))

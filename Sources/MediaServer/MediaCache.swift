@@ -1,0 +1,44 @@
+import NIOCore
+import Synchronization
+
+/// Served artifacts of final jobs, within a byte budget (least recently added dropped first).
+final class MediaCache: Sendable {
+    /// An artifact ready to serve: its bytes and the headers that depend on it.
+    struct Entry: Sendable {
+        var bytes: ByteBuffer
+        var contentType: String
+        var etag: String
+        var disposition: String
+    }
+
+    private struct Contents {
+        var entries: [String: Entry] = [:]
+        /// Keys in the order they were added: the first is dropped first.
+        var order: [String] = []
+        var used = 0
+    }
+
+    private let contents = Mutex(Contents())
+    private let budget: Int
+
+    init(budget: Int) { self.budget = budget }
+
+    func get(_ key: String) -> Entry? { contents.withLock { $0.entries[key] } }
+
+    func put(_ key: String, _ entry: Entry) {
+        let size = entry.bytes.readableBytes
+        // One large file must not push out everything else.
+        guard size <= budget / 4 else { return }
+        let budget = self.budget
+        contents.withLock { c in
+            guard c.entries[key] == nil else { return }
+            c.entries[key] = entry
+            c.order.append(key)
+            c.used += size
+            while c.used > budget, !c.order.isEmpty {
+                let old = c.order.removeFirst()
+                c.used -= c.entries.removeValue(forKey: old)?.bytes.readableBytes ?? 0
+            }
+        }
+    }
+}
