@@ -7,6 +7,7 @@ import MediaJSON
 import MediaPipeline
 import MediaPostgres
 import MediaQueue
+import MediaSQLite
 import MediaStore
 import MediaWorker
 

@@ -1,6 +1,7 @@
 import Foundation
 import MediaPostgres
 import MediaQueue
+import MediaSQLite
 import MediaStore
 import Synchronization
 import Testing
@@ -56,16 +57,21 @@ public struct TestStorage: Sendable {
     public let environment: [String: String]
 
     /// Another connection to this storage's queue.
-    /// `executor`: SQLite's calls block their thread while the file is locked; a test that locks it for a minute gives
-    /// its queue threads of its own, so the other suites' queues (on `queueWork`) are not held up meanwhile.
-    public func queue(recordsEvents: Bool = false, executor: ThreadTaskExecutor = .queueWork) async throws -> any JobQueue & EventOutbox {
+    public func queue(recordsEvents: Bool = false) async throws -> any JobQueue & EventOutbox {
         switch backend {
         case .sqlite:
-            return try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path, recordsEvents: recordsEvents,
-                                      executor: executor)
+            return try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path, recordsEvents: recordsEvents)
         case .postgres:
             return try await PostgresJobQueue(database: try database(), recordsEvents: recordsEvents)
         }
+    }
+
+    /// `queue(recordsEvents:)`; `executor` is ignored. SQLite's calls used to block their thread while the file was
+    /// locked, so a test that locked it for a minute gave its queue threads of its own; they now suspend on GRDB's
+    /// queues instead.
+    @available(*, deprecated, message: "queue calls no longer block their thread; drop the executor")
+    public func queue(recordsEvents: Bool = false, executor: ThreadTaskExecutor) async throws -> any JobQueue & EventOutbox {
+        try await queue(recordsEvents: recordsEvents)
     }
 
     /// This storage's blob store (as `mediaworker` opens it by default for the backend).
@@ -106,10 +112,10 @@ public func concurrently(_ iterations: Int, _ body: @escaping @Sendable (Int) as
     }
 }
 
-/// Runs a suite's tests on the queue executor (`ThreadTaskExecutor.queueWork`), where the worker and the database
-/// drivers run in the service. The cooperative pool has one thread per core, and suites that decode files or wait
-/// for child processes block those threads for seconds at a time while every suite runs at once; a queue test whose
-/// lease times are real seconds must not wait that long between two statements.
+/// Runs a suite's tests on threads of their own (`ThreadTaskExecutor.queueWork`). The cooperative pool has one thread
+/// per core, and suites that decode files or wait for child processes block those threads for seconds at a time
+/// while every suite runs at once; a queue test whose lease times are real seconds must not wait that long between
+/// two statements.
 public struct QueueExecutorTrait: SuiteTrait, TestTrait, TestScoping {
     public var isRecursive: Bool { true }
 

@@ -1,9 +1,8 @@
 import Foundation
 
-/// A task executor on OS threads of its own. The worker's claim loop, heartbeat and job tasks, and the PostgreSQL
-/// client's pool, run on one of these (`withTaskExecutorPreference`): their queue calls are `async`, and a process
-/// whose cooperative pool is busy elsewhere (a flood of HTTP requests, or a test suite's blocking tests) must not
-/// stall its leases, claims and heartbeats. Their codec work still runs on threads of its own (`OffPool`).
+/// A task executor on OS threads of its own, for tests (`QueueExecutorTrait`, `BlockingTestsTrait`): suites that block
+/// their thread for seconds (decoding in-process, waiting for child processes) run here, and queue tests whose lease
+/// times are real seconds run apart from them, so neither stalls the other on the cooperative pool's few threads.
 public final class ThreadTaskExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -35,8 +34,7 @@ public final class ThreadTaskExecutor: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// The worker's and the database drivers' executor. Its threads mostly wait (SQLite's lock and disk, PostgreSQL's
-    /// answers), so there are several per core: a caller blocked in a SQLite lock wait holds one, not the queue.
-    public static let queueWork = ThreadTaskExecutor(name: "mediaworker.queue",
+    /// The queue tests' executor. Its threads mostly wait for the databases, so there are several per core.
+    public static let queueWork = ThreadTaskExecutor(name: "tests.queue",
                                                      threads: max(8, 4 * ProcessInfo.processInfo.activeProcessorCount))
 }
