@@ -64,7 +64,7 @@ public final class PostgresDatabase: Service, Sendable {
         var config = PostgresClient.Configuration(host: location.host, port: location.port, username: location.user,
                                                   password: location.password, database: location.database, tls: tls)
         config.options.maximumConnections = max(1, maxConnections)
-        config.options.connectTimeout = TimeAmount(max(connectTimeout, .seconds(1)))
+        config.options.connectTimeout = max(connectTimeout, .seconds(1))
         if let schema = location.schema {
             config.options.additionalStartupParameters = [("search_path", schema)]
         }

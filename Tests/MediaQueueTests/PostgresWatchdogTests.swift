@@ -52,11 +52,10 @@ import Testing
             try #require(kill(pid, SIGSTOP) == 0)
             defer { kill(pid, SIGCONT) }
             let start = ContinuousClock.now
-            await #expect {
+            let failure = await #expect(throws: PostgresFailure.self) {
                 try await connection.run("SELECT 1", timeout: .seconds(2), logger: Self.logger)
-            } throws: { error in
-                (error as? PostgresFailure)?.connectionLost == true
             }
+            #expect(failure?.connectionLost == true, "counted as a lost connection")
             let waited = ContinuousClock.now - start
             #expect(waited >= .seconds(2) && waited < .seconds(5), "failed after \(waited)")
             #expect(connection.isClosed, "the stalled connection is closed, so the pool drops it")
@@ -83,11 +82,10 @@ import Testing
 
             // With it: fails as a lost connection at the next half-second check, long before the 30 s timeout.
             let start = ContinuousClock.now
-            await #expect {
+            let failure = await #expect(throws: PostgresFailure.self) {
                 try await connection.run("SELECT 1", timeout: .seconds(30), logger: Self.logger)
-            } throws: { error in
-                (error as? PostgresFailure)?.connectionLost == true
             }
+            #expect(failure?.connectionLost == true, "counted as a lost connection")
             #expect(ContinuousClock.now - start < .seconds(2))
         }
         #expect(try await database.query("SELECT 1").rows.first?.decode(Int.self) == 1)
