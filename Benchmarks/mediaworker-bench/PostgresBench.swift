@@ -204,7 +204,6 @@ enum PostgresBench {
         let completed = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let pid = getpid()
-        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
         let spent = Mutex<(claim: Double, complete: Double, calls: Int)>((0, 0, 0))
         let start = now()
         await QueueBench.onTasks(options.workers) { t in
