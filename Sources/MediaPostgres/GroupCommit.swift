@@ -52,9 +52,16 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
             }
             let results = await commit([item] + others.map(\.item))
             precondition(results.count == others.count + 1, "one result per item")
-            for (waiter, result) in zip(others, results.dropFirst()) { waiter.turn.resume(returning: .done(result)) }
+            // A statement that failed while the leader's task was cancelled may have failed for that alone (the pool
+            // gives a cancelled task no connection): the others' items go first in the next statement instead.
+            let cancelled = Task.isCancelled
+            var again: [Waiter] = []
+            for (waiter, result) in zip(others, results.dropFirst()) {
+                if cancelled, case .failure = result { again.append(waiter) } else { waiter.turn.resume(returning: .done(result)) }
+            }
             // The next statement is led by the oldest waiter, in its own task.
             let next = state.withLock { state -> Waiter? in
+                state.waiting.insert(contentsOf: again, at: 0)
                 guard !state.waiting.isEmpty else {
                     state.leading = false
                     return nil
