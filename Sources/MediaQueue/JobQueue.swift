@@ -59,14 +59,16 @@ public protocol JobQueue: Sendable {
     /// Asks to be told when another process may have made a job claimable (PostgreSQL: LISTEN/NOTIFY).
     /// Drivers without such a signal never call `handler`; workers then find jobs by polling.
     func onJobsAvailable(_ handler: @escaping @Sendable () -> Void)
+
+    /// Where callers should run to call this queue without a thread hop, or nil (calls suspend; run anywhere).
+    /// SQLite's calls block the thread they run on, so its driver runs them on threads of its own
+    /// (`BlockingCallExecutor.sqlite`), and a caller already there — the worker's claim loop, heartbeat and jobs —
+    /// takes no hop. PostgreSQL: nil.
+    var executor: (any TaskExecutor)? { get }
 }
 
 extension JobQueue {
     public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {}
 
-    /// No longer part of the contract: every driver's calls suspend instead of blocking a thread (SQLite runs on
-    /// GRDB's own queues), so callers need no executor of their own. The global concurrent executor, kept only until
-    /// the worker stops asking.
-    @available(*, deprecated, message: "queue calls no longer block their thread; run on the default executor")
-    public var executor: any TaskExecutor { globalConcurrentExecutor }
+    public var executor: (any TaskExecutor)? { nil }
 }

@@ -12,16 +12,21 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     /// to the write transaction; after an empty claim, a read checks first.
     private let busy = Mutex(true)
 
-    /// A write transaction through GRDB's async API: it runs on the pool's serial writer queue and the caller
-    /// suspends meanwhile, so a wait for SQLite's lock (up to the 30 s busy timeout) holds one of GRDB's threads,
+    /// The threads its calls run on (`BlockingCallExecutor.sqlite` unless given others): `JobQueue.executor`.
+    public let executor: (any TaskExecutor)?
+    private let threads: any TaskExecutor
+
+    /// A write transaction on the queue's threads (`executor`), where the worker already runs: its calls take no
+    /// thread hop (GRDB's async API costs two per call, about doubling a no-op job's queue time in
+    /// `Benchmarks/queue.sh`), and a wait for SQLite's lock (up to the 30 s busy timeout) blocks one of those threads,
     /// never the cooperative pool the HTTP service answers on.
     func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.write(body)
+        try await withTaskExecutorPreference(threads) { try pool.write(body) }
     }
 
-    /// A read through GRDB's async API, on one of the pool's reader queues (WAL: it never waits for the writer).
+    /// A read on the queue's threads, like `write`.
     func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.read(body)
+        try await withTaskExecutorPreference(threads) { try pool.read(body) }
     }
 
     /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
@@ -38,8 +43,12 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     /// Opens (creating if needed) the database at `path` and applies pending migrations. With `recordsEvents`,
     /// every final state also writes its notification to the outbox in the same transaction; without, the
     /// outbox stays empty instead of growing by one undeliverable row per job.
-    public init(path: String, durability: Durability = .normal, recordsEvents: Bool = false) throws {
+    /// `threads`: where its calls block (threads that may block, never the cooperative pool).
+    public init(path: String, durability: Durability = .normal, recordsEvents: Bool = false,
+                threads: BlockingCallExecutor = .sqlite) throws {
         self.recordsEvents = recordsEvents
+        self.threads = threads
+        self.executor = threads
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in

@@ -58,6 +58,9 @@ import Testing
             #expect(failure?.connectionLost == true, "counted as a lost connection")
             let waited = ContinuousClock.now - start
             #expect(waited >= .seconds(2) && waited < .seconds(5), "failed after \(waited)")
+            // The watchdog closes it (asynchronously, on its event loop), so the pool drops it.
+            let closing = ContinuousClock.now
+            while !connection.isClosed && ContinuousClock.now - closing < .seconds(3) { try await Task.sleep(for: .milliseconds(20)) }
             #expect(connection.isClosed, "the stalled connection is closed, so the pool drops it")
         }
 

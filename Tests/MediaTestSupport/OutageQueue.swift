@@ -11,6 +11,8 @@ public final class OutageQueue: JobQueue, Sendable {
 
     public init(_ inner: any JobQueue) { self.inner = inner }
 
+    public var executor: (any TaskExecutor)? { inner.executor }
+
     /// Makes every call fail for the next `seconds`.
     public func goDown(for seconds: TimeInterval) { state.withLock { $0.downUntil = Date().addingTimeInterval(seconds) } }
 
