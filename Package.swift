@@ -69,10 +69,12 @@ let package = Package(
         // The domain every layer shares: sender, channel, media types, artifact roles and stored artifacts, the
         // rejection, job ids, the settings reader, hex and backoff. Depends on nothing but MediaJSON.
         .target(name: "MediaDomain", dependencies: ["MediaJSON"]),
-        // The queue contract (job model, states, retries) and its SQLite driver.
+        // The queue contract: job model and states, the queue and outbox protocols, retries, console queries.
+        .target(name: "MediaQueue", dependencies: ["MediaDomain", "MediaJSON"]),
+        // The queue's SQLite driver (the embedded default) over GRDB.
         .target(
-            name: "MediaQueue",
-            dependencies: ["MediaDomain", "MediaJSON", .product(name: "GRDB", package: "GRDB.swift")]
+            name: "MediaSQLite",
+            dependencies: ["MediaQueue", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The blob store contract and its file-system backend.
         .target(name: "MediaStore", dependencies: ["MediaDomain"]),
@@ -144,7 +146,8 @@ let package = Package(
         .target(
             name: "MediaApplication",
             dependencies: [
-                "MediaDomain", "MediaQueue", "MediaStore", "MediaPostgres", "MediaSandbox", "MediaWorker", "MediaServer",
+                "MediaDomain", "MediaQueue", "MediaStore", "MediaSQLite", "MediaPostgres", "MediaSandbox", "MediaWorker",
+                "MediaServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -170,7 +173,7 @@ let package = Package(
         // bench scripts and peers under Benchmarks/, apart from what the product needs.
         .executableTarget(
             name: "mediaworker-bench",
-            dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaPostgres",
+            dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaSQLite", "MediaPostgres",
                            "MediaSandbox", .product(name: "Logging", package: "swift-log"),
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -188,7 +191,7 @@ let package = Package(
         .executableTarget(name: "mediaworker-attack-helper", dependencies: ["MediaSandbox", "MediaPipeline", "CHelperSandbox"],
                           path: "Tests/AttackHelper"),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
-        .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaPostgres"],
+        .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaSQLite", "MediaPostgres"],
                 path: "Tests/MediaTestSupport"),
         .testTarget(
             name: "MediaPipelineTests",
@@ -198,12 +201,13 @@ let package = Package(
         .testTarget(
             name: "MediaSandboxTests",
             dependencies: ["MediaSandbox", "MediaPipeline", "MediaTestSupport", "CHelperSandbox", "MediaDomain",
-                           "MediaQueue", "MediaStore"],
+                           "MediaQueue", "MediaSQLite", "MediaStore"],
             path: "Tests/MediaSandboxTests"
         ),
         .testTarget(
             name: "MediaQueueTests",
-            dependencies: ["MediaQueue", "MediaStore", "MediaIntake", "MediaJSON", "MediaPostgres", "MediaTestSupport"],
+            dependencies: ["MediaQueue", "MediaSQLite", "MediaStore", "MediaIntake", "MediaJSON", "MediaPostgres", "MediaTestSupport",
+                           .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/MediaQueueTests"
         ),
         .testTarget(

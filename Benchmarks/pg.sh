@@ -5,6 +5,8 @@
 #
 #   Benchmarks/pg.sh                                   # everything (about 5 minutes on 2 cores)
 #   BENCH_REPEAT=5 BENCH_JOBS=20000 Benchmarks/pg.sh
+#   BENCH_BIN=/path/to/bin Benchmarks/pg.sh           # another build's mediaworker-bench (before/after figures)
+#   BENCH_SKIP_CORPUS=1 Benchmarks/pg.sh              # the no-op jobs only
 #
 # Server: a throwaway PostgreSQL (Debian's, scripts/pg_server.sh) on loopback in a temporary folder, with
 # its defaults kept: fsync and synchronous_commit on, so every commit is durable for both tools.
@@ -12,8 +14,9 @@
 #   ours      `mediaworker-bench pg noop` (PostgresBench.swift): N jobs enqueued one `enqueue` call each, as
 #             uploads arrive, from 16 threads (concurrent calls share a statement and a commit: the queue's
 #             group commit); then P processes × 2 threads
-#             claim up to BENCH_BATCH jobs per statement (FOR UPDATE SKIP LOCKED) and complete each batch in one
-#             statement (every completion durable before the next claim).
+#             claim up to BENCH_BATCH jobs per statement (FOR UPDATE SKIP LOCKED) and complete them with one
+#             `complete` call per job, all at once, as a worker's slots do: the driver groups concurrent completions
+#             into shared statements (every completion durable before the next claim).
 #   PgQueuer  Benchmarks/peers/pgqueuer_noop.py: N jobs enqueued 1,000 per call (its list API), then P processes each
 #             running a QueueManager with batch_size=BENCH_BATCH (its completion log is flushed in batches,
 #             every ~0.1 s); drain = release → its queue table empty (polled every 20 ms).
@@ -44,7 +47,7 @@ if ! "$VENV/bin/python" -c "import pgqueuer, sys; from importlib.metadata import
   echo "== venv: $VENV with pgqueuer==$PGQUEUER_VERSION"
   "$VENV/bin/pip" install -q "pgqueuer==$PGQUEUER_VERSION" "asyncpg==$ASYNCPG_VERSION" uvloop
 fi
-build_release mediaworker-bench
+if [ -n "${BENCH_BIN:-}" ]; then BIN=$BENCH_BIN; else build_release mediaworker-bench; fi
 
 PG=$(mktemp -d /tmp/mediaworker-bench-pg.XXXXXX)
 trap 'bash scripts/pg_server.sh stop "$PG" >/dev/null 2>&1; rm -rf "$PG"' EXIT
@@ -88,6 +91,7 @@ done
 echo "(ours enqueue: one enqueue call per job from 16 threads, group-committed; PgQueuer: 1,000 jobs per statement)"
 
 # ------------------------------------------------------------------------------------------- corpus
+[ -n "${BENCH_SKIP_CORPUS:-}" ] && exit 0
 echo
 echo "== corpus: Fixtures through the worker, SQLite + files vs PostgreSQL (queue + blob table)"
 sqlite=$("$BIN/mediaworker-bench" queue corpus Fixtures --repeat 3 --quiet 2>>"$LOG" | grep '^RESULT')

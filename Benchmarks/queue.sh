@@ -6,7 +6,9 @@
 #
 #   Benchmarks/queue.sh                               # everything (about 3-4 minutes on 2 cores)
 #   BENCH_REPEAT=5 BENCH_JOBS=20000 Benchmarks/queue.sh
-#   (BENCH_BATCH, default 50: jobs per claim and per completion call in the batched configuration)
+#   (BENCH_BATCH, default 50: jobs per claim in the batched configuration, completed by concurrent calls)
+#   BENCH_BIN=/path/to/bin Benchmarks/queue.sh        # another build's mediaworker-bench (before/after figures)
+#   BENCH_SKIP_CORPUS=1 Benchmarks/queue.sh           # the no-op jobs only
 #
 # No-op jobs (pipeline bypassed): enqueue N jobs, then claim + complete them all (each call its own
 # transaction), fresh database file in a temporary folder each run. Ours: `mediaworker-bench queue noop`
@@ -47,7 +49,7 @@ if ! "$VENV/bin/python" -c "import huey, sys; sys.exit(huey.__version__ != '$HUE
 fi
 PY=$VENV/bin/python
 
-build_release mediaworker-bench
+if [ -n "${BENCH_BIN:-}" ]; then BIN=$BENCH_BIN; else build_release mediaworker-bench; fi
 echo "== versions"
 echo "cores: $CORES; $($PY -c 'import sys, sqlite3, huey; print(f"huey {huey.__version__} on Python {sys.version.split()[0]} (SQLite {sqlite3.sqlite_version})")');" \
   "ours: GRDB over libsqlite3 $(dpkg-query -W -f='${Version}' libsqlite3-0)"
@@ -142,6 +144,7 @@ ratio_line "best vs best: $(label "$OURS_BEST") vs $(label "$HUEY_BEST")" "$OURS
 echo "RESULT ours_overall_per_second=$ob huey_best_overall_per_second=$(field "$HUEY_BEST" overall_per_second)"
 
 # ------------------------------------------------------------------------------------------- corpus
+[ -n "${BENCH_SKIP_CORPUS:-}" ] && exit 0
 echo "== fixture corpus through the queue: $CORES worker slots vs the bare pipeline on $CORES threads," \
   "best of $CORPUS_REPEAT rounds; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$BIN/mediaworker-bench" queue corpus "$ROOT/Fixtures" --workers "$CORES" --repeat "$CORPUS_REPEAT" >"$OUT/corpus.txt" 2>>"$LOG" \

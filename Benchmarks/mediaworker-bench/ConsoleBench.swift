@@ -19,6 +19,7 @@ import Foundation
 import GRDB
 import MediaPostgres
 import MediaQueue
+import MediaSQLite
 import PostgresNIO
 
 enum ConsoleBench {

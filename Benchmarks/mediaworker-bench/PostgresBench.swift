@@ -8,7 +8,8 @@
 // call per job, as uploads arrive, from T threads (default 16; concurrent calls through the one queue share a
 // statement and a commit, the queue's group commit); then P child processes
 // (`mediaworker-bench pg drain`) connect, and once all are connected they are told to start at the same moment:
-// each runs W OS threads looping claim(limit: B) → complete(those B results) until a claim finds nothing.
+// each runs W tasks looping claim(limit: B) → complete each of those B at once (one `complete` call per job, as a
+// worker's slots do; the driver groups concurrent completions into shared statements) until a claim finds nothing.
 // Every job must end accepted. Printed: enqueue jobs/s, drain jobs/s (N / time from "start" to the last child's
 // exit), overall = N / (enqueue + drain seconds).
 //
@@ -193,7 +194,7 @@ enum PostgresBench {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// A child: W threads claim up to B jobs and complete them all in one call, until the queue is empty.
+    /// A child: W tasks claim up to B jobs and complete them all at once, until the queue is empty.
     static func drain(_ options: Drain) async throws -> Int32 {
         let queue = try await open(options.url, connections: options.workers)
         // Open every connection before the start signal.
@@ -203,7 +204,6 @@ enum PostgresBench {
         let completed = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let pid = getpid()
-        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
         let spent = Mutex<(claim: Double, complete: Double, calls: Int)>((0, 0, 0))
         let start = now()
         await QueueBench.onTasks(options.workers) { t in
@@ -214,13 +214,13 @@ enum PostgresBench {
                     let jobs = try await queue.claim(worker: worker, limit: options.batch, lease: 30, maxAttempts: 5, now: Date())
                     let c1 = now()
                     if jobs.isEmpty { return }
-                    var results: [String: JobResult] = [:]
-                    for job in jobs { results[job.id] = result }
-                    let held = try await queue.complete(results, worker: worker, now: Date())
+                    // One `complete` call per job, all at once (a worker's slots): the queue groups them into shared
+                    // statements.
+                    let held = try await QueueBench.completeConcurrently(queue, jobs, worker: worker)
                     let c2 = now()
                     spent.withLock { $0.claim += c1 - c0; $0.complete += c2 - c1; $0.calls += 1 }
-                    guard held.count == jobs.count else { throw Usage(description: "completions refused") }
-                    completed.wrappingAdd(held.count, ordering: .relaxed)
+                    guard held == jobs.count else { throw Usage(description: "completions refused") }
+                    completed.wrappingAdd(held, ordering: .relaxed)
                 }
             } catch {
                 failure.withLock { $0 = "\(error)" }

@@ -40,6 +40,7 @@ import MediaIntake
 import MediaPipeline
 import MediaPostgres
 import MediaQueue
+import MediaSQLite
 import MediaStore
 import MediaWorker
 import Synchronization
@@ -119,10 +120,9 @@ enum QueueBench {
     static func remove(_ folder: String) { try? FileManager.default.removeItem(atPath: folder) }
 
     /// Runs `body(index)` for 0..<count as concurrent tasks and waits for all of them (the queue's callers: its
-    /// contract is `async`).
-    /// The tasks run on the queue executor, as the worker's do.
-    static func onTasks(_ count: Int, _ body: @escaping @Sendable (Int) async -> Void) async {
-        await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) {
+    /// contract is `async`), on `executor` when given: the queue's (`JobQueue.executor`), as the worker's tasks do.
+    static func onTasks(_ count: Int, on executor: (any TaskExecutor)? = nil, _ body: @escaping @Sendable (Int) async -> Void) async {
+        await withTaskExecutorPreference(executor) {
             await withTaskGroup(of: Void.self) { group in
                 for t in 0..<count { group.addTask { await body(t) } }
             }
@@ -192,20 +192,16 @@ enum QueueBench {
 
     /// Claims and completes until a claim finds nothing; returns how many it completed, and the seconds this
     /// thread spent inside claim and inside complete. With `batch` > 1, each claim takes up to `batch` jobs and
-    /// their results are recorded in one call (one transaction each).
+    /// their results are recorded by concurrent `complete` calls, as a worker's slots do (one transaction each).
     static func drainLoop(_ queue: SQLiteJobQueue, worker: String, batch: Int, producerDone: (@Sendable () -> Bool)? = nil) async throws
         -> (done: Int, claim: Double, complete: Double) {
         var done = 0
         var claimSeconds = 0.0, completeSeconds = 0.0
         func claimSome() async throws -> [Job] {
-            batch == 1
-                ? try await queue.claim(worker: worker, lease: 30, maxAttempts: 5, now: Date()).map { [$0] } ?? []
-                : try await queue.claim(worker: worker, limit: batch, lease: 30, maxAttempts: 5, now: Date())
+            try await queue.claim(worker: worker, limit: batch, lease: 30, maxAttempts: 5, now: Date())
         }
         func completeAll(_ jobs: [Job]) async throws {
-            let held = batch == 1
-                ? (try await queue.complete(id: jobs[0].id, worker: worker, result: noopResult, now: Date()) ? 1 : 0)
-                : try await queue.complete(Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, noopResult) }), worker: worker, now: Date()).count
+            let held = try await completeConcurrently(queue, jobs, worker: worker)
             guard held == jobs.count else { throw Usage(description: "complete refused for \(jobs.count - held) jobs") }
         }
         while true {
@@ -235,6 +231,17 @@ enum QueueBench {
         }
     }
 
+    /// Completes `jobs` (no-op results), one `complete` call each, all at once; how many still held their lease.
+    static func completeConcurrently(_ queue: any JobQueue, _ jobs: [Job], worker: String) async throws -> Int {
+        if jobs.count == 1 { return try await queue.complete(id: jobs[0].id, worker: worker, result: noopResult, now: Date()) ? 1 : 0 }
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
+            for job in jobs { group.addTask { try await queue.complete(id: job.id, worker: worker, result: noopResult, now: Date()) } }
+            var held = 0
+            for try await ok in group where ok { held += 1 }
+            return held
+        }
+    }
+
     static func verify(_ queue: SQLiteJobQueue, jobs: Int, completed: Int) async throws {
         let counts = try await queue.counts()
         guard completed == jobs, counts[.accepted] == jobs else {
@@ -249,9 +256,8 @@ enum QueueBench {
         var r = NoopRun()
         let job = newJob()
         let t0 = now()
-        // From the queue executor, like the old bench's plain thread: no hop per call (an HTTP upload pays one, as it
-        // did before on NIO's thread pool).
-        try await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) {
+        // From the queue's executor, like the worker: no hop per call (an HTTP upload pays one).
+        try await withTaskExecutorPreference(queue.executor) {
             for _ in 0..<n {
                 let stamp = Date()
                 _ = try await queue.enqueue(job, id: JobID.make(now: stamp), now: stamp)
@@ -261,7 +267,7 @@ enum QueueBench {
         let completed = Atomic<Int>(0)
         let failure = Mutex<String?>(nil)
         let spent = Mutex<(Double, Double)>((0, 0))
-        await onTasks(w) { t in
+        await onTasks(w, on: queue.executor) { t in
             do {
                 let d = try await drainLoop(queue, worker: "bench-\(t)", batch: batch)
                 completed.wrappingAdd(d.done, ordering: .relaxed)
@@ -290,7 +296,7 @@ enum QueueBench {
         let enqueueEnd = Mutex<Double>(0)
         let job = newJob()
         let t0 = now()
-        await onTasks(w + 1) { t in
+        await onTasks(w + 1, on: queue.executor) { t in
             do {
                 if t == w {
                     for _ in 0..<n {

@@ -3,6 +3,7 @@ import Logging
 import MediaDomain
 import MediaPostgres
 import MediaQueue
+import MediaSQLite
 import MediaStore
 
 /// The queue and the blob store a process works on, and the PostgreSQL client behind them (if any).
@@ -35,10 +36,12 @@ public func makeStorage(_ configuration: ApplicationConfiguration) async throws 
         }
         let poolSize = try settings.int("MEDIAWORKER_DATABASE_POOL", 1...Int.max) ?? 8
         let connectWait = try settings.int("MEDIAWORKER_DATABASE_CONNECT_TIMEOUT", 1...300) ?? 10
-        // Read where statements run (`PostgresConnection.queryTimeout`); checked here so a bad value stops start-up.
-        _ = try settings.seconds("MEDIAWORKER_DATABASE_QUERY_TIMEOUT", 1...3600)
+        let queryTimeout = try settings.duration("MEDIAWORKER_DATABASE_QUERY_TIMEOUT", 1...3600) ?? .seconds(30)
         let db = try PostgresDatabase(location: try PostgresLocation(url: url), maxConnections: poolSize,
-                                      connectWait: Double(connectWait), logger: Logger(label: "mediaworker.postgres"))
+                                      connectTimeout: .seconds(connectWait), queryTimeout: queryTimeout,
+                                      logger: Logger(label: "mediaworker.postgres"))
+        // Running before the service group does: the queue and the blob table migrate their schema as they open.
+        // In `serve` and `work` the group then holds the client as its first service and ends it last.
         db.start()
         database = db
         queue = try await PostgresJobQueue(database: db, recordsEvents: notifies)

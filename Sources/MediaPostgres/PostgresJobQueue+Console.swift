@@ -104,7 +104,7 @@ extension PostgresJobQueue: ConsoleQueries {
 
     public func jobs(matching filter: JobFilter, before: String?, limit: Int) async throws -> [Job] {
         if filter.reason != nil, let state = filter.state, state != .rejected { return [] }  // only rejected jobs have a reason
-        return try await database.query(filtered("SELECT \(Self.columns) FROM jobs", filter, state: filter.state, before: before,
+        return try await database.query(filtered("SELECT \(JobColumn.all) FROM jobs", filter, state: filter.state, before: before,
                                               limit: limit)).rows.map(Self.job)
     }
 

@@ -17,7 +17,7 @@ import Synchronization
 /// skewed can neither take a live lease (its clock ahead) nor keep a dead one or have its own lapse at once (behind).
 /// The callers' `now` only records when things happened (`created_at`, `started_at`, `finished_at`: the caller's
 /// clock, as on SQLite) and turns a `retryAt` into a delay (`retryAt − now`), which is counted from the server's clock.
-public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable {
+public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
     /// Where the times that decide who may run a job (lease expiry, run-after) come from.
     public enum Clock: Sendable, Equatable {
         /// The server's clock (`statement_timestamp()`): the default, and the only one for production.
@@ -35,8 +35,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
     private let logger: Logger
     /// The NOTIFY channel (one per schema, so deployments sharing a database do not wake each other).
     let channel: String
-    private let lock = NSLock()
-    private var listener: PostgresListener?
+    /// Wakes this process's workers on the channel's notifications, once one asked (`onJobsAvailable`).
+    private let listener = Mutex<JobNotificationListener?>(nil)
     /// When this instance last looked for jobs to bury.
     private let buryClock = Mutex(Date.distantPast)
 
@@ -52,37 +52,28 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         try await PostgresSchema.migrate(database, logger: logger)
     }
 
-    deinit {
-        listener?.stop()
-    }
+    /// `JobColumn.all` qualified with the table, for statements that join it (made once, not per claim).
+    static let qualifiedColumns = JobColumn.all(qualifiedBy: "jobs")
 
-    /// Every job column, in the order `job(_:)` reads them.
-    static let columns = """
-        id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id, business_number, \
-        content_sha256, size, attempts, created_at, started_at, finished_at, run_after, lease_owner, lease_expires_at, \
-        last_error, outcome, artifacts
-        """
-
-    /// The same columns qualified with the table, for statements that join it (made once, not per claim).
-    static let qualifiedColumns = columns.split(separator: ",")
-        .map { "jobs." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
-
+    /// A job from a row of `JobColumn.all`, read by position.
     static func job(_ row: PostgresRow) throws -> Job {
         let r = row.makeRandomAccess()
-        let stateName = try r[1].decode(String.self)
+        func value<T: PostgresDecodable>(_ c: JobColumn, _ type: T.Type = T.self) throws -> T { try r[c.rawValue].decode(T.self) }
+        let stateName: String = try value(.state)
         guard let state = JobState(rawValue: stateName) else { throw PostgresFailure("unknown job state \(stateName)") }
         return Job(
-            id: try r[0].decode(String.self), state: state,
-            submission: NewJob(from: try Sender(column: "sender", r[2].decode(String.self)), channel: try MessagingChannel(column: "channel", r[3].decode(String.self)),
-                               declaredType: try r[4].decode(String?.self), fileName: try r[5].decode(String?.self),
-                               idempotencyKey: try r[6].decode(String?.self), conversationId: try r[7].decode(String?.self),
-                               businessNumber: try r[8].decode(String?.self), contentSHA256: try r[9].decode(String.self),
-                               size: try r[10].decode(Int.self)),
-            attempts: try r[11].decode(Int.self), createdAt: try r[12].decode(Date.self), startedAt: try r[13].decode(Date?.self),
-            finishedAt: try r[14].decode(Date?.self), runAfter: try r[15].decode(Date.self),
-            leaseOwner: try r[16].decode(String?.self), leaseExpiresAt: try r[17].decode(Date?.self),
-            lastError: try r[18].decode(String?.self), outcomeJSON: try r[19].decode(String?.self),
-            artifacts: try StoredArtifact.fromColumn(r[20].decode(String?.self)))
+            id: try value(.id), state: state,
+            submission: NewJob(from: try Sender(column: "sender", value(.sender)),
+                               channel: try MessagingChannel(column: "channel", value(.channel)),
+                               declaredType: try value(.declaredType), fileName: try value(.fileName),
+                               idempotencyKey: try value(.idempotencyKey), conversationId: try value(.conversationId),
+                               businessNumber: try value(.businessNumber), contentSHA256: try value(.contentSHA256),
+                               size: try value(.size)),
+            attempts: try value(.attempts), createdAt: try value(.createdAt), startedAt: try value(.startedAt),
+            finishedAt: try value(.finishedAt), runAfter: try value(.runAfter),
+            leaseOwner: try value(.leaseOwner), leaseExpiresAt: try value(.leaseExpiresAt),
+            lastError: try value(.lastError), outcomeJSON: try value(.outcome),
+            artifacts: try StoredArtifact.fromColumn(value(.artifacts)))
     }
 
     /// How far the scheduling clock is from the server's for a caller whose clock says `now`, seconds (0 but in tests).
@@ -113,45 +104,21 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     // MARK: jobs
 
-    /// One upload waiting to be inserted (group commit), with the caller waiting for its result.
+    /// One upload waiting to be inserted (group commit).
     struct PendingEnqueue: Sendable {
         let job: NewJob, id: String, now: Date
-        let answer: CheckedContinuation<EnqueueResult, any Error>
     }
 
-    /// Uploads waiting for an INSERT, and whether a caller is leading one.
-    private let enqueues = Mutex<(pending: [PendingEnqueue], leading: Bool)>(([], false))
     /// Most uploads one INSERT statement takes (12 parameters each).
     static let enqueueBatchLimit = 500
+    /// Concurrent uploads, inserted together (`GroupCommit`).
+    private let enqueues = GroupCommit<PendingEnqueue, EnqueueResult>(limit: PostgresJobQueue.enqueueBatchLimit)
 
-    /// Group commit: while one caller's INSERT is running, concurrent callers queue up; when it ends, its leader
-    /// inserts everything that queued meanwhile in one statement and one commit, until none is left. A lone caller
-    /// inserts alone at once. Each caller returns only once its own row is committed.
+    /// Group commit: while one caller's INSERT is running, concurrent callers queue up; when it ends, the next of
+    /// them inserts everything that queued meanwhile in one statement and one commit. A lone caller inserts alone at
+    /// once. Each caller returns only once its own row is committed.
     public func enqueue(_ new: NewJob, id: String, now: Date) async throws -> EnqueueResult {
-        try await withCheckedThrowingContinuation { answer in
-            let lead = enqueues.withLock { state in
-                state.pending.append(PendingEnqueue(job: new, id: id, now: now, answer: answer))
-                if state.leading { return false }
-                state.leading = true
-                return true
-            }
-            guard lead else { return }
-            Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await leadEnqueues() }
-        }
-    }
-
-    /// Inserts what is waiting, oldest first, batch after batch, until nothing is.
-    private func leadEnqueues() async {
-        while true {
-            let batch = enqueues.withLock { state -> [PendingEnqueue] in
-                let batch = Array(state.pending.prefix(Self.enqueueBatchLimit))
-                state.pending.removeFirst(batch.count)
-                if batch.isEmpty { state.leading = false }
-                return batch
-            }
-            if batch.isEmpty { return }
-            for (pending, result) in zip(batch, await insertEach(batch)) { pending.answer.resume(with: result) }
-        }
+        try await enqueues.submit(PendingEnqueue(job: new, id: id, now: now)) { await insertEach($0) }
     }
 
     /// Inserts a batch in one statement; when that statement fails for a batch of several, each upload is tried
@@ -167,48 +134,61 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         }
     }
 
+    /// `JobColumn.submitted`'s names, and each read from the VALUES list with its column's type.
+    private static let submittedNames = JobColumn.submitted.names
+    private static let submittedCasts = JobColumn.submitted.map { column in
+        switch column {
+        case .size: "size::bigint"
+        case .createdAt: "created_at::timestamptz"
+        default: "\(column.name)::text"
+        }
+    }.joined(separator: ", ")
+
     /// One statement: insert every job whose key is new, and wake listening workers (delivered at commit);
     /// the others are looked up by their key. `created_at` is the caller's clock; `run_after` the server's.
     private func insert(_ batch: [PendingEnqueue]) async throws -> [Result<EnqueueResult, any Error>] {
-        var binds = PostgresBindings(capacity: batch.count * 12 + 1)
+        let perRow = JobColumn.submitted.count + 1  // and the clock shift
+        var binds = PostgresBindings(capacity: batch.count * perRow + 1)
         var values: [String] = []
         for p in batch {
             let n = binds.count
-            values.append("(" + (1...12).map { "$\(n + $0)" }.joined(separator: ", ") + ")")
-            binds.append(p.id)
-            binds.append(p.job.from.rawValue)
-            binds.append(p.job.channel.rawValue)
-            binds.append(p.job.declaredType)
-            binds.append(p.job.fileName)
-            binds.append(p.job.idempotencyKey)
-            binds.append(p.job.conversationId)
-            binds.append(p.job.businessNumber)
-            binds.append(p.job.contentSHA256)
-            binds.append(p.job.size)
-            binds.append(p.now)
+            values.append("(" + (1...perRow).map { "$\(n + $0)" }.joined(separator: ", ") + ")")
+            for column in JobColumn.submitted {
+                switch column {
+                case .id: binds.append(p.id)
+                case .sender: binds.append(p.job.from.rawValue)
+                case .channel: binds.append(p.job.channel.rawValue)
+                case .declaredType: binds.append(p.job.declaredType)
+                case .fileName: binds.append(p.job.fileName)
+                case .idempotencyKey: binds.append(p.job.idempotencyKey)
+                case .conversationId: binds.append(p.job.conversationId)
+                case .businessNumber: binds.append(p.job.businessNumber)
+                case .contentSHA256: binds.append(p.job.contentSHA256)
+                case .size: binds.append(p.job.size)
+                case .createdAt: binds.append(p.now)
+                default: preconditionFailure("\(column.name) is not written at enqueue")
+                }
+            }
             binds.append(shift(p.now))
         }
         binds.append(channel)
         let sql = """
-            WITH input (id, sender, channel, declared_type, file_name, idempotency_key, conversation_id, business_number,
-                        content_sha256, size, created_at, shift) AS (VALUES \(values.joined(separator: ", "))),
+            WITH input (\(Self.submittedNames), shift) AS (VALUES \(values.joined(separator: ", "))),
             inserted AS (
-                INSERT INTO jobs (id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id,
-                                  business_number, content_sha256, size, attempts, created_at, run_after)
-                SELECT id::text, 'queued', sender::text, channel::text, declared_type::text, file_name::text, idempotency_key::text,
-                       conversation_id::text, business_number::text, content_sha256::text, size::bigint, 0,
-                       created_at::timestamptz, statement_timestamp() + shift::float8 * interval '1 second'
+                INSERT INTO jobs (\(Self.submittedNames), state, attempts, run_after)
+                SELECT \(Self.submittedCasts), 'queued', 0, statement_timestamp() + shift::float8 * interval '1 second'
                 FROM input
                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING *
             )
-            SELECT \(Self.columns), pg_notify($\(binds.count)::text, '') FROM inserted
+            SELECT \(JobColumn.all), pg_notify($\(binds.count)::text, '') FROM inserted
             """
         // In an explicit transaction: an autocommit statement reports CommandComplete before its implicit commit,
         // so a server stopped in between (a restart, a failover) could acknowledge uploads it never kept — seen once
         // in the scale-out run as a 202 whose job did not exist. COMMIT answers only once the rows are durable.
         let query = PostgresQuery(unsafeSQL: sql, binds: binds)
-        let rows = try await database.transaction { [logger] in try await $0.run(query, logger: logger).rows }
+        let (logger, timeout) = (logger, database.queryTimeout)
+        let rows = try await database.transaction { try await $0.run(query, timeout: timeout, logger: logger).rows }
         var created: [String: Result<Job, any Error>] = [:]
         for row in rows {
             let id = try? row.makeRandomAccess()[0].decode(String.self)
@@ -230,10 +210,6 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             }
         }
         return results
-    }
-
-    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
-        try await claim(worker: worker, limit: 1, lease: lease, maxAttempts: maxAttempts, now: now).first
     }
 
     /// Claims up to `limit` jobs in one statement: expired leases first (their worker died), then queued jobs
@@ -285,10 +261,12 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
                          FOR UPDATE SKIP LOCKED)
             RETURNING
             """
-        q.sql += " " + Self.columns
+        q.sql += " " + JobColumn.all
         if recordsEvents {
             try await database.transaction { [self, q] connection in
-                for row in try await connection.run(q, logger: logger).rows { try await recordFinal(connection, job: try Self.job(row), now: now) }
+                for row in try await connection.run(q, timeout: database.queryTimeout, logger: logger).rows {
+                    try await recordFinal(connection, job: try Self.job(row), now: now)
+                }
             }
         } else {
             try await database.query(q)
@@ -302,40 +280,69 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             """).metadata.rows == 1
     }
 
-    public func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool {
-        var q: PostgresQuery = """
-            UPDATE jobs SET state = \(result.state.rawValue), outcome = \(result.outcomeJSON), artifacts = \(StoredArtifact.columnText(result.artifacts)),
-                finished_at = \(now), lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-            WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
-            RETURNING
-            """
-        q.sql += " " + Self.columns
-        return try await finalUpdate(q, now: now)
+    /// One completion waiting for its UPDATE (group commit).
+    struct PendingCompletion: Sendable {
+        let id: String, worker: String, result: JobResult, now: Date
     }
 
-    /// All the results in one UPDATE … FROM unnest(…): one round trip and one commit for the batch.
-    public func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
-        guard !results.isEmpty else { return [] }
-        let ids = Array(results.keys)
-        let states = ids.map { results[$0]!.state.rawValue }
-        let outcomes = ids.map { results[$0]!.outcomeJSON }
-        let artifacts = ids.map { StoredArtifact.columnText(results[$0]!.artifacts) }
+    /// Most completions one UPDATE takes.
+    static let completionBatchLimit = 500
+    /// Concurrent completions (a worker's slots, several workers of one process), updated together (`GroupCommit`).
+    private let completions = GroupCommit<PendingCompletion, Bool>(limit: PostgresJobQueue.completionBatchLimit)
+
+    /// Group commit, as `enqueue`: completions that arrive while another's UPDATE runs share the next statement
+    /// and its commit (River's completer, inside the driver). Each caller returns once its own row is committed.
+    public func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool {
+        try await completions.submit(PendingCompletion(id: id, worker: worker, result: result, now: now)) { await completeEach($0) }
+    }
+
+    /// Completes a batch in one statement. A batch that names a job twice is completed one by one (each answer as if
+    /// alone); when the statement fails for a batch of several on a live connection, each is tried alone, so one bad
+    /// row fails only its own caller. A lost connection fails them all (each caller retries).
+    private func completeEach(_ batch: [PendingCompletion]) async -> [Result<Bool, any Error>] {
+        if batch.count > 1 && Set(batch.map(\.id)).count == batch.count {
+            do {
+                let held = try await completeTogether(batch)
+                return batch.map { .success(held.contains($0.id)) }
+            } catch let failure as PostgresFailure where failure.connectionLost {
+                return batch.map { _ in .failure(failure) }
+            } catch {
+                // One by one below.
+            }
+        }
+        var results: [Result<Bool, any Error>] = []
+        for p in batch {
+            do { results.append(.success(try await completeTogether([p]).contains(p.id))) } catch { results.append(.failure(error)) }
+        }
+        return results
+    }
+
+    /// All of `batch` in one UPDATE … FROM unnest(…): one round trip and one commit; the ids whose lease each
+    /// caller's `worker` still held (the others are unchanged). With events on, each final job's event is written in
+    /// the same transaction.
+    private func completeTogether(_ batch: [PendingCompletion]) async throws -> Set<String> {
+        let ids = batch.map(\.id), workers = batch.map(\.worker), states = batch.map(\.result.state.rawValue)
+        let outcomes = batch.map(\.result.outcomeJSON), artifacts = batch.map { StoredArtifact.columnText($0.result.artifacts) }
+        let finished = batch.map(\.now)
         var q: PostgresQuery = """
-            UPDATE jobs SET state = r.state, outcome = r.outcome, artifacts = r.artifacts, finished_at = \(now),
+            UPDATE jobs SET state = r.state, outcome = r.outcome, artifacts = r.artifacts, finished_at = r.finished_at,
                 lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-            FROM unnest(\(ids)::text[], \(states)::text[], \(outcomes)::text[], \(artifacts)::text[]) AS r(id, state, outcome, artifacts)
-            WHERE jobs.id = r.id AND jobs.state = 'running' AND jobs.lease_owner = \(worker)
+            FROM unnest(\(ids)::text[], \(workers)::text[], \(states)::text[], \(outcomes)::text[], \(artifacts)::text[],
+                        \(finished)::timestamptz[]) AS r(id, worker, state, outcome, artifacts, finished_at)
+            WHERE jobs.id = r.id AND jobs.state = 'running' AND jobs.lease_owner = r.worker
             RETURNING
             """
         // The whole row only when an event must be written from it; otherwise the ids are enough.
-        q.sql += recordsEvents
-            ? " " + Self.qualifiedColumns
-            : " jobs.id"
+        q.sql += recordsEvents ? " " + Self.qualifiedColumns : " jobs.id"
         let rows: [PostgresRow]
         if recordsEvents {
+            let timeout = database.queryTimeout
             rows = try await database.transaction { [self, q] connection in
-                let rows = try await connection.run(q, logger: logger).rows
-                for row in rows { try await recordFinal(connection, job: try Self.job(row), now: now) }
+                let rows = try await connection.run(q, timeout: timeout, logger: logger).rows
+                for row in rows {
+                    let job = try Self.job(row)
+                    try await recordFinal(connection, job: job, now: job.finishedAt ?? Date())
+                }
                 return rows
             }
         } else {
@@ -347,8 +354,9 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
     /// Runs an UPDATE that makes a job final; with events on, writes its event in the same transaction.
     private func finalUpdate(_ q: PostgresQuery, now: Date) async throws -> Bool {
         guard recordsEvents else { return try await database.query(q).metadata.rows == 1 }
+        let timeout = database.queryTimeout
         return try await database.transaction { [self, q] connection in
-            guard let row = try await connection.run(q, logger: logger).rows.first else { return false }
+            guard let row = try await connection.run(q, timeout: timeout, logger: logger).rows.first else { return false }
             try await recordFinal(connection, job: try Self.job(row), now: now)
             return true
         }
@@ -368,7 +376,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
             WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
             RETURNING
             """
-        q.sql += " " + Self.columns
+        q.sql += " " + JobColumn.all
         return try await finalUpdate(q, now: now)
     }
 
@@ -404,21 +412,21 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     public func job(id: String) async throws -> Job? {
         var q: PostgresQuery = "SELECT"
-        q.sql += " \(Self.columns) FROM jobs WHERE id = $1"
+        q.sql += " \(JobColumn.all) FROM jobs WHERE id = $1"
         q.binds.append(id)
         return try await jobs(q).first
     }
 
     public func jobs(idempotencyKey: String) async throws -> [Job] {
         var q: PostgresQuery = "SELECT"
-        q.sql += " \(Self.columns) FROM jobs WHERE idempotency_key = $1"
+        q.sql += " \(JobColumn.all) FROM jobs WHERE idempotency_key = $1"
         q.binds.append(idempotencyKey)
         return try await jobs(q)
     }
 
     public func jobs(state: JobState?, limit: Int) async throws -> [Job] {
         var q: PostgresQuery = "SELECT"
-        q.sql += " \(Self.columns) FROM jobs"
+        q.sql += " \(JobColumn.all) FROM jobs"
         if let state {
             q.sql += " WHERE state = $1 ORDER BY id DESC LIMIT $2"
             q.binds.append(state.rawValue)
@@ -449,16 +457,18 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
         return counts
     }
 
+    /// Adds `handler` to this queue's `JobNotificationListener`, made and attached to the database (which runs it
+    /// beside its client) on the first call.
     public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {
-        lock.lock()
-        defer { lock.unlock() }
-        if let listener {
-            listener.add(handler)
-        } else {
-            let listener = PostgresListener(database: database, channel: channel, logger: logger)
-            listener.add(handler)
-            listener.start()
-            self.listener = listener
+        listener.withLock { listener in
+            if let listener {
+                listener.add(handler)
+            } else {
+                let made = JobNotificationListener(database: database, channel: channel, logger: logger)
+                made.add(handler)
+                database.attach(made)
+                listener = made
+            }
         }
     }
 
@@ -466,11 +476,11 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     private func recordFinal(_ connection: PostgresConnection, job: Job, now: Date) async throws {
         let eventID = JobID.make(now: now)
-        let payload = MediaJSONEvent.payload(eventID: eventID, job: job, at: now)
+        let payload = JobEventPayload.payload(eventID: eventID, job: job, at: now)
         try await connection.run("""
             INSERT INTO outbox (id, job_id, payload, created_at, attempts, next_attempt_at)
             VALUES (\(eventID), \(job.id), \(payload), \(now), 0, \(now))
-            """, logger: logger)
+            """, timeout: database.queryTimeout, logger: logger)
     }
 
     public func claimEvents(limit: Int, lease: TimeInterval, now: Date) async throws -> [OutboxEvent] {
@@ -497,68 +507,5 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, @unchecked Sendable 
 
     public func pendingEvents() async throws -> Int {
         try await database.query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").rows.first?.decode(Int.self) ?? 0
-    }
-}
-
-/// One pooled connection that LISTENs on the queue's channel (PostgresNIO's `listen(on:)`) and calls the handlers on
-/// every notification; when the connection is lost it listens again with backoff, and calls the handlers once it
-/// does (jobs may have arrived meanwhile).
-final class PostgresListener: Sendable {
-    private let database: PostgresDatabase
-    private let channel: String
-    private let logger: Logger
-    private let handlers = Mutex<[@Sendable () -> Void]>([])
-    private let task = Mutex<Task<Void, Never>?>(nil)
-
-    init(database: PostgresDatabase, channel: String, logger: Logger) {
-        self.database = database
-        self.channel = channel
-        self.logger = logger
-    }
-
-    func add(_ handler: @escaping @Sendable () -> Void) {
-        handlers.withLock { $0.append(handler) }
-    }
-
-    private func notify() {
-        for handler in handlers.withLock({ $0 }) { handler() }
-    }
-
-    func start() {
-        task.withLock { task in
-            guard task == nil else { return }
-            task = Task(executorPreference: ThreadTaskExecutor.queueWork) { [self] in await loop() }
-        }
-    }
-
-    func stop() {
-        task.withLock { $0?.cancel() }
-    }
-
-    private func loop() async {
-        var delay = 0.1
-        var first = true
-        while !Task.isCancelled {
-            do {
-                let channel = channel
-                try await database.client.withConnection { connection in
-                    try await connection.listen(on: channel) { notifications in
-                        if !first { self.logger.info("listening again for new jobs", metadata: ["channel": "\(channel)"]) }
-                        first = false
-                        delay = 0.1
-                        self.notify()
-                        for try await _ in notifications { self.notify() }
-                    }
-                }
-                if Task.isCancelled { return }
-                logger.warning("lost the LISTEN connection; reconnecting", metadata: ["channel": "\(channel)"])
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("cannot LISTEN for new jobs; polling meanwhile",
-                               metadata: ["error": "\(error)", "retry_in_s": "\(delay)"])
-            }
-            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
-            delay = min(5, delay * 2)
-        }
     }
 }

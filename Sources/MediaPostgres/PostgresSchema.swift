@@ -80,47 +80,49 @@ enum PostgresSchema {
     static func migrate(_ database: PostgresDatabase, logger: Logger) async throws {
         let lockName = "mediaworker.migrations.\(database.location.schema ?? "public")"
         let schema = database.location.schema
+        let timeout = database.queryTimeout
         try await database.withConnection { connection in
-            try await connection.run("SELECT pg_advisory_lock(hashtext(\(lockName)))", logger: logger)
+            try await connection.run("SELECT pg_advisory_lock(hashtext(\(lockName)))", timeout: timeout, logger: logger)
             do {
-                try await apply(on: connection, schema: schema, logger: logger)
+                try await apply(on: connection, schema: schema, timeout: timeout, logger: logger)
             } catch {
-                await unlock(connection, lockName, logger: logger)
+                await unlock(connection, lockName, timeout: timeout, logger: logger)
                 throw error
             }
-            await unlock(connection, lockName, logger: logger)
+            await unlock(connection, lockName, timeout: timeout, logger: logger)
         }
     }
 
     /// The connection goes back to the pool: the session lock must be let go of, or the connection closed.
-    private static func unlock(_ connection: PostgresConnection, _ lockName: String, logger: Logger) async {
-        if (try? await connection.run("SELECT pg_advisory_unlock(hashtext(\(lockName)))", logger: logger)) == nil {
+    private static func unlock(_ connection: PostgresConnection, _ lockName: String, timeout: Duration, logger: Logger) async {
+        if (try? await connection.run("SELECT pg_advisory_unlock(hashtext(\(lockName)))", timeout: timeout, logger: logger)) == nil {
             let closing: EventLoopFuture<Void> = connection.close()
             _ = closing
         }
     }
 
-    private static func apply(on connection: PostgresConnection, schema: String?, logger: Logger) async throws {
+    private static func apply(on connection: PostgresConnection, schema: String?, timeout: Duration, logger: Logger) async throws {
         if let schema {
-            try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \"\(schema)\""), logger: logger)
+            try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \"\(schema)\""), timeout: timeout, logger: logger)
         }
         try await connection.run("""
             CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
-            """, logger: logger)
+            """, timeout: timeout, logger: logger)
         var applied = Set<String>()
-        for row in try await connection.run("SELECT version FROM schema_migrations", logger: logger).rows {
+        for row in try await connection.run("SELECT version FROM schema_migrations", timeout: timeout, logger: logger).rows {
             applied.insert(try row.decode(String.self))
         }
         for migration in migrations where !applied.contains(migration.version) {
-            try await connection.run("BEGIN", logger: logger)
             do {
-                for statement in migration.statements {
-                    try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+                // On the connection that holds the advisory lock, so not a pooled transaction of its own.
+                try await connection.transaction(timeout: timeout, logger: logger) { connection in
+                    for statement in migration.statements {
+                        try await connection.run(PostgresQuery(unsafeSQL: statement), timeout: timeout, logger: logger)
+                    }
+                    try await connection.run("INSERT INTO schema_migrations (version) VALUES (\(migration.version))",
+                                             timeout: timeout, logger: logger)
                 }
-                try await connection.run("INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
-                try await connection.run("COMMIT", logger: logger)
             } catch {
-                _ = try? await connection.run("ROLLBACK", logger: logger)
                 throw PostgresFailure("migration \(migration.version) failed: \(error)")
             }
             logger.info("applied migration", metadata: ["version": "\(migration.version)"])

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The queue contract, apart from any database: `SQLiteJobQueue` (embedded default) and
+/// The queue contract, apart from any database: `SQLiteJobQueue` (MediaSQLite, the embedded default) and
 /// `PostgresJobQueue` (MediaPostgres) implement it, and the same tests run against both.
 ///
 /// Rules every driver keeps:
@@ -20,21 +20,17 @@ public protocol JobQueue: Sendable {
     /// Adds a job, or finds the one its idempotency key already names.
     func enqueue(_ job: NewJob, id: String, now: Date) async throws -> EnqueueResult
 
-    /// Claims the next runnable job for `worker` with a lease of `lease` seconds; nil when none is due.
-    /// A job found with an expired lease after `maxAttempts` claims is declared dead instead.
-    func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job?
-
-    /// Claims up to `limit` runnable jobs at once, in one transaction (a worker with several free slots).
+    /// Claims up to `limit` runnable jobs for `worker` at once, in one transaction (a worker with several free
+    /// slots), each with a lease of `lease` seconds; empty when none is due. Expired leases come first; a job found
+    /// with an expired lease after `maxAttempts` claims is declared dead instead.
     func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job]
-
-    /// Records several final results at once, in one transaction; the ids whose lease `worker` still held
-    /// (the others are unchanged).
-    func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String>
 
     /// Extends the lease; false when `worker` no longer holds it.
     func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) async throws -> Bool
 
-    /// Records the final result; false when `worker` no longer holds the lease (nothing is changed).
+    /// Records the final result; false when `worker` no longer holds the lease (nothing is changed). Drivers may
+    /// group concurrent calls into one statement (PostgreSQL does); each caller still gets its own answer once its
+    /// row is committed.
     func complete(id: String, worker: String, result: JobResult, now: Date) async throws -> Bool
 
     /// Records a retryable error: back to `queued` after `retryAt`, or `dead` when `retryAt` is nil.
@@ -64,13 +60,15 @@ public protocol JobQueue: Sendable {
     /// Drivers without such a signal never call `handler`; workers then find jobs by polling.
     func onJobsAvailable(_ handler: @escaping @Sendable () -> Void)
 
-    /// The executor its callers should run on (the worker does): SQLite's calls block the thread they run on (a lock
-    /// wait lasts up to the busy timeout), so they run on these threads, and a caller already there takes no hop.
-    var executor: ThreadTaskExecutor { get }
+    /// Where callers should run to call this queue without a thread hop, or nil (calls suspend; run anywhere).
+    /// SQLite's calls block the thread they run on, so its driver runs them on threads of its own
+    /// (`BlockingCallExecutor.sqlite`), and a caller already there — the worker's claim loop, heartbeat and jobs —
+    /// takes no hop. PostgreSQL: nil.
+    var executor: (any TaskExecutor)? { get }
 }
 
 extension JobQueue {
     public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {}
 
-    public var executor: ThreadTaskExecutor { .queueWork }
+    public var executor: (any TaskExecutor)? { nil }
 }

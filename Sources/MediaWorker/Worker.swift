@@ -90,6 +90,15 @@ public final class Worker: Service, Sendable {
         // Jobs enqueued by other processes wake the loop at once where the queue can tell (PostgreSQL NOTIFY).
         processor.queue.onJobsAvailable { [weak self] in self?.wake() }
         var next = wakeups.makeAsyncIterator()
+        // On the queue's own threads where it has them (SQLite's): its calls then take no thread hop, and a busy
+        // cooperative pool cannot stall claims and heartbeats. The codec work leaves through `CodecThread`.
+        await withTaskExecutorPreference(processor.queue.executor) {
+            await slots(&next)
+        }
+        logger.info("worker stopped", metadata: ["worker": "\(id)"])
+    }
+
+    private func slots(_ next: inout AsyncStream<Void>.Iterator) async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.heartbeats() }
             group.addTask { await self.pollTimer() }
@@ -98,7 +107,6 @@ public final class Worker: Service, Sendable {
             // The heartbeat and the timer end; slots of released jobs finish on their own (their writes are refused).
             group.cancelAll()
         }
-        logger.info("worker stopped", metadata: ["worker": "\(id)"])
     }
 
     private func claimLoop(_ group: inout DiscardingTaskGroup, wakeups next: inout AsyncStream<Void>.Iterator) async {

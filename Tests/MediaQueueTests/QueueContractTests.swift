@@ -275,6 +275,38 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         #expect(try await q.counts()[.accepted] == 3)
     }
 
+    @Test("concurrent completions by several owners (grouped into shared statements on PostgreSQL): each answered for its own lease",
+          arguments: Backend.allCases)
+    func concurrentCompletions(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
+        for i in 0..<24 { _ = try await q.enqueue(submission(), id: JobID.make(now: t0.addingTimeInterval(Double(i) / 1000)), now: t0) }
+        var owners: [(job: Job, worker: String)] = []
+        for w in 0..<4 {
+            for job in try await q.claim(worker: "W\(w)", limit: 6, lease: 30, maxAttempts: 5, now: t0) { owners.append((job, "W\(w)")) }
+        }
+        #expect(owners.count == 24)
+        let claimed = owners
+        // Every job completed at once: by its owner, except every third by the next worker (not the owner).
+        let answers = Mutexed([String: Bool]())
+        let result = JobResult(state: .accepted, outcomeJSON: "{}", artifacts: [])
+        await concurrently(owners.count) { i in
+            let (job, owner) = claimed[i]
+            let worker = i % 3 == 0 ? "W\((Int(owner.dropFirst())! + 1) % 4)" : owner
+            do {
+                let held = try await q.complete(id: job.id, worker: worker, result: result, now: t0.addingTimeInterval(1))
+                answers.with { $0[job.id] = held }
+            } catch {
+                Issue.record("complete threw: \(error)")
+            }
+        }
+        let all = answers.with { $0 }
+        for (i, (job, _)) in owners.enumerated() {
+            #expect(all[job.id] == (i % 3 != 0), "job \(i): answered \(String(describing: all[job.id]))")
+            #expect(try await q.job(id: job.id)?.state == (i % 3 == 0 ? .running : .accepted))
+        }
+        #expect(try await q.counts()[.accepted] == 16)
+    }
+
     @Test("job ids are time-ordered UUIDv7 strings", arguments: [0, 1])
     func ids(_ n: Int) {
         let a = JobID.make(now: t0), b = JobID.make(now: t0.addingTimeInterval(0.002))

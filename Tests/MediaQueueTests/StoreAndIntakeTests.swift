@@ -121,14 +121,8 @@ final class BrokenCommitQueue: JobQueue, @unchecked Sendable {
         if commitsFirst { _ = try await inner.enqueue(job, id: id, now: now) }
         throw ConnectionLost()
     }
-    func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
-        try await inner.claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now)
-    }
     func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job] {
         try await inner.claim(worker: worker, limit: limit, lease: lease, maxAttempts: maxAttempts, now: now)
-    }
-    func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
-        try await inner.complete(results, worker: worker, now: now)
     }
     func heartbeat(id: String, worker: String, lease: TimeInterval, now: Date) async throws -> Bool {
         try await inner.heartbeat(id: id, worker: worker, lease: lease, now: now)

@@ -2,6 +2,7 @@ import CHelperSandbox
 import Foundation
 import MediaDomain
 import MediaQueue
+import MediaSQLite
 import MediaStore
 import MediaTestSupport
 import Testing

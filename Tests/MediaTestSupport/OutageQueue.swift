@@ -1,28 +1,26 @@
 import Foundation
 import MediaQueue
+import Synchronization
 
 /// A queue that is unreachable for a while (a database restarting, a failover): every call throws until `downUntil`,
 /// then goes to the real queue. For the fault tests of both backends. Also counts the calls the real queue itself
 /// failed (a real outage of its database, made outside: `failures`).
-public final class OutageQueue: JobQueue, @unchecked Sendable {
+public final class OutageQueue: JobQueue, Sendable {
     public let inner: any JobQueue
-    private let lock = NSLock()
-    private var downUntil: Date?
-    private var refusedCalls = 0
-    private var innerFailures = 0
+    private let state = Mutex<(downUntil: Date?, refused: Int, failures: Int)>((nil, 0, 0))
 
     public init(_ inner: any JobQueue) { self.inner = inner }
 
-    public var executor: ThreadTaskExecutor { inner.executor }
+    public var executor: (any TaskExecutor)? { inner.executor }
 
     /// Makes every call fail for the next `seconds`.
-    public func goDown(for seconds: TimeInterval) { lock.withLock { downUntil = Date().addingTimeInterval(seconds) } }
+    public func goDown(for seconds: TimeInterval) { state.withLock { $0.downUntil = Date().addingTimeInterval(seconds) } }
 
     /// Calls refused so far.
-    public var refused: Int { lock.withLock { refusedCalls } }
+    public var refused: Int { state.withLock { $0.refused } }
 
     /// Calls the real queue threw on so far (its database was away).
-    public var failures: Int { lock.withLock { innerFailures } }
+    public var failures: Int { state.withLock { $0.failures } }
 
     public struct Unreachable: Error, CustomStringConvertible {
         public var description: String { "the database does not answer (injected outage)" }
@@ -30,21 +28,18 @@ public final class OutageQueue: JobQueue, @unchecked Sendable {
 
     /// Refuses the call during an injected outage; otherwise runs it on the real queue, counting its failures.
     private func check<T>(_ call: () async throws -> T) async throws -> T {
-        try lock.withLock {
-            guard let downUntil, Date() < downUntil else { return }
-            refusedCalls += 1
+        try state.withLock { state in
+            guard let downUntil = state.downUntil, Date() < downUntil else { return }
+            state.refused += 1
             throw Unreachable()
         }
         do { return try await call() } catch {
-            lock.withLock { innerFailures += 1 }
+            state.withLock { $0.failures += 1 }
             throw error
         }
     }
 
     public func enqueue(_ job: NewJob, id: String, now: Date) async throws -> EnqueueResult { try await check { try await inner.enqueue(job, id: id, now: now) } }
-    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
-        try await check { try await inner.claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now) }
-    }
     public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job] {
         try await check { try await inner.claim(worker: worker, limit: limit, lease: lease, maxAttempts: maxAttempts, now: now) }
     }
@@ -65,9 +60,6 @@ public final class OutageQueue: JobQueue, @unchecked Sendable {
     public func job(id: String) async throws -> Job? { try await check { try await inner.job(id: id) } }
     public func jobs(idempotencyKey: String) async throws -> [Job] { try await check { try await inner.jobs(idempotencyKey: idempotencyKey) } }
     public func jobs(state: JobState?, limit: Int) async throws -> [Job] { try await check { try await inner.jobs(state: state, limit: limit) } }
-    public func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
-        try await check { try await inner.complete(results, worker: worker, now: now) }
-    }
     public func counts() async throws -> [JobState: Int] { try await check { try await inner.counts() } }
     public func activeCounts() async throws -> [JobState: Int] { try await check { try await inner.activeCounts() } }
 }

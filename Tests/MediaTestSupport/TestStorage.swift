@@ -1,6 +1,7 @@
 import Foundation
 import MediaPostgres
 import MediaQueue
+import MediaSQLite
 import MediaStore
 import Synchronization
 import Testing
@@ -57,12 +58,13 @@ public struct TestStorage: Sendable {
 
     /// Another connection to this storage's queue.
     /// `executor`: SQLite's calls block their thread while the file is locked; a test that locks it for a minute gives
-    /// its queue threads of its own, so the other suites' queues (on `queueWork`) are not held up meanwhile.
-    public func queue(recordsEvents: Bool = false, executor: ThreadTaskExecutor = .queueWork) async throws -> any JobQueue & EventOutbox {
+    /// its queue threads of its own, so the other suites' queues (on `BlockingCallExecutor.sqlite`) are not held up
+    /// meanwhile.
+    public func queue(recordsEvents: Bool = false, executor: BlockingCallExecutor = .sqlite) async throws -> any JobQueue & EventOutbox {
         switch backend {
         case .sqlite:
             return try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path, recordsEvents: recordsEvents,
-                                      executor: executor)
+                                      threads: executor)
         case .postgres:
             return try await PostgresJobQueue(database: try database(), recordsEvents: recordsEvents)
         }
@@ -106,16 +108,16 @@ public func concurrently(_ iterations: Int, _ body: @escaping @Sendable (Int) as
     }
 }
 
-/// Runs a suite's tests on the queue executor (`ThreadTaskExecutor.queueWork`), where the worker and the database
-/// drivers run in the service. The cooperative pool has one thread per core, and suites that decode files or wait
-/// for child processes block those threads for seconds at a time while every suite runs at once; a queue test whose
-/// lease times are real seconds must not wait that long between two statements.
+/// Runs a suite's tests on the SQLite driver's threads (`BlockingCallExecutor.sqlite`), where the worker runs too.
+/// The cooperative pool has one thread per core, and suites that decode files or wait for child processes block those
+/// threads for seconds at a time while every suite runs at once; a queue test whose lease times are real seconds must
+/// not wait that long between two statements.
 public struct QueueExecutorTrait: SuiteTrait, TestTrait, TestScoping {
     public var isRecursive: Bool { true }
 
     public func provideScope(for test: Test, testCase: Test.Case?,
                              performing function: @Sendable () async throws -> Void) async throws {
-        try await withTaskExecutorPreference(ThreadTaskExecutor.queueWork) { try await function() }
+        try await withTaskExecutorPreference(BlockingCallExecutor.sqlite) { try await function() }
     }
 }
 
@@ -133,13 +135,14 @@ public struct BlockingTestsTrait: SuiteTrait, TestTrait, TestScoping {
     /// The threads blocking tests run on (the cooperative pool stays free for the rest): one per core, as many as
     /// the cooperative pool had, so no more of these CPU-heavy tests run at once than before (their time limits and
     /// the timing tests beside them assume it).
-    static let executor = ThreadTaskExecutor(name: "tests.blocking", threads: ProcessInfo.processInfo.activeProcessorCount)
+    static let executor = BlockingCallExecutor(name: "tests.blocking", threads: ProcessInfo.processInfo.activeProcessorCount)
 
     public func provideScope(for test: Test, testCase: Test.Case?,
                              performing function: @Sendable () async throws -> Void) async throws {
         try await withTaskExecutorPreference(Self.executor) { try await function() }
     }
 }
+
 
 extension Trait where Self == BlockingTestsTrait {
     /// See `BlockingTestsTrait`.

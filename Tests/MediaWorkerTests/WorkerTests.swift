@@ -3,6 +3,7 @@ import Logging
 import MediaIntake
 import MediaPipeline
 import MediaQueue
+import MediaSQLite
 import MediaStore
 import MediaTestSupport
 import MediaWorker
@@ -83,7 +84,7 @@ struct Harness {
     let files: any BlobStore
     let intake: AttachmentIntake
 
-    init(_ backend: TestBackend, executor: ThreadTaskExecutor = .queueWork) async throws {
+    init(_ backend: TestBackend, executor: BlockingCallExecutor = .sqlite) async throws {
         storage = try backend.make("mw-worker")
         queue = try await storage.queue(executor: executor)
         files = try await storage.store()
@@ -369,7 +370,7 @@ final class RetriedUploads: @unchecked Sendable {
     @Test("SQLite locked by another process for 60 s under load, uploads arriving meanwhile: every job final, none dead, none lost, no attempt used")
     func databaseLocked() async throws {
         // Threads of its own: for a minute every call to this SQLite file blocks the thread it runs on.
-        let h = try await Harness(.sqlite, executor: ThreadTaskExecutor(name: "sqlite-outage", threads: 16))
+        let h = try await Harness(.sqlite, executor: BlockingCallExecutor(name: "sqlite-outage", threads: 16))
         defer { h.storage.remove() }
         let begin = Date()
         let before = try await h.submit(Self.fixtures, times: 4, key: "before")

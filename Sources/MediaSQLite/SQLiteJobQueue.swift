@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MediaQueue
 import Synchronization
 
 /// The embedded default: the queue in one SQLite file in WAL mode, shared safely by several processes
@@ -11,20 +12,21 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     /// to the write transaction; after an empty claim, a read checks first.
     private let busy = Mutex(true)
 
-    /// The threads its calls run on (`ThreadTaskExecutor.queueWork` unless given one of its own).
-    public let executor: ThreadTaskExecutor
+    /// The threads its calls run on (`BlockingCallExecutor.sqlite` unless given others): `JobQueue.executor`.
+    public let executor: (any TaskExecutor)?
+    private let threads: any TaskExecutor
 
-    /// A write transaction on the queue executor's threads (`executor`), where the worker already
-    /// runs: its calls take no thread hop (GRDB's own async API costs two, about doubling a no-op job's queue time),
-    /// and a wait for SQLite's lock (up to the 30 s busy timeout) blocks one of those threads, never the cooperative
-    /// pool the HTTP service answers on.
+    /// A write transaction on the queue's threads (`executor`), where the worker already runs: its calls take no
+    /// thread hop (GRDB's async API costs two per call, about doubling a no-op job's queue time in
+    /// `Benchmarks/queue.sh`), and a wait for SQLite's lock (up to the 30 s busy timeout) blocks one of those threads,
+    /// never the cooperative pool the HTTP service answers on.
     func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(executor) { try pool.write(body) }
+        try await withTaskExecutorPreference(threads) { try pool.write(body) }
     }
 
-    /// A read on the queue executor's threads, like `write`.
+    /// A read on the queue's threads, like `write`.
     func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(executor) { try pool.read(body) }
+        try await withTaskExecutorPreference(threads) { try pool.read(body) }
     }
 
     /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
@@ -41,10 +43,12 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     /// Opens (creating if needed) the database at `path` and applies pending migrations. With `recordsEvents`,
     /// every final state also writes its notification to the outbox in the same transaction; without, the
     /// outbox stays empty instead of growing by one undeliverable row per job.
+    /// `threads`: where its calls block (threads that may block, never the cooperative pool).
     public init(path: String, durability: Durability = .normal, recordsEvents: Bool = false,
-                executor: ThreadTaskExecutor = .queueWork) throws {
+                threads: BlockingCallExecutor = .sqlite) throws {
         self.recordsEvents = recordsEvents
-        self.executor = executor
+        self.threads = threads
+        self.executor = threads
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
@@ -52,98 +56,14 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        pool = try Self.open(path: path, configuration: config)
-        try Self.migrate(pool)
-    }
-
-    /// `PRAGMA journal_mode = WAL` on a new file answers SQLITE_BUSY at once, without the busy handler, while
-    /// another process is switching it too (several processes opening one new database together): retried for
-    /// up to 30 s like any other lock wait.
-    private static func open(path: String, configuration: Configuration) throws -> DatabasePool {
-        let deadline = Date().addingTimeInterval(30)
-        var pause = 0.002
-        while true {
-            do {
-                return try DatabasePool(path: path, configuration: configuration)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
-                Thread.sleep(forTimeInterval: pause * Double.random(in: 0.5...1.5))
-                pause = min(pause * 2, 0.1)
-            }
-        }
-    }
-
-    /// Applies the pending migrations. Each runs in its own write transaction, but GRDB reads which ones are
-    /// applied before taking the write lock, so a process starting beside another can try a migration the other
-    /// has just committed ("table … already exists", its transaction rolled back): it then reads again.
-    private static func migrate(_ pool: DatabasePool) throws {
-        let deadline = Date().addingTimeInterval(30)
-        while true {
-            do {
-                return try migrator.migrate(pool)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR
-                        && (error.message ?? "").contains("already exists") && Date() < deadline {
-                Thread.sleep(forTimeInterval: 0.01)
-            }
-        }
-    }
-
-    /// Versioned schema; GRDB records applied migrations and runs each once, in a write transaction.
-    static var migrator: DatabaseMigrator {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1-jobs") { db in
-            try db.execute(sql: """
-                CREATE TABLE jobs (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    state TEXT NOT NULL,
-                    sender TEXT NOT NULL,
-                    channel TEXT NOT NULL,
-                    declared_type TEXT,
-                    file_name TEXT,
-                    idempotency_key TEXT,
-                    conversation_id TEXT,
-                    business_number TEXT,
-                    content_sha256 TEXT NOT NULL,
-                    size INTEGER NOT NULL,
-                    attempts INTEGER NOT NULL DEFAULT 0,
-                    created_at REAL NOT NULL,
-                    started_at REAL,
-                    finished_at REAL,
-                    run_after REAL NOT NULL,
-                    lease_owner TEXT,
-                    lease_expires_at REAL,
-                    last_error TEXT,
-                    outcome TEXT,
-                    artifacts TEXT
-                );
-                CREATE UNIQUE INDEX jobs_idempotency_key ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
-                CREATE INDEX jobs_runnable ON jobs(state, run_after);
-                CREATE INDEX jobs_leases ON jobs(state, lease_expires_at);
-                """)
-        }
-        m.registerMigration("v2-outbox") { db in
-            try db.execute(sql: """
-                CREATE TABLE outbox (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    job_id TEXT NOT NULL,
-                    payload TEXT NOT NULL,
-                    created_at REAL NOT NULL,
-                    attempts INTEGER NOT NULL DEFAULT 0,
-                    next_attempt_at REAL NOT NULL,
-                    delivered_at REAL,
-                    last_error TEXT
-                );
-                CREATE INDEX outbox_due ON outbox(delivered_at, next_attempt_at);
-                """)
-        }
-        // The console's reads (SQLiteJobQueue+Console.swift), each from an index.
-        m.registerMigration("v3-console-indexes") { db in try db.execute(sql: consoleIndexes) }
-        return m
+        pool = try SQLiteSchema.open(path: path, configuration: config)
+        try SQLiteSchema.migrate(pool)
     }
 
     /// Writes the final-state event of `job` (as just updated) in the caller's transaction.
     private static func recordFinal(_ db: Database, job: Job, now: Double) throws {
         let eventID = JobID.make(now: Date(timeIntervalSince1970: now))
-        let payload = MediaJSONEvent.payload(eventID: eventID, job: job, at: Date(timeIntervalSince1970: now))
+        let payload = JobEventPayload.payload(eventID: eventID, job: job, at: Date(timeIntervalSince1970: now))
         try db.cachedStatement(sql: """
             INSERT INTO outbox (id, job_id, payload, created_at, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)
             """).execute(arguments: [eventID, job.id, payload, now, now])
@@ -185,30 +105,43 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     public func enqueue(_ new: NewJob, id: String, now: Date) async throws -> EnqueueResult {
         try await write { db in
             if let key = new.idempotencyKey,
-               let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?"),
+               let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(JobColumn.all) FROM jobs WHERE idempotency_key = ?"),
                                           arguments: [key]) {
                 let existing = try Self.job(row)
                 return existing.submission.contentSHA256 == new.contentSHA256 ? .existing(existing) : .conflict(existing)
             }
-            try db.cachedStatement(sql: """
-                INSERT INTO jobs (id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id,
-                                  business_number, content_sha256, size, attempts, created_at, run_after)
-                VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-                """).execute(arguments: [id, new.from.rawValue, new.channel.rawValue, new.declaredType, new.fileName, new.idempotencyKey,
-                                 new.conversationId, new.businessNumber, new.contentSHA256, new.size,
-                                 now.timeIntervalSince1970, now.timeIntervalSince1970])
+            try db.cachedStatement(sql: Self.insertSQL)
+                .execute(arguments: StatementArguments(Self.submittedValues(new, id: id, now: now)) + [now.timeIntervalSince1970])
             return .created(Job(id: id, state: .queued, submission: new, attempts: 0, createdAt: now, startedAt: nil,
                                 finishedAt: nil, runAfter: now, leaseOwner: nil, leaseExpiresAt: nil, lastError: nil,
                                 outcomeJSON: nil, artifacts: []))
         }
     }
 
-    public func claim(worker: String, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> Job? {
-        let t = now.timeIntervalSince1970
-        if try await nothingDue(t) { return nil }
-        let job = try await write { db in try claimOne(db, worker: worker, lease: lease, maxAttempts: maxAttempts, now: t) }
-        busy.withLock { $0 = job != nil }
-        return job
+    /// The enqueue's INSERT: `JobColumn.submitted`, then the state, attempts and `run_after` (the caller's `now`).
+    private static let insertSQL = """
+        INSERT INTO jobs (\(JobColumn.submitted.names), state, attempts, run_after)
+        VALUES (\(JobColumn.submitted.map { _ in "?" }.joined(separator: ", ")), 'queued', 0, ?)
+        """
+
+    /// The values of `JobColumn.submitted` for a new job, in that order.
+    private static func submittedValues(_ new: NewJob, id: String, now: Date) -> [(any DatabaseValueConvertible)?] {
+        JobColumn.submitted.map { column -> (any DatabaseValueConvertible)? in
+            switch column {
+            case .id: id
+            case .sender: new.from.rawValue
+            case .channel: new.channel.rawValue
+            case .declaredType: new.declaredType
+            case .fileName: new.fileName
+            case .idempotencyKey: new.idempotencyKey
+            case .conversationId: new.conversationId
+            case .businessNumber: new.businessNumber
+            case .contentSHA256: new.contentSHA256
+            case .size: new.size
+            case .createdAt: now.timeIntervalSince1970
+            default: preconditionFailure("\(column.name) is not written at enqueue")
+            }
+        }
     }
 
     /// After an empty claim, a read first, without the write lock: idle workers polling an empty queue must not
@@ -235,20 +168,19 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
             let dead = try Row.fetchOne(db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'dead', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL,
                     last_error = 'its worker lost the lease ' || attempts || ' times (killed or hung while processing)'
-                WHERE id = ? RETURNING \(Self.columns)
+                WHERE id = ? RETURNING \(JobColumn.all)
                 """), arguments: [t, id])
             if let dead, recordsEvents { try Self.recordFinal(db, job: try Self.job(dead), now: t) }
         }
         return try Row.fetchOne(db.cachedStatement(sql: """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? ORDER BY run_after, id LIMIT 1)
-            RETURNING \(Self.columns)
+            RETURNING \(JobColumn.all)
             """), arguments: [worker, t + lease, t, t]).map(Self.job)
     }
 
     /// Up to `limit` claims in one write transaction (one commit for the batch).
     public func claim(worker: String, limit: Int, lease: TimeInterval, maxAttempts: Int, now: Date) async throws -> [Job] {
-        guard limit > 1 else { return try await claim(worker: worker, lease: lease, maxAttempts: maxAttempts, now: now).map { [$0] } ?? [] }
         let t = now.timeIntervalSince1970
         if try await nothingDue(t) { return [] }
         let jobs = try await write { db in
@@ -262,21 +194,10 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         return jobs
     }
 
-    /// All the results in one write transaction (one commit for the batch).
-    public func complete(_ results: [String: JobResult], worker: String, now: Date) async throws -> Set<String> {
-        try await write { db in
-            var held = Set<String>()
-            for (id, result) in results where try completeOne(db, id: id, worker: worker, result: result, now: now.timeIntervalSince1970) {
-                held.insert(id)
-            }
-            return held
-        }
-    }
-
     private static func take(_ db: Database, id: String, worker: String, lease: TimeInterval, now: Double) throws -> Job? {
         let row = try Row.fetchOne(db.cachedStatement(sql: """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, started_at = ?
-            WHERE id = ? RETURNING \(Self.columns)
+            WHERE id = ? RETURNING \(JobColumn.all)
             """), arguments: [worker, now + lease, now, id])
         return try row.map(job)
     }
@@ -299,7 +220,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
             UPDATE jobs SET state = ?, outcome = ?, artifacts = ?, finished_at = ?, lease_owner = NULL,
                 lease_expires_at = NULL, last_error = NULL
             WHERE id = ? AND state = 'running' AND lease_owner = ?
-            RETURNING \(Self.columns)
+            RETURNING \(JobColumn.all)
             """), arguments: [result.state.rawValue, result.outcomeJSON, StoredArtifact.columnText(result.artifacts), now, id, worker]) else { return false }
         if recordsEvents { try Self.recordFinal(db, job: try Self.job(row), now: now) }
         return true
@@ -315,7 +236,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
             } else {
                 guard let row = try Row.fetchOne(db, sql: """
                     UPDATE jobs SET state = 'dead', finished_at = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING \(Self.columns)
+                    WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING \(JobColumn.all)
                     """, arguments: [now.timeIntervalSince1970, error, id, worker]) else { return false }
                 if recordsEvents { try Self.recordFinal(db, job: try Self.job(row), now: now.timeIntervalSince1970) }
                 return true
@@ -357,12 +278,12 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     public func job(id: String) async throws -> Job? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
+        try await read { db in try Row.fetchOne(db, sql: "SELECT \(JobColumn.all) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
     }
 
     public func jobs(idempotencyKey: String) async throws -> [Job] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?", arguments: [idempotencyKey]).map(Self.job)
+            try Row.fetchAll(db, sql: "SELECT \(JobColumn.all) FROM jobs WHERE idempotency_key = ?", arguments: [idempotencyKey]).map(Self.job)
         }
     }
 
@@ -370,10 +291,10 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         try await read { db in
             let rows: [Row]
             if let state {
-                rows = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
+                rows = try Row.fetchAll(db, sql: "SELECT \(JobColumn.all) FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?",
                                         arguments: [state.rawValue, limit])
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM jobs ORDER BY id DESC LIMIT ?", arguments: [limit])
+                rows = try Row.fetchAll(db, sql: "SELECT \(JobColumn.all) FROM jobs ORDER BY id DESC LIMIT ?", arguments: [limit])
             }
             return try rows.map(Self.job)
         }
@@ -403,25 +324,26 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    /// Every job column, in the order `job(_:)` reads them by index (cheaper than by name on the hot path).
-    static let columns = """
-        id, state, sender, channel, declared_type, file_name, idempotency_key, conversation_id, business_number, \
-        content_sha256, size, attempts, created_at, started_at, finished_at, run_after, lease_owner, lease_expires_at, \
-        last_error, outcome, artifacts
-        """
-
+    /// A job from a row of `JobColumn.all`, read by position (cheaper than by name on the hot path).
     static func job(_ row: Row) throws -> Job {
-        func date(_ i: Int) -> Date? { (row[i] as Double?).map(Date.init(timeIntervalSince1970:)) }
-        let stateName: String = row[1]
+        func value<T: DatabaseValueConvertible>(_ c: JobColumn) -> T { row[c.rawValue] }
+        func optional<T: DatabaseValueConvertible>(_ c: JobColumn) -> T? { row[c.rawValue] }
+        func date(_ c: JobColumn) -> Date? { (row[c.rawValue] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        let stateName: String = value(.state)
         guard let state = JobState(rawValue: stateName) else {
             throw DatabaseError(message: "unknown job state \(stateName)")
         }
         return Job(
-            id: row[0], state: state,
-            submission: NewJob(from: try Sender(column: "sender", row[2]), channel: try MessagingChannel(column: "channel", row[3]), declaredType: row[4], fileName: row[5], idempotencyKey: row[6],
-                               conversationId: row[7], businessNumber: row[8], contentSHA256: row[9], size: row[10]),
-            attempts: row[11], createdAt: date(12) ?? Date(timeIntervalSince1970: 0), startedAt: date(13), finishedAt: date(14),
-            runAfter: date(15) ?? Date(timeIntervalSince1970: 0), leaseOwner: row[16], leaseExpiresAt: date(17),
-            lastError: row[18], outcomeJSON: row[19], artifacts: try StoredArtifact.fromColumn(row[20]))
+            id: value(.id), state: state,
+            submission: NewJob(from: try Sender(column: "sender", value(.sender)),
+                               channel: try MessagingChannel(column: "channel", value(.channel)),
+                               declaredType: optional(.declaredType), fileName: optional(.fileName),
+                               idempotencyKey: optional(.idempotencyKey), conversationId: optional(.conversationId),
+                               businessNumber: optional(.businessNumber), contentSHA256: value(.contentSHA256), size: value(.size)),
+            attempts: value(.attempts), createdAt: date(.createdAt) ?? Date(timeIntervalSince1970: 0),
+            startedAt: date(.startedAt), finishedAt: date(.finishedAt),
+            runAfter: date(.runAfter) ?? Date(timeIntervalSince1970: 0), leaseOwner: optional(.leaseOwner),
+            leaseExpiresAt: date(.leaseExpiresAt), lastError: optional(.lastError), outcomeJSON: optional(.outcome),
+            artifacts: try StoredArtifact.fromColumn(optional(.artifacts)))
     }
 }

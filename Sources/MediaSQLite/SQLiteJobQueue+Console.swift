@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MediaQueue
 
 /// The console's reads on SQLite (`ConsoleQueries`), each from an index of migration `v3-console-indexes`.
 extension SQLiteJobQueue: ConsoleQueries {
@@ -116,7 +117,7 @@ extension SQLiteJobQueue: ConsoleQueries {
             // Queued and running jobs are few: their (state, run_after) index, then a sort. Otherwise the index named.
             let indexed = index.map { " INDEXED BY \($0)" } ?? ""
             return try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT \(Self.columns) FROM jobs\(indexed)\(clause) ORDER BY id DESC LIMIT ?
+                SELECT \(JobColumn.all) FROM jobs\(indexed)\(clause) ORDER BY id DESC LIMIT ?
                 """), arguments: arguments).map(Self.job)
         }
     }

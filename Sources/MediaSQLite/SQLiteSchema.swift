@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+import MediaQueue
+
+/// The SQLite file's opening and versioned schema (`jobs`, `outbox`, the console's indexes).
+enum SQLiteSchema {
+    /// `PRAGMA journal_mode = WAL` on a new file answers SQLITE_BUSY at once, without the busy handler, while
+    /// another process is switching it too (several processes opening one new database together): retried for
+    /// up to 30 s like any other lock wait.
+    static func open(path: String, configuration: Configuration) throws -> DatabasePool {
+        let deadline = Date().addingTimeInterval(30)
+        var pause = 0.002
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                Thread.sleep(forTimeInterval: pause * Double.random(in: 0.5...1.5))
+                pause = min(pause * 2, 0.1)
+            }
+        }
+    }
+
+    /// Applies the pending migrations. Each runs in its own write transaction, but GRDB reads which ones are
+    /// applied before taking the write lock, so a process starting beside another can try a migration the other
+    /// has just committed ("table … already exists", its transaction rolled back): it then reads again.
+    static func migrate(_ pool: DatabasePool) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            do {
+                return try migrator.migrate(pool)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR
+                        && (error.message ?? "").contains("already exists") && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+    }
+
+    /// Versioned schema; GRDB records applied migrations and runs each once, in a write transaction.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    state TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    declared_type TEXT,
+                    file_name TEXT,
+                    idempotency_key TEXT,
+                    conversation_id TEXT,
+                    business_number TEXT,
+                    content_sha256 TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at REAL NOT NULL,
+                    started_at REAL,
+                    finished_at REAL,
+                    run_after REAL NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    last_error TEXT,
+                    outcome TEXT,
+                    artifacts TEXT
+                );
+                CREATE UNIQUE INDEX jobs_idempotency_key ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX jobs_runnable ON jobs(state, run_after);
+                CREATE INDEX jobs_leases ON jobs(state, lease_expires_at);
+                """)
+        }
+        m.registerMigration("v2-outbox") { db in
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    job_id TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL NOT NULL,
+                    delivered_at REAL,
+                    last_error TEXT
+                );
+                CREATE INDEX outbox_due ON outbox(delivered_at, next_attempt_at);
+                """)
+        }
+        // The console's reads (SQLiteJobQueue+Console.swift), each from an index.
+        m.registerMigration("v3-console-indexes") { db in try db.execute(sql: SQLiteJobQueue.consoleIndexes) }
+        return m
+    }
+
+}
