@@ -164,7 +164,7 @@ import Testing
     @Test("the allow-lists name exactly the variables the pipeline's and helpers' settings read")
     func environmentKeysMatchTheReaders() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for (file, keys) in [("Sources/AttachmentPipeline/PipelineSettings.swift", PipelineSettings.environmentKeys),
+        for (file, keys) in [("Sources/MediaPipeline/PipelineSettings.swift", PipelineSettings.environmentKeys),
                              ("Sources/MediaSandbox/HelperSettings.swift", HelperSettings.environmentKeys)] {
             let source = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
             // The keys the reader reads: `env.int("MEDIAWORKER_…"` and friends, plus maxBytes().
