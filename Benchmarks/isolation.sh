@@ -21,7 +21,8 @@ KILLS=${BENCH_KILLS:-20}
 missing=()
 add_missing_debs libsqlite3-dev libopusfile-dev libvorbis-dev libmpg123-dev libmp3lame-dev libvips-dev libmagic-dev libseccomp-dev
 install_missing "${missing[@]}"
-build_release mediaworker mediaworker-bench
+# BENCH_BIN=/path/to/bin: another build's mediaworker and mediaworker-bench (before/after figures).
+if [ -n "${BENCH_BIN:-}" ]; then BIN=$BENCH_BIN; else build_release mediaworker mediaworker-bench; fi
 
 echo "== overhead and crash recovery (mediaworker-bench isolation, $REPEAT rounds, $KILLS kills)"
 "$BIN/mediaworker-bench" isolation Fixtures --repeat "$REPEAT" --kills "$KILLS" --helper "$BIN/mediaworker" 2>>"$LOG" | tee "$OUT/isolation.txt"
