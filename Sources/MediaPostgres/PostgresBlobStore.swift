@@ -7,7 +7,7 @@ import PostgresNIO
 /// Originals and artifacts in a PostgreSQL table, so every server and worker reaches them
 /// (`MEDIAWORKER_STORE=postgres`). A put is one upsert: a reader sees the old bytes or the new, never a part.
 /// Keys are job ids and role words, as in `FileBlobStore`.
-public final class PostgresBlobStore: BlobStore, @unchecked Sendable {
+public final class PostgresBlobStore: BlobStore, Sendable {
     public let database: PostgresDatabase
 
     /// Uses the queue's database; applies pending migrations (they create the `blobs` table) unless
