@@ -7,7 +7,8 @@ import MediaServer
 import MediaTestSupport
 import Testing
 
-/// Slow and oversized clients, weak secrets, the metrics token: against a real `mediaworker serve`.
+/// Slow and oversized clients, weak secrets, the metrics token: against the application in-process on a live port,
+/// and a real `mediaworker serve` where the process is what is tested (its connection cap, its refusal to start).
 @Suite(.offCooperativePool) struct HTTPHardeningTests {
     /// A raw loopback TCP connection (the client a slowloris attacker writes by hand).
     final class RawConnection: @unchecked Sendable {
@@ -71,48 +72,49 @@ import Testing
 
     @Test("a head dripped a byte at a time is cut at the header timeout; an idle connection at the idle timeout; others are served")
     func slowClients() async throws {
-        let server = try ServerProcess(env: ["MEDIAWORKER_HTTP_HEADER_TIMEOUT": "1", "MEDIAWORKER_HTTP_IDLE_TIMEOUT": "2",
-                                             "MEDIAWORKER_WORKERS": "0"])
-        let slow = try RawConnection(port: server.port)
-        let idle = try RawConnection(port: server.port)
-        let opened = Date()
-        async let dripped = Self.onThread { () -> TimeInterval? in
-            let started = Date()
-            slow.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            for _ in 0..<100 {
-                usleep(100_000)
-                if !slow.send("X") || slow.readUntilClosed(seconds: 0.01).closed { return Date().timeIntervalSince(started) }
+        try await withServer(env: ["MEDIAWORKER_HTTP_HEADER_TIMEOUT": "1", "MEDIAWORKER_HTTP_IDLE_TIMEOUT": "2", "MEDIAWORKER_WORKERS": "0"], .live) { server in
+            let slow = try RawConnection(port: server.port)
+            let idle = try RawConnection(port: server.port)
+            let opened = Date()
+            async let dripped = Self.onThread { () -> TimeInterval? in
+                let started = Date()
+                slow.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                for _ in 0..<100 {
+                    usleep(100_000)
+                    if !slow.send("X") || slow.readUntilClosed(seconds: 0.01).closed { return Date().timeIntervalSince(started) }
+                }
+                return nil
             }
-            return nil
+            // A request from someone else is answered while the slow head drips.
+            #expect(try await server.request("GET", "/healthz", auth: false).status == 200)
+            let cut = await dripped
+            // 1 s after its first byte, plus slack for a loaded machine; without the timeout, never.
+            #expect(cut != nil && cut! < 8, "the slow head was cut after \(cut.map { "\($0) s" } ?? "never")")
+            let idleOutcome = await Self.onThread { idle.readUntilClosed(seconds: 8) }
+            #expect(idleOutcome.closed, "the idle connection stayed open")
+            #expect(Date().timeIntervalSince(opened) >= 1.5, "the idle connection was closed before the idle timeout")
         }
-        // A request from someone else is answered while the slow head drips.
-        #expect(try await server.request("GET", "/healthz", auth: false).status == 200)
-        let cut = await dripped
-        // 1 s after its first byte, plus slack for a loaded machine; without the timeout, never.
-        #expect(cut != nil && cut! < 8, "the slow head was cut after \(cut.map { "\($0) s" } ?? "never")")
-        let idleOutcome = await Self.onThread { idle.readUntilClosed(seconds: 8) }
-        #expect(idleOutcome.closed, "the idle connection stayed open")
-        #expect(Date().timeIntervalSince(opened) >= 1.5, "the idle connection was closed before the idle timeout")
     }
 
     @Test("a keep-alive connection: quick requests pass, a later slow head is cut too")
     func slowSecondRequest() async throws {
-        let server = try ServerProcess(env: ["MEDIAWORKER_HTTP_HEADER_TIMEOUT": "1", "MEDIAWORKER_WORKERS": "0"])
-        let connection = try RawConnection(port: server.port)
-        connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        try await Task.sleep(for: .milliseconds(300))
-        connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        let first = connection.readUntilClosed(seconds: 0.5)
-        #expect(first.text.components(separatedBy: "HTTP/1.1 200").count == 3, "two answers: \(first.text)")
-        let closedAfter = await Self.onThread { () -> TimeInterval? in
-            connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-            let started = Date()
-            while Date().timeIntervalSince(started) < 10 {
-                if !connection.send("y") || connection.readUntilClosed(seconds: 0.2).closed { return Date().timeIntervalSince(started) }
+        try await withServer(env: ["MEDIAWORKER_HTTP_HEADER_TIMEOUT": "1", "MEDIAWORKER_WORKERS": "0"], .live) { server in
+            let connection = try RawConnection(port: server.port)
+            connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(300))
+            connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let first = connection.readUntilClosed(seconds: 0.5)
+            #expect(first.text.components(separatedBy: "HTTP/1.1 200").count == 3, "two answers: \(first.text)")
+            let closedAfter = await Self.onThread { () -> TimeInterval? in
+                connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                let started = Date()
+                while Date().timeIntervalSince(started) < 10 {
+                    if !connection.send("y") || connection.readUntilClosed(seconds: 0.2).closed { return Date().timeIntervalSince(started) }
+                }
+                return nil
             }
-            return nil
+            #expect(closedAfter != nil && closedAfter! < 8, "cut after \(closedAfter.map { "\($0) s" } ?? "never")")
         }
-        #expect(closedAfter != nil && closedAfter! < 8, "cut after \(closedAfter.map { "\($0) s" } ?? "never")")
     }
 
     /// What a body dripper saw: the seconds from its first body byte until the server closed the connection (nil:
@@ -143,54 +145,54 @@ import Testing
 
     @Test("a request body that stops, or drips slower than MEDIAWORKER_HTTP_MIN_BODY_RATE, is answered 408 and closed; a slow but steady upload and a normal one are accepted; no cut body becomes a job")
     func slowBodies() async throws {
-        let server = try ServerProcess(env: ["MEDIAWORKER_HTTP_BODY_TIMEOUT": "2", "MEDIAWORKER_WORKERS": "0"])
-        let port = server.port
-        let stalled = try RawConnection(port: port), dripper = try RawConnection(port: port)
-        // Stops after 10 bytes of 100,000: only the no-progress rule can cut it.
-        async let stalledOutcome = Self.onThread {
-            Self.drip(stalled, head: Self.uploadHead(port: port, length: 100_000), first: 10, every: 30, limit: 30)
-        }
-        // A byte every 0.25 s (4 bytes/s): never 2 s without a byte, so only the rate rule (1,024 bytes/s by default,
-        // checked once the body has taken 2 s) can cut it.
-        async let drippedOutcome = Self.onThread {
-            Self.drip(dripper, head: Self.uploadHead(port: port, length: 100_000), every: 0.25, limit: 30)
-        }
-        // Slow but within the rules: 8 KiB every 0.4 s (20 KiB/s), 10 pieces.
-        let steady = try RawConnection(port: port)
-        let steadyAnswer = await Self.onThread { () -> String in
-            let piece = String(repeating: "s", count: 8192)
-            steady.send(Self.uploadHead(port: port, length: 10 * 8192)
-                .replacingOccurrences(of: "Content-Type:", with: "Connection: close\r\nContent-Type:"))
-            for _ in 0..<10 {
-                steady.send(piece)
-                usleep(400_000)
+        try await withServer(env: ["MEDIAWORKER_HTTP_BODY_TIMEOUT": "2", "MEDIAWORKER_WORKERS": "0"], .live) { server in
+            let port = server.port
+            let stalled = try RawConnection(port: port), dripper = try RawConnection(port: port)
+            // Stops after 10 bytes of 100,000: only the no-progress rule can cut it.
+            async let stalledOutcome = Self.onThread {
+                Self.drip(stalled, head: Self.uploadHead(port: port, length: 100_000), first: 10, every: 30, limit: 30)
             }
-            return steady.readUntilClosed(seconds: 10).text
-        }
-        #expect(steadyAnswer.hasPrefix("HTTP/1.1 202"), "a slow but steady upload: \(steadyAnswer.prefix(200))")
-        let normal = try await server.request("POST", "/v1/attachments?from=visitor", body: Data(repeating: 7, count: 1 << 20))
-        #expect(normal.status == 202, "a normal 1 MiB upload while others drip")
+            // A byte every 0.25 s (4 bytes/s): never 2 s without a byte, so only the rate rule (1,024 bytes/s by default,
+            // checked once the body has taken 2 s) can cut it.
+            async let drippedOutcome = Self.onThread {
+                Self.drip(dripper, head: Self.uploadHead(port: port, length: 100_000), every: 0.25, limit: 30)
+            }
+            // Slow but within the rules: 8 KiB every 0.4 s (20 KiB/s), 10 pieces.
+            let steady = try RawConnection(port: port)
+            let steadyAnswer = await Self.onThread { () -> String in
+                let piece = String(repeating: "s", count: 8192)
+                steady.send(Self.uploadHead(port: port, length: 10 * 8192)
+                    .replacingOccurrences(of: "Content-Type:", with: "Connection: close\r\nContent-Type:"))
+                for _ in 0..<10 {
+                    steady.send(piece)
+                    usleep(400_000)
+                }
+                return steady.readUntilClosed(seconds: 10).text
+            }
+            #expect(steadyAnswer.hasPrefix("HTTP/1.1 202"), "a slow but steady upload: \(steadyAnswer.prefix(200))")
+            let normal = try await server.request("POST", "/v1/attachments?from=visitor", body: Data(repeating: 7, count: 1 << 20))
+            #expect(normal.status == 202, "a normal 1 MiB upload while others drip")
 
-        for (name, outcome) in [("stalled", await stalledOutcome), ("dripping", await drippedOutcome)] {
-            // 2 s of waiting (or 2 s and the rate), plus slack for a loaded machine; without the rules, never.
-            #expect(outcome.cutAfter != nil && outcome.cutAfter! < 20, "\(name): cut after \(outcome.cutAfter.map { "\($0) s" } ?? "never")")
-            #expect(outcome.cutAfter == nil || outcome.cutAfter! > 1.5, "\(name): cut before the body timeout")
-            #expect(outcome.answer.hasPrefix("HTTP/1.1 408"), "\(name): \(outcome.answer.prefix(200))")
-            #expect(outcome.answer.contains("request_timeout") && outcome.answer.lowercased().contains("connection: close"),
-                    "\(name): \(outcome.answer)")
+            for (name, outcome) in [("stalled", await stalledOutcome), ("dripping", await drippedOutcome)] {
+                // 2 s of waiting (or 2 s and the rate), plus slack for a loaded machine; without the rules, never.
+                #expect(outcome.cutAfter != nil && outcome.cutAfter! < 20, "\(name): cut after \(outcome.cutAfter.map { "\($0) s" } ?? "never")")
+                #expect(outcome.cutAfter == nil || outcome.cutAfter! > 1.5, "\(name): cut before the body timeout")
+                #expect(outcome.answer.hasPrefix("HTTP/1.1 408"), "\(name): \(outcome.answer.prefix(200))")
+                #expect(outcome.answer.contains("request_timeout") && outcome.answer.lowercased().contains("connection: close"),
+                        "\(name): \(outcome.answer)")
+            }
+            // The two accepted uploads are the only jobs: a cut body is never taken for a whole one.
+            let counts = try await server.storage.queue().activeCounts()
+            #expect(counts[.queued] == 2, "jobs: \(counts)")
+            #expect(try await server.request("GET", "/healthz", auth: false).status == 200)
         }
-        // The two accepted uploads are the only jobs: a cut body is never taken for a whole one.
-        let counts = try await server.storage.queue().activeCounts()
-        #expect(counts[.queued] == 2, "jobs: \(counts)")
-        #expect(try await server.request("GET", "/healthz", auth: false).status == 200)
     }
 
     @Test("drippers do not keep connection slots: with MEDIAWORKER_HTTP_MAX_CONNECTIONS=4 taken by four body drippers (with and without a token), a fifth client is served once they are cut")
     func drippersFreeTheirSlots() async throws {
         // A header timeout past the test's horizon: after an early answer (the 401) the head clock would otherwise
         // take the dripped body for a new request's head and cut it at its own timeout.
-        let server = try ServerProcess(env: ["MEDIAWORKER_HTTP_MAX_CONNECTIONS": "4", "MEDIAWORKER_HTTP_BODY_TIMEOUT": "2",
-                                             "MEDIAWORKER_HTTP_HEADER_TIMEOUT": "120", "MEDIAWORKER_WORKERS": "0"])
+        let server = try ServerProcess(env: ["MEDIAWORKER_HTTP_MAX_CONNECTIONS": "4", "MEDIAWORKER_HTTP_BODY_TIMEOUT": "2", "MEDIAWORKER_HTTP_HEADER_TIMEOUT": "120", "MEDIAWORKER_WORKERS": "0"])
         let port = server.port
         let drippers = try (0..<4).map { _ in try RawConnection(port: port) }
         // Each is served a first request, so all four hold a slot before the fifth connects (connections waiting
@@ -262,13 +264,14 @@ import Testing
 
     @Test("a request head over MEDIAWORKER_HTTP_MAX_HEAD_BYTES is refused")
     func oversizedHead() async throws {
-        let server = try ServerProcess(env: ["MEDIAWORKER_HTTP_MAX_HEAD_BYTES": "2048", "MEDIAWORKER_WORKERS": "0"])
-        let connection = try RawConnection(port: server.port)
-        connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 8192))\r\n\r\n")
-        let answer = connection.readUntilClosed(seconds: 3)
-        #expect(answer.closed)
-        #expect(!answer.text.contains("200 OK"), "answered \(answer.text.prefix(80))")
-        #expect(try await server.request("GET", "/healthz", auth: false).status == 200)
+        try await withServer(env: ["MEDIAWORKER_HTTP_MAX_HEAD_BYTES": "2048", "MEDIAWORKER_WORKERS": "0"], .live) { server in
+            let connection = try RawConnection(port: server.port)
+            connection.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 8192))\r\n\r\n")
+            let answer = connection.readUntilClosed(seconds: 3)
+            #expect(answer.closed)
+            #expect(!answer.text.contains("200 OK"), "answered \(answer.text.prefix(80))")
+            #expect(try await server.request("GET", "/healthz", auth: false).status == 200)
+        }
     }
 
     @Test("configured signing keys and callback secrets shorter than 32 bytes are refused at start-up")
@@ -297,13 +300,14 @@ import Testing
     @Test("with MEDIAWORKER_METRICS_TOKEN, /metrics needs it; /readyz names no internals")
     func metricsToken() async throws {
         let token = "metrics-token-for-the-scraper"
-        let server = try ServerProcess(env: ["MEDIAWORKER_METRICS_TOKEN": token, "MEDIAWORKER_WORKERS": "0"])
-        #expect(try await server.request("GET", "/metrics", auth: false).status == 401)
-        #expect(try await server.request("GET", "/metrics", headers: ["Authorization": "Bearer wrong"], auth: false).status == 401)
-        #expect(try await server.request("GET", "/metrics", headers: ["Authorization": "Bearer \(token)"], auth: false).status == 200)
-        let ready = try await server.request("GET", "/readyz", auth: false)
-        #expect(ready.status == 200)
-        let body = String(decoding: ready.body, as: UTF8.self)
-        #expect(!body.contains(server.folder.path) && !body.contains("/tmp"), "\(body)")
+        try await withServer(env: ["MEDIAWORKER_METRICS_TOKEN": token, "MEDIAWORKER_WORKERS": "0"]) { server in
+            #expect(try await server.request("GET", "/metrics", auth: false).status == 401)
+            #expect(try await server.request("GET", "/metrics", headers: ["Authorization": "Bearer wrong"], auth: false).status == 401)
+            #expect(try await server.request("GET", "/metrics", headers: ["Authorization": "Bearer \(token)"], auth: false).status == 200)
+            let ready = try await server.request("GET", "/readyz", auth: false)
+            #expect(ready.status == 200)
+            let body = String(decoding: ready.body, as: UTF8.self)
+            #expect(!body.contains(server.folder.path) && !body.contains("/tmp"), "\(body)")
+        }
     }
 }
