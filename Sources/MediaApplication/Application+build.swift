@@ -80,7 +80,7 @@ public func buildWorkerGroup(_ configuration: ApplicationConfiguration, logger: 
                              signals: [UnixSignal] = [.sigterm, .sigint]) async throws -> ServiceGroup {
     let settings = try WorkerSettings(environment: configuration.environment)
     guard settings.concurrency > 0 else {
-        throw SettingsError(key: "MEDIAWORKER_WORKERS", "0: a worker needs at least 1")
+        throw SettingsError(key: "MEDIAWORKER_WORKERS", value: "0", expected: "at least 1 (a worker needs a slot)")
     }
     let storage = try await makeStorage(configuration)
     let assembled = try makeWorker(configuration, storage: storage, logger: logger)

@@ -54,7 +54,7 @@ public func makeStorage(_ configuration: ApplicationConfiguration) async throws 
     switch settings["MEDIAWORKER_STORE"] {
     case "postgres":
         guard let database else {
-            throw SettingsError(key: "MEDIAWORKER_STORE", "postgres needs MEDIAWORKER_DATABASE_URL=postgres://…")
+            throw SettingsError(key: "MEDIAWORKER_STORE", value: "postgres", expected: "MEDIAWORKER_DATABASE_URL=postgres://… beside it")
         }
         store = try await PostgresBlobStore(database: database, migrated: true)
     case nil:

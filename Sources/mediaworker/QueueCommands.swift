@@ -49,7 +49,8 @@ struct WorkCommand: AsyncParsableCommand {
 
     func run() async throws {
         Logs.bootstrap()
-        try await buildWorkerGroup(storage.configuration).run()
+        let group = try await asUsageError { try await buildWorkerGroup(storage.configuration) }
+        try await group.run()
     }
 }
 

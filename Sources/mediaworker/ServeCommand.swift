@@ -25,8 +25,10 @@ struct ServeCommand: AsyncParsableCommand {
         // are counted as `other`).
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(try ServerSettings(environment: configuration.environment).metricsFactory(registry: registry))
-        let app = try await buildApplication(configuration, registry: registry) { host, port in
-            FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
+        let app = try await asUsageError {
+            try await buildApplication(configuration, registry: registry) { host, port in
+                FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
+            }
         }
         try await app.runService()
     }

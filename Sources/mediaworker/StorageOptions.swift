@@ -17,7 +17,18 @@ struct StorageOptions: ParsableArguments {
 
     /// Opens the storage for a one-shot command, runs `body`, and closes it whatever happens.
     func using<T>(_ body: (Storage) async throws -> T) async throws -> T {
-        try await withStorage(configuration, body)
+        try await asUsageError { try await withStorage(configuration, body) }
+    }
+}
+
+/// Runs `body`; a storage or worker-count setting that names something unusable is a usage error (exit 64, as
+/// docs/cli.md says), like a bad option. Other malformed settings stay errors (exit 1).
+func asUsageError<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as SettingsError
+                where ["MEDIAWORKER_DATABASE_URL", "MEDIAWORKER_STORE", "MEDIAWORKER_WORKERS"].contains(error.key) {
+        throw ValidationError(error.description)
     }
 }
 
