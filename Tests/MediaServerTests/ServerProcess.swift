@@ -5,7 +5,7 @@ import FoundationNetworking
 import MediaTestSupport
 
 /// A real `mediaworker serve` on a free loopback port with its own storage (SQLite + files, or PostgreSQL).
-final class ServerProcess: @unchecked Sendable {
+final class ServerProcess: HTTPTestServer, @unchecked Sendable {
     let process = Process()
     let storage: TestStorage
     /// The server's standard error (its log at `warning` and above).
@@ -99,8 +99,8 @@ final class ServerProcess: @unchecked Sendable {
         func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
     }
 
-    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:],
-                 auth: Bool = true) async throws -> Reply {
+    func request(_ method: String, _ path: String, body: Data?, headers: [String: String],
+                 auth: Bool) async throws -> Reply {
         var request = URLRequest(url: URL(string: path, relativeTo: base)!.absoluteURL)
         request.httpMethod = method
         request.httpBody = body
@@ -111,6 +111,19 @@ final class ServerProcess: @unchecked Sendable {
         var fields: [String: String] = [:]
         for (k, v) in http.allHeaderFields { fields["\(k)"] = "\(v)" }
         return Reply(status: http.statusCode, headers: fields, body: data)
+    }
+}
+
+/// A server a test talks HTTP to: a `mediaworker serve` process or the application in-process (`TestServer`).
+protocol HTTPTestServer: Sendable {
+    func request(_ method: String, _ path: String, body: Data?, headers: [String: String], auth: Bool) async throws
+        -> ServerProcess.Reply
+}
+
+extension HTTPTestServer {
+    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:],
+                 auth: Bool = true) async throws -> ServerProcess.Reply {
+        try await request(method, path, body: body, headers: headers, auth: auth)
     }
 
     /// Uploads a fixture and waits until its job is final; returns the job JSON.

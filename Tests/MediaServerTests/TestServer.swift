@@ -14,7 +14,7 @@ import Synchronization
 /// through HummingbirdTesting. `.router` hands requests to the router directly; `.live` opens a real port (for tests
 /// that speak raw HTTP/1.1 or need the hardened channel). Files are still decoded only in helper processes (the
 /// built `mediaworker helper`).
-struct TestServer: Sendable {
+struct TestServer: HTTPTestServer {
     let client: any TestClientProtocol
     let storage: TestStorage
     var folder: URL { storage.folder }
@@ -28,8 +28,8 @@ struct TestServer: Sendable {
 
     typealias Reply = ServerProcess.Reply
 
-    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:],
-                 auth: Bool = true) async throws -> Reply {
+    func request(_ method: String, _ path: String, body: Data?, headers: [String: String],
+                 auth: Bool) async throws -> Reply {
         var fields = HTTPFields()
         if auth { fields[.authorization] = "Bearer \(Self.token)" }
         for (name, value) in headers {
@@ -42,19 +42,6 @@ struct TestServer: Sendable {
         var replyHeaders: [String: String] = [:]
         for field in response.headers { replyHeaders[field.name.canonicalName] = field.value }
         return Reply(status: response.status.code, headers: replyHeaders, body: Data(buffer: response.body))
-    }
-
-    /// Uploads a fixture and waits until its job is final; returns the job JSON.
-    func uploadAndWait(_ file: String, query: String) async throws -> [String: Any] {
-        let bytes = try Data(contentsOf: FixtureManifest.folder.appendingPathComponent(file))
-        let posted = try await request("POST", "/v1/attachments?\(query)", body: bytes)
-        guard let id = posted.json["id"] as? String else { throw Unexpected(reply: posted) }
-        for _ in 0..<600 {
-            let job = try await request("GET", "/v1/jobs/\(id)").json
-            if ["accepted", "rejected", "dead"].contains(job["state"] as? String ?? "") { return job }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw Unexpected(reply: posted)
     }
 }
 
