@@ -91,6 +91,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The blob store on any S3-compatible object store (AWS S3, MinIO, R2, Ceph RGW, SeaweedFS): SigV4 on
+        // swift-crypto, requests over AsyncHTTPClient.
+        .target(
+            name: "MediaS3",
+            dependencies: [
+                "MediaDomain", "MediaStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Intake: store the original, then enqueue (shared by `mediaworker enqueue` and the HTTP upload).
         .target(
             name: "MediaIntake",
@@ -146,8 +159,8 @@ let package = Package(
         .target(
             name: "MediaApplication",
             dependencies: [
-                "MediaDomain", "MediaQueue", "MediaStore", "MediaSQLite", "MediaPostgres", "MediaSandbox", "MediaWorker",
-                "MediaServer",
+                "MediaDomain", "MediaQueue", "MediaStore", "MediaSQLite", "MediaPostgres", "MediaS3", "MediaSandbox",
+                "MediaWorker", "MediaServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -191,7 +204,8 @@ let package = Package(
         .executableTarget(name: "mediaworker-attack-helper", dependencies: ["MediaSandbox", "MediaPipeline", "CHelperSandbox"],
                           path: "Tests/AttackHelper"),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
-        .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaSQLite", "MediaPostgres"],
+        .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaSQLite", "MediaPostgres",
+                                                   "MediaS3"],
                 path: "Tests/MediaTestSupport"),
         .testTarget(
             name: "MediaPipelineTests",
@@ -209,6 +223,12 @@ let package = Package(
             dependencies: ["MediaQueue", "MediaSQLite", "MediaStore", "MediaIntake", "MediaJSON", "MediaPostgres", "MediaTestSupport",
                            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/MediaQueueTests"
+        ),
+        .testTarget(
+            name: "MediaS3Tests",
+            dependencies: ["MediaS3", "MediaStore", "MediaDomain", "MediaTestSupport",
+                           .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/MediaS3Tests"
         ),
         .testTarget(
             name: "MediaServerTests",
