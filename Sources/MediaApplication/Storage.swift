@@ -3,6 +3,7 @@ import Logging
 import MediaDomain
 import MediaPostgres
 import MediaQueue
+import MediaS3
 import MediaSQLite
 import MediaStore
 
@@ -23,7 +24,8 @@ public struct Storage: Sendable {
 /// - queue: `MEDIAWORKER_DATABASE_URL=postgres://…` → PostgreSQL; otherwise the embedded default, SQLite at
 ///   `DATA/mediaworker.sqlite` (or `MEDIAWORKER_DATABASE`);
 /// - store: `MEDIAWORKER_STORE=postgres` → the `blobs` table; `MEDIAWORKER_STORE=FOLDER` → files under `FOLDER/blobs`
-///   (a shared mount for several machines); unset → `postgres` with a PostgreSQL queue, `DATA/blobs` with SQLite.
+///   (a shared mount for several machines); `MEDIAWORKER_STORE=s3://BUCKET[/PREFIX]` → objects in an S3-compatible
+///   bucket (MediaS3, with `MEDIAWORKER_S3_ENDPOINT`, `AWS_REGION` and the `AWS_*` credentials); unset → `postgres` with a PostgreSQL queue, `DATA/blobs` with SQLite.
 public func makeStorage(_ configuration: ApplicationConfiguration) async throws -> Storage {
     let settings = configuration.settings
     // Final-state events are recorded for delivery only when there is somewhere to deliver them.
@@ -63,6 +65,8 @@ public func makeStorage(_ configuration: ApplicationConfiguration) async throws 
         } else {
             store = try FileBlobStore(root: configuration.dataURL)
         }
+    case let location? where S3Settings.isS3(location):
+        store = S3BlobStore(settings: try S3Settings(store: location, settings: settings))
     case let folder?:
         store = try FileBlobStore(root: URL(fileURLWithPath: folder, isDirectory: true))
     }

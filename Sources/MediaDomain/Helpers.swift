@@ -1,3 +1,5 @@
+import Foundation
+
 /// Lower-case hexadecimal text of bytes (digests, signatures, validators).
 public enum Hex {
     public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
@@ -42,6 +44,14 @@ public enum JobID {
             out.append(digit)
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// When a job id was made (its 48-bit millisecond time), or nil for a string that is not one.
+    public static func createdAt(_ id: some StringProtocol) -> Date? {
+        guard isValid(id) else { return nil }
+        let hex = id.utf8.filter { $0 != UInt8(ascii: "-") }.prefix(12)
+        guard let ms = UInt64(String(decoding: hex, as: UTF8.self), radix: 16) else { return nil }
+        return Date(timeIntervalSince1970: Double(ms) / 1000)
     }
 
     /// True for the ids `make` produces: the only form ever used to build a storage path, looked up, or routed.

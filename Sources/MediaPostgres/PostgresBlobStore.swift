@@ -46,4 +46,28 @@ public final class PostgresBlobStore: BlobStore, Sendable {
         try BlobKey.check(jobID: jobID)
         try await database.query("DELETE FROM blobs WHERE job_id = \(jobID.lowercased())")
     }
+
+    public func delete(jobID: String, role: String) async throws {
+        try BlobKey.check(jobID: jobID, role: role)
+        try await database.query("DELETE FROM blobs WHERE job_id = \(jobID.lowercased()) AND role = \(role)")
+    }
+
+    /// Pages of 1,000 in key order; the cursor is the last `job_id/role` of the page before.
+    public func blobs(from cursor: String?) async throws -> BlobPage {
+        let after = cursor ?? ""
+        let afterJob = String(after.prefix { $0 != "/" }), afterRole = String(after.drop { $0 != "/" }.dropFirst())
+        let found = try await database.query("""
+            SELECT job_id, role, size FROM blobs WHERE (job_id, role) > (\(afterJob), \(afterRole))
+            ORDER BY job_id, role LIMIT 1000
+            """).rows.map { row in
+            let (job, role, size) = try row.decode((String, String, Int).self)
+            return StoredBlob(jobID: job, role: role, size: size)
+        }
+        return BlobPage(blobs: found, next: found.count < 1000 ? nil : found.last.map { "\($0.jobID)/\($0.role)" })
+    }
+
+    /// A query on the blob table answers.
+    public func checkReadable() async throws {
+        _ = try await database.query("SELECT 1 FROM blobs LIMIT 1").rows
+    }
 }

@@ -401,6 +401,20 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
             """).rows.count == 1
     }
 
+    public func expedite(ids: [String], now: Date) async throws -> Int {
+        var changed = 0
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min(ids.count, $0 + 500)]) }) {
+            // Other workers are woken: the jobs are claimable by any of them.
+            changed += try await database.query("""
+                UPDATE jobs SET run_after = \(unescaped: serverNow(now))
+                WHERE id = ANY(\(chunk)) AND state = 'queued' AND run_after > \(unescaped: serverNow(now))
+                RETURNING id
+                """).rows.count
+        }
+        if changed > 0 { _ = try await database.query("SELECT pg_notify(\(channel), '')").rows }
+        return changed
+    }
+
     public func retry(id: String, now: Date) async throws -> Bool {
         try await database.query("""
             WITH requeued AS (

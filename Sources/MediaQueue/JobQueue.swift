@@ -40,6 +40,10 @@ public protocol JobQueue: Sendable {
     /// queued again after `retryAt`, with `error` as its last error and the attempt counted at claim given back.
     func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool
 
+    /// Makes the queued jobs among `ids` due now (jobs postponed by an outage that has ended); answers how many.
+    /// Running and final jobs, and unknown ids, are left alone.
+    func expedite(ids: [String], now: Date) async throws -> Int
+
     /// Gives a claimed job back untouched (graceful shutdown): queued again, claimable at once.
     func release(id: String, worker: String, now: Date) async throws -> Bool
 

@@ -268,6 +268,19 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
+    public func expedite(ids: [String], now: Date) async throws -> Int {
+        var changed = 0
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min(ids.count, $0 + 500)]) }) {
+            changed += try await write { db in
+                try db.execute(sql: """
+                    UPDATE jobs SET run_after = ? WHERE state = 'queued' AND run_after > ? AND id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))
+                    """, arguments: StatementArguments([now.timeIntervalSince1970, now.timeIntervalSince1970] + chunk))
+                return db.changesCount
+            }
+        }
+        return changed
+    }
+
     public func retry(id: String, now: Date) async throws -> Bool {
         try await write { db in
             try db.execute(sql: """

@@ -242,10 +242,18 @@ public struct MediaHTTPService: Sendable {
         let counts: [JobState: Int]
         do {
             counts = try await queue.activeCounts()
-            _ = try await store.size(jobID: "00000000-0000-7000-8000-000000000000", role: ArtifactRole.original.rawValue)
         } catch {
-            logger.error("not ready: the queue or the store does not answer", metadata: ["error": "\(error)"])
-            throw APIError(.notReady, "the queue or the blob store does not answer")
+            logger.error("not ready: the queue does not answer", metadata: ["error": "\(error)"])
+            throw APIError(.notReady, "the queue does not answer")
+        }
+        do {
+            try await store.checkReadable()
+        } catch let error as BlobStoreError where error.isConfigurationError {
+            logger.error("not ready: the blob store refuses this service's settings", metadata: ["error": "\(error)"])
+            throw APIError(.notReady, "the blob store refuses this service's settings (credentials, bucket, region or endpoint)")
+        } catch {
+            logger.error("not ready: the blob store cannot be read", metadata: ["error": "\(error)"])
+            throw APIError(.notReady, "the blob store cannot be read")
         }
         let health = processing()
         if let failure = health.failure {

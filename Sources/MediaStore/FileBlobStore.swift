@@ -1,4 +1,5 @@
 import Foundation
+import MediaDomain
 
 /// Blobs as files under a root folder: `ROOT/blobs/<first 2 hex of the id's random part>/<job id>/<role>`.
 /// Writes go to a temporary file in the same folder, are fsynced, renamed over the target, and the folder
@@ -99,6 +100,36 @@ public final class FileBlobStore: BlobStore {
     public func delete(jobID: String) async throws {
         let dir = try folder(jobID)
         if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
+    }
+
+    public func delete(jobID: String, role: String) async throws {
+        let path = try file(jobID, role).path
+        guard unlink(path) == 0 || errno == ENOENT else { throw POSIXError.current("unlink \(path)") }
+    }
+
+    /// A page per shard folder (`next` names the following shard).
+    public func blobs(from cursor: String?) async throws -> BlobPage {
+        let fm = FileManager.default
+        let shards = ((try? fm.contentsOfDirectory(atPath: root.path)) ?? [])
+            .filter { $0.utf8.count == 2 && $0.allSatisfy(\.isHexDigit) }.sorted()
+        let remaining = shards.filter { cursor == nil || $0 >= cursor! }
+        guard let shard = remaining.first else { return BlobPage(blobs: [], next: nil) }
+        var found: [StoredBlob] = []
+        let shardURL = root.appendingPathComponent(shard, isDirectory: true)
+        for job in ((try? fm.contentsOfDirectory(atPath: shardURL.path)) ?? []).sorted() where JobID.isValid(job) {
+            let jobURL = shardURL.appendingPathComponent(job, isDirectory: true)
+            for role in ((try? fm.contentsOfDirectory(atPath: jobURL.path)) ?? []).sorted() where BlobKey.isValid(role: role) {
+                var st = stat()
+                guard stat(jobURL.appendingPathComponent(role).path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                found.append(StoredBlob(jobID: job, role: role, size: Int(st.st_size)))
+            }
+        }
+        return BlobPage(blobs: found, next: remaining.dropFirst().first)
+    }
+
+    /// The blob folder can be listed.
+    public func checkReadable() async throws {
+        guard opendir(root.path).map({ closedir($0); return true }) ?? false else { throw POSIXError.current("open \(root.path)") }
     }
 }
 

@@ -21,9 +21,9 @@ public struct JobProcessor: Sendable {
     /// How long after a job's creation infrastructure failures postpone it without using an attempt
     /// (`MEDIAWORKER_OUTAGE_WINDOW`); past it they count, so a job whose original is gone for good ends `dead`.
     public let outageWindow: Duration
-    /// Consecutive infrastructure failures in this process: the postponement backoff grows with an outage and
-    /// starts over with the first job that completes.
-    private let outageStreak = OutageStreak()
+    /// Consecutive infrastructure failures in this process and the jobs they postponed: the postponement backoff grows
+    /// with an outage and starts over with the first job that completes, or when the probe finds the outage over.
+    private let outage = Outage()
 
     public init(pipeline: any AttachmentProcessor, queue: any JobQueue, store: any BlobStore, retry: RetryPolicy,
                 outageWindow: Duration = .seconds(6 * 3600)) {
@@ -70,7 +70,7 @@ public struct JobProcessor: Sendable {
             // The result is kept through a database outage: the write is tried again until it lands (or another
             // worker has taken the job over), instead of letting the lease lapse and the work be lost.
             let held = try await timed("complete") { try await persisting(log) { try await queue.complete(id: job.id, worker: worker, result: result, now: Date()) } }
-            outageStreak.reset()
+            outage.reset()
             log.info(held ? "job finished" : "job finished but its lease was taken over; result discarded",
                      metadata: metadata(phases, ["state": "\(result.state.rawValue)"]))
             if held { record(job, outcome: outcome, phases: phases) }
@@ -80,8 +80,9 @@ public struct JobProcessor: Sendable {
             // Infrastructure is not the file's fault (the pipeline's verdicts are outcomes, and a decoder that
             // crashes or hangs ends the job in its helper): the job waits for the outage to end, attempt kept.
             if Date().timeIntervalSince(job.createdAt) < outageWindow.inSeconds {
-                let retryAt = retry.backoff(after: outageStreak.increment(), now: Date())
+                let retryAt = retry.backoff(after: outage.increment(), now: Date())
                 let held = (try? await persisting(log) { try await queue.postpone(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
+                if held { outage.postponed(job.id) }
                 log.warning("job postponed: the infrastructure failed it (the attempt is not counted)",
                             metadata: metadata(phases, ["error": "\(message)", "retry_at": "\(Job.timestamp(retryAt))"]))
                 Counter(label: "mediaworker_jobs_total", dimensions: dimensions(job, kind: "unknown", outcome: "postponed")).increment()
@@ -169,12 +170,49 @@ public struct JobProcessor: Sendable {
     }
 }
 
-/// Consecutive infrastructure failures, shared by the worker's slots.
-final class OutageStreak: Sendable {
-    private let count = Mutex(0)
+extension JobProcessor {
+    /// The jobs this processor postponed for an outage and that may still be waiting.
+    public var postponedJobs: [String] { outage.waiting() }
 
-    func increment() -> Int { count.withLock { $0 += 1; return $0 } }
-    func reset() { count.withLock { $0 = 0 } }
+    /// Whether the store reads and writes and the queue answers again: the worker's probe while jobs wait out an
+    /// outage. Errors are the probe's answer, not thrown.
+    public func infrastructureAnswers() async -> Bool {
+        do {
+            _ = try await queue.activeCounts()
+            try await store.checkWritable()
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The outage is over for `jobs`: they were made due, and the postponement backoff starts over.
+    public func outageEnded(for jobs: [String]) { outage.ended(jobs) }
+}
+
+/// Consecutive infrastructure failures and the jobs they postponed, shared by the worker's slots.
+final class Outage: Sendable {
+    private struct State {
+        var streak = 0
+        var waiting: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+    /// Jobs remembered at most (the oldest outage's jobs are still released by their backoff).
+    static let remembered = 10_000
+
+    func increment() -> Int { state.withLock { $0.streak += 1; return $0.streak } }
+    func reset() { state.withLock { $0.streak = 0 } }
+    func postponed(_ id: String) {
+        state.withLock { s in if s.waiting.count < Self.remembered { s.waiting.insert(id) } }
+    }
+    func waiting() -> [String] { state.withLock { Array($0.waiting) } }
+    func ended(_ jobs: [String]) {
+        state.withLock { s in
+            s.streak = 0
+            s.waiting.subtract(jobs)
+        }
+    }
 }
 
 /// The original of a queued job is gone from the store (retried: a shared store may be briefly unreachable).

@@ -102,6 +102,7 @@ public final class Worker: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.heartbeats() }
             group.addTask { await self.pollTimer() }
+            group.addTask { await self.outageProbe() }
             await claimLoop(&group, wakeups: &next)
             await drain(wakeups: &next)
             // The heartbeat and the timer end; slots of released jobs finish on their own (their writes are refused).
@@ -173,6 +174,26 @@ public final class Worker: Service, Sendable {
             if due { wakeupSource.yield() }
             let left = state.withLock { $0.pollAt } - now
             do { try await Task.sleep(for: max(.milliseconds(1), min(left, .milliseconds(10)))) } catch { return }
+        }
+    }
+
+    /// While jobs this worker postponed for an outage wait, checks every `outageProbe` whether the store and the
+    /// queue answer again; once they do, makes those jobs due at once instead of leaving them to a backoff that grew
+    /// with the outage.
+    private func outageProbe() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: settings.outageProbe) } catch { return }
+            let waiting = processor.postponedJobs
+            guard !waiting.isEmpty, await processor.infrastructureAnswers() else { continue }
+            do {
+                let released = try await processor.queue.expedite(ids: waiting, now: Date())
+                processor.outageEnded(for: waiting)
+                logger.info("the store and the queue answer again; jobs postponed by the outage are due now",
+                            metadata: ["jobs": "\(released)"])
+                wakeupSource.yield()
+            } catch {
+                logger.warning("could not release the jobs postponed by an outage", metadata: ["error": "\(error)"])
+            }
         }
     }
 

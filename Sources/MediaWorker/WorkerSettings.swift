@@ -21,6 +21,9 @@ public struct WorkerSettings: Sendable, Equatable {
     /// How long after a job's creation infrastructure failures (store, database, helpers) postpone it without
     /// using an attempt (`MEDIAWORKER_OUTAGE_WINDOW`, default 6 hours).
     public var outageWindow: Duration = .seconds(6 * 3600)
+    /// While jobs wait out an outage, how often the worker checks whether the store and the queue answer again, to
+    /// release those jobs at once (`MEDIAWORKER_OUTAGE_PROBE`, default 1 s).
+    public var outageProbe: Duration = .seconds(1)
     /// Retries and backoff (`MEDIAWORKER_MAX_ATTEMPTS`, `MEDIAWORKER_RETRY_BASE`, `MEDIAWORKER_RETRY_MAX`).
     public var retry = RetryPolicy()
 
@@ -34,6 +37,7 @@ public struct WorkerSettings: Sendable, Equatable {
         if let v = try env.duration("MEDIAWORKER_POLL_MAX", 0.001...60) { pollMax = v }
         if let v = try env.duration("MEDIAWORKER_GRACE", 0...3600) { grace = v }
         if let v = try env.duration("MEDIAWORKER_OUTAGE_WINDOW", 0...(30 * 86_400)) { outageWindow = v }
+        if let v = try env.duration("MEDIAWORKER_OUTAGE_PROBE", 0.01...3600) { outageProbe = v }
         if let v = try env.int("MEDIAWORKER_MAX_ATTEMPTS", 1...100) { retry.maxAttempts = v }
         if let v = try env.seconds("MEDIAWORKER_RETRY_BASE", 0.001...3600) { retry.base = v }
         if let v = try env.seconds("MEDIAWORKER_RETRY_MAX", 0.001...86_400) { retry.maximum = v }

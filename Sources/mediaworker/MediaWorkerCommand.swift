@@ -9,7 +9,7 @@ struct MediaWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mediaworker",
         abstract: "Judges, checks and converts the attachments of a WhatsApp customer-service channel.",
-        subcommands: [ServeCommand.self, ProcessCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self,
+        subcommands: [ServeCommand.self, ProcessCommand.self, EnqueueCommand.self, WorkCommand.self, JobsCommand.self, BlobsCommand.self,
                       HelperCommand.self, ConsoleHashCommand.self]
     )
 

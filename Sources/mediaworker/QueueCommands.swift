@@ -107,3 +107,50 @@ private func printJob(_ job: Job?, or message: String) throws {
 }
 
 extension JobState: ExpressibleByArgument {}
+
+/// `mediaworker blobs verify|gc`: repair checks of the blob store against the jobs, on any queue and store.
+struct BlobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blobs", abstract: "Check the blob store against the jobs, and remove what no job names.",
+        subcommands: [Verify.self, Collect.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that every blob a job names exists with its size; print a JSON report (exit 5 when any is missing or has another size).")
+        @OptionGroup var storage: StorageOptions
+        func run() async throws {
+            let report = try await storage.using { storage in try await BlobRepair(storage).verify() }
+            printJSON(.object([
+                ("jobs", .int(report.jobs)), ("blobs", .int(report.blobs)), ("problems", .int(report.problems.count)),
+                ("details", .array(report.problems.prefix(1000).map { p in
+                    .object([("jobId", .string(p.jobID)), ("role", .string(p.role)), ("expectedSize", .int(p.expectedSize)),
+                             ("foundSize", p.foundSize.map { .int($0) } ?? .null)])
+                })),
+            ]))
+            if !report.problems.isEmpty { throw ExitCode(5) }
+        }
+    }
+
+    struct Collect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gc",
+            abstract: "Delete blobs no job names (left by refused uploads or crashes); print a JSON report.",
+            discussion: "A blob is only taken when its job id is older than --min-age, and never while its job is queued or running.")
+        @Flag(name: .customLong("dry-run"), help: "Report what would be deleted; delete nothing.") var dryRun = false
+        @Option(name: .customLong("min-age"), help: "Seconds a blob's job id must be old before it can be taken (default 3600).")
+        var minAge: Double = 3600
+        @OptionGroup var storage: StorageOptions
+        func run() async throws {
+            guard minAge >= 0 else { throw ValidationError("--min-age must be 0 or more seconds") }
+            let report = try await storage.using { storage in try await BlobRepair(storage).collect(dryRun: dryRun, minimumAge: minAge) }
+            printJSON(.object([
+                ("dryRun", .bool(dryRun)), ("scanned", .int(report.scanned)), ("orphans", .int(report.orphans.count)),
+                ("bytes", .int(report.bytes)), ("deleted", .int(report.deleted)), ("tooYoung", .int(report.tooYoung)),
+                ("details", .array(report.orphans.prefix(1000).map { o in
+                    .object([("jobId", .string(o.blob.jobID)), ("role", .string(o.blob.role)), ("size", .int(o.blob.size)),
+                             ("why", .string(o.why))])
+                })),
+            ]))
+        }
+    }
+}

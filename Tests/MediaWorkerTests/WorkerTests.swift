@@ -48,6 +48,12 @@ final class FlakyStore: BlobStore, @unchecked Sendable {
     }
     func size(jobID: String, role: String) async throws -> Int? { try await inner.size(jobID: jobID, role: role) }
     func delete(jobID: String) async throws { try await inner.delete(jobID: jobID) }
+    func delete(jobID: String, role: String) async throws { try await inner.delete(jobID: jobID, role: role) }
+    func blobs(from cursor: String?) async throws -> BlobPage { try await inner.blobs(from: cursor) }
+    func checkReadable() async throws {
+        if down() { throw InjectedFailure() }
+        try await inner.checkReadable()
+    }
 }
 
 /// The pipeline with a codec that does not start for the first `failures` files (lame_init failing, say).
