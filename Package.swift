@@ -227,12 +227,14 @@ let package = Package(
         .testTarget(
             name: "MediaS3Tests",
             dependencies: ["MediaS3", "MediaStore", "MediaDomain", "MediaTestSupport",
-                           .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Hummingbird", package: "hummingbird")],
             path: "Tests/MediaS3Tests"
         ),
         .testTarget(
             name: "MediaServerTests",
             dependencies: ["MediaDomain", "MediaServer", "MediaQueue", "MediaIntake", "MediaTestSupport", "MediaApplication",
+                           "MediaS3", "MediaStore",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
@@ -243,7 +245,7 @@ let package = Package(
         .testTarget(
             name: "MediaWorkerTests",
             dependencies: ["MediaWorker", "MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaTestSupport",
-                           "MediaSandbox",
+                           "MediaDomain", "MediaSandbox",
                            .product(name: "Logging", package: "swift-log")],
             path: "Tests/MediaWorkerTests"
         ),

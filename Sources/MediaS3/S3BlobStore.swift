@@ -67,6 +67,13 @@ public final class S3BlobStore: BlobStore {
         return BlobPage(blobs: blobs, next: page.isTruncated ? page.nextContinuationToken : nil)
     }
 
+    /// Writes the sentinel object and reads it back, each call tried once (the worker's outage probe: it asks again
+    /// a second later anyway).
+    public func checkWritable() async throws {
+        try await client.putObject(sentinelKey, Self.sentinelBytes, contentType: "text/plain", attempts: 1)
+        guard try await client.getObject(sentinelKey, attempts: 1) == Self.sentinelBytes else { throw StoreProbeFailed() }
+    }
+
     /// Reads the sentinel object, writing it first when the bucket has none. A HEAD or a listing is not enough: with
     /// SeaweedFS's volume servers down both still answer 200 while no object can be read.
     public func checkReadable() async throws {

@@ -28,6 +28,9 @@ public final class S3Client: Sendable {
     /// Requests sent by every S3 client of this process, each attempt counted (for the requests-per-job figure).
     public static var requestsSent: Int { sentCount.load(ordering: .relaxed) }
     private static let sentCount = Atomic<Int>(0)
+    /// Requests this client sent, each attempt counted.
+    public var requestsSent: Int { ownCount.load(ordering: .relaxed) }
+    private let ownCount = Atomic<Int>(0)
 
     public init(settings: S3Settings, logger: Logger = Logger(label: "mediaworker.s3")) {
         self.settings = settings
@@ -174,6 +177,7 @@ public final class S3Client: Sendable {
         }
         if let body { http.body = .bytes(ByteBuffer(bytes: body)) }
         Self.sentCount.add(1, ordering: .relaxed)
+        ownCount.add(1, ordering: .relaxed)
         let deadline = NIODeadline.now() + .nanoseconds(Int64(settings.timeout.inSeconds * 1e9))
         let response = try await Self.http.execute(http, deadline: deadline, logger: nil)
         var collected = try await response.body.collect(upTo: method == .HEAD ? 0 : Self.maxBody)

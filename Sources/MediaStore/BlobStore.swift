@@ -16,8 +16,10 @@ public protocol BlobStore: Sendable {
     /// One page of every blob in the store, from `cursor` (nil: the first page); `next` is nil after the last.
     /// Entries the service did not make (foreign keys, temporary files) are left out. For `mediaworker blobs`.
     func blobs(from cursor: String?) async throws -> BlobPage
-    /// Reads from the store (`/readyz`, and the worker's probe during an outage): throws unless reads work.
+    /// Reads from the store (`/readyz`): throws unless reads work.
     func checkReadable() async throws
+    /// Writes and reads back a small blob (the worker's probe while jobs wait out an outage): throws unless both work.
+    func checkWritable() async throws
 }
 
 /// An error a store driver throws that may mean its settings are wrong rather than that it is away.
@@ -29,6 +31,7 @@ public protocol BlobStoreError: Error {
 
 /// The write probe read back something else.
 public struct StoreProbeFailed: Error, CustomStringConvertible {
+    public init() {}
     public var description: String { "the blob store's write probe did not read back what it wrote" }
 }
 

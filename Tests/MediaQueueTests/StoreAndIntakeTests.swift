@@ -6,9 +6,9 @@ import MediaTestSupport
 import Testing
 
 @Suite(.onQueueExecutor) struct BlobStoreTests {
-    @Test("put, get, size, overwrite and delete, leaving no temporary files", arguments: TestBackend.allCases)
-    func roundTrip(_ backend: TestBackend) async throws {
-        let storage = try backend.make("mw-store")
+    @Test("put, get, size, overwrite and delete, leaving no temporary files", arguments: StoreDriver.allCases)
+    func roundTrip(_ driver: StoreDriver) async throws {
+        let storage = try driver.make("mw-store")
         defer { storage.remove() }
         let (s, root) = (try await storage.store(), storage.folder)
         let id = JobID.make()
@@ -28,15 +28,47 @@ import Testing
         #expect(try await s.get(jobID: id, role: "thumbnail") == nil)
     }
 
-    @Test("keys are job ids and role words only: nothing user-made reaches the file system", arguments: TestBackend.allCases)
-    func hostileKeys(_ backend: TestBackend) async throws {
-        let storage = try backend.make("mw-store")
+    @Test("keys are job ids and role words only: nothing user-made reaches the file system", arguments: StoreDriver.allCases)
+    func hostileKeys(_ driver: StoreDriver) async throws {
+        let storage = try driver.make("mw-store")
         defer { storage.remove() }
         let s = try await storage.store()
         for (id, role) in [("../../../../etc/passwd", "original"), (JobID.make(), "../x"), (JobID.make(), "a/b"),
                            (JobID.make(), ""), ("0193" + String(repeating: "/", count: 32), "original")] {
             await #expect(throws: InvalidBlobKey.self) { try await s.put(jobID: id, role: role, bytes: [1]) }
         }
+    }
+
+    @Test("the listing names every blob with its size, page after page; one role is deleted alone; the probes pass",
+          arguments: StoreDriver.allCases)
+    func listingAndProbes(_ driver: StoreDriver) async throws {
+        let storage = try driver.make("mw-store")
+        defer { storage.remove() }
+        let s = try await storage.store()
+        #expect(try await s.allBlobs().isEmpty, "a new store lists nothing")
+        try await s.checkReadable()
+        try await s.checkWritable()
+        // More jobs than one page of the PostgreSQL and S3 listings (1,000), spread over many shard folders.
+        var expected: Set<StoredBlob> = []
+        let ids = (0..<520).map { _ in JobID.make() }
+        await concurrently(ids.count) { i in
+            try? await s.put(jobID: ids[i], role: "original", bytes: Array(repeating: UInt8(i & 0xFF), count: i))
+            try? await s.put(jobID: ids[i], role: "thumbnail", bytes: [1, 2])
+        }
+        for (i, id) in ids.enumerated() {
+            expected.insert(StoredBlob(jobID: id, role: "original", size: i))
+            expected.insert(StoredBlob(jobID: id, role: "thumbnail", size: 2))
+        }
+        let listed = try await s.allBlobs().filter { $0.jobID != BlobKey.probeJobID }
+        #expect(listed.count == expected.count, "each blob listed once")
+        #expect(Set(listed) == expected)
+        try await s.delete(jobID: ids[0], role: "thumbnail")
+        try await s.delete(jobID: ids[0], role: "thumbnail")  // again: nothing to delete is fine
+        #expect(try await s.get(jobID: ids[0], role: "thumbnail") == nil)
+        #expect(try await s.get(jobID: ids[0], role: "original") == [], "the job's other blob stays")
+        try await s.delete(jobID: ids[1])
+        let after = try await s.allBlobs().filter { $0.jobID != BlobKey.probeJobID }
+        #expect(after.count == expected.count - 3)
     }
 }
 

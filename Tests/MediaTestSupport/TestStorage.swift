@@ -1,6 +1,8 @@
 import Foundation
 import MediaPostgres
+import MediaDomain
 import MediaQueue
+import MediaS3
 import MediaSQLite
 import MediaStore
 import Synchronization
@@ -30,6 +32,17 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvert
         }
     }
 
+    /// Like `make(_:url:)`, with the blobs in a fresh bucket of the test S3 server (`make test` starts SeaweedFS) instead
+    /// of the backend's own store.
+    public func make(_ prefix: String = "mw-test", s3: Bool) throws -> TestStorage {
+        var storage = try make(prefix)
+        guard s3 else { return storage }
+        let server = try TestS3.server()
+        let bucket = try server.makeBucket(prefix)
+        storage.environment.merge(server.environment(bucket: bucket), uniquingKeysWith: { $1 })
+        return storage
+    }
+
     /// The test server's URL, from `MEDIAWORKER_TEST_DATABASE_URL`.
     public static func postgresURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["MEDIAWORKER_TEST_DATABASE_URL"], !url.isEmpty else {
@@ -54,7 +67,10 @@ public struct TestStorage: Sendable {
     /// Temporary folder: the SQLite file and blob files, or just logs with PostgreSQL.
     public let folder: URL
     /// Variables a child `mediaworker` process needs to reach this storage.
-    public let environment: [String: String]
+    public internal(set) var environment: [String: String]
+
+    /// Whether the blobs are on the test S3 server.
+    public var usesS3: Bool { environment["MEDIAWORKER_STORE"].map(S3Settings.isS3) ?? false }
 
     /// Another connection to this storage's queue.
     /// `executor`: SQLite's calls block their thread while the file is locked; a test that locks it for a minute gives
@@ -72,6 +88,9 @@ public struct TestStorage: Sendable {
 
     /// This storage's blob store (as `mediaworker` opens it by default for the backend).
     public func store() async throws -> any BlobStore {
+        if let location = environment["MEDIAWORKER_STORE"], S3Settings.isS3(location) {
+            return S3BlobStore(settings: try S3Settings(store: location, settings: Settings(environment: environment)))
+        }
         switch backend {
         case .sqlite: return try FileBlobStore(root: folder)
         case .postgres: return try await PostgresBlobStore(database: try database())
@@ -93,6 +112,22 @@ public struct TestStorage: Sendable {
 
     public func remove() {
         try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+/// The three blob-store drivers, for the store's contract suite: files (beside SQLite), the PostgreSQL table, and an
+/// S3 bucket (beside SQLite).
+public enum StoreDriver: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case files, postgres, s3
+
+    public var testDescription: String { rawValue }
+
+    public func make(_ prefix: String = "mw-store") throws -> TestStorage {
+        switch self {
+        case .files: return try TestBackend.sqlite.make(prefix)
+        case .postgres: return try TestBackend.postgres.make(prefix)
+        case .s3: return try TestBackend.sqlite.make(prefix, s3: true)
+        }
     }
 }
 

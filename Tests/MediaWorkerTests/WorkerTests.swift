@@ -14,7 +14,7 @@ final class FlakyStore: BlobStore, @unchecked Sendable {
     let inner: any BlobStore
     private var failuresLeft: Int
     /// Until then every read and write fails (an outage: the mount is gone, the disk is full).
-    private let downUntil: Date?
+    private var downUntil: Date?
     private let lock = NSLock()
     private(set) var failed = 0
 
@@ -25,10 +25,15 @@ final class FlakyStore: BlobStore, @unchecked Sendable {
     }
 
     private func down() -> Bool {
-        guard let downUntil, Date() < downUntil else { return false }
-        lock.withLock { failed += 1 }
-        return true
+        lock.withLock {
+            guard let downUntil, Date() < downUntil else { return false }
+            failed += 1
+            return true
+        }
     }
+
+    /// Every read and write fails from now for `seconds`.
+    func goDown(for seconds: TimeInterval) { lock.withLock { downUntil = Date().addingTimeInterval(seconds) } }
 
     func put(jobID: String, role: String, bytes: [UInt8]) async throws {
         if down() { throw InjectedFailure() }
@@ -90,8 +95,8 @@ struct Harness {
     let files: any BlobStore
     let intake: AttachmentIntake
 
-    init(_ backend: TestBackend, executor: BlockingCallExecutor = .sqlite) async throws {
-        storage = try backend.make("mw-worker")
+    init(_ backend: TestBackend, s3: Bool = false, executor: BlockingCallExecutor = .sqlite) async throws {
+        storage = try backend.make("mw-worker", s3: s3)
         queue = try await storage.queue(executor: executor)
         files = try await storage.store()
         intake = AttachmentIntake(queue: queue, store: files)
@@ -118,11 +123,12 @@ struct Harness {
 
     /// Runs a worker on `store` (and `through`, a queue in front of the real one) until every job is final (or
     /// `timeout`), then stops it.
-    func drain(store: any BlobStore, settings: WorkerSettings, through: (any JobQueue)? = nil, timeout: TimeInterval = 120) async throws {
+    func drain(store: any BlobStore, settings: WorkerSettings, through: (any JobQueue)? = nil, timeout: TimeInterval = 120,
+               logLevel: Logger.Level = .error) async throws {
         let processor = JobProcessor(pipeline: try AttachmentPipeline(), queue: through ?? queue, store: store, retry: settings.retry,
                                      outageWindow: settings.outageWindow)
         var logger = Logger(label: "test")
-        logger.logLevel = .error
+        logger.logLevel = logLevel
         let worker = Worker(processor: processor, settings: settings, logger: logger, id: "test-worker")
         let run = worker.started()
         let deadline = Date().addingTimeInterval(timeout)

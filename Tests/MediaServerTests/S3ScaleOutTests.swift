@@ -1,0 +1,213 @@
+import Foundation
+import MediaQueue
+import MediaStore
+import MediaTestSupport
+import Synchronization
+import Testing
+
+/// Several machines sharing media the way real deployments do: 2 API servers and 4 workers on PostgreSQL and an S3
+/// bucket (a real SeaweedFS, signatures enforced), 2,000 uploads, while workers are SIGKILLed, the volume server is
+/// stopped for 30 s and the filer is restarted once.
+@Suite(.serialized, .onQueueExecutor) struct S3ScaleOutTests {
+    /// What the gateway saw, over every upload.
+    final class Answers: Sendable {
+        struct State {
+            var refusedKeys: Set<String> = []
+            var unexpected: [String] = []
+            var retries = 0
+        }
+
+        let state = Mutex(State())
+        let uploaded = Atomic<Int>(0)
+    }
+
+    /// POSTs like a gateway with a 30 s timeout: a 503 is sent again with the same idempotency key; anything else
+    /// that is not a 2xx — a 500, a hang past 30 s, a refused connection — is recorded as a failure of the test (and
+    /// sent again, so the run goes on).
+    static func upload(_ server: ServerProcess, _ bytes: Data, fixture: FixtureManifest.Fixture, key: String,
+                       answers: Answers) async throws -> String {
+        var query = "from=\(fixture.from.rawValue)&idempotencyKey=\(key)"
+        if let t = fixture.declaredType?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) { query += "&declaredType=\(t)" }
+        for _ in 0..<600 {
+            let sent = Date()
+            do {
+                let reply = try await ScaleOutTests.within(.seconds(30)) {
+                    try await server.request("POST", "/v1/attachments?\(query)", body: bytes)
+                }
+                if reply.status == 200 || reply.status == 202, let id = reply.json["id"] as? String { return id }
+                answers.state.withLock { s in
+                    s.retries += 1
+                    if reply.status == 503 { s.refusedKeys.insert(key) } else {
+                        s.unexpected.append("\(key): HTTP \(reply.status) \(String(decoding: reply.body.prefix(200), as: UTF8.self))")
+                    }
+                }
+            } catch {
+                answers.state.withLock { s in
+                    s.retries += 1
+                    s.unexpected.append("\(key): \(error) after \(String(format: "%.1f", Date().timeIntervalSince(sent))) s")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw ScaleOutTests.UploadFailed(key: key)
+    }
+
+    @Test("4 workers and 2 servers on PostgreSQL + SeaweedFS, 2,000 uploads; workers SIGKILLed, the volume server stopped 30 s, the filer restarted",
+          .timeLimit(.minutes(12)))
+    func chaos() async throws {
+        let s3 = try TestS3.server()
+        let storage = try TestBackend.postgres.make("mw-scale-s3", s3: true)
+        defer { storage.remove() }
+        let queue = try await storage.queue()
+        let api = ["MEDIAWORKER_WORKERS": "0", "MEDIAWORKER_LOG_LEVEL": "error"]
+        let servers = [try ServerProcess(storage: storage, env: api), try ServerProcess(storage: storage, env: api)]
+        let workers = try ScaleOutTests.Workers(storage: storage, count: 4)
+        let mix = ScaleOutTests.mix
+        let bytes = try mix.map { try Data(contentsOf: FixtureManifest.folder.appendingPathComponent($0.file)) }
+        let jobs = ScaleOutTests.jobs
+        let answers = Answers()
+
+        let chaos = Task.detached { () -> Int in
+            var rng = SystemRandomNumberGenerator()
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(1200))
+                if Task.isCancelled { break }
+                try? workers.killAndReplace(Int.random(in: 0..<4, using: &rng))
+            }
+            return workers.kills
+        }
+        // The volume server away for 30 s after a quarter of the uploads; the filer restarted after two thirds.
+        let faults = Task.detached { () -> (Bool, Bool) in
+            while answers.uploaded.load(ordering: .relaxed) < jobs / 4 { try? await Task.sleep(for: .milliseconds(5)) }
+            let volume = (try? s3.stopVolume()) != nil
+            try? await Task.sleep(for: .seconds(30))
+            let volumeBack = (try? s3.startVolume()) != nil
+            while answers.uploaded.load(ordering: .relaxed) < jobs * 2 / 3 { try? await Task.sleep(for: .milliseconds(5)) }
+            let filer = (try? s3.stopFiler()) != nil
+            try? await Task.sleep(for: .seconds(3))
+            let filerBack = (try? s3.startFiler()) != nil
+            return (volume && volumeBack, filer && filerBack)
+        }
+        defer {
+            try? s3.startVolume()
+            try? s3.startFiler()
+        }
+
+        var expected: [String: FixtureManifest.Fixture] = [:]
+        try await withThrowingTaskGroup(of: (String, FixtureManifest.Fixture).self) { group in
+            var next = 0
+            func add() {
+                let i = next
+                next += 1
+                let f = mix[i % mix.count], body = bytes[i % mix.count]
+                group.addTask {
+                    let id = try await Self.upload(servers[i % 2], body, fixture: f, key: "s3scale:\(i)", answers: answers)
+                    answers.uploaded.add(1, ordering: .relaxed)
+                    return (id, f)
+                }
+            }
+            for _ in 0..<8 { add() }
+            while let (id, f) = try await group.next() {
+                #expect(expected[id] == nil, "one job per upload")
+                expected[id] = f
+                if next < jobs { add() }
+            }
+        }
+        #expect(expected.count == jobs)
+        let (volumeStopped, filerRestarted) = await faults.value
+
+        let deadline = Date().addingTimeInterval(300)
+        var counts: [JobState: Int] = [:]
+        while Date() < deadline {
+            if let c = try? await queue.counts() {
+                counts = c
+                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        chaos.cancel()
+        let kills = await chaos.value
+        try await Task.sleep(for: .seconds(3))
+        let exits = workers.stopAll()
+        let seen = answers.state.withLock { $0 }
+        #expect(volumeStopped && filerRestarted, "the faults happened")
+        #expect(seen.unexpected.isEmpty, "every upload answered 2xx or 503: \(seen.unexpected.prefix(10))")
+        #expect(!seen.refusedKeys.isEmpty, "the outage was met by uploads (503, then resent)")
+        #expect(kills >= 5, "workers were killed \(kills) times")
+        #expect(exits.allSatisfy { $0 == 0 }, "the last workers stop cleanly: \(exits); logs: \(workers.lastLogTails)")
+        #expect((counts[.queued] ?? 0) + (counts[.running] ?? 0) == 0, "jobs still pending: \(counts)")
+        #expect(counts[.dead] == 0, "no job died: \(counts)")
+        #expect((counts[.accepted] ?? 0) + (counts[.rejected] ?? 0) == jobs, "\(counts)")
+        let store = try await storage.store()
+        try await JobChecks.expectFinalAsManifest(expected, queue: queue, store: store)
+        let finishedBy = try JobChecks.finishedLines(in: workers.logs).perJob
+        #expect(finishedBy.values.allSatisfy { $0 == 1 }, "a job completed twice")
+
+        // Both servers ready again by themselves, and serving the same bytes, ETags and ranges.
+        for server in servers {
+            var ready = false
+            for _ in 0..<300 where !ready {
+                ready = (try? await ScaleOutTests.within(.seconds(10)) { try await server.request("GET", "/readyz", auth: false) })?.status == 200
+                if !ready { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(ready, "/readyz recovers by itself")
+        }
+        var compared = 0
+        for id in expected.keys.sorted().prefix(60) {
+            let views = try await servers.asyncMap { try await $0.request("GET", "/v1/jobs/\(id)") }
+            let artifacts = (views[0].json["artifacts"] as? [[String: Any]]) ?? []
+            for artifact in artifacts {
+                let role = artifact["role"] as? String ?? ""
+                let urls = views.map { view in ((view.json["artifacts"] as? [[String: Any]]) ?? []).first { $0["role"] as? String == role }?["url"] as? String }
+                var full: [ServerProcess.Reply] = [], ranged: [ServerProcess.Reply] = []
+                for (server, url) in zip(servers, urls) {
+                    let url = try #require(url)
+                    full.append(try await server.request("GET", url, auth: false))
+                    ranged.append(try await server.request("GET", url, headers: ["Range": "bytes=0-99"], auth: false))
+                }
+                #expect(full[0].status == 200 && full[0].body == full[1].body, "\(id)/\(role): the same bytes from both servers")
+                #expect(full[0].header("ETag") != nil && full[0].header("ETag") == full[1].header("ETag"))
+                #expect(ranged[0].status == 206 && ranged[0].body == ranged[1].body
+                        && ranged[0].header("Content-Range") == ranged[1].header("Content-Range"))
+                compared += 1
+            }
+        }
+        #expect(compared > 60)
+
+        // What is in the bucket and named by no job: only originals of uploads that were refused (their PUT landed after
+        // the service had given up on it). Every blob a job names is there.
+        let repair = try ServerProcessCLI.run(["blobs", "gc", "--dry-run", "--min-age", "0"], storage)
+        let orphans = (repair.json["details"] as? [[String: Any]]) ?? []
+        #expect(repair.status == 0)
+        #expect(orphans.allSatisfy { $0["role"] as? String == "original" && $0["why"] as? String == "unknown_job" }, "\(orphans.prefix(5))")
+        #expect(orphans.count <= seen.refusedKeys.count, "\(orphans.count) orphans, \(seen.refusedKeys.count) refused uploads")
+        let verify = try ServerProcessCLI.run(["blobs", "verify"], storage)
+        #expect(verify.status == 0 && verify.json["problems"] as? Int == 0, "\(verify.json)")
+        print("s3 scale-out: \(jobs) jobs, \(kills) worker kills, refused uploads: \(seen.refusedKeys.count), upload retries: \(seen.retries), orphans: \(orphans.count), \(counts)")
+    }
+}
+
+/// Runs a `mediaworker` command on a test storage; its exit status and its JSON output.
+enum ServerProcessCLI {
+    static func run(_ arguments: [String], _ storage: TestStorage) throws -> (status: Int32, json: [String: Any]) {
+        let process = Process()
+        process.executableURL = TestBinary.mediaworker
+        process.arguments = arguments + ["--data", storage.folder.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import MediaQueue
+import MediaStore
+import MediaTestSupport
+import MediaWorker
+import Synchronization
+import Testing
+
+/// Jobs postponed by an outage finish within 15 s after it ends, with the default backoff (1 s doubling to 300 s): the
+/// worker probes the store and the queue while jobs wait, and makes them due as soon as both answer. Without the probe
+/// the backoff grows with the outage (a 30 s full disk once left four of five jobs waiting 203 s).
+///
+/// Mostly waiting: `make test` runs this suite beside the others (scripts/run-tests.sh). The real S3 outage (a
+/// SeaweedFS volume server stopped) is `S3VolumeOutageTests`, in the main stream, since it stops a shared server.
+@Suite(.onQueueExecutor) struct OutageRecoveryTests {
+    static let outage: TimeInterval = 12
+    static let fixtures = ["jpeg-whatsapp-photo", "png-palette", "gif87a", "ogg-opus-voice-note", "pdf-text-3-pages"]
+
+    @Test("a blob-store outage (reads and writes fail): every job is final within 15 s after it ends", arguments: TestBackend.allCases)
+    func store(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
+        defer { h.storage.remove() }
+        let ids = try await h.submit(Self.fixtures, times: 1, key: "recovery")
+        let flaky = FlakyStore(h.files, downFor: Self.outage)
+        let cleared = Date().addingTimeInterval(Self.outage)
+        try await h.drain(store: flaky, settings: WorkerSettings.recovery, timeout: 120)
+        let after = Date().timeIntervalSince(cleared)
+        #expect(flaky.failed > ids.count, "the outage was met")
+        #expect(after < 15, "every job final \(after) s after the store came back")
+        try await h.expectFinalInOneAttempt(ids)
+    }
+
+    @Test("a database and store outage in the middle of the work: every job is final within 15 s after it ends",
+          arguments: TestBackend.allCases)
+    func database(_ backend: TestBackend) async throws {
+        let h = try await Harness(backend)
+        defer { h.storage.remove() }
+        let ids = try await h.submit(Self.fixtures, times: 2, key: "db-recovery")
+        let outage = OutageQueue(h.queue)
+        let store = FlakyStore(h.files)
+        // Once work is under way (two jobs done), the database and the store go away together for 12 s: jobs in flight
+        // fail their reads, and their postponements wait for the database.
+        let queue = h.queue
+        let cleared = Mutex<Date?>(nil)
+        Task {
+            while ((try? await queue.counts())?[.accepted] ?? 0) < 2 { try? await Task.sleep(for: .milliseconds(5)) }
+            outage.goDown(for: Self.outage)
+            store.goDown(for: Self.outage)
+            cleared.withLock { $0 = Date().addingTimeInterval(Self.outage) }
+        }
+        try await h.drain(store: store, settings: WorkerSettings.recovery, through: outage, timeout: 120)
+        let after = Date().timeIntervalSince(try #require(cleared.withLock { $0 }))
+        #expect(outage.refused > 0, "the outage was met")
+        #expect(after < 15, "every job final \(after) s after the database came back")
+        try await h.expectFinalInOneAttempt(ids)
+    }
+}
+
+extension WorkerSettings {
+    /// The defaults (retry backoff 1 s doubling to 300 s, outage probe every second), two slots.
+    static var recovery: WorkerSettings {
+        var settings = WorkerSettings()
+        settings.concurrency = 2
+        return settings
+    }
+}
+
+/// A real S3 outage: the SeaweedFS volume server stopped (reads answer 500, writes hang 30 s; HEAD and listings still
+/// answer). In the main test stream, one test at a time: it stops the server the other S3 tests share.
+@Suite(.serialized, .onQueueExecutor) struct S3VolumeOutageTests {
+    @Test("SeaweedFS's volume server stopped for 15 s: every job is final within 15 s after it is back, none dead, no attempt used",
+          arguments: TestBackend.allCases)
+    func volumeServer(_ backend: TestBackend) async throws {
+        let server = try TestS3.server()
+        let h = try await Harness(backend, s3: true)
+        defer { h.storage.remove() }
+        let ids = try await h.submit(OutageRecoveryTests.fixtures, times: 1, key: "s3-recovery")
+        try server.stopVolume()
+        var restarted = false
+        defer { if !restarted { try? server.startVolume() } }
+        let drained = Task { try await h.drain(store: h.files, settings: WorkerSettings.recovery, timeout: 120) }
+        try await Task.sleep(for: .seconds(15))
+        #expect(try await h.queue.counts()[.accepted] == nil, "nothing could be read meanwhile")
+        try server.startVolume()
+        restarted = true
+        let cleared = Date()
+        try await drained.value
+        let after = Date().timeIntervalSince(cleared)
+        #expect(after < 15, "every job final \(after) s after the volume server came back")
+        try await h.expectFinalInOneAttempt(ids)
+    }
+}
