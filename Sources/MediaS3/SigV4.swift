@@ -34,7 +34,7 @@ public struct SigV4Request: Sendable {
 
     /// The path and query as they go on the wire (`/a%20b?list-type=2&prefix=x`).
     public var encodedTarget: String {
-        let p = SigV4Signer.uriEncode(path, encodeSlash: false)
+        let p = SigV4Signer.uriEncode(SigV4Signer.absolutePath(path), encodeSlash: false)
         guard !query.isEmpty else { return p }
         return p + "?" + SigV4Signer.canonicalQuery(query)
     }
@@ -64,13 +64,16 @@ public struct SigV4Signer: Sendable {
 
     /// The headers to add to `request` so it is signed at `date`: `X-Amz-Date`, `X-Amz-Content-Sha256` (S3),
     /// `X-Amz-Security-Token` (with a session token) and `Authorization`. `payloadSHA256` is the body's SHA-256 in
-    /// lower-case hex (of no bytes for an empty body).
+    /// lower-case hex (of no bytes for an empty body), or `unsignedPayload`. A header of `request` that the signer sets
+    /// itself (any of those four, whatever its case) is replaced, not signed twice, so a request can be signed again
+    /// (a retry): send the returned headers instead of those.
     public func sign(_ request: SigV4Request, payloadSHA256: String, date: Date) -> [(name: String, value: String)] {
         let stamp = Self.timestamp(date)
         var added: [(name: String, value: String)] = [("X-Amz-Date", stamp)]
         if service == "s3" { added.append(("X-Amz-Content-Sha256", payloadSHA256)) }
         if let token = credentials.sessionToken { added.append(("X-Amz-Security-Token", token)) }
-        let headers = request.headers + added
+        let replaced = Set((added.map(\.name) + ["Authorization"]).map { $0.lowercased() })
+        let headers = request.headers.filter { !replaced.contains($0.name.lowercased()) } + added
         let (canonical, signedHeaders) = canonicalRequest(method: request.method, path: request.path, query: request.query,
                                                           headers: headers, payloadSHA256: payloadSHA256)
         let signature = self.signature(stringToSign: stringToSign(canonicalRequest: canonical, date: date), date: date)
@@ -84,8 +87,10 @@ public struct SigV4Signer: Sendable {
     /// The query parameters to append to `request` (whose own query is kept) so that it can be sent by anyone until
     /// `expires` seconds after `date` (1 s–7 days): `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`,
     /// `X-Amz-Expires`, `X-Amz-SignedHeaders`, `X-Amz-Security-Token` and `X-Amz-Signature`. Only `Host` (and any
-    /// other header of `request`) is signed; the payload is `UNSIGNED-PAYLOAD`.
-    public func presign(_ request: SigV4Request, expires: Int, date: Date) -> [(name: String, value: String)] {
+    /// other header of `request`) is signed; the payload is `payloadSHA256`, `UNSIGNED-PAYLOAD` unless told (S3 takes
+    /// that; other services want the body's SHA-256). Those parameters already in `request.query` are replaced.
+    public func presign(_ request: SigV4Request, expires: Int, date: Date,
+                        payloadSHA256: String = SigV4Signer.unsignedPayload) -> [(name: String, value: String)] {
         let signedHeaders = Self.canonicalHeaders(request.headers).names
         var added: [(name: String, value: String)] = [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
@@ -95,8 +100,10 @@ public struct SigV4Signer: Sendable {
             ("X-Amz-SignedHeaders", signedHeaders),
         ]
         if let token = credentials.sessionToken { added.append(("X-Amz-Security-Token", token)) }
-        let (canonical, _) = canonicalRequest(method: request.method, path: request.path, query: request.query + added,
-                                              headers: request.headers, payloadSHA256: Self.unsignedPayload)
+        let replaced = Set(added.map(\.name) + ["X-Amz-Signature"])
+        let query = request.query.filter { !replaced.contains($0.name) } + added
+        let (canonical, _) = canonicalRequest(method: request.method, path: request.path, query: query,
+                                              headers: request.headers, payloadSHA256: payloadSHA256)
         added.append(("X-Amz-Signature", signature(stringToSign: stringToSign(canonicalRequest: canonical, date: date), date: date)))
         return added
     }
@@ -134,7 +141,7 @@ public struct SigV4Signer: Sendable {
     }
 
     func canonicalURI(_ path: String) -> String {
-        let raw = path.isEmpty ? "/" : path
+        let raw = Self.absolutePath(path)
         if s3Style { return Self.uriEncode(raw, encodeSlash: false) }
         // Other services: dot segments and empty segments removed, then the encoded path encoded again.
         var segments: [Substring] = []
@@ -148,6 +155,11 @@ public struct SigV4Signer: Sendable {
         return Self.uriEncode(Self.uriEncode(normalized, encodeSlash: false), encodeSlash: false)
     }
 
+    /// The path with its leading `/` (`/` for none): what goes on the wire and into the canonical request.
+    static func absolutePath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : "/" + path
+    }
+
     /// Query parameters encoded (slashes too) and sorted by name, then value.
     public static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
         let encoded: [(String, String)] = query.map { (uriEncode($0.name, encodeSlash: true), uriEncode($0.value, encodeSlash: true)) }
@@ -155,7 +167,8 @@ public struct SigV4Signer: Sendable {
         return sorted.map { (pair: (String, String)) -> String in pair.0 + "=" + pair.1 }.joined(separator: "&")
     }
 
-    /// Lower-case names sorted, values trimmed with inner runs of spaces made one, repeated names joined with `,`.
+    /// Lower-case names sorted, values trimmed with inner runs of white space made one space, repeated names joined
+    /// with `,` in the order given.
     static func canonicalHeaders(_ headers: [(name: String, value: String)]) -> (block: String, names: String) {
         var byName: [String: [String]] = [:]
         for (name, value) in headers {
@@ -166,11 +179,13 @@ public struct SigV4Signer: Sendable {
         return (block, names.joined(separator: ";"))
     }
 
+    /// AWS's Trimall: no white space before or after, and each inner run of it one space. White space is ASCII's
+    /// (space, tab, LF, VT, FF, CR) as aws-c-auth has it, so a folded (multi-line) value signs as one line.
     static func trimmed(_ value: String) -> String {
         var out = ""
         var space = false
         for scalar in value.unicodeScalars {
-            if scalar == " " || scalar == "\t" {
+            if scalar == " " || ("\t"..."\r").contains(scalar) {
                 space = true
                 continue
             }
@@ -207,8 +222,12 @@ public struct SigV4Signer: Sendable {
         var t = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&t, &parts)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        func digits(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return digits(parts.tm_year + 1900, 4) + digits(parts.tm_mon + 1, 2) + digits(parts.tm_mday, 2) + "T"
+            + digits(parts.tm_hour, 2) + digits(parts.tm_min, 2) + digits(parts.tm_sec, 2) + "Z"
     }
 
     static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
