@@ -219,29 +219,30 @@ wait_listening() {
   return 1
 }
 
-# stop_component NAME: SIGTERM, then SIGKILL after STOP_GRACE seconds; fine when it does not run.
+# stop_components NAME...: SIGTERM to each, then SIGKILL after STOP_GRACE seconds; fine when they do not run.
 stop_components() {
-  local name pid pids="" alive
+  local name pid alive
+  local -A names=()
   for name in "$@"; do
     if pid=$(pid_of "$name"); then
       kill -TERM "$pid" 2>/dev/null || true
-      pids="$pids $pid"
+      names[$pid]=$name
     fi
   done
-  if [ -n "$pids" ]; then
+  if [ ${#names[@]} -gt 0 ]; then
     for _ in $(seq 1 $((STOP_GRACE * 10))); do
       alive=""
-      for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+      for pid in "${!names[@]}"; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
       [ -n "$alive" ] || break
       sleep 0.1
     done
-    for pid in $pids; do
+    for pid in "${!names[@]}"; do
       if kill -0 "$pid" 2>/dev/null; then
-        note "pid $pid did not stop within ${STOP_GRACE}s of SIGTERM: SIGKILL"
+        note "the ${names[$pid]} server (pid $pid) still runs ${STOP_GRACE}s after SIGTERM: SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
       fi
     done
-    for pid in $pids; do
+    for pid in "${!names[@]}"; do
       while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
     done
   fi
