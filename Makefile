@@ -91,7 +91,7 @@ fuzz: deps
 	bash scripts/fuzz.sh
 
 # The in-process suites under AddressSanitizer and ThreadSanitizer; see scripts/sanitize.sh.
-sanitize: deps
+sanitize: deps $(TOOLS)/venv/.ready
 	bash scripts/sanitize.sh
 
 # Regenerates Fixtures/ (needs the tools listed in Fixtures/README.md).

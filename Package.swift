@@ -228,7 +228,9 @@ let package = Package(
             name: "MediaS3Tests",
             dependencies: ["MediaS3", "MediaStore", "MediaDomain", "MediaTestSupport",
                            .product(name: "Crypto", package: "swift-crypto"),
-                           .product(name: "Hummingbird", package: "hummingbird")],
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Tests/MediaS3Tests",
             exclude: ["botocore_sign.py"]
         ),

@@ -10,9 +10,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 pg=$(mktemp -d /tmp/mediaworker-sanitize-pg.XXXXXX)
-trap 'bash scripts/pg_server.sh stop "$pg" >/dev/null 2>&1; rm -rf "$pg"' EXIT
+s3=$(mktemp -d /tmp/mediaworker-sanitize-s3.XXXXXX)
+trap 'bash scripts/pg_server.sh stop "$pg" >/dev/null 2>&1; rm -rf "$pg"; bash scripts/s3_server.sh stop "$s3" >/dev/null 2>&1; rm -rf "$s3"' EXIT
 MEDIAWORKER_TEST_DATABASE_URL=$(bash scripts/pg_server.sh start "$pg")
 export MEDIAWORKER_TEST_DATABASE_URL
+# The blob-store suites run on S3 too (SeaweedFS from the Makefile's venv).
+MEDIAWORKER_TEST_S3_ENDPOINT=$(bash scripts/s3_server.sh start "$s3")
+MEDIAWORKER_TEST_S3_ACCESS_KEY=$(cat "$s3/access_key")
+MEDIAWORKER_TEST_S3_SECRET_KEY=$(cat "$s3/secret_key")
+MEDIAWORKER_TEST_S3_DIR=$s3
+export MEDIAWORKER_TEST_S3_ENDPOINT MEDIAWORKER_TEST_S3_ACCESS_KEY MEDIAWORKER_TEST_S3_SECRET_KEY MEDIAWORKER_TEST_S3_DIR
 export SWIFT_BACKTRACE=enable=no
 # Leaks are checked too, except the few the system libraries and the toolchain's own runtime make (scripts/lsan.supp).
 export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
@@ -34,5 +41,5 @@ run() {  # run NAME SANITIZER FILTER SKIP
 }
 
 run asan address 'MediaPipelineTests|MediaQueueTests' 'FixtureSuiteTests|CLITests'
-run tsan thread 'MediaWorkerTests|MediaQueueTests' 'WorkerProcessTests'
+run tsan thread 'MediaWorkerTests|MediaQueueTests' 'WorkerProcessTests|BlobRepairTests|OutageRecoveryTests|S3VolumeOutageTests'
 exit $status

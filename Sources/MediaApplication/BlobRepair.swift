@@ -69,9 +69,9 @@ public struct BlobRepair: Sendable {
         public var deleted = 0
     }
 
-    /// Finds (and unless `dryRun`, deletes) blobs no job names. A blob is only touched when its job id's time (ids are
-    /// time-ordered) is older than `minimumAge`, so an upload whose original is stored but whose job is not yet
-    /// committed is never taken; blobs of queued or running jobs are never touched.
+    /// Finds (and unless `dryRun`, deletes) blobs no job names. A blob of an unknown job is only taken when its job id's
+    /// time (ids are time-ordered) is older than `minimumAge`, so an upload whose original is stored but whose job is
+    /// not yet committed is never taken; blobs of queued or running jobs are never touched.
     public func collect(dryRun: Bool, minimumAge: TimeInterval = 3600, now: Date = Date(), pageSize: Int = 500) async throws -> Collection {
         var jobs: [String: (final: Bool, roles: Set<String>)] = [:]
         try await forEachJob(pageSize: pageSize) { job in
@@ -89,10 +89,11 @@ public struct BlobRepair: Sendable {
                     why = "unnamed_role"
                 } else {
                     why = "unknown_job"
-                }
-                if let created = JobID.createdAt(blob.jobID), now.timeIntervalSince(created) < minimumAge {
-                    result.tooYoung += 1
-                    continue
+                    // Its job may be on its way: an upload between its store write and its commit.
+                    if let created = JobID.createdAt(blob.jobID), now.timeIntervalSince(created) < minimumAge {
+                        result.tooYoung += 1
+                        continue
+                    }
                 }
                 result.orphans.append(Orphan(blob: blob, why: why))
                 result.bytes += blob.size

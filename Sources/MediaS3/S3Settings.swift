@@ -42,12 +42,12 @@ public struct S3Settings: Sendable {
         guard Self.isS3(store) else { throw SettingsError(key: "MEDIAWORKER_STORE", value: store, expected: "s3://BUCKET[/PREFIX]") }
         let rest = store.dropFirst("s3://".count)
         let bucket = String(rest.prefix { $0 != "/" })
-        let prefix = String(rest.dropFirst(bucket.count).drop { $0 == "/" })
+        let prefix = String(rest.dropFirst(bucket.count + 1))
         guard Self.isValidBucket(bucket) else {
             throw SettingsError(key: "MEDIAWORKER_STORE", value: store,
                                 expected: "s3://BUCKET[/PREFIX] with a bucket name of 3–63 lower-case letters, digits, dots and dashes")
         }
-        guard prefix.utf8.count <= 512, !prefix.contains("//"), !prefix.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard prefix.utf8.count <= 512, !prefix.contains("//"), !prefix.hasPrefix("/"), !prefix.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw SettingsError(key: "MEDIAWORKER_STORE", value: store, expected: "a PREFIX of at most 512 bytes, no control characters, no empty segment")
         }
         var endpoint: URL?

@@ -26,8 +26,8 @@ import Testing
     /// sent again, so the run goes on).
     static func upload(_ server: ServerProcess, _ bytes: Data, fixture: FixtureManifest.Fixture, key: String,
                        answers: Answers) async throws -> String {
-        var query = "from=\(fixture.from.rawValue)&idempotencyKey=\(key)"
-        if let t = fixture.declaredType?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) { query += "&declaredType=\(t)" }
+        let query = "from=\(fixture.from.rawValue)&idempotencyKey=\(key)"
+            + (fixture.declaredType?.addingPercentEncoding(withAllowedCharacters: .alphanumerics).map { "&declaredType=\($0)" } ?? "")
         for _ in 0..<600 {
             let sent = Date()
             do {
