@@ -85,6 +85,7 @@ bench: deps
 	bash Benchmarks/animations.sh
 	bash Benchmarks/slowloris.sh
 	bash Benchmarks/console.sh
+	bash Benchmarks/s3.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
 fuzz: deps

@@ -367,7 +367,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
         if let retryAt {
             return try await database.query("""
                 UPDATE jobs SET state = 'queued', run_after = \(unescaped: runAfter(retryAt, now: now)), last_error = \(error),
-                    lease_owner = NULL, lease_expires_at = NULL
+                    lease_owner = NULL, lease_expires_at = NULL, postponed = 0
                 WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
                 """).metadata.rows == 1
         }
@@ -384,7 +384,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
     public func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool {
         try await database.query("""
             UPDATE jobs SET state = 'queued', run_after = \(unescaped: runAfter(retryAt, now: now)), attempts = GREATEST(0, attempts - 1),
-                last_error = \(error), lease_owner = NULL, lease_expires_at = NULL
+                last_error = \(error), lease_owner = NULL, lease_expires_at = NULL,
+                postponed = CASE WHEN postponed = 2 THEN 2 ELSE 1 END
             WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
             """).metadata.rows == 1
     }
@@ -401,18 +402,21 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
             """).rows.count == 1
     }
 
-    public func expedite(ids: [String], now: Date) async throws -> Int {
-        var changed = 0
-        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min(ids.count, $0 + 500)]) }) {
-            // Other workers are woken: the jobs are claimable by any of them.
-            changed += try await database.query("""
-                UPDATE jobs SET run_after = \(unescaped: serverNow(now))
-                WHERE id = ANY(\(chunk)) AND state = 'queued' AND run_after > \(unescaped: serverNow(now))
-                RETURNING id
-                """).rows.count
-        }
-        if changed > 0 { _ = try await database.query("SELECT pg_notify(\(channel), '')").rows }
-        return changed
+    public func hasPostponed(now: Date) async throws -> Bool {
+        try await database.query("""
+            SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND postponed = 1 AND run_after > \(unescaped: serverNow(now)))
+            """).rows.first?.decode(Bool.self) ?? false
+    }
+
+    public func releasePostponed(now: Date) async throws -> Int {
+        // Other workers are woken: the jobs are claimable by any of them.
+        try await database.query("""
+            WITH due AS (
+                UPDATE jobs SET run_after = \(unescaped: serverNow(now)), postponed = 2
+                WHERE state = 'queued' AND postponed = 1 AND run_after > \(unescaped: serverNow(now))
+                RETURNING id)
+            SELECT pg_notify(\(channel), '') FROM due
+            """).rows.count  // one row per job; PostgreSQL delivers identical notifications of a transaction once
     }
 
     public func retry(id: String, now: Date) async throws -> Bool {

@@ -37,12 +37,18 @@ public protocol JobQueue: Sendable {
     func fail(id: String, worker: String, error: String, retryAt: Date?, now: Date) async throws -> Bool
 
     /// Puts a claimed job back because the infrastructure failed it (store, database, helpers), not its content:
-    /// queued again after `retryAt`, with `error` as its last error and the attempt counted at claim given back.
+    /// queued again after `retryAt`, with `error` as its last error and the attempt counted at claim given back, and
+    /// marked as waiting for the outage to end (`releasePostponed`).
     func postpone(id: String, worker: String, error: String, retryAt: Date, now: Date) async throws -> Bool
 
-    /// Makes the queued jobs among `ids` due now (jobs postponed by an outage that has ended); answers how many.
-    /// Running and final jobs, and unknown ids, are left alone.
-    func expedite(ids: [String], now: Date) async throws -> Int
+    /// Whether a job postponed by an outage is waiting for its time (not yet released by `releasePostponed`):
+    /// one indexed lookup, cheap enough for every worker to ask every second.
+    func hasPostponed(now: Date) async throws -> Bool
+
+    /// The outage is over: every job postponed for it and still waiting is due now (other workers woken where the
+    /// queue can tell them); answers how many. A job is released this way once: postponed again after that, it waits
+    /// its own backoff (a job whose failure is its own, such as a lost original, cannot spin at the probe's pace).
+    func releasePostponed(now: Date) async throws -> Int
 
     /// Gives a claimed job back untouched (graceful shutdown): queued again, claimable at once.
     func release(id: String, worker: String, now: Date) async throws -> Bool

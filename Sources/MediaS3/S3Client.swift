@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MediaDomain
 import MediaStore
+import Metrics
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -148,11 +149,14 @@ public final class S3Client: Sendable {
             let failure: S3Error
             do {
                 let answer = try await once(request, method: method, payloadHash: payloadHash, body: body)
+                Counter(label: "mediaworker_s3_requests_total", dimensions: [("operation", operation), ("status", "\(answer.status)")])
+                    .increment()
                 if (200..<300).contains(answer.status) || accept.contains(answer.status) { return answer }
                 failure = error(answer, operation: operation)
             } catch let cancelled as CancellationError {
                 throw cancelled
             } catch {
+                Counter(label: "mediaworker_s3_requests_total", dimensions: [("operation", operation), ("status", "none")]).increment()
                 failure = S3Error(kind: .unavailable, operation: operation, status: nil, code: nil,
                                   message: Self.describe(error))
             }

@@ -230,7 +230,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         try await write { db in
             if let retryAt {
                 try db.execute(sql: """
-                    UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+                    UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL,
+                        postponed = 0
                     WHERE id = ? AND state = 'running' AND lease_owner = ?
                     """, arguments: [retryAt.timeIntervalSince1970, error, id, worker])
             } else {
@@ -249,7 +250,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         try await write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', run_after = ?, attempts = MAX(0, attempts - 1), last_error = ?,
-                    lease_owner = NULL, lease_expires_at = NULL
+                    lease_owner = NULL, lease_expires_at = NULL, postponed = CASE WHEN postponed = 2 THEN 2 ELSE 1 END
                 WHERE id = ? AND state = 'running' AND lease_owner = ?
                 """, arguments: [retryAt.timeIntervalSince1970, error, id, worker])
             return db.changesCount == 1
@@ -268,17 +269,21 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         }
     }
 
-    public func expedite(ids: [String], now: Date) async throws -> Int {
-        var changed = 0
-        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min(ids.count, $0 + 500)]) }) {
-            changed += try await write { db in
-                try db.execute(sql: """
-                    UPDATE jobs SET run_after = ? WHERE state = 'queued' AND run_after > ? AND id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))
-                    """, arguments: StatementArguments([now.timeIntervalSince1970, now.timeIntervalSince1970] + chunk))
-                return db.changesCount
-            }
+    public func hasPostponed(now: Date) async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND postponed = 1 AND run_after > ?)
+                """, arguments: [now.timeIntervalSince1970]) ?? false
         }
-        return changed
+    }
+
+    public func releasePostponed(now: Date) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET run_after = ?, postponed = 2 WHERE state = 'queued' AND postponed = 1 AND run_after > ?
+                """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970])
+            return db.changesCount
+        }
     }
 
     public func retry(id: String, now: Date) async throws -> Bool {

@@ -82,7 +82,6 @@ public struct JobProcessor: Sendable {
             if Date().timeIntervalSince(job.createdAt) < outageWindow.inSeconds {
                 let retryAt = retry.backoff(after: outage.increment(), now: Date())
                 let held = (try? await persisting(log) { try await queue.postpone(id: job.id, worker: worker, error: message, retryAt: retryAt, now: Date()) }) ?? false
-                if held { outage.postponed(job.id) }
                 log.warning("job postponed: the infrastructure failed it (the attempt is not counted)",
                             metadata: metadata(phases, ["error": "\(message)", "retry_at": "\(Job.timestamp(retryAt))"]))
                 Counter(label: "mediaworker_jobs_total", dimensions: dimensions(job, kind: "unknown", outcome: "postponed")).increment()
@@ -171,8 +170,9 @@ public struct JobProcessor: Sendable {
 }
 
 extension JobProcessor {
-    /// The jobs this processor postponed for an outage and that may still be waiting.
-    public var postponedJobs: [String] { outage.waiting() }
+    /// Whether this processor postponed a job since the last job that completed or the last release: the worker's
+    /// probe then looks without asking the queue first.
+    public var outageSuspected: Bool { outage.suspected }
 
     /// Whether the store reads and writes and the queue answers again: the worker's probe while jobs wait out an
     /// outage. Errors are the probe's answer, not thrown.
@@ -186,33 +186,17 @@ extension JobProcessor {
         }
     }
 
-    /// The outage is over for `jobs`: they were made due, and the postponement backoff starts over.
-    public func outageEnded(for jobs: [String]) { outage.ended(jobs) }
+    /// The outage is over: the postponed jobs were made due, and the postponement backoff starts over.
+    public func outageEnded() { outage.reset() }
 }
 
-/// Consecutive infrastructure failures and the jobs they postponed, shared by the worker's slots.
+/// Consecutive infrastructure failures, shared by the worker's slots.
 final class Outage: Sendable {
-    private struct State {
-        var streak = 0
-        var waiting: Set<String> = []
-    }
+    private let streak = Mutex(0)
 
-    private let state = Mutex(State())
-    /// Jobs remembered at most (the oldest outage's jobs are still released by their backoff).
-    static let remembered = 10_000
-
-    func increment() -> Int { state.withLock { $0.streak += 1; return $0.streak } }
-    func reset() { state.withLock { $0.streak = 0 } }
-    func postponed(_ id: String) {
-        state.withLock { s in if s.waiting.count < Self.remembered { s.waiting.insert(id) } }
-    }
-    func waiting() -> [String] { state.withLock { Array($0.waiting) } }
-    func ended(_ jobs: [String]) {
-        state.withLock { s in
-            s.streak = 0
-            s.waiting.subtract(jobs)
-        }
-    }
+    func increment() -> Int { streak.withLock { $0 += 1; return $0 } }
+    func reset() { streak.withLock { $0 = 0 } }
+    var suspected: Bool { streak.withLock { $0 > 0 } }
 }
 
 /// The original of a queued job is gone from the store (retried: a shared store may be briefly unreachable).

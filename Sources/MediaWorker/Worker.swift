@@ -177,20 +177,27 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// While jobs this worker postponed for an outage wait, checks every `outageProbe` whether the store and the
-    /// queue answer again; once they do, makes those jobs due at once instead of leaving them to a backoff that grew
-    /// with the outage.
+    /// Every `outageProbe`, while jobs postponed for an outage wait (this worker's, or those of a worker that died
+    /// meanwhile: the queue knows them), checks whether the store writes and reads and the queue answers again; once
+    /// they do, makes those jobs due at once instead of leaving them to a backoff that grew with the outage.
     private func outageProbe() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: settings.outageProbe) } catch { return }
-            let waiting = processor.postponedJobs
-            guard !waiting.isEmpty, await processor.infrastructureAnswers() else { continue }
+            let waiting: Bool
+            if processor.outageSuspected {
+                waiting = true
+            } else {
+                waiting = (try? await processor.queue.hasPostponed(now: Date())) ?? false
+            }
+            guard waiting, await processor.infrastructureAnswers() else { continue }
             do {
-                let released = try await processor.queue.expedite(ids: waiting, now: Date())
-                processor.outageEnded(for: waiting)
-                logger.info("the store and the queue answer again; jobs postponed by the outage are due now",
-                            metadata: ["jobs": "\(released)"])
-                wakeupSource.yield()
+                let released = try await processor.queue.releasePostponed(now: Date())
+                processor.outageEnded()
+                if released > 0 {
+                    logger.info("the store and the queue answer again; jobs postponed by the outage are due now",
+                                metadata: ["jobs": "\(released)"])
+                    wakeupSource.yield()
+                }
             } catch {
                 logger.warning("could not release the jobs postponed by an outage", metadata: ["error": "\(error)"])
             }

@@ -156,6 +156,28 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         #expect(try await q.job(id: id)?.state == .queued)
     }
 
+    @Test("postponed jobs are known to the queue and released once when the outage ends; a retry (a failure of its own) is not postponed",
+          arguments: Backend.allCases)
+    func releasePostponed(_ backend: Backend) async throws {
+        let q = try await backend.make().queue
+        let (a, b) = (JobID.make(now: t0), JobID.make(now: t0 + 0.001))
+        _ = try await q.enqueue(submission(), id: a, now: t0)
+        _ = try await q.enqueue(submission("other"), id: b, now: t0)
+        #expect(try await !q.hasPostponed(now: t0))
+        let claimed = try await q.claim(worker: "A", limit: 2, lease: 30, maxAttempts: 5, now: t0)
+        #expect(claimed.count == 2)
+        #expect(try await q.postpone(id: a, worker: "A", error: "store away", retryAt: t0 + 300, now: t0))
+        #expect(try await q.fail(id: b, worker: "A", error: "its own", retryAt: t0 + 300, now: t0))
+        #expect(try await q.hasPostponed(now: t0 + 1), "another worker (a new one) can tell a job waits for the outage")
+        #expect(try await q.releasePostponed(now: t0 + 2) == 1, "the postponed job only, not the retried one")
+        #expect(try await !q.hasPostponed(now: t0 + 2))
+        #expect(try await q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0 + 2)?.id == a, "due at once")
+        // Postponed again right after its release: it waits its own backoff, it is not released again.
+        #expect(try await q.postpone(id: a, worker: "B", error: "store away", retryAt: t0 + 300, now: t0 + 2))
+        #expect(try await q.releasePostponed(now: t0 + 3) == 0)
+        #expect(try await q.claim(worker: "C", lease: 30, maxAttempts: 5, now: t0 + 3) == nil)
+    }
+
     @Test("release gives a job back at once without spending an attempt", arguments: Backend.allCases)
     func release(_ backend: Backend) async throws {
         let q = try await backend.make().queue

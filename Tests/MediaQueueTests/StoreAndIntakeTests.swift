@@ -170,7 +170,8 @@ final class BrokenCommitQueue: JobQueue, @unchecked Sendable {
     }
     func release(id: String, worker: String, now: Date) async throws -> Bool { try await inner.release(id: id, worker: worker, now: now) }
     func retry(id: String, now: Date) async throws -> Bool { try await inner.retry(id: id, now: now) }
-    func expedite(ids: [String], now: Date) async throws -> Int { try await inner.expedite(ids: ids, now: now) }
+    func hasPostponed(now: Date) async throws -> Bool { try await inner.hasPostponed(now: now) }
+    func releasePostponed(now: Date) async throws -> Int { try await inner.releasePostponed(now: now) }
     func job(id: String) async throws -> Job? { try await inner.job(id: id) }
     func jobs(idempotencyKey: String) async throws -> [Job] { try await inner.jobs(idempotencyKey: idempotencyKey) }
     func jobs(state: JobState?, limit: Int) async throws -> [Job] { try await inner.jobs(state: state, limit: limit) }

@@ -56,7 +56,8 @@ public final class OutageQueue: JobQueue, Sendable {
         try await check { try await inner.postpone(id: id, worker: worker, error: error, retryAt: retryAt, now: now) }
     }
     public func release(id: String, worker: String, now: Date) async throws -> Bool { try await check { try await inner.release(id: id, worker: worker, now: now) } }
-    public func expedite(ids: [String], now: Date) async throws -> Int { try await check { try await inner.expedite(ids: ids, now: now) } }
+    public func hasPostponed(now: Date) async throws -> Bool { try await check { try await inner.hasPostponed(now: now) } }
+    public func releasePostponed(now: Date) async throws -> Int { try await check { try await inner.releasePostponed(now: now) } }
     public func retry(id: String, now: Date) async throws -> Bool { try await check { try await inner.retry(id: id, now: now) } }
     public func job(id: String) async throws -> Job? { try await check { try await inner.job(id: id) } }
     public func jobs(idempotencyKey: String) async throws -> [Job] { try await check { try await inner.jobs(idempotencyKey: idempotencyKey) } }
