@@ -385,7 +385,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
         try await database.query("""
             UPDATE jobs SET state = 'queued', run_after = \(unescaped: runAfter(retryAt, now: now)), attempts = GREATEST(0, attempts - 1),
                 last_error = \(error), lease_owner = NULL, lease_expires_at = NULL,
-                postponed = CASE WHEN postponed = 2 THEN 2 ELSE 1 END
+                postponed = CASE WHEN releases < \(unescaped: "\(JobQueueLimits.maxReleases)") THEN 1 ELSE 0 END
             WHERE id = \(id) AND state = 'running' AND lease_owner = \(worker)
             """).metadata.rows == 1
     }
@@ -412,7 +412,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
         // Other workers are woken: the jobs are claimable by any of them.
         try await database.query("""
             WITH due AS (
-                UPDATE jobs SET run_after = \(unescaped: serverNow(now)), postponed = 2
+                UPDATE jobs SET run_after = \(unescaped: serverNow(now)), postponed = 0, releases = releases + 1
                 WHERE state = 'queued' AND postponed = 1 AND run_after > \(unescaped: serverNow(now))
                 RETURNING id)
             SELECT pg_notify(\(channel), '') FROM due

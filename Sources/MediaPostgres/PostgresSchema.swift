@@ -74,9 +74,11 @@ enum PostgresSchema {
         ("v4-dead-index", ["CREATE INDEX jobs_dead ON jobs (id) WHERE state = 'dead'"]),
         // The console's reads (PostgresJobQueue+Console.swift), each from an index.
         ("v5-console-indexes", PostgresJobQueue.consoleIndexes),
-        // Jobs postponed by an outage: 1 while they wait for it to end, 2 once released (they are released once).
+        // Jobs postponed by an outage: `postponed` is 1 while one waits for it to end; `releases` counts the times the
+        // end of an outage released it (at most `JobQueueLimits.maxReleases`).
         ("v6-postponed", [
             "ALTER TABLE jobs ADD COLUMN postponed smallint NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs ADD COLUMN releases smallint NOT NULL DEFAULT 0",
             "CREATE INDEX jobs_postponed ON jobs (run_after) WHERE state = 'queued' AND postponed = 1",
         ]),
     ]

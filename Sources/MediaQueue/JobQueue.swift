@@ -46,8 +46,9 @@ public protocol JobQueue: Sendable {
     func hasPostponed(now: Date) async throws -> Bool
 
     /// The outage is over: every job postponed for it and still waiting is due now (other workers woken where the
-    /// queue can tell them); answers how many. A job is released this way once: postponed again after that, it waits
-    /// its own backoff (a job whose failure is its own, such as a lost original, cannot spin at the probe's pace).
+    /// queue can tell them); answers how many. A job is released this way at most `JobQueueLimits.maxReleases` times:
+    /// postponed again after that, it waits its own backoff (a job whose failure is its own, such as a lost original,
+    /// cannot spin at the probe's pace for the whole outage window).
     func releasePostponed(now: Date) async throws -> Int
 
     /// Gives a claimed job back untouched (graceful shutdown): queued again, claimable at once.
@@ -81,4 +82,12 @@ extension JobQueue {
     public func onJobsAvailable(_ handler: @escaping @Sendable () -> Void) {}
 
     public var executor: (any TaskExecutor)? { nil }
+}
+
+/// Limits every queue driver keeps.
+public enum JobQueueLimits {
+    /// Times the end of an outage may release one job early (`JobQueue.releasePostponed`): enough for the outages
+    /// of a job's life and the moments after one where part of a store still fails, few enough that a job failing
+    /// for its own reason does not spin.
+    public static let maxReleases = 5
 }

@@ -250,7 +250,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         try await write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', run_after = ?, attempts = MAX(0, attempts - 1), last_error = ?,
-                    lease_owner = NULL, lease_expires_at = NULL, postponed = CASE WHEN postponed = 2 THEN 2 ELSE 1 END
+                    lease_owner = NULL, lease_expires_at = NULL, postponed = CASE WHEN releases < \(JobQueueLimits.maxReleases) THEN 1 ELSE 0 END
                 WHERE id = ? AND state = 'running' AND lease_owner = ?
                 """, arguments: [retryAt.timeIntervalSince1970, error, id, worker])
             return db.changesCount == 1
@@ -280,7 +280,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     public func releasePostponed(now: Date) async throws -> Int {
         try await write { db in
             try db.execute(sql: """
-                UPDATE jobs SET run_after = ?, postponed = 2 WHERE state = 'queued' AND postponed = 1 AND run_after > ?
+                UPDATE jobs SET run_after = ?, postponed = 0, releases = releases + 1
+                WHERE state = 'queued' AND postponed = 1 AND run_after > ?
                 """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970])
             return db.changesCount
         }

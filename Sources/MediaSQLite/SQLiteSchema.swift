@@ -85,10 +85,12 @@ enum SQLiteSchema {
         }
         // The console's reads (SQLiteJobQueue+Console.swift), each from an index.
         m.registerMigration("v3-console-indexes") { db in try db.execute(sql: SQLiteJobQueue.consoleIndexes) }
-        // Jobs postponed by an outage: 1 while they wait for it to end, 2 once released (they are released once).
+        // Jobs postponed by an outage: `postponed` is 1 while one waits for it to end; `releases` counts the times the
+        // end of an outage released it (at most `SQLiteJobQueue.maxReleases`).
         m.registerMigration("v4-postponed") { db in
             try db.execute(sql: """
                 ALTER TABLE jobs ADD COLUMN postponed INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE jobs ADD COLUMN releases INTEGER NOT NULL DEFAULT 0;
                 CREATE INDEX jobs_postponed ON jobs(run_after) WHERE state = 'queued' AND postponed = 1;
                 """)
         }

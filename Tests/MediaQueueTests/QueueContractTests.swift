@@ -172,10 +172,17 @@ let t0 = Date(timeIntervalSince1970: 1_795_622_400)
         #expect(try await q.releasePostponed(now: t0 + 2) == 1, "the postponed job only, not the retried one")
         #expect(try await !q.hasPostponed(now: t0 + 2))
         #expect(try await q.claim(worker: "B", lease: 30, maxAttempts: 5, now: t0 + 2)?.id == a, "due at once")
-        // Postponed again right after its release: it waits its own backoff, it is not released again.
-        #expect(try await q.postpone(id: a, worker: "B", error: "store away", retryAt: t0 + 300, now: t0 + 2))
-        #expect(try await q.releasePostponed(now: t0 + 3) == 0)
-        #expect(try await q.claim(worker: "C", lease: 30, maxAttempts: 5, now: t0 + 3) == nil)
+        // Postponed again after each release (another outage, or part of the store still failing): released again, up
+        // to JobQueueLimits.maxReleases times; after that it waits its own backoff.
+        var now = t0 + 2
+        for n in 2...(JobQueueLimits.maxReleases + 1) {
+            #expect(try await q.postpone(id: a, worker: n == 2 ? "B" : "W\(n - 1)", error: "store away", retryAt: now + 300, now: now))
+            now += 1
+            let released = try await q.releasePostponed(now: now)
+            #expect(released == (n <= JobQueueLimits.maxReleases ? 1 : 0), "postponement \(n)")
+            if released == 1 { #expect(try await q.claim(worker: "W\(n)", lease: 30, maxAttempts: 5, now: now)?.id == a) }
+        }
+        #expect(try await q.claim(worker: "C", lease: 30, maxAttempts: 5, now: now) == nil, "waits its own backoff")
     }
 
     @Test("release gives a job back at once without spending an attempt", arguments: Backend.allCases)
