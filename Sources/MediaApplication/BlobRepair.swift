@@ -67,6 +67,8 @@ public struct BlobRepair: Sendable {
         /// Orphans left because they are younger than `minimumAge` (an upload between its PUT and its enqueue).
         public var tooYoung = 0
         public var deleted = 0
+        /// Orphans found, then kept: their job named them when read again just before the delete.
+        public var kept = 0
     }
 
     /// Finds (and unless `dryRun`, deletes) blobs no job names. A blob of an unknown job is only taken when its job id's
@@ -102,6 +104,14 @@ public struct BlobRepair: Sendable {
         } while cursor != nil
         if !dryRun {
             for orphan in result.orphans {
+                // Read again just before: a dead job retried since the jobs were read may name the blob now, and an
+                // upload's job may have been committed.
+                if let job = try await queue.job(id: orphan.blob.jobID) {
+                    guard job.state.isFinal, !Self.named(job).contains(where: { $0.role == orphan.blob.role }) else {
+                        result.kept += 1
+                        continue
+                    }
+                }
                 try await store.delete(jobID: orphan.blob.jobID, role: orphan.blob.role)
                 result.deleted += 1
             }

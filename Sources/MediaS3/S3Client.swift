@@ -151,11 +151,23 @@ public final class S3Client: Sendable {
                 let answer = try await once(request, method: method, payloadHash: payloadHash, body: body)
                 Counter(label: "mediaworker_s3_requests_total", dimensions: [("operation", operation), ("status", "\(answer.status)")])
                     .increment()
-                if (200..<300).contains(answer.status) || accept.contains(answer.status) { return answer }
+                if (200..<300).contains(answer.status) { return answer }
+                // A 404 is an answer only for a missing key (NoSuchBucket is the settings' fault), a 409 only for
+                // the caller to read.
+                if accept.contains(answer.status), answer.status != 404 || answer.code == nil || answer.code == "NoSuchKey" {
+                    return answer
+                }
                 failure = error(answer, operation: operation)
             } catch let cancelled as CancellationError {
                 throw cancelled
+            } catch let error as HTTPClientError where error == .cancelled || Task.isCancelled {
+                throw CancellationError()
+            } catch is NIOTooManyBytesError {
+                Counter(label: "mediaworker_s3_requests_total", dimensions: [("operation", operation), ("status", "too_large")]).increment()
+                throw S3Error(kind: .refused, operation: operation, status: nil, code: nil,
+                              message: "the answer is larger than \(Self.maxBody) bytes")
             } catch {
+                if Task.isCancelled { throw CancellationError() }
                 Counter(label: "mediaworker_s3_requests_total", dimensions: [("operation", operation), ("status", "none")]).increment()
                 failure = S3Error(kind: .unavailable, operation: operation, status: nil, code: nil,
                                   message: Self.describe(error))
@@ -182,11 +194,30 @@ public final class S3Client: Sendable {
         if let body { http.body = .bytes(ByteBuffer(bytes: body)) }
         Self.sentCount.add(1, ordering: .relaxed)
         ownCount.add(1, ordering: .relaxed)
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(settings.timeout.inSeconds * 1e9))
-        let response = try await Self.http.execute(http, deadline: deadline, logger: nil)
-        var collected = try await response.body.collect(upTo: method == .HEAD ? 0 : Self.maxBody)
-        return Answer(status: Int(response.status.code), headers: response.headers,
-                      body: collected.readBytes(length: collected.readableBytes) ?? [])
+        let timeout = settings.timeout, prepared = http
+        // AsyncHTTPClient's deadline ends with the answer's head; the body is read under the same limit here, so a
+        // body that stalls halfway fails the attempt like a server that never answers.
+        return try await withThrowingTaskGroup(of: Answer?.self) { group in
+            group.addTask {
+                let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.inSeconds * 1e9))
+                let response = try await Self.http.execute(prepared, deadline: deadline, logger: nil)
+                var collected = try await response.body.collect(upTo: method == .HEAD ? 0 : Self.maxBody)
+                return Answer(status: Int(response.status.code), headers: response.headers,
+                              body: collected.readBytes(length: collected.readableBytes) ?? [])
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let answer = first else { throw AttemptTimedOut() }
+            return answer
+        }
+    }
+
+    /// An attempt that did not end within `MEDIAWORKER_S3_TIMEOUT`.
+    struct AttemptTimedOut: Error, CustomStringConvertible {
+        var description: String { "no whole answer within the S3 timeout" }
     }
 
     /// The error an answer means, from its error XML or, without one, from its status.
@@ -276,6 +307,8 @@ public struct S3Error: BlobStoreError, CustomStringConvertible, Sendable, Equata
     /// Codes worth trying again.
     static let transientCodes: Set<String> = [
         "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "OperationAborted",
+        // A body damaged or cut on the way: sent again, whole.
+        "BadDigest", "XAmzContentSHA256Mismatch", "IncompleteBody", "TemporaryRedirect",
     ]
 
     static func kind(status: Int, code: String?) -> Kind {
@@ -284,7 +317,8 @@ public struct S3Error: BlobStoreError, CustomStringConvertible, Sendable, Equata
             if configurationCodes.contains(code) { return .configuration }
         }
         switch status {
-        case 500...599, 429, 408: return .unavailable
+        case 501: return .configuration  // NotImplemented: this server lacks a call the driver needs
+        case 500...599, 429, 408, 307: return .unavailable
         case 300...399, 401, 403: return .configuration
         default: return .refused
         }

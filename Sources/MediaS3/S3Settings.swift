@@ -8,7 +8,7 @@ public struct S3Settings: Sendable {
     /// Prepended to every key: empty, or ending in `/`.
     public var prefix: String
     /// `MEDIAWORKER_S3_ENDPOINT`: any S3-compatible server, addressed path-style (`ENDPOINT/BUCKET/KEY`). Unset: AWS,
-    /// virtual-hosted (`https://BUCKET.s3.REGION.amazonaws.com/KEY`).
+    /// virtual-hosted (`https://BUCKET.s3.REGION.amazonaws.com/KEY`; path-style for a bucket name with dots).
     public var endpoint: URL?
     public var region: String
     public var credentials: AWSCredentials
@@ -84,10 +84,16 @@ public struct S3Settings: Sendable {
     /// virtual-hosted on AWS.
     var base: (origin: String, host: String, pathPrefix: String) {
         if let endpoint {
-            let scheme = endpoint.scheme!.lowercased(), host = endpoint.host!
+            let scheme = endpoint.scheme!.lowercased(), name = endpoint.host!
+            let host = name.contains(":") && !name.hasPrefix("[") ? "[\(name)]" : name  // an IPv6 literal
             let defaultPort = scheme == "https" ? 443 : 80
             let authority = endpoint.port.map { $0 == defaultPort ? host : "\(host):\($0)" } ?? host
             return ("\(scheme)://\(authority)", authority, "/\(bucket)/")
+        }
+        // A bucket name with dots does not match AWS's wildcard certificate as a host name: path-style for those.
+        if bucket.contains(".") {
+            let host = "s3.\(region).amazonaws.com"
+            return ("https://\(host)", host, "/\(bucket)/")
         }
         let host = "\(bucket).s3.\(region).amazonaws.com"
         return ("https://\(host)", host, "/")

@@ -231,6 +231,14 @@ public struct MediaHTTPService: Sendable {
                                                        fallback: role == .original ? "attachment" : roleName))
             if job.state.isFinal { mediaCache.put(key, entry) }
             return entry
+        } catch let error as APIError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // The queue or the store is away (an S3 volume server down, a database restarting): a retry will do.
+            logger.warning("media not served: the queue or the store failed", metadata: ["error": "\(error)", "job": "\(jobID)"])
+            throw APIError(.storageUnavailable, "the queue or the blob store cannot be reached; try again", headers: [.retryAfter: "1"])
         }
     }
 

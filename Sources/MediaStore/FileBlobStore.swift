@@ -110,15 +110,22 @@ public final class FileBlobStore: BlobStore {
     /// A page per shard folder (`next` names the following shard).
     public func blobs(from cursor: String?) async throws -> BlobPage {
         let fm = FileManager.default
-        let shards = ((try? fm.contentsOfDirectory(atPath: root.path)) ?? [])
-            .filter { $0.utf8.count == 2 && $0.allSatisfy(\.isHexDigit) }.sorted()
+        // A folder that vanished meanwhile (a job deleted) is empty; any other error (EIO, ESTALE on NFS) is thrown,
+        // never reported as an empty store.
+        func list(_ url: URL) throws -> [String] {
+            do { return try fm.contentsOfDirectory(atPath: url.path) } catch {
+                if !fm.fileExists(atPath: url.path) { return [] }
+                throw error
+            }
+        }
+        let shards = try list(root).filter { $0.utf8.count == 2 && $0.allSatisfy(\.isHexDigit) }.sorted()
         let remaining = shards.filter { cursor == nil || $0 >= cursor! }
         guard let shard = remaining.first else { return BlobPage(blobs: [], next: nil) }
         var found: [StoredBlob] = []
         let shardURL = root.appendingPathComponent(shard, isDirectory: true)
-        for job in ((try? fm.contentsOfDirectory(atPath: shardURL.path)) ?? []).sorted() where JobID.isValid(job) {
+        for job in try list(shardURL).sorted() where JobID.isValid(job) {
             let jobURL = shardURL.appendingPathComponent(job, isDirectory: true)
-            for role in ((try? fm.contentsOfDirectory(atPath: jobURL.path)) ?? []).sorted() where BlobKey.isValid(role: role) {
+            for role in try list(jobURL).sorted() where BlobKey.isValid(role: role) {
                 var st = stat()
                 guard stat(jobURL.appendingPathComponent(role).path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
                 found.append(StoredBlob(jobID: job, role: role, size: Int(st.st_size)))

@@ -192,8 +192,10 @@ public final class Worker: Service, Sendable {
             guard waiting, await processor.infrastructureAnswers() else { continue }
             do {
                 let released = try await processor.queue.releasePostponed(now: Date())
-                processor.outageEnded()
                 if released > 0 {
+                    // The backoff starts over only when an outage really ended here; a job failing for a reason of its
+                    // own (after its releases) keeps a backoff that grows.
+                    processor.outageEnded()
                     logger.info("the store and the queue answer again; jobs postponed by the outage are due now",
                                 metadata: ["jobs": "\(released)"])
                     wakeupSource.yield()

@@ -146,6 +146,7 @@ struct BlobsCommand: AsyncParsableCommand {
             printJSON(.object([
                 ("dryRun", .bool(dryRun)), ("scanned", .int(report.scanned)), ("orphans", .int(report.orphans.count)),
                 ("bytes", .int(report.bytes)), ("deleted", .int(report.deleted)), ("tooYoung", .int(report.tooYoung)),
+                ("kept", .int(report.kept)),
                 ("details", .array(report.orphans.prefix(1000).map { o in
                     .object([("jobId", .string(o.blob.jobID)), ("role", .string(o.blob.role)), ("size", .int(o.blob.size)),
                              ("why", .string(o.why))])

@@ -121,6 +121,14 @@ import Testing
             let seenRequest = Seen.Request(method: request.method.rawValue, path: request.uri.description, headers: headers,
                                            body: buffer.readBytes(length: buffer.readableBytes) ?? [])
             let n = seen.requests.withLock { $0.append(seenRequest); return $0.count }
+            if request.uri.path.hasSuffix("/stall") {
+                // The head and ten bytes of a hundred, then nothing: a body that stalls halfway.
+                return Response(status: .ok, headers: [.contentLength: "100"], body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "0123456789"))
+                    try await Task.sleep(for: .seconds(5))
+                    try await writer.finish(nil)
+                })
+            }
             let (status, extra, text) = await answer(n, seenRequest)
             var fields = HTTPFields()
             for (name, value) in extra { fields[HTTPField.Name(name)!] = value }
@@ -185,6 +193,19 @@ import Testing
         }
     }
 
+    @Test("a body that stalls after the head is an outage within attempts × timeout, like a server that never answers")
+    func stalledBody() async throws {
+        try await withFake({ _, _ in (200, [], "") }) { endpoint, seen in
+            let start = ContinuousClock.now
+            let error = await #expect(throws: S3Error.self) {
+                _ = try await client(endpoint, attempts: 2, timeout: .milliseconds(300)).getObject("stall")
+            }
+            #expect(error?.kind == .unavailable)
+            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(seen.count == 2)
+        }
+    }
+
     @Test("a redirect is never followed: a configuration error (a wrong region or endpoint)")
     func redirects() async throws {
         try await withFake({ n, _ in
@@ -203,6 +224,7 @@ import Testing
             switch request.path {
             case "/bucket/forbidden": return (403, [], "")
             case "/bucket/missing": return (404, [], request.method == "GET" ? Self.errorXML("NoSuchKey") : "")
+            case "/bucket/nobucket": return (404, [], Self.errorXML("NoSuchBucket"))
             default: return (400, [], Self.errorXML("InvalidArgument"))
             }
         }) { endpoint, _ in
@@ -212,6 +234,10 @@ import Testing
             let missing = try await c.getObject("missing"), missingSize = try await c.headObject("missing")
             #expect(missing == nil)
             #expect(missingSize == nil)
+            let noBucket = await #expect(throws: S3Error.self, "a 404 that is not a missing key") { _ = try await c.getObject("nobucket") }
+            #expect(noBucket?.kind == .configuration && noBucket?.code == "NoSuchBucket")
+            let noBucketDelete = await #expect(throws: S3Error.self) { try await c.deleteObject("nobucket") }
+            #expect(noBucketDelete?.kind == .configuration)
             let bad = await #expect(throws: S3Error.self) { _ = try await c.getObject("other") }
             #expect(bad?.kind == .refused)
             #expect(bad?.code == "InvalidArgument")

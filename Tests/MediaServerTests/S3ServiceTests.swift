@@ -78,12 +78,13 @@ extension S3ServiceTests {
         let s3 = try TestS3.server()
         let storage = try TestBackend.postgres.make("mw-s3-outage", s3: true)
         defer { storage.remove() }
-        let env = ["MEDIAWORKER_S3_TIMEOUT": "2", "MEDIAWORKER_S3_ATTEMPTS": "2", "MEDIAWORKER_WORKERS": "0"]
+        let env = ["MEDIAWORKER_S3_TIMEOUT": "2", "MEDIAWORKER_S3_ATTEMPTS": "2", "MEDIAWORKER_MEDIA_CACHE_BYTES": "0"]
         try await withServer(.postgres, env: env, storage: storage) { server in
             let gif = try FixtureManifest.named("gif87a").bytes().asData
-            let first = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=vol:0", body: gif)
-            #expect(first.status == 202)
-            let id = try #require(first.json["id"] as? String)
+            let done = try await server.uploadAndWait("images/whatsapp_photo.jpg", query: "from=visitor&idempotencyKey=vol:0")
+            let id = try #require(done["id"] as? String)
+            let media = try #require((done["artifacts"] as? [[String: Any]])?.first { $0["role"] as? String == "original" }?["url"] as? String)
+            #expect(try await server.request("GET", media, auth: false).status == 200)
             try s3.stopVolume()
             var restarted = false
             defer { if !restarted { try? s3.startVolume() } }
@@ -92,11 +93,13 @@ extension S3ServiceTests {
             let ready = try await server.request("GET", "/readyz", auth: false)
             #expect(ready.status == 503, "a HEAD would still pass; the probe reads an object")
             #expect((ready.json["message"] as? String)?.contains("cannot be read") == true)
-            #expect(try await storage.store().size(jobID: id, role: "original") == gif.count, "HEAD still answers")
+            #expect(try await storage.store().size(jobID: id, role: "original") == (done["outcome"] as? [String: Any])?["size"] as? Int ?? -1, "HEAD still answers")
             let refused = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=vol:1", body: gif)
             #expect(refused.status == 503 && refused.json["error"] as? String == "storage_unavailable")
             #expect(refused.header("Retry-After") != nil)
             #expect(clock.now - start < .seconds(30), "answered within a gateway's patience: \(clock.now - start)")
+            let unserved = try await server.request("GET", media, auth: false)
+            #expect(unserved.status == 503 && unserved.json["error"] as? String == "storage_unavailable", "never a 500")
             try s3.startVolume()
             restarted = true
             var readyAgain = false
