@@ -5,8 +5,10 @@
 static void mw_deadline_eval(VipsImage *image, VipsProgress *progress, void *user) {
     (void) progress;
     MwDeadline *deadline = (MwDeadline *) user;
-    if (!deadline->fired && g_get_monotonic_time() > deadline->deadline_us) {
-        deadline->fired = 1;
+    // libvips emits "eval" from its worker threads at once: the flag is read and set atomically (ThreadSanitizer
+    // found the plain int racing); the caller reads it after the evaluation has ended.
+    if (!__atomic_load_n(&deadline->fired, __ATOMIC_RELAXED) && g_get_monotonic_time() > deadline->deadline_us) {
+        __atomic_store_n(&deadline->fired, 1, __ATOMIC_RELAXED);
         vips_image_set_kill(image, TRUE);
     }
 }
