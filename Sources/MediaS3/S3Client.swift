@@ -26,9 +26,6 @@ public final class S3Client: Sendable {
     /// Configuration error codes already logged (once each, then at debug level).
     private let reported = Mutex<Set<String>>([])
 
-    /// Requests sent by every S3 client of this process, each attempt counted (for the requests-per-job figure).
-    public static var requestsSent: Int { sentCount.load(ordering: .relaxed) }
-    private static let sentCount = Atomic<Int>(0)
     /// Requests this client sent, each attempt counted.
     public var requestsSent: Int { ownCount.load(ordering: .relaxed) }
     private let ownCount = Atomic<Int>(0)
@@ -192,7 +189,6 @@ public final class S3Client: Sendable {
             http.headers.add(name: name, value: value)
         }
         if let body { http.body = .bytes(ByteBuffer(bytes: body)) }
-        Self.sentCount.add(1, ordering: .relaxed)
         ownCount.add(1, ordering: .relaxed)
         let timeout = settings.timeout, prepared = http
         // AsyncHTTPClient's deadline ends with the answer's head; the body is read under the same limit here, so a

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MediaDomain
 
 /// Credentials of an AWS-style account (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
 public struct AWSCredentials: Sendable, Equatable {
@@ -121,7 +122,7 @@ public struct SigV4Signer: Sendable {
 
     /// Task 2: the string to sign.
     public func stringToSign(canonicalRequest: String, date: Date) -> String {
-        let hash = Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))
+        let hash = Hex.encode(SHA256.hash(data: Data(canonicalRequest.utf8)))
         return "AWS4-HMAC-SHA256\n\(Self.timestamp(date))\n\(scope(date))\n\(hash)"
     }
 
@@ -132,7 +133,7 @@ public struct SigV4Signer: Sendable {
         for part in [day, region, service, "aws4_request"] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
-        return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
     }
 
     /// `YYYYMMDD/region/service/aws4_request`.
@@ -230,18 +231,8 @@ public struct SigV4Signer: Sendable {
             + digits(parts.tm_hour, 2) + digits(parts.tm_min, 2) + digits(parts.tm_sec, 2) + "Z"
     }
 
-    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// The SHA-256 of `bytes` in lower-case hex, as `X-Amz-Content-Sha256` carries it.
     public static func payloadHash(_ bytes: some DataProtocol) -> String {
-        hex(SHA256.hash(data: bytes))
+        Hex.encode(SHA256.hash(data: bytes))
     }
 }

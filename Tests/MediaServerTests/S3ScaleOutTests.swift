@@ -121,15 +121,7 @@ import Testing
         #expect(expected.count == jobs)
         let (volumeStopped, filerRestarted) = await faults.value
 
-        let deadline = Date().addingTimeInterval(300)
-        var counts: [JobState: Int] = [:]
-        while Date() < deadline {
-            if let c = try? await queue.counts() {
-                counts = c
-                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        let counts = try await JobChecks.waitUntilFinal(queue, within: 300)
         chaos.cancel()
         let kills = await chaos.value
         try await Task.sleep(for: .seconds(3))
@@ -181,31 +173,14 @@ import Testing
 
         // What is in the bucket and named by no job: only originals of uploads that were refused (their PUT landed after
         // the service had given up on it). Every blob a job names is there.
-        let repair = try ServerProcessCLI.run(["blobs", "gc", "--dry-run", "--min-age", "0"], storage)
+        let repair = try TestCLI.run(["blobs", "gc", "--dry-run", "--min-age", "0"], on: storage)
         let orphans = (repair.json["details"] as? [[String: Any]]) ?? []
         #expect(repair.status == 0)
         #expect(orphans.allSatisfy { $0["role"] as? String == "original" && $0["why"] as? String == "unknown_job" }, "\(orphans.prefix(5))")
         #expect(orphans.count <= seen.refusals, "\(orphans.count) orphans, \(seen.refusals) refused upload attempts")
-        let verify = try ServerProcessCLI.run(["blobs", "verify"], storage)
+        let verify = try TestCLI.run(["blobs", "verify"], on: storage)
         #expect(verify.status == 0 && verify.json["problems"] as? Int == 0, "\(verify.json)")
         print("s3 scale-out: \(jobs) jobs, \(kills) worker kills, refused uploads: \(seen.refusedKeys.count) (\(seen.refusals) attempts), upload retries: \(seen.retries), orphans: \(orphans.count), \(counts)")
-    }
-}
-
-/// Runs a `mediaworker` command on a test storage; its exit status and its JSON output.
-enum ServerProcessCLI {
-    static func run(_ arguments: [String], _ storage: TestStorage) throws -> (status: Int32, json: [String: Any]) {
-        let process = Process()
-        process.executableURL = TestBinary.mediaworker
-        process.arguments = arguments + ["--data", storage.folder.path]
-        process.environment = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
     }
 }
 

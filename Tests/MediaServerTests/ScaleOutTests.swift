@@ -257,15 +257,7 @@ import Testing
         #expect(expected.count == Self.jobs)
 
         // Everything final within the time limit; the test's own connections also come back after the restart.
-        let deadline = Date().addingTimeInterval(300)
-        var counts: [JobState: Int] = [:]
-        while Date() < deadline {
-            if let c = try? await queue.counts() {
-                counts = c
-                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        let counts = try await JobChecks.waitUntilFinal(queue, within: 300)
         chaos.cancel()
         let kills = await chaos.value
         let restarted = await restart.value

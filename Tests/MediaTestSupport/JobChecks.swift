@@ -5,6 +5,21 @@ import Testing
 
 /// Checks shared by the tests that push fixtures through real worker processes.
 public enum JobChecks {
+    /// Polls `queue` every 200 ms until no job is queued or running, or `seconds` have passed; the last counts read.
+    /// A failing read (the database restarting) is tried again.
+    public static func waitUntilFinal(_ queue: any JobQueue, within seconds: TimeInterval) async throws -> [JobState: Int] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var counts: [JobState: Int] = [:]
+        while Date() < deadline {
+            if let c = try? await queue.counts() {
+                counts = c
+                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return counts
+    }
+
     /// Each job ended as its fixture expects, and each accepted job's files are whole in `store`: the original
     /// byte for byte, the thumbnail a WebP of the expected size, the playback an MP3 of the expected duration.
     public static func expectFinalAsManifest(_ jobs: [String: FixtureManifest.Fixture], queue: any JobQueue,

@@ -69,9 +69,6 @@ public struct TestStorage: Sendable {
     /// Variables a child `mediaworker` process needs to reach this storage.
     public internal(set) var environment: [String: String]
 
-    /// Whether the blobs are on the test S3 server.
-    public var usesS3: Bool { environment["MEDIAWORKER_STORE"].map(S3Settings.isS3) ?? false }
-
     /// Another connection to this storage's queue.
     /// `executor`: SQLite's calls block their thread while the file is locked; a test that locks it for a minute gives
     /// its queue threads of its own, so the other suites' queues (on `BlockingCallExecutor.sqlite`) are not held up

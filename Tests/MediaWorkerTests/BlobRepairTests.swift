@@ -12,24 +12,8 @@ import Testing
 /// `mediaworker blobs verify` and `mediaworker blobs gc` on the three stores, run as a user runs them (the built
 /// binary, the storage settings in its environment).
 @Suite(.onQueueExecutor) struct BlobRepairTests {
-    struct Run {
-        var status: Int32
-        var json: [String: Any]
-    }
-
-    func run(_ arguments: [String], _ storage: TestStorage) throws -> Run {
-        let process = Process()
-        process.executableURL = TestBinary.mediaworker
-        process.arguments = arguments + ["--data", storage.folder.path]
-        process.environment = ProcessInfo.processInfo.environment.merging(storage.environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus,
-                   json: (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+    func run(_ arguments: [String], _ storage: TestStorage) throws -> TestCLI.Run {
+        try TestCLI.run(arguments, on: storage)
     }
 
     @Test("verify finds a missing artifact; gc --dry-run names only unnamed blobs old enough; gc deletes them", arguments: StoreDriver.allCases)
