@@ -28,6 +28,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, "Fixtures")
@@ -154,7 +156,9 @@ def browse(driver, base, data):
         driver.get(base + "/console/login")
         driver.find_element(By.ID, "user").send_keys("ops")
         driver.find_element(By.ID, "password").send_keys(password)
-        driver.find_element(By.ID, "login").click()
+        button = driver.find_element(By.ID, "login")
+        button.click()
+        WebDriverWait(driver, 20).until(expected_conditions.staleness_of(button))
 
     login("not the password")
     check("a wrong password is refused", "/console/login" in driver.current_url
@@ -223,8 +227,13 @@ def browse(driver, base, data):
     check("dead filter lists the dead job", [r.get_attribute("data-id") for r in driver.find_elements(By.CSS_SELECTOR, "tr.job")] == [doomed])
     driver.get(base + "/console/jobs/" + doomed)
     shot(driver, "6-job-dead")
-    driver.find_element(By.ID, "retry").click()
-    after = driver.find_element(By.CSS_SELECTOR, "h1 .state").text
+    button = driver.find_element(By.ID, "retry")
+    button.click()
+    # The click posts a form and the browser follows the redirect: wait until the old page is gone
+    # before reading the new one (reading at once raced the navigation in CI).
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(button))
+    after = WebDriverWait(driver, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "h1 .state"))).text
     check("retry: the job leaves dead (queued, then taken by a worker)", after in ("queued", "running", "accepted"), after)
 
     def final_state():
