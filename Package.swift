@@ -108,7 +108,8 @@ let package = Package(
         // Intake: store the original, then enqueue (shared by `mediaworker enqueue` and the HTTP upload).
         .target(
             name: "MediaIntake",
-            dependencies: ["MediaDomain", "MediaQueue", "MediaStore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["MediaDomain", "MediaQueue", "MediaStore", .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")]
         ),
         // The pure media pipeline: (bytes, facts, policy) -> outcome. No queue, HTTP or database.
         .target(

@@ -10,7 +10,7 @@ import ServiceLifecycle
 import UnixSignals
 
 /// `serve`: the HTTP application with its background services — the PostgreSQL client (if any), the worker (unless
-/// `MEDIAWORKER_WORKERS=0`) and the callback dispatcher (when `MEDIAWORKER_CALLBACK_URL` is set) — assembled once.
+/// `MEDIAWORKER_WORKERS=0`), the retention purge and the callback dispatcher (when `MEDIAWORKER_CALLBACK_URL` is set) — assembled once.
 /// Running it (`runService()`) runs one `ServiceGroup` of all of them; tests drive the same value in-process
 /// through HummingbirdTesting.
 ///
@@ -27,6 +27,7 @@ public func buildApplication(
     if let host = configuration.host { settings.host = host }
     if let port = configuration.port { settings.port = port }
     let console = try ConsoleSettings(environment: configuration.environment)
+    let retention = try RetentionSettings(environment: configuration.environment)
     let storage = try await makeStorage(configuration)
     for note in settings.generated { logger.warning("not configured, generated for this run: \(note)") }
 
@@ -67,6 +68,8 @@ public func buildApplication(
     } else {
         logger.notice("MEDIAWORKER_WORKERS=0: API only; jobs are processed by `mediaworker work` elsewhere")
     }
+    app.addServices(RetentionPurge(queue: storage.queue, store: storage.store, settings: retention,
+                                   onErased: service.eraser.onErased, logger: logger))
     if let url = settings.callbackURL {
         app.addServices(WebhookDispatcher(outbox: storage.queue, url: url, secret: settings.callbackSecret, logger: logger))
     } else {
@@ -75,13 +78,14 @@ public func buildApplication(
     return app
 }
 
-/// `work`: the PostgreSQL client (if any) and the worker in one `ServiceGroup`, stopped gracefully by SIGTERM/SIGINT.
+/// `work`: the PostgreSQL client (if any), the worker and the retention purge in one `ServiceGroup`, stopped gracefully by SIGTERM/SIGINT.
 public func buildWorkerGroup(_ configuration: ApplicationConfiguration, logger: Logger = Logger(label: "mediaworker"),
                              signals: [UnixSignal] = [.sigterm, .sigint]) async throws -> ServiceGroup {
     let settings = try WorkerSettings(environment: configuration.environment)
     guard settings.concurrency > 0 else {
         throw SettingsError(key: "MEDIAWORKER_WORKERS", value: "0", expected: "at least 1 (a worker needs a slot)")
     }
+    let retention = try RetentionSettings(environment: configuration.environment)
     let storage = try await makeStorage(configuration)
     let assembled = try makeWorker(configuration, storage: storage, logger: logger)
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -89,6 +93,7 @@ public func buildWorkerGroup(_ configuration: ApplicationConfiguration, logger: 
     if let database = storage.database { services.append(.init(service: database)) }
     services.append(.init(service: HelperPoolService(pipeline: assembled.pipeline)))
     services.append(.init(service: assembled.worker))
+    services.append(.init(service: RetentionPurge(queue: storage.queue, store: storage.store, settings: retention, logger: logger)))
     return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: signals, logger: logger))
 }
 

@@ -77,7 +77,7 @@ public struct AttachmentIntake: Sendable {
     private func existing(key: String, digest: String) async throws -> EnqueueResult? {
         // Cheap pre-check so a redelivered webhook does not rewrite 5 MB; the queue decides for real.
         for job in try await queue.jobs(idempotencyKey: key) {
-            return job.submission.contentSHA256 == digest ? .existing(job) : .conflict(job)
+            return .repeated(job, contentSHA256: digest)
         }
         return nil
     }

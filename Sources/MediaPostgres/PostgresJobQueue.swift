@@ -31,8 +31,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
     public let database: PostgresDatabase
     /// The clock of lease expiry and run-after times (`.server` outside tests).
     public let clock: Clock
-    private let recordsEvents: Bool
-    private let logger: Logger
+    let recordsEvents: Bool
+    let logger: Logger
     /// The NOTIFY channel (one per schema, so deployments sharing a database do not wake each other).
     let channel: String
     /// Wakes this process's workers on the channel's notifications, once one asked (`onJobsAvailable`).
@@ -73,7 +73,8 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
             finishedAt: try value(.finishedAt), runAfter: try value(.runAfter),
             leaseOwner: try value(.leaseOwner), leaseExpiresAt: try value(.leaseExpiresAt),
             lastError: try value(.lastError), outcomeJSON: try value(.outcome),
-            artifacts: try StoredArtifact.fromColumn(value(.artifacts)))
+            artifacts: try StoredArtifact.fromColumn(value(.artifacts)), erasedAt: try value(.erasedAt),
+            erasure: try (value(.erasure) as String?).flatMap(ErasureKind.init(rawValue:)))
     }
 
     /// How far the scheduling clock is from the server's for a caller whose clock says `now`, seconds (0 but in tests).
@@ -204,7 +205,7 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
                 guard let key = p.job.idempotencyKey, let existing = try await jobs(idempotencyKey: key).first else {
                     throw PostgresFailure("enqueue of \(p.id) inserted nothing and found no job with its key")
                 }
-                results.append(.success(existing.submission.contentSHA256 == p.job.contentSHA256 ? .existing(existing) : .conflict(existing)))
+                results.append(.success(.repeated(existing, contentSHA256: p.job.contentSHA256)))
             } catch {
                 results.append(.failure(error))
             }

@@ -81,6 +81,16 @@ enum PostgresSchema {
             "ALTER TABLE jobs ADD COLUMN releases smallint NOT NULL DEFAULT 0",
             "CREATE INDEX jobs_postponed ON jobs (run_after) WHERE state = 'queued' AND postponed = 1",
         ]),
+        // Erasure and retention (PostgresJobQueue+Erasure.swift): when and why a tombstone was made, whether its blobs
+        // may still exist, and the indexes the purge and the media caches read.
+        ("v7-erasure", [
+            "ALTER TABLE jobs ADD COLUMN erased_at timestamptz",
+            "ALTER TABLE jobs ADD COLUMN erasure text",
+            "ALTER TABLE jobs ADD COLUMN blobs_pending smallint NOT NULL DEFAULT 0",
+            "CREATE INDEX jobs_erased ON jobs (erased_at) WHERE state = 'erased'",
+            "CREATE INDEX jobs_blobs_pending ON jobs (id) WHERE blobs_pending = 1",
+            "CREATE INDEX jobs_retention ON jobs (business_number, finished_at) WHERE finished_at IS NOT NULL",
+        ]),
     ]
 
     /// Applies pending migrations on one pooled connection, under a session advisory lock it lets go of afterwards.

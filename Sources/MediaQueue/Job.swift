@@ -2,7 +2,7 @@ import Foundation
 @_exported import MediaDomain
 import MediaJSON
 
-/// Where a job is in its life. `accepted`, `rejected` and `dead` are final.
+/// Where a job is in its life. `accepted`, `rejected`, `dead` and `erased` are final.
 public enum JobState: String, Sendable, Codable, CaseIterable {
     /// Waiting to be claimed once `runAfter` has passed: new, released, or back after an error (JSON `retryAt`).
     case queued
@@ -14,8 +14,11 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     case rejected
     /// Retries exhausted; `lastError` says why. `mediaworker jobs retry ID` re-queues it.
     case dead
+    /// Erased on request or at the end of its retention period: a tombstone with no personal data and no blob
+    /// (docs/erasure.md). Final from any state; nothing brings it back.
+    case erased
 
-    public var isFinal: Bool { self == .accepted || self == .rejected || self == .dead }
+    public var isFinal: Bool { self == .accepted || self == .rejected || self == .dead || self == .erased }
 
     /// The states an operator watches live (`activeCounts`): waiting, in work, and given up on.
     public static let active: [JobState] = [.queued, .running, .dead]
@@ -69,10 +72,13 @@ public struct Job: Sendable, Equatable {
     public var outcomeJSON: String?
     /// The stored artifacts once accepted (empty before, and for a rejected job).
     public var artifacts: [StoredArtifact]
+    /// When the job was erased, and why (`erased` jobs only).
+    public var erasedAt: Date?
+    public var erasure: ErasureKind?
 
     public init(id: String, state: JobState, submission: NewJob, attempts: Int, createdAt: Date, startedAt: Date?,
                 finishedAt: Date?, runAfter: Date, leaseOwner: String?, leaseExpiresAt: Date?, lastError: String?,
-                outcomeJSON: String?, artifacts: [StoredArtifact]) {
+                outcomeJSON: String?, artifacts: [StoredArtifact], erasedAt: Date? = nil, erasure: ErasureKind? = nil) {
         self.id = id
         self.state = state
         self.submission = submission
@@ -86,12 +92,23 @@ public struct Job: Sendable, Equatable {
         self.lastError = lastError
         self.outcomeJSON = outcomeJSON
         self.artifacts = artifacts
+        self.erasedAt = erasedAt
+        self.erasure = erasure
     }
 
     /// The job as docs/jobs.md's `GET /v1/jobs/{id}` shows it. `artifactURL` gives each artifact's signed URL
     /// (the HTTP service): the artifacts then show it instead of their `etag`. Without it (the CLI, the outbox's
     /// events) they show as stored.
     public func json(artifactURL: ((StoredArtifact) -> String)? = nil) -> JSONValue {
+        if state == .erased {
+            // A tombstone: what the contract lets stay, nothing a person could be found by.
+            return .object([
+                ("id", .string(id)), ("state", .string(state.rawValue)),
+                ("erasedAt", .string(Self.timestamp(erasedAt ?? createdAt))),
+                ("erasure", .string((erasure ?? .request).rawValue)),
+                ("createdAt", .string(Self.timestamp(createdAt))),
+            ])
+        }
         var m: [(String, JSONValue)] = [
             ("id", .string(id)), ("state", .string(state.rawValue)),
             ("from", .string(submission.from.rawValue)), ("channel", .string(submission.channel.rawValue)),
@@ -162,5 +179,14 @@ extension JobID {
     /// A new id for a job created `now`.
     public static func make(now: Date = Date()) -> String {
         make(millisecondsSince1970: UInt64(max(0, now.timeIntervalSince1970 * 1000)))
+    }
+}
+
+extension EnqueueResult {
+    /// What an upload with an idempotency key already seen gets: that job when the bytes are the same, or when it
+    /// was erased (its tombstone no longer knows its bytes, and an erased upload is not taken in again under the same
+    /// key); a conflict otherwise.
+    public static func repeated(_ job: Job, contentSHA256: String) -> EnqueueResult {
+        job.state == .erased || job.submission.contentSHA256 == contentSHA256 ? .existing(job) : .conflict(job)
     }
 }

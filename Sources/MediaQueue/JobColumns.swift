@@ -4,7 +4,7 @@
 public enum JobColumn: Int, CaseIterable, Sendable {
     case id, state, sender, channel, declaredType, fileName, idempotencyKey, conversationId, businessNumber,
          contentSHA256, size, attempts, createdAt, startedAt, finishedAt, runAfter, leaseOwner, leaseExpiresAt,
-         lastError, outcome, artifacts
+         lastError, outcome, artifacts, erasedAt, erasure
 
     /// The column's SQL name.
     public var name: String {
@@ -30,6 +30,8 @@ public enum JobColumn: Int, CaseIterable, Sendable {
         case .lastError: "last_error"
         case .outcome: "outcome"
         case .artifacts: "artifacts"
+        case .erasedAt: "erased_at"
+        case .erasure: "erasure"
         }
     }
 

@@ -16,7 +16,7 @@ import Foundation
 /// `retryAt` is read relative to it (the job waits `retryAt − now`). Whether a lease is live and whether a job is due
 /// are decided by the driver's scheduling clock: the caller's `now` on SQLite (one machine, one clock), the database
 /// server's clock on PostgreSQL (workers on several machines share it, whatever their own clocks say).
-public protocol JobQueue: Sendable {
+public protocol JobQueue: JobErasure {
     /// Adds a job, or finds the one its idempotency key already names.
     func enqueue(_ job: NewJob, id: String, now: Date) async throws -> EnqueueResult
 

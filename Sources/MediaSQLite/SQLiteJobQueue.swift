@@ -14,7 +14,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
 
     /// The threads its calls run on (`BlockingCallExecutor.sqlite` unless given others): `JobQueue.executor`.
     public let executor: (any TaskExecutor)?
-    private let threads: any TaskExecutor
+    let threads: any TaskExecutor
 
     /// A write transaction on the queue's threads (`executor`), where the worker already runs: its calls take no
     /// thread hop (GRDB's async API costs two per call, about doubling a no-op job's queue time in
@@ -38,7 +38,9 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     /// Whether final states write an outbox event (only when someone will receive them: a callback URL is set).
-    private let recordsEvents: Bool
+    let recordsEvents: Bool
+    /// The file whose lock makes one process at a time the retention purger (`withPurgeLock`).
+    let purgeLockPath: String
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations. With `recordsEvents`,
     /// every final state also writes its notification to the outbox in the same transaction; without, the
@@ -47,12 +49,16 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     public init(path: String, durability: Durability = .normal, recordsEvents: Bool = false,
                 threads: BlockingCallExecutor = .sqlite) throws {
         self.recordsEvents = recordsEvents
+        self.purgeLockPath = path + ".purge-lock"
         self.threads = threads
         self.executor = threads
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+            // Deleted and overwritten content is zeroed in its page, so an erased file name or conversation id is not
+            // left readable in the file's free space (docs/erasure.md).
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -61,7 +67,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     }
 
     /// Writes the final-state event of `job` (as just updated) in the caller's transaction.
-    private static func recordFinal(_ db: Database, job: Job, now: Double) throws {
+    static func recordFinal(_ db: Database, job: Job, now: Double) throws {
         let eventID = JobID.make(now: Date(timeIntervalSince1970: now))
         let payload = JobEventPayload.payload(eventID: eventID, job: job, at: Date(timeIntervalSince1970: now))
         try db.cachedStatement(sql: """
@@ -108,7 +114,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(JobColumn.all) FROM jobs WHERE idempotency_key = ?"),
                                           arguments: [key]) {
                 let existing = try Self.job(row)
-                return existing.submission.contentSHA256 == new.contentSHA256 ? .existing(existing) : .conflict(existing)
+                return .repeated(existing, contentSHA256: new.contentSHA256)
             }
             try db.cachedStatement(sql: Self.insertSQL)
                 .execute(arguments: StatementArguments(Self.submittedValues(new, id: id, now: now)) + [now.timeIntervalSince1970])
@@ -363,6 +369,7 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
             startedAt: date(.startedAt), finishedAt: date(.finishedAt),
             runAfter: date(.runAfter) ?? Date(timeIntervalSince1970: 0), leaseOwner: optional(.leaseOwner),
             leaseExpiresAt: date(.leaseExpiresAt), lastError: optional(.lastError), outcomeJSON: optional(.outcome),
-            artifacts: try StoredArtifact.fromColumn(optional(.artifacts)))
+            artifacts: try StoredArtifact.fromColumn(optional(.artifacts)), erasedAt: date(.erasedAt),
+            erasure: (optional(.erasure) as String?).flatMap(ErasureKind.init(rawValue:)))
     }
 }

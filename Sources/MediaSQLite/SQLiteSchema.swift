@@ -94,6 +94,18 @@ enum SQLiteSchema {
                 CREATE INDEX jobs_postponed ON jobs(run_after) WHERE state = 'queued' AND postponed = 1;
                 """)
         }
+        // Erasure and retention (SQLiteJobQueue+Erasure.swift): when and why a tombstone was made, whether its blobs
+        // may still exist, and the indexes the purge and the media caches read.
+        m.registerMigration("v5-erasure") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN erased_at REAL;
+                ALTER TABLE jobs ADD COLUMN erasure TEXT;
+                ALTER TABLE jobs ADD COLUMN blobs_pending INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX jobs_erased ON jobs(erased_at) WHERE state = 'erased';
+                CREATE INDEX jobs_blobs_pending ON jobs(id) WHERE blobs_pending = 1;
+                CREATE INDEX jobs_retention ON jobs(business_number, finished_at);
+                """)
+        }
         return m
     }
 

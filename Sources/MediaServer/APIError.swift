@@ -9,6 +9,8 @@ public enum APIErrorCode: String, Sendable {
     case tooLarge = "too_large"
     case forbidden, expired
     case notFound = "not_found"
+    /// The job was erased (on request or by retention): its media are gone for good.
+    case erased
     case rangeNotSatisfiable = "range_not_satisfiable"
     case storageUnavailable = "storage_unavailable"
     case notReady = "not_ready"
@@ -22,6 +24,7 @@ public enum APIErrorCode: String, Sendable {
         case .unauthorized: return .unauthorized
         case .forbidden, .expired: return .forbidden
         case .notFound: return .notFound
+        case .erased: return .gone
         case .tooLarge: return .contentTooLarge
         case .rangeNotSatisfiable: return .rangeNotSatisfiable
         case .checksumMismatch: return .unprocessableContent

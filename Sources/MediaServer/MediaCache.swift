@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Synchronization
 
@@ -24,6 +25,28 @@ final class MediaCache: Sendable {
     init(budget: Int) { self.budget = budget }
 
     func get(_ key: String) -> Entry? { contents.withLock { $0.entries[key] } }
+
+    /// Drops every entry of these jobs (keys `JOB/ROLE`), erased here or elsewhere.
+    func drop(jobIDs: [String]) {
+        guard !jobIDs.isEmpty else { return }
+        let gone = Set(jobIDs.map { $0.lowercased() })
+        contents.withLock { c in
+            guard !c.entries.isEmpty else { return }
+            let dropped = c.order.filter { gone.contains(String($0.prefix { $0 != "/" }).lowercased()) }
+            guard !dropped.isEmpty else { return }
+            for key in dropped { c.used -= c.entries.removeValue(forKey: key)?.bytes.readableBytes ?? 0 }
+            let droppedSet = Set(dropped)
+            c.order.removeAll { droppedSet.contains($0) }
+        }
+    }
+
+    /// Drops everything.
+    func removeAll() { contents.withLock { $0 = Contents() } }
+
+    var isEmpty: Bool { contents.withLock { $0.entries.isEmpty } }
+
+    /// When the cache last asked the queue which jobs other processes erased (`MediaHTTPService.checkErasures`).
+    let erasureCheck = Mutex<(at: Date, running: Bool)>((Date(), false))
 
     func put(_ key: String, _ entry: Entry) {
         let size = entry.bytes.readableBytes

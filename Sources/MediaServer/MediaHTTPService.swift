@@ -26,6 +26,8 @@ public struct MediaHTTPService: Sendable {
     let wake: @Sendable () -> Void
     /// Artifacts of final jobs, ready to serve.
     let mediaCache: MediaCache
+    /// Erases jobs for the gateway and the console; drops them from `mediaCache` as it goes.
+    public let eraser: JobEraser
     /// Whether files can be processed here (the helper processes), for `/readyz`.
     let processing: @Sendable () -> ProcessingHealth
     /// Where the details `/readyz` does not answer with go.
@@ -42,7 +44,9 @@ public struct MediaHTTPService: Sendable {
         self.intake = AttachmentIntake(queue: queue, store: store)
         self.registry = registry
         self.wake = wake
-        self.mediaCache = MediaCache(budget: settings.mediaCacheBytes)
+        let cache = MediaCache(budget: settings.mediaCacheBytes)
+        self.mediaCache = cache
+        self.eraser = JobEraser(queue: queue, store: store, batch: settings.erasureBatch, onErased: { cache.drop(jobIDs: $0) })
     }
 
     public func router() -> Router<MediaRequestContext> {
@@ -52,6 +56,8 @@ public struct MediaHTTPService: Sendable {
             tokens: settings.tokens, missing: "an Authorization: Bearer token is required", invalid: "the token is not valid"))
         gateway.post("/v1/attachments") { request, context in try await upload(request, context) }
         gateway.get("/v1/jobs/:id") { request, context in try await job(request, context) }
+        gateway.delete("/v1/jobs/:id") { request, context in try await eraseJob(request, context) }
+        gateway.post("/v1/erasures") { request, context in try await erasures(request, context) }
         router.get("/v1/media/:jobId/:role") { request, context in try await media(request, context, head: false) }
         router.head("/v1/media/:jobId/:role") { request, context in try await media(request, context, head: true) }
         router.get("/healthz") { _, _ in Self.text(.ok, "ok\n") }
@@ -150,6 +156,60 @@ public struct MediaHTTPService: Sendable {
         return Self.json(.ok, jobJSON(job))
     }
 
+    /// `DELETE /v1/jobs/{id}`: the job's tombstone (200, again on a repeat), or 404.
+    func eraseJob(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard JobID.isValid(id) else { throw APIError(.notFound, "no job \(id)") }
+        let tombstone: Job?
+        do {
+            tombstone = try await eraser.erase(jobID: id.lowercased())
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.warning("erasure not finished: the queue or the store failed", metadata: ["error": "\(error)", "job": "\(id)"])
+            throw APIError(.storageUnavailable, "the queue or the blob store cannot be reached; send the same erasure again",
+                           headers: [.retryAfter: "1"])
+        }
+        guard let tombstone else { throw APIError(.notFound, "no job \(id)") }
+        logger.notice("job erased on request", metadata: ["job": "\(id)"])
+        return Self.json(.ok, jobJSON(tombstone))
+    }
+
+    /// `POST /v1/erasures` with exactly one of `{"conversationId":…}` and `{"businessNumber":…}`: every job it names,
+    /// batch by batch (uploads keep flowing between batches); `{"erased": N}` once all are gone.
+    func erasures(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: 16 * 1024)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], object.count == 1 else {
+            throw APIError(.invalidParameter, "the body must be a JSON object with exactly one of conversationId and businessNumber")
+        }
+        let selector: ErasureSelector
+        switch (object["conversationId"], object["businessNumber"]) {
+        case (let id as String, nil) where !id.isEmpty && id.utf8.count <= 255:
+            selector = .conversation(id)
+        case (nil, let number as String) where UploadParameters.isE164(number):
+            selector = .businessNumber(number)
+        case (nil, .some):
+            throw APIError(.invalidParameter, "businessNumber must be an E.164 number such as +34600000000")
+        case (.some, nil):
+            throw APIError(.invalidParameter, "conversationId must be a string of 1–255 bytes")
+        default:
+            throw APIError(.invalidParameter, "the body must be a JSON object with exactly one of conversationId and businessNumber")
+        }
+        let erased: Int
+        do {
+            erased = try await eraser.erase(selector)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.warning("erasure not finished: the queue or the store failed", metadata: ["error": "\(error)"])
+            throw APIError(.storageUnavailable, "the queue or the blob store cannot be reached; send the same erasure again (what is erased stays erased)",
+                           headers: [.retryAfter: "1"])
+        }
+        logger.notice("jobs erased on request", metadata: ["erased": "\(erased)",
+                                                            "by": "\(object.keys.first ?? "")"])
+        return Self.json(.ok, .object([("erased", .int(erased))]))
+    }
+
     /// The job as docs/http-api.md shows it, each artifact with a signed URL valid for `urlTTL`.
     func jobJSON(_ job: Job) -> JSONValue {
         let expires = Int(Date().timeIntervalSince1970 + settings.urlTTL)
@@ -220,9 +280,14 @@ public struct MediaHTTPService: Sendable {
     func servedArtifact(jobID: String, role roleName: String) async throws -> MediaCache.Entry? {
         guard JobID.isValid(jobID), let role = ArtifactRole(rawValue: roleName) else { return nil }
         let key = jobID + "/" + roleName
+        await checkErasures()
         if let hit = mediaCache.get(key) { return hit }
         do {
-            guard let job = try await queue.job(id: jobID), let artifact = job.artifacts.first(where: { $0.role == role }),
+            guard let job = try await queue.job(id: jobID) else { return nil }
+            if job.state == .erased {
+                throw APIError(.erased, "job \(jobID) was erased (\(job.erasure?.rawValue ?? "request")); its media are gone")
+            }
+            guard let artifact = job.artifacts.first(where: { $0.role == role }),
                   let bytes = try await store.get(jobID: jobID, role: roleName) else { return nil }
             let entry = MediaCache.Entry(
                 bytes: ByteBuffer(bytes: bytes), contentType: artifact.contentType,
@@ -241,6 +306,35 @@ public struct MediaHTTPService: Sendable {
             throw APIError(.storageUnavailable, "the queue or the blob store cannot be reached; try again", headers: [.retryAfter: "1"])
         }
     }
+
+    /// At most once a second, while the cache holds anything: drops the jobs other processes erased since the last
+    /// look (a purge in `work`, another API server). Erasures in this process drop their entries at once.
+    func checkErasures() async {
+        let now = Date()
+        let since: Date? = mediaCache.erasureCheck.withLock { check in
+            guard !check.running, now.timeIntervalSince(check.at) >= 1 else { return nil }
+            check.running = true
+            return check.at
+        }
+        guard let since else { return }
+        guard !mediaCache.isEmpty else {
+            mediaCache.erasureCheck.withLock { $0 = (now, false) }
+            return
+        }
+        // Erasure times are the erasing process's clock: look back far enough for machines whose clocks differ.
+        let found = try? await queue.erasedIDs(since: since.addingTimeInterval(-Self.erasureClockSlack), limit: Self.erasureCheckLimit)
+        if let found {
+            if found.count == Self.erasureCheckLimit { mediaCache.removeAll() } else { mediaCache.drop(jobIDs: found) }
+        } else {
+            mediaCache.removeAll()  // cannot tell what was erased: serve nothing stale
+        }
+        mediaCache.erasureCheck.withLock { $0 = (found == nil ? since : now, false) }
+    }
+
+    /// How far back the erasure check looks past its last look, seconds.
+    static let erasureClockSlack: TimeInterval = 30
+    /// More erasures than this since the last look (a purge): the cache is emptied instead.
+    static let erasureCheckLimit = 5_000
 
     // MARK: Operations
 

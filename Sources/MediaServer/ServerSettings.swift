@@ -42,6 +42,8 @@ public struct ServerSettings: Sendable {
     /// Business numbers that get their own `business_number` label on `/metrics`
     /// (`MEDIAWORKER_METRICS_BUSINESS_NUMBERS`, comma-separated E.164); every other number is counted as `other`.
     public var metricsBusinessNumbers: Set<String> = []
+    /// Jobs erased per database transaction (`MEDIAWORKER_ERASURE_BATCH`).
+    public var erasureBatch = 500
     /// Shortest signing key or callback secret accepted, bytes: a shorter HMAC key is guessable offline.
     public static let minimumSecretBytes = 32
     /// Tokens or keys that were generated because none were configured (the operator is told in the log).
@@ -96,6 +98,7 @@ public struct ServerSettings: Sendable {
             throw SettingsError(key: "MEDIAWORKER_CALLBACK_SECRET", "\(callbackSecret.isEmpty ? "empty" : "\(callbackSecret.utf8.count) bytes"); with MEDIAWORKER_CALLBACK_URL set it must be at least \(Self.minimumSecretBytes) bytes")
         }
         if let v = try env.bytes("MEDIAWORKER_MEDIA_CACHE_BYTES", 0...Int.max) { mediaCacheBytes = v }
+        if let v = try env.int("MEDIAWORKER_ERASURE_BATCH", 1...10_000) { erasureBatch = v }
     }
 
     static func randomSecret() -> String {

@@ -93,7 +93,7 @@ public struct UploadParameters: Sendable, Equatable {
 
 extension UploadParameters {
     /// `+` then 2–15 ASCII digits: the rule of `businessNumber` (and of `MEDIAWORKER_METRICS_BUSINESS_NUMBERS`).
-    static func isE164(_ number: String) -> Bool {
+    public static func isE164(_ number: String) -> Bool {
         number.hasPrefix("+") && (3...16).contains(number.count) && number.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 }

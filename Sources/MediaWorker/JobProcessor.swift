@@ -73,7 +73,7 @@ public struct JobProcessor: Sendable {
             outage.reset()
             log.info(held ? "job finished" : "job finished but its lease was taken over; result discarded",
                      metadata: metadata(phases, ["state": "\(result.state.rawValue)"]))
-            if held { record(job, outcome: outcome, phases: phases) }
+            if held { record(job, outcome: outcome, phases: phases) } else { await removeIfErased(job.id, log) }
             return held ? .completed : .leaseLost
         } catch {
             let message = "\(error)"
@@ -85,6 +85,7 @@ public struct JobProcessor: Sendable {
                 log.warning("job postponed: the infrastructure failed it (the attempt is not counted)",
                             metadata: metadata(phases, ["error": "\(message)", "retry_at": "\(Job.timestamp(retryAt))"]))
                 Counter(label: "mediaworker_jobs_total", dimensions: dimensions(job, kind: "unknown", outcome: "postponed")).increment()
+                if !held { await removeIfErased(job.id, log) }
                 return held ? .postponed : .leaseLost
             }
             let retryAt = retry.retryAt(afterAttempt: job.attempts, now: Date())
@@ -94,7 +95,22 @@ public struct JobProcessor: Sendable {
                                                     "retry_at": "\(retryAt.map(Job.timestamp) ?? "never")"]))
             Counter(label: "mediaworker_jobs_total", dimensions: dimensions(job, kind: "unknown",
                                                                            outcome: retryAt == nil ? "dead" : "retry")).increment()
+            if !held { await removeIfErased(job.id, log) }
             return held ? (retryAt == nil ? .dead : .retried) : .leaseLost
+        }
+    }
+
+    /// The lease was lost: when the reason is an erasure (the job is a tombstone now), what this worker stored meanwhile
+    /// goes too — the eraser may have deleted the job's blobs before those writes landed. Otherwise another worker
+    /// holds the job, and its blobs (the same keys) are left alone. A failure here leaves them to `blobs gc` (an erased
+    /// job names no blob).
+    func removeIfErased(_ id: String, _ log: Logger) async {
+        do {
+            guard let now = try await queue.job(id: id), now.state == .erased else { return }
+            try await store.delete(jobID: id)
+            log.notice("job erased while it ran; what it stored is deleted")
+        } catch {
+            log.warning("job erased while it ran; its blobs are left to `mediaworker blobs gc`", metadata: ["error": "\(error)"])
         }
     }
 

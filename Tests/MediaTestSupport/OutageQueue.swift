@@ -58,6 +58,19 @@ public final class OutageQueue: JobQueue, Sendable {
     public func release(id: String, worker: String, now: Date) async throws -> Bool { try await check { try await inner.release(id: id, worker: worker, now: now) } }
     public func hasPostponed(now: Date) async throws -> Bool { try await check { try await inner.hasPostponed(now: now) } }
     public func releasePostponed(now: Date) async throws -> Int { try await check { try await inner.releasePostponed(now: now) } }
+    public func erase(_ selector: ErasureSelector, limit: Int, now: Date) async throws -> [String] {
+        try await check { try await inner.erase(selector, limit: limit, now: now) }
+    }
+    public func tombstonesWithBlobs(limit: Int) async throws -> [String] { try await check { try await inner.tombstonesWithBlobs(limit: limit) } }
+    public func blobsErased(ids: [String]) async throws { try await check { try await inner.blobsErased(ids: ids) } }
+    public func oldestExpiry(_ policy: RetentionPolicy, now: Date) async throws -> Date? {
+        try await check { try await inner.oldestExpiry(policy, now: now) }
+    }
+    public func erasedIDs(since: Date, limit: Int) async throws -> [String] { try await check { try await inner.erasedIDs(since: since, limit: limit) } }
+    public func compactAfterErasure() async throws { try await check { try await inner.compactAfterErasure() } }
+    public func withPurgeLock<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+        try await check { try await inner.withPurgeLock(body) }
+    }
     public func retry(id: String, now: Date) async throws -> Bool { try await check { try await inner.retry(id: id, now: now) } }
     public func job(id: String) async throws -> Job? { try await check { try await inner.job(id: id) } }
     public func jobs(idempotencyKey: String) async throws -> [Job] { try await check { try await inner.jobs(idempotencyKey: idempotencyKey) } }

@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import MediaQueue
+import PostgresNIO
+
+/// Erasure and retention on PostgreSQL (the `JobErasure` contract). Tombstones keep what SQLite's keep. The old row
+/// versions an UPDATE leaves are PostgreSQL's to reclaim (autovacuum); no query can read them.
+extension PostgresJobQueue {
+    public func erase(_ selector: ErasureSelector, limit: Int, now: Date) async throws -> [String] {
+        let (timeout, logger, events) = (database.queryTimeout, logger, recordsEvents)
+        let picks = Self.matching(selector, limit: limit, now: now)
+        return try await database.transaction { connection in
+            // The rows are locked in id order (a worker completing one of them is waited for, never skipped: an
+            // erasure that skipped a row would answer done with the row still there).
+            var ids: [String] = []
+            for pick in picks where ids.count < limit {
+                var q = pick
+                q.sql += " ORDER BY id LIMIT \(limit - ids.count) FOR UPDATE"
+                ids += try await connection.run(q, timeout: timeout, logger: logger).rows.map { try $0.decode(String.self) }
+            }
+            guard !ids.isEmpty else { return [] }
+            var update: PostgresQuery = """
+                UPDATE jobs SET state = 'erased', erased_at = \(now), erasure = \(selector.kind.rawValue), blobs_pending = 1,
+                    declared_type = NULL, file_name = NULL, conversation_id = NULL, business_number = NULL, content_sha256 = '',
+                    size = 0, outcome = NULL, artifacts = NULL, last_error = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                    finished_at = NULL, started_at = NULL, postponed = 0
+                WHERE id = ANY(\(ids)::text[]) AND state <> 'erased'
+                RETURNING
+                """
+            update.sql += " " + JobColumn.all
+            let jobs = try await connection.run(update, timeout: timeout, logger: logger).rows.map(Self.job)
+            // The job's earlier events name its file; the gateway hears of the erasure instead.
+            try await connection.run("DELETE FROM outbox WHERE job_id = ANY(\(ids)::text[])", timeout: timeout, logger: logger)
+            if events {
+                for job in jobs {
+                    let eventID = JobID.make(now: now)
+                    let payload = JobEventPayload.erasedPayload(eventID: eventID, job: job, at: now)
+                    try await connection.run("""
+                        INSERT INTO outbox (id, job_id, payload, created_at, attempts, next_attempt_at)
+                        VALUES (\(eventID), \(job.id), \(payload), \(now), 0, \(now))
+                        """, timeout: timeout, logger: logger)
+                }
+            }
+            return jobs.map(\.id)
+        }
+    }
+
+    /// The SELECTs of the ids `selector` names (not erased), without ORDER BY and LIMIT.
+    private static func matching(_ selector: ErasureSelector, limit: Int, now: Date) -> [PostgresQuery] {
+        switch selector {
+        case .job(let id):
+            return ["SELECT id FROM jobs WHERE id = \(id) AND state <> 'erased'"]
+        case .conversation(let conversation):
+            return ["SELECT id FROM jobs WHERE conversation_id = \(conversation) AND state <> 'erased'"]
+        case .businessNumber(let number):
+            return ["SELECT id FROM jobs WHERE business_number = \(number) AND state <> 'erased'"]
+        case .expired(let policy):
+            return policy.rules(now: now).map { expiredQuery($0, listed: policy.listed, select: "id") }
+        }
+    }
+
+    /// Final jobs of `rule` that ended before its cutoff (tombstones have no `finished_at`).
+    private static func expiredQuery(_ rule: (number: String?, cutoff: Date), listed: [String], select: String) -> PostgresQuery {
+        var q: PostgresQuery
+        if let number = rule.number {
+            q = "SELECT id FROM jobs WHERE business_number = \(number) AND finished_at < \(rule.cutoff)"
+        } else if listed.isEmpty {
+            q = "SELECT id FROM jobs WHERE finished_at < \(rule.cutoff)"
+        } else {
+            q = "SELECT id FROM jobs WHERE finished_at < \(rule.cutoff) AND (business_number IS NULL OR NOT business_number = ANY(\(listed)::text[]))"
+        }
+        q.sql = q.sql.replacingOccurrences(of: "SELECT id ", with: "SELECT \(select) ")
+        q.sql += " AND state IN ('accepted', 'rejected', 'dead')"
+        return q
+    }
+
+    public func tombstonesWithBlobs(limit: Int) async throws -> [String] {
+        try await database.query("SELECT id FROM jobs WHERE blobs_pending = 1 ORDER BY id LIMIT \(limit)")
+            .rows.map { try $0.decode(String.self) }
+    }
+
+    public func blobsErased(ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        try await database.query("UPDATE jobs SET blobs_pending = 0 WHERE state = 'erased' AND id = ANY(\(ids)::text[])")
+    }
+
+    public func oldestExpiry(_ policy: RetentionPolicy, now: Date) async throws -> Date? {
+        var oldest: Date?
+        for rule in policy.rules(now: now) {
+            let q = Self.expiredQuery(rule, listed: policy.listed, select: "MIN(finished_at)")
+            guard let ended = try await database.query(q).rows.first?.decode(Date?.self) else { continue }
+            let expiry = ended.addingTimeInterval(now.timeIntervalSince(rule.cutoff))
+            oldest = min(oldest ?? expiry, expiry)
+        }
+        return oldest
+    }
+
+    public func erasedIDs(since: Date, limit: Int) async throws -> [String] {
+        try await database.query("""
+            SELECT id FROM jobs WHERE state = 'erased' AND erased_at >= \(since) ORDER BY erased_at LIMIT \(limit)
+            """).rows.map { try $0.decode(String.self) }
+    }
+
+    /// Nothing to do here: the rows are updated and deleted; PostgreSQL's (auto)vacuum reclaims the old versions.
+    public func compactAfterErasure() async throws {}
+
+    /// A session advisory lock on one pooled connection, held while `body` runs (on other connections) and let go
+    /// of afterwards; a process that dies loses its connection and with it the lock.
+    public func withPurgeLock<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+        let name = "mediaworker.purge.\(database.location.schema ?? "public")"
+        let (timeout, logger) = (database.queryTimeout, logger)
+        return try await database.withConnection { connection in
+            let held = try await connection.run("SELECT pg_try_advisory_lock(hashtext(\(name)))", timeout: timeout, logger: logger)
+                .rows.first?.decode(Bool.self) ?? false
+            guard held else { return nil }
+            do {
+                let value = try await body()
+                try? await connection.run("SELECT pg_advisory_unlock(hashtext(\(name)))", timeout: timeout, logger: logger)
+                return value
+            } catch {
+                try? await connection.run("SELECT pg_advisory_unlock(hashtext(\(name)))", timeout: timeout, logger: logger)
+                throw error
+            }
+        }
+    }
+}
