@@ -114,8 +114,9 @@ extension JobsCommand {
         }
 
         func run() async throws {
+            let batch = try storage.configuration.settings.int("MEDIAWORKER_ERASURE_BATCH", 1...10_000) ?? 500
             try await storage.using { storage in
-                let eraser = JobEraser(queue: storage.queue, store: storage.store)
+                let eraser = JobEraser(queue: storage.queue, store: storage.store, batch: batch)
                 if let id {
                     try printJob(JobID.isValid(id) ? try await eraser.erase(jobID: id.lowercased()) : nil, or: "no job \(id)")
                 } else {

@@ -67,7 +67,7 @@ public struct TestStorage: Sendable {
     /// Temporary folder: the SQLite file and blob files, or just logs with PostgreSQL.
     public let folder: URL
     /// Variables a child `mediaworker` process needs to reach this storage.
-    public internal(set) var environment: [String: String]
+    public var environment: [String: String]
 
     /// Another connection to this storage's queue.
     /// `executor`: SQLite's calls block their thread while the file is locked; a test that locks it for a minute gives
