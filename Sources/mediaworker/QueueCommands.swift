@@ -5,6 +5,7 @@ import MediaDomain
 import MediaIntake
 import MediaJSON
 import MediaQueue
+import MediaServer
 import ServiceLifecycle
 
 /// `mediaworker enqueue FILE`: stores the file and queues its job; prints the job.
@@ -110,6 +111,9 @@ extension JobsCommand {
         func validate() throws {
             guard [id, conversationId, businessNumber].compactMap({ $0 }).count == 1 else {
                 throw ValidationError("give exactly one of a job id, --conversation-id and --business-number")
+            }
+            if let businessNumber, !UploadParameters.isE164(businessNumber) {
+                throw ValidationError("--business-number must be an E.164 number such as +34600000000")
             }
         }
 

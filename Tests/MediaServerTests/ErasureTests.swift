@@ -111,7 +111,7 @@ enum ErasureStorage: String, CaseIterable, Sendable, CustomTestStringConvertible
             #expect(byNumber.json["erased"] as? Int == 20)
 
             for bad in [#"{}"#, #"{"conversationId":"a","businessNumber":"+34600000000"}"#, #"{"conversationId":""}"#,
-                        #"{"conversationId":5}"#, #"{"businessNumber":"0034600000000"}"#, #"{"phone":"+34600000000"}"#, "[]", "not json"] {
+                        #"{"conversationId":5}"#, #"{"conversationId":"a\u0001b"}"#, #"{"businessNumber":"0034600000000"}"#, #"{"phone":"+34600000000"}"#, "[]", "not json"] {
                 let refused = try await server.request("POST", "/v1/erasures", body: Data(bad.utf8))
                 #expect(refused.status == 400 && refused.json["error"] as? String == "invalid_parameter", "\(bad)")
             }
