@@ -70,7 +70,7 @@ let package = Package(
         // rejection, job ids, the settings reader, hex and backoff. Depends on nothing but MediaJSON.
         .target(name: "MediaDomain", dependencies: ["MediaJSON"]),
         // The queue contract: job model and states, the queue and outbox protocols, retries, console queries.
-        .target(name: "MediaQueue", dependencies: ["MediaDomain", "MediaJSON"]),
+        .target(name: "MediaQueue", dependencies: ["MediaDomain", "MediaJSON", .product(name: "Crypto", package: "swift-crypto")]),
         // The queue's SQLite driver (the embedded default) over GRDB.
         .target(
             name: "MediaSQLite",

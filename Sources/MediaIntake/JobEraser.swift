@@ -74,7 +74,7 @@ public struct JobEraser: Sendable {
     public func finishInterrupted() async throws -> Int {
         var total = 0
         while true {
-            let ids = try await queue.tombstonesWithBlobs(limit: batch)
+            let ids = try await queue.tombstonesWithBlobs(limit: batch, now: Date())
             guard !ids.isEmpty else { return total }
             onErased(ids)
             try await deleteBlobs(of: ids)
@@ -95,7 +95,7 @@ public struct JobEraser: Sendable {
             }
             try await group.waitForAll()
         }
-        try await queue.blobsErased(ids: ids)
+        try await queue.blobsErased(ids: ids, now: Date())
     }
 
     /// The database's own clean-up after a batch (SQLite: WAL checkpoint). A failure is logged: the next batch tries again.

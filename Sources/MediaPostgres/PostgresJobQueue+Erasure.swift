@@ -19,8 +19,14 @@ extension PostgresJobQueue {
                 ids += try await connection.run(q, timeout: timeout, logger: logger).rows.map { try $0.decode(String.self) }
             }
             guard !ids.isEmpty else { return [] }
+            // `erased_at` on the server's clock, which every process's media cache reads against (`erasedIDs`). SET reads
+            // the row as it was: a job that was running gets its blobs deleted once more later. The idempotency key is
+            // kept only as its digest.
+            let recheck = now.addingTimeInterval(JobErasureLimits.runningRecheck)
             var update: PostgresQuery = """
-                UPDATE jobs SET state = 'erased', erased_at = \(now), erasure = \(selector.kind.rawValue), blobs_pending = 1,
+                UPDATE jobs SET state = 'erased', erased_at = statement_timestamp(), erasure = \(selector.kind.rawValue), blobs_pending = 1,
+                    blobs_recheck_at = CASE WHEN state = 'running' THEN \(recheck) END,
+                    idempotency_key = 'erased:' || encode(sha256(convert_to(idempotency_key, 'UTF8')), 'hex'),
                     declared_type = NULL, file_name = NULL, conversation_id = NULL, business_number = NULL, content_sha256 = '',
                     size = 0, outcome = NULL, artifacts = NULL, last_error = NULL, lease_owner = NULL, lease_expires_at = NULL,
                     finished_at = NULL, started_at = NULL, postponed = 0
@@ -74,14 +80,20 @@ extension PostgresJobQueue {
         return q
     }
 
-    public func tombstonesWithBlobs(limit: Int) async throws -> [String] {
-        try await database.query("SELECT id FROM jobs WHERE blobs_pending = 1 ORDER BY id LIMIT \(limit)")
-            .rows.map { try $0.decode(String.self) }
+    public func tombstonesWithBlobs(limit: Int, now: Date) async throws -> [String] {
+        try await database.query("""
+            SELECT id FROM jobs WHERE blobs_pending = 1
+            UNION SELECT id FROM jobs WHERE blobs_recheck_at IS NOT NULL AND blobs_recheck_at <= \(now)
+            ORDER BY id LIMIT \(limit)
+            """).rows.map { try $0.decode(String.self) }
     }
 
-    public func blobsErased(ids: [String]) async throws {
+    public func blobsErased(ids: [String], now: Date) async throws {
         guard !ids.isEmpty else { return }
-        try await database.query("UPDATE jobs SET blobs_pending = 0 WHERE state = 'erased' AND id = ANY(\(ids)::text[])")
+        try await database.query("""
+            UPDATE jobs SET blobs_pending = 0, blobs_recheck_at = CASE WHEN blobs_recheck_at > \(now) THEN blobs_recheck_at END
+            WHERE state = 'erased' AND id = ANY(\(ids)::text[])
+            """)
     }
 
     public func oldestExpiry(_ policy: RetentionPolicy, now: Date) async throws -> Date? {
@@ -95,10 +107,14 @@ extension PostgresJobQueue {
         return oldest
     }
 
-    public func erasedIDs(since: Date, limit: Int) async throws -> [String] {
-        try await database.query("""
-            SELECT id FROM jobs WHERE state = 'erased' AND erased_at >= \(since) ORDER BY erased_at LIMIT \(limit)
-            """).rows.map { try $0.decode(String.self) }
+    /// On the server's clock: `erased_at` is written from it, and `asOf` read from it.
+    public func erasedIDs(since: Date, limit: Int) async throws -> (ids: [String], asOf: Date) {
+        let row = try await database.query("""
+            SELECT statement_timestamp(), COALESCE(array_agg(id), '{}') FROM (
+                SELECT id FROM jobs WHERE state = 'erased' AND erased_at >= \(since) ORDER BY erased_at LIMIT \(limit)) AS erased
+            """).rows.first
+        guard let (asOf, ids) = try row?.decode((Date, [String]).self) else { return ([], Date()) }
+        return (ids, asOf)
     }
 
     /// Nothing to do here: the rows are updated and deleted; PostgreSQL's (auto)vacuum reclaims the old versions.
@@ -116,12 +132,19 @@ extension PostgresJobQueue {
             let held = try await connection.run("SELECT pg_try_advisory_lock(hashtext(\(name)))", timeout: timeout, logger: logger)
                 .rows.first?.decode(Bool.self) ?? false
             guard held else { return nil }
+            // The connection goes back to the pool: the session lock must be let go of, or the connection closed.
+            @Sendable func unlock() async {
+                if (try? await connection.run("SELECT pg_advisory_unlock(hashtext(\(name)))", timeout: timeout, logger: logger)) == nil {
+                    let closing: EventLoopFuture<Void> = connection.close()
+                    _ = closing
+                }
+            }
             do {
                 let value = try await body()
-                try? await connection.run("SELECT pg_advisory_unlock(hashtext(\(name)))", timeout: timeout, logger: logger)
+                await unlock()
                 return value
             } catch {
-                try? await connection.run("SELECT pg_advisory_unlock(hashtext(\(name)))", timeout: timeout, logger: logger)
+                await unlock()
                 throw error
             }
         }

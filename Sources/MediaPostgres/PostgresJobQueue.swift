@@ -438,8 +438,10 @@ public final class PostgresJobQueue: JobQueue, EventOutbox, Sendable {
 
     public func jobs(idempotencyKey: String) async throws -> [Job] {
         var q: PostgresQuery = "SELECT"
-        q.sql += " \(JobColumn.all) FROM jobs WHERE idempotency_key = $1"
+        // An erased job keeps the key's digest (`JobErasureLimits.erasedKey`).
+        q.sql += " \(JobColumn.all) FROM jobs WHERE idempotency_key IN ($1, $2)"
         q.binds.append(idempotencyKey)
+        q.binds.append(JobErasureLimits.erasedKey(idempotencyKey))
         return try await jobs(q)
     }
 

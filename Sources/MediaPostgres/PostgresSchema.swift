@@ -87,9 +87,13 @@ enum PostgresSchema {
             "ALTER TABLE jobs ADD COLUMN erased_at timestamptz",
             "ALTER TABLE jobs ADD COLUMN erasure text",
             "ALTER TABLE jobs ADD COLUMN blobs_pending smallint NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs ADD COLUMN blobs_recheck_at timestamptz",
             "CREATE INDEX jobs_erased ON jobs (erased_at) WHERE state = 'erased'",
             "CREATE INDEX jobs_blobs_pending ON jobs (id) WHERE blobs_pending = 1",
+            "CREATE INDEX jobs_blobs_recheck ON jobs (blobs_recheck_at) WHERE blobs_recheck_at IS NOT NULL",
             "CREATE INDEX jobs_retention ON jobs (business_number, finished_at) WHERE finished_at IS NOT NULL",
+            // An erasure deletes the job's events: by job, not by a scan of every event ever delivered.
+            "CREATE INDEX outbox_job ON outbox (job_id)",
         ]),
     ]
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import MediaJSON
 
@@ -72,18 +73,21 @@ public protocol JobErasure: Sendable {
     /// deleted, then `blobsErased` called). Fewer than `limit`: no more match.
     func erase(_ selector: ErasureSelector, limit: Int, now: Date) async throws -> [String]
 
-    /// Tombstones whose blobs are not known to be deleted yet (an erasure cut short), up to `limit`.
-    func tombstonesWithBlobs(limit: Int) async throws -> [String]
+    /// Tombstones whose blobs are not known to be deleted yet (an erasure cut short), up to `limit`; and a job that was
+    /// running when it was erased, once more when `JobErasureLimits.runningRecheck` has passed since (its worker may
+    /// have stored artifacts after the eraser's deletion and died before removing them).
+    func tombstonesWithBlobs(limit: Int, now: Date) async throws -> [String]
 
-    /// The blobs of these tombstones are deleted.
-    func blobsErased(ids: [String]) async throws
+    /// The blobs of these tombstones are deleted (as of `now`: a job that was running stays listed until its re-check).
+    func blobsErased(ids: [String], now: Date) async throws
 
     /// When the job longest past its retention period should have been erased; nil when none is past it.
     func oldestExpiry(_ policy: RetentionPolicy, now: Date) async throws -> Date?
 
-    /// Jobs erased at or after `since` (on the erasing process's clock), up to `limit`, so a process's media cache can
-    /// drop what another process erased.
-    func erasedIDs(since: Date, limit: Int) async throws -> [String]
+    /// Jobs erased at or after `since`, up to `limit`, so a process's media cache can drop what another process
+    /// erased; `asOf` is the queue's clock at the query (the next `since`, less some slack for commits in flight).
+    /// Erasure times come from the queue's clock (PostgreSQL: the server's), so machines' clocks do not matter.
+    func erasedIDs(since: Date, limit: Int) async throws -> (ids: [String], asOf: Date)
 
     /// After a batch of erasures: leaves none of the removed data in the database's files where the database can
     /// see to it (SQLite: the WAL is checkpointed and truncated; its pages were zeroed by `secure_delete`).
@@ -98,6 +102,20 @@ public protocol JobErasure: Sendable {
     /// Runs `body` unless another process is running one under the same lock (then nil): one retention purge at a
     /// time across every process of a deployment. The lock goes with the process that holds it.
     func withPurgeLock<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T?
+}
+
+/// Limits every erasure keeps.
+public enum JobErasureLimits {
+    /// How long after the erasure of a running job its blobs are deleted once more: longer than a job can run after
+    /// losing its lease (the helper's deadline) and write its artifacts.
+    public static let runningRecheck: TimeInterval = 15 * 60
+
+    /// What a tombstone keeps of an idempotency key: `erased:` and its SHA-256 (hex). The key itself can name the
+    /// visitor (WhatsApp's message ids carry the sender's number); its digest still finds the tombstone when the same
+    /// upload is sent again (`JobQueue.jobs(idempotencyKey:)` looks for both forms).
+    public static func erasedKey(_ key: String) -> String {
+        "erased:" + Hex.encode(SHA256.hash(data: Data(key.utf8)))
+    }
 }
 
 extension JobEventPayload {

@@ -6,9 +6,11 @@ import MediaQueue
 /// `idempotency_key` (so a resent upload finds the tombstone rather than being taken in again), `created_at` and the
 /// erasure's own columns; every other field is cleared, and `secure_delete` zeroes the old bytes in their pages.
 extension SQLiteJobQueue {
-    /// What a tombstone keeps and clears: `?1` the erasure's time, `?2` its kind.
+    /// What a tombstone keeps and clears: `?1` the erasure's time, `?2` its kind, `?3` when a job that was running
+    /// has its blobs deleted once more (SET reads the row as it was: `state` is the state before the erasure).
     static let tombstoneSet = """
         state = 'erased', erased_at = ?1, erasure = ?2, blobs_pending = 1,
+        blobs_recheck_at = CASE WHEN state = 'running' THEN ?3 END,
         declared_type = NULL, file_name = NULL, conversation_id = NULL, business_number = NULL, content_sha256 = '',
         size = 0, outcome = NULL, artifacts = NULL, last_error = NULL, lease_owner = NULL, lease_expires_at = NULL,
         finished_at = NULL, started_at = NULL, postponed = 0
@@ -23,7 +25,8 @@ extension SQLiteJobQueue {
             let marks = ids.map { _ in "?" }.joined(separator: ", ")
             let rows = try Row.fetchAll(db, sql: """
                 UPDATE jobs SET \(Self.tombstoneSet) WHERE id IN (\(marks)) AND state != 'erased' RETURNING \(JobColumn.all)
-                """, arguments: StatementArguments([t, kind] as [any DatabaseValueConvertible]) + StatementArguments(ids))
+                """, arguments: StatementArguments([t, kind, t + JobErasureLimits.runningRecheck] as [any DatabaseValueConvertible])
+                    + StatementArguments(ids))
             // The job's earlier events name its file; the gateway hears of the erasure instead.
             try db.execute(sql: "DELETE FROM outbox WHERE job_id IN (\(marks))", arguments: StatementArguments(ids))
             // The file keeps stale copies until it is rewritten: due `reclaimDelay` after the first erasure since the last.
@@ -35,6 +38,10 @@ extension SQLiteJobQueue {
             for row in rows {
                 let job = try Self.job(row)
                 erased.append(job.id)
+                if let key = job.submission.idempotencyKey {
+                    try db.execute(sql: "UPDATE jobs SET idempotency_key = ? WHERE id = ?",
+                                   arguments: [JobErasureLimits.erasedKey(key), job.id])
+                }
                 if events {
                     let eventID = JobID.make(now: now)
                     try db.cachedStatement(sql: """
@@ -83,19 +90,24 @@ extension SQLiteJobQueue {
                 StatementArguments([rule.cutoff.timeIntervalSince1970]) + StatementArguments(listed.sorted()))
     }
 
-    public func tombstonesWithBlobs(limit: Int) async throws -> [String] {
+    public func tombstonesWithBlobs(limit: Int, now: Date) async throws -> [String] {
         try await read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM jobs INDEXED BY jobs_blobs_pending WHERE blobs_pending = 1 ORDER BY id LIMIT ?",
-                                arguments: [limit])
+            try String.fetchAll(db, sql: """
+                SELECT id FROM (
+                    SELECT id FROM jobs INDEXED BY jobs_blobs_pending WHERE blobs_pending = 1
+                    UNION SELECT id FROM jobs INDEXED BY jobs_blobs_recheck WHERE blobs_recheck_at IS NOT NULL AND blobs_recheck_at <= ?)
+                ORDER BY id LIMIT ?
+                """, arguments: [now.timeIntervalSince1970, limit])
         }
     }
 
-    public func blobsErased(ids: [String]) async throws {
+    public func blobsErased(ids: [String], now: Date) async throws {
         guard !ids.isEmpty else { return }
         try await write { db in
             try db.execute(sql: """
-                UPDATE jobs SET blobs_pending = 0 WHERE state = 'erased' AND id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))
-                """, arguments: StatementArguments(ids))
+                UPDATE jobs SET blobs_pending = 0, blobs_recheck_at = CASE WHEN blobs_recheck_at > ?1 THEN blobs_recheck_at END
+                WHERE state = 'erased' AND id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))
+                """, arguments: StatementArguments([now.timeIntervalSince1970]) + StatementArguments(ids))
         }
     }
 
@@ -113,12 +125,15 @@ extension SQLiteJobQueue {
         }
     }
 
-    public func erasedIDs(since: Date, limit: Int) async throws -> [String] {
-        try await read { db in
+    /// One machine, one clock: `asOf` is this process's.
+    public func erasedIDs(since: Date, limit: Int) async throws -> (ids: [String], asOf: Date) {
+        let asOf = Date()
+        let ids = try await read { db in
             try String.fetchAll(db, sql: """
                 SELECT id FROM jobs INDEXED BY jobs_erased WHERE state = 'erased' AND erased_at >= ? ORDER BY erased_at LIMIT ?
                 """, arguments: [since.timeIntervalSince1970, limit])
         }
+        return (ids, asOf)
     }
 
     /// Checkpoints the WAL into the database file and truncates it: the WAL still holds the pages as they were
@@ -143,14 +158,17 @@ extension SQLiteJobQueue {
         try await withTaskExecutorPreference(threads) {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
         }
-        // Erasures that came after the VACUUM (it held the write lock throughout) stay pending.
+        // The WAL holds the old pages until it is truncated: only then is the rewrite done (a failure leaves it due).
+        try await compactAfterErasure()
+        // Erasures counted after the read above (committed before or after the VACUUM) stay pending, due a full delay
+        // from now: a trickle of erasures is rewritten once per delay, not once per purge round.
+        let next = Date().timeIntervalSince1970 + reclaimDelay.inSeconds
         try await write { db in
             try db.execute(sql: """
                 UPDATE erasure_reclaim SET pending = MAX(0, pending - ?),
-                    due_at = CASE WHEN pending - ? > 0 THEN due_at ELSE NULL END WHERE id = 1
-                """, arguments: [state.pending, state.pending])
+                    due_at = CASE WHEN pending - ? > 0 THEN ? ELSE NULL END WHERE id = 1
+                """, arguments: [state.pending, state.pending, next])
         }
-        try await compactAfterErasure()
         return true
     }
 

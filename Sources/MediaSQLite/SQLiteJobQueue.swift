@@ -120,8 +120,8 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     public func enqueue(_ new: NewJob, id: String, now: Date) async throws -> EnqueueResult {
         try await write { db in
             if let key = new.idempotencyKey,
-               let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(JobColumn.all) FROM jobs WHERE idempotency_key = ?"),
-                                          arguments: [key]) {
+               let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(JobColumn.all) FROM jobs WHERE idempotency_key IN (?, ?)"),
+                                          arguments: [key, JobErasureLimits.erasedKey(key)]) {
                 let existing = try Self.job(row)
                 return .repeated(existing, contentSHA256: new.contentSHA256)
             }
@@ -317,7 +317,9 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
 
     public func jobs(idempotencyKey: String) async throws -> [Job] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT \(JobColumn.all) FROM jobs WHERE idempotency_key = ?", arguments: [idempotencyKey]).map(Self.job)
+            // An erased job keeps the key's digest (`JobErasureLimits.erasedKey`).
+            try Row.fetchAll(db, sql: "SELECT \(JobColumn.all) FROM jobs WHERE idempotency_key IN (?, ?)",
+                             arguments: [idempotencyKey, JobErasureLimits.erasedKey(idempotencyKey)]).map(Self.job)
         }
     }
 

@@ -101,9 +101,12 @@ enum SQLiteSchema {
                 ALTER TABLE jobs ADD COLUMN erased_at REAL;
                 ALTER TABLE jobs ADD COLUMN erasure TEXT;
                 ALTER TABLE jobs ADD COLUMN blobs_pending INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE jobs ADD COLUMN blobs_recheck_at REAL;
                 CREATE INDEX jobs_erased ON jobs(erased_at) WHERE state = 'erased';
                 CREATE INDEX jobs_blobs_pending ON jobs(id) WHERE blobs_pending = 1;
+                CREATE INDEX jobs_blobs_recheck ON jobs(blobs_recheck_at) WHERE blobs_recheck_at IS NOT NULL;
                 CREATE INDEX jobs_retention ON jobs(business_number, finished_at);
+                CREATE INDEX outbox_job ON outbox(job_id);
                 CREATE TABLE erasure_reclaim (id INTEGER PRIMARY KEY CHECK (id = 1), pending INTEGER NOT NULL, due_at REAL);
                 INSERT INTO erasure_reclaim (id, pending, due_at) VALUES (1, 0, NULL);
                 """)

@@ -249,10 +249,17 @@ struct ConsoleService: Sendable {
         if let refused { return refused }
         let id = try context.parameters.require("id")
         guard JobID.isValid(id) else { return Response.redirect(to: "/console/jobs", type: .normal) }
-        if try await service.eraser.erase(jobID: id) != nil {
-            logger.notice("console: job erased", metadata: ["user": "\(session.user)", "job": "\(id)"])
+        do {
+            if try await service.eraser.erase(jobID: id.lowercased()) != nil {
+                logger.notice("console: job erased", metadata: ["user": "\(session.user)", "job": "\(id)"])
+            }
+        } catch {
+            logger.warning("console: erasure not finished", metadata: ["user": "\(session.user)", "job": "\(id)", "error": "\(error)"])
+            return html(.serviceUnavailable, views.render("message", views.page(session: session, title: "Not erased yet",
+                extra: ["message": "The queue or the blob store cannot be reached. Erase it again: what is erased stays erased."])),
+                extra: [.retryAfter: "1"])
         }
-        return Response.redirect(to: "/console/jobs/\(id)", type: .normal)
+        return Response.redirect(to: "/console/jobs/\(id.lowercased())", type: .normal)
     }
 
     func confirmRetry(_ request: Request, _ context: ConsoleContext) async throws -> Response {

@@ -45,8 +45,9 @@ final class MediaCache: Sendable {
 
     var isEmpty: Bool { contents.withLock { $0.entries.isEmpty } }
 
-    /// When the cache last asked the queue which jobs other processes erased (`MediaHTTPService.checkErasures`).
-    let erasureCheck = Mutex<(at: Date, running: Bool)>((Date(), false))
+    /// The cross-process erasure check (`MediaHTTPService.checkErasures`): `at`, the queue's clock at the last look
+    /// (from the beginning of time until the first); `last`, this process's clock then (looks are a second apart).
+    let erasureCheck = Mutex<(at: Date, last: Date, running: Bool)>((.distantPast, .distantPast, false))
 
     func put(_ key: String, _ entry: Entry) {
         let size = entry.bytes.readableBytes

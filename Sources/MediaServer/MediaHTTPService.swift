@@ -182,7 +182,7 @@ public struct MediaHTTPService: Sendable {
         do {
             body = try await request.body.collect(upTo: 16 * 1024)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.tooLarge, "an erasure request is a small JSON object (at most 16 KiB)")
+            throw APIError(.invalidParameter, "the body must be a small JSON object (at most 16 KiB) with exactly one of conversationId and businessNumber")
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], object.count == 1 else {
             throw APIError(.invalidParameter, "the body must be a JSON object with exactly one of conversationId and businessNumber")
@@ -317,23 +317,27 @@ public struct MediaHTTPService: Sendable {
     func checkErasures() async {
         let now = Date()
         let since: Date? = mediaCache.erasureCheck.withLock { check in
-            guard !check.running, now.timeIntervalSince(check.at) >= 1 else { return nil }
+            guard !check.running, now.timeIntervalSince(check.last) >= 1 else { return nil }
             check.running = true
+            check.last = now
             return check.at
         }
         guard let since else { return }
         guard !mediaCache.isEmpty else {
-            mediaCache.erasureCheck.withLock { $0 = (now, false) }
+            // Nothing cached: nothing to drop; the next look starts from here.
+            let asOf = (try? await queue.erasedIDs(since: Date(), limit: 0).asOf) ?? since
+            mediaCache.erasureCheck.withLock { $0.at = asOf; $0.running = false }
             return
         }
-        // Erasure times are the erasing process's clock: look back far enough for machines whose clocks differ.
+        // `since` is the queue's clock at the last look (its `asOf`), less some slack for erasures committed after the
+        // time they were stamped with.
         let found = try? await queue.erasedIDs(since: since.addingTimeInterval(-Self.erasureClockSlack), limit: Self.erasureCheckLimit)
         if let found {
-            if found.count == Self.erasureCheckLimit { mediaCache.removeAll() } else { mediaCache.drop(jobIDs: found) }
+            if found.ids.count == Self.erasureCheckLimit { mediaCache.removeAll() } else { mediaCache.drop(jobIDs: found.ids) }
         } else {
             mediaCache.removeAll()  // cannot tell what was erased: serve nothing stale
         }
-        mediaCache.erasureCheck.withLock { $0 = (found == nil ? since : now, false) }
+        mediaCache.erasureCheck.withLock { $0.at = found?.asOf ?? since; $0.running = false }
     }
 
     /// How far back the erasure check looks past its last look, seconds.

@@ -97,9 +97,20 @@ public final class FileBlobStore: BlobStore {
         return Int(st.st_size)
     }
 
+    /// Idempotent, and safe beside another deletion of the same job (two erasures, an erasure and a worker cleaning
+    /// up): what vanished meanwhile is not an error, and a file written into the folder while it goes (a worker's
+    /// temporary file) is taken by a second try.
     public func delete(jobID: String) async throws {
         let dir = try folder(jobID)
-        if FileManager.default.fileExists(atPath: dir.path) { try FileManager.default.removeItem(at: dir) }
+        for attempt in 1...3 {
+            do {
+                try FileManager.default.removeItem(at: dir)
+                return
+            } catch {
+                if !FileManager.default.fileExists(atPath: dir.path) { return }
+                if attempt == 3 { throw error }
+            }
+        }
     }
 
     public func delete(jobID: String, role: String) async throws {

@@ -38,7 +38,7 @@ import Testing
         for id in erased {
             let job = try #require(try await queue.job(id: id))
             #expect(job.state == .erased && job.erasure == .request)
-            #expect(abs((job.erasedAt ?? .distantPast).timeIntervalSince(now)) < 0.01)
+            #expect(abs((job.erasedAt ?? .distantPast).timeIntervalSince(now)) < 5, "the queue's clock (PostgreSQL: the server's)")
             guard case .object(let members) = job.json() else { Issue.record("not an object"); continue }
             #expect(Set(members.map(\.0)) == Self.tombstoneKeys, "the tombstone shows nothing else")
             #expect(job.submission.fileName == nil && job.submission.conversationId == nil && job.submission.businessNumber == nil
@@ -59,11 +59,21 @@ import Testing
         #expect(try await queue.erase(.conversation("conv-E"), limit: 100, now: Date()).isEmpty)
         #expect(try await queue.erase(.businessNumber("+34600000001"), limit: 100, now: Date()).isEmpty)
         // The blobs are the eraser's to delete: until it says so, the tombstones say they may exist.
-        #expect(Set(try await queue.tombstonesWithBlobs(limit: 10)) == Set(erased))
-        try await queue.blobsErased(ids: erased)
-        #expect(try await queue.tombstonesWithBlobs(limit: 10).isEmpty)
-        #expect(Set(try await queue.erasedIDs(since: now.addingTimeInterval(-1), limit: 10)) == Set(erased))
-        #expect(try await queue.erasedIDs(since: now.addingTimeInterval(1), limit: 10).isEmpty)
+        #expect(Set(try await queue.tombstonesWithBlobs(limit: 10, now: Date())) == Set(erased))
+        try await queue.blobsErased(ids: erased, now: Date())
+        // The job that was running is listed again once its worker can no longer be writing (its artifacts may have
+        // landed after the deletion); the others are done.
+        #expect(try await queue.tombstonesWithBlobs(limit: 10, now: Date()).isEmpty)
+        let later = Date().addingTimeInterval(JobErasureLimits.runningRecheck + 1)
+        #expect(try await queue.tombstonesWithBlobs(limit: 10, now: later) == [running])
+        try await queue.blobsErased(ids: [running], now: later)
+        #expect(try await queue.tombstonesWithBlobs(limit: 10, now: later.addingTimeInterval(3600)).isEmpty)
+        let look = try await queue.erasedIDs(since: now.addingTimeInterval(-10), limit: 10)
+        #expect(Set(look.ids) == Set(erased))
+        #expect(try await queue.erasedIDs(since: look.asOf.addingTimeInterval(1), limit: 10).ids.isEmpty)
+        // The key is kept only as its digest (it can carry the visitor's number), which still finds the tombstone.
+        #expect(try await queue.job(id: final)?.submission.idempotencyKey == JobErasureLimits.erasedKey("wamid.E:1"))
+        #expect(try await queue.jobs(idempotencyKey: "wamid.E:1").map(\.id) == [final])
         // The same upload again (its idempotency key): the tombstone, not a new job and not a conflict.
         let again = try await intake.submit(Array("bytes 1".utf8), from: .visitor, idempotencyKey: "wamid.E:1")
         #expect(again == .existing(try #require(try await queue.job(id: final))))

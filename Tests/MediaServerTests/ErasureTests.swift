@@ -1,5 +1,6 @@
 import Foundation
 import MediaApplication
+import MediaIntake
 import MediaQueue
 import MediaStore
 import MediaTestSupport
@@ -73,7 +74,8 @@ enum ErasureStorage: String, CaseIterable, Sendable, CustomTestStringConvertible
             try await Self.reclaim(storage)
             let marker = Array(original[(original.count / 2)..<(original.count / 2 + 48)])
             let left = try await ErasureChecks.leftovers(
-                of: [marker, Array("IMG-erase-me-4417".utf8), Array("conv-erase-4417".utf8), Array("+34600004417".utf8)],
+                of: [marker, Array("IMG-erase-me-4417".utf8), Array("conv-erase-4417".utf8), Array("+34600004417".utf8),
+                     Array("wamid.ERASE:1".utf8)],
                 erased: [id], storage: storage, store: store)
             #expect(left.isEmpty, "\(left)")
             #expect(try await store.get(jobID: try #require(kept["id"] as? String), role: "original") != nil)
@@ -126,7 +128,7 @@ enum ErasureStorage: String, CaseIterable, Sendable, CustomTestStringConvertible
         let left = try await ErasureChecks.leftovers(of: (doomed + others).map(\.marker) + [Array("holiday-".utf8), Array("conv-1000".utf8)],
                                                      erased: Set((doomed + others).map(\.id)), storage: storage, store: store)
         #expect(left.isEmpty, "\(left.prefix(10))")
-        #expect(try await queue.tombstonesWithBlobs(limit: 10).isEmpty)
+        #expect(try await queue.tombstonesWithBlobs(limit: 10, now: Date()).isEmpty)
     }
 
     @Test("the retention purge on a test clock: expired jobs erased for retention, an interrupted erasure finished, nothing else",
@@ -165,6 +167,31 @@ enum ErasureStorage: String, CaseIterable, Sendable, CustomTestStringConvertible
         let other = RetentionPurge(queue: try await storage.queue(), store: store, settings: settings, now: { clock.now })
         let both = try await queue.withPurgeLock { await other.round() }
         #expect(both?.skipped == true)
+    }
+
+    @Test("an erasure made by another process (its purge, the CLI, another server) reaches this server's media cache within about a second",
+          arguments: [ErasureStorage.sqliteFiles, .postgresTable])
+    func otherProcess(_ kind: ErasureStorage) async throws {
+        let storage = try kind.make("mw-erase-cache")
+        defer { storage.remove() }
+        try await withServer(storage: storage) { server in
+            let job = try await server.uploadAndWait("images/whatsapp_photo.jpg", query: "from=visitor")
+            let id = try #require(job["id"] as? String)
+            let url = try #require((job["artifacts"] as? [[String: Any]])?.first { $0["role"] as? String == "thumbnail" }?["url"] as? String)
+            for _ in 0..<3 { #expect(try await server.request("GET", url, auth: false).status == 200) }
+            // Erased through a queue and store of its own, as another process does: this server's cache is not told.
+            let eraser = JobEraser(queue: try await storage.queue(), store: try await storage.store())
+            #expect(try await eraser.erase(jobID: id)?.state == .erased)
+            let erasedAt = Date()
+            var status = 200
+            while status == 200 && Date().timeIntervalSince(erasedAt) < 10 {
+                status = try await server.request("GET", url, auth: false).status
+                if status == 200 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            let took = Date().timeIntervalSince(erasedAt)
+            #expect(status == 410)
+            #expect(took < 2.5, "served from the cache for \(took) s after the erasure")
+        }
     }
 
     @Test("RetentionSettings: periods in s, m, h, d, w; per number with keep; malformed values name the variable")

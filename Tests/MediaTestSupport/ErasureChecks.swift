@@ -155,10 +155,10 @@ extension ErasureForwarding {
     public func erase(_ selector: ErasureSelector, limit: Int, now: Date) async throws -> [String] {
         try await inner.erase(selector, limit: limit, now: now)
     }
-    public func tombstonesWithBlobs(limit: Int) async throws -> [String] { try await inner.tombstonesWithBlobs(limit: limit) }
-    public func blobsErased(ids: [String]) async throws { try await inner.blobsErased(ids: ids) }
+    public func tombstonesWithBlobs(limit: Int, now: Date) async throws -> [String] { try await inner.tombstonesWithBlobs(limit: limit, now: now) }
+    public func blobsErased(ids: [String], now: Date) async throws { try await inner.blobsErased(ids: ids, now: now) }
     public func oldestExpiry(_ policy: RetentionPolicy, now: Date) async throws -> Date? { try await inner.oldestExpiry(policy, now: now) }
-    public func erasedIDs(since: Date, limit: Int) async throws -> [String] { try await inner.erasedIDs(since: since, limit: limit) }
+    public func erasedIDs(since: Date, limit: Int) async throws -> (ids: [String], asOf: Date) { try await inner.erasedIDs(since: since, limit: limit) }
     public func compactAfterErasure() async throws { try await inner.compactAfterErasure() }
     public func reclaimErasedSpace(now: Date) async throws -> Bool { try await inner.reclaimErasedSpace(now: now) }
     public func withPurgeLock<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {

@@ -87,7 +87,7 @@ final class HeldPipeline: AttachmentProcessor, @unchecked Sendable {
         #expect(again.status == 0)
         #expect(again.json["erased"] as? Int == 1000 - erasedAtKill, "each job erased once: \(again.json)")
         #expect(try await queue.counts()[.erased] == 1000)
-        #expect(try await queue.tombstonesWithBlobs(limit: 10).isEmpty)
+        #expect(try await queue.tombstonesWithBlobs(limit: 10, now: Date()).isEmpty)
         // The purge rewrites SQLite's file (the delay is 0 here); then nothing of the erased jobs is anywhere.
         _ = try await queue.withPurgeLock { try await queue.reclaimErasedSpace(now: Date()) }
         let left = try await ErasureChecks.leftovers(of: doomed.map(\.marker) + [Array("-secret.jpg".utf8), Array("conv-kill".utf8)],
