@@ -32,13 +32,23 @@ public final class AttachmentPipeline: AttachmentProcessor {
     /// just before decoding starts (a helper process tells its parent, which needs them if the decoder hangs).
     public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings,
                         transforming: ((String, AttachmentKind) -> Void)?) throws -> Outcome {
+        try process(bytes, facts: facts, timings: &timings, transforming: transforming, pages: nil)
+    }
+
+    /// The same; with `pages`, a visitor's PDF is rendered for its safe copy and each page handed to `pages` (a
+    /// helper sends them to its parent, which encodes the copy): the outcome then has no `safe_copy` of its own.
+    /// Without it the copy is encoded here. `pages` returning false stops the rendering.
+    public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings,
+                        transforming: ((String, AttachmentKind) -> Void)?,
+                        pages: ((SafeCopyRenderer.Event) -> Bool)?) throws -> Outcome {
         try bytes.withUnsafeBytes { raw in
-            try process(raw, original: bytes, facts: facts, timings: &timings, transforming: transforming)
+            try process(raw, original: bytes, facts: facts, timings: &timings, transforming: transforming, pages: pages)
         }
     }
 
     private func process(_ raw: UnsafeRawBufferPointer, original: [UInt8], facts: AttachmentFacts,
-                         timings: inout PhaseTimings, transforming: ((String, AttachmentKind) -> Void)?) throws -> Outcome {
+                         timings: inout PhaseTimings, transforming: ((String, AttachmentKind) -> Void)?,
+                         pages: ((SafeCopyRenderer.Event) -> Bool)?) throws -> Outcome {
         let size = raw.count
         let clock = ContinuousClock()
         let started = clock.now
@@ -70,9 +80,12 @@ public final class AttachmentPipeline: AttachmentProcessor {
 
         transforming?(detected, kind)
         let originalArtifact = Artifact(role: .original, contentType: detected, bytes: original)
-        func accepted(_ kind: AttachmentKind, _ artifacts: [Artifact], _ why: PreviewUnavailable?) -> Outcome {
-            .accepted(.init(detectedType: detected, kind: kind, size: size, artifacts: [originalArtifact] + artifacts,
-                            previewUnavailable: why))
+        func accepted(_ kind: AttachmentKind, _ artifacts: [Artifact], _ why: PreviewUnavailable?,
+                      safeCopy: SafeCopyUnavailable? = nil) -> Outcome {
+            var a = Outcome.Accepted(detectedType: detected, kind: kind, size: size, artifacts: [originalArtifact] + artifacts,
+                                     previewUnavailable: why)
+            a.safeCopyUnavailable = safeCopy
+            return .accepted(a)
         }
         switch kind {
         case .image, .document, .sticker:
@@ -94,7 +107,20 @@ public final class AttachmentPipeline: AttachmentProcessor {
                 case .timeLimit: why = why ?? .timeLimit
                 }
             }
-            return accepted(finalKind, made, why)
+            var safeCopyWhy: SafeCopyUnavailable? = nil
+            if kind == .document && facts.from == .visitor && settings.safeCopies {
+                switch why {
+                case .encrypted: safeCopyWhy = .encrypted
+                case .timeLimit: safeCopyWhy = .timeLimit
+                case .unrenderable, .unplayable: safeCopyWhy = .unrenderable
+                case nil:
+                    switch safeCopy(raw, pages: pages) {
+                    case .success(let copy): if let copy { made.append(copy) }
+                    case .failure(let reason): safeCopyWhy = reason
+                    }
+                }
+            }
+            return accepted(finalKind, made, why, safeCopy: safeCopyWhy)
         case .animation, .video:
             switch try AnimationProcessor(settings: settings).process(raw, type: detected) {
             case .rejected(let r): return reject(r)
@@ -110,6 +136,36 @@ public final class AttachmentPipeline: AttachmentProcessor {
                 return .accepted(.init(detectedType: detected, kind: kind, size: size,
                                        artifacts: [originalArtifact, playback], previewUnavailable: nil,
                                        waveform: waveform, gainDb: gainDb))
+            }
+        }
+    }
+
+    /// A PDF's safe copy: rendered and handed to `pages` (nil copy), or rendered and encoded here.
+    private func safeCopy(_ raw: UnsafeRawBufferPointer,
+                          pages: ((SafeCopyRenderer.Event) -> Bool)?) -> Result<Artifact?, SafeCopyUnavailable> {
+        let renderer = SafeCopyRenderer(settings: settings)
+        if let pages {
+            switch renderer.render(raw, emit: pages) {
+            case .rendered: return .success(nil)
+            case .unavailable(let why): return .failure(why)
+            case .stopped: return .failure(.unrenderable)
+            }
+        }
+        var builder = SafeCopyBuilder(settings: settings)
+        let rendered = renderer.render(raw) { event in
+            switch event {
+            case .begin(let count): return builder.begin(pageCount: count) == nil
+            case .page(let page): return builder.add(page) == nil
+            }
+        }
+        switch rendered {
+        case .unavailable(let why): return .failure(why)
+        case .stopped: return .failure(.unrenderable)
+        case .rendered:
+            switch builder.finish() {
+            case .copy(let copy): return .success(copy)
+            case .unavailable(let why): return .failure(why)
+            case .violation: return .failure(.unrenderable)
             }
         }
     }

@@ -65,9 +65,15 @@ public enum HelperMain {
         do {
             // The pipeline calls `transforming` only during `process`.
             let outcome = try withoutActuallyEscaping(write) { write in
-                try pipeline.process(job.bytes, facts: job.facts, timings: &timings) { type, kind in
+                try pipeline.process(job.bytes, facts: job.facts, timings: &timings, transforming: { type, kind in
                     _ = write([.request(job.request, .transforming(detectedType: type, kind: kind))])
-                }
+                }, pages: { event in
+                    // Pixels only: the parent checks each page and writes the copy itself.
+                    switch event {
+                    case .begin(let count): return write([.request(job.request, .safeCopyPages(count))])
+                    case .page(let page): return write([.request(job.request, .safeCopyPage(page))])
+                    }
+                })
             }
             return .request(job.request, .outcome(outcome, sniffNanoseconds: nanoseconds(timings.sniff),
                                                   transformNanoseconds: nanoseconds(timings.transform),

@@ -167,8 +167,12 @@ final class HelperProcess: @unchecked Sendable {
         throw .spawn("\(failure) (\(describe(status: status)))" + (said.isEmpty ? "" : ": \(said.suffix(500))"))
     }
 
-    /// Gives the helper one file under a fresh `request` id and waits for its answer until `deadline`.
-    func run(_ bytes: [UInt8], facts: AttachmentFacts, request: RequestID, deadline: ContinuousClock.Instant) -> Run {
+    /// Gives the helper one file under a fresh `request` id and waits for its answer until `deadline`. A safe copy's
+    /// page count and pages go to `pages` as they arrive; it may move the deadline, and returns why an event is
+    /// wrong (the helper is then killed: an invalid answer).
+    func run(_ bytes: [UInt8], facts: AttachmentFacts, request: RequestID, deadline: ContinuousClock.Instant,
+             pages: (SafeCopyRenderer.Event, inout ContinuousClock.Instant) -> String? = { _, _ in "a safe copy page unasked" }) -> Run {
+        var deadline = deadline
         jobs += 1
         reader.resetSide()
         var transforming: (String, AttachmentKind)? = nil
@@ -206,6 +210,10 @@ final class HelperProcess: @unchecked Sendable {
                     return .answered(answer, transforming: transforming)
                 case .failure:
                     return .answered(answer, transforming: transforming)
+                case .safeCopyPages(let count):
+                    if let why = pages(.begin(pages: count), &deadline) { return invalid(why) }
+                case .safeCopyPage(let page):
+                    if let why = pages(.page(page), &deadline) { return invalid(why) }
                 case .job, .ready, .request:
                     return invalid("a message a helper never sends during a job")
                 }

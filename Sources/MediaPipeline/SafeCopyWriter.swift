@@ -1,0 +1,257 @@
+import CPageEncoding
+import Glibc
+
+/// One page of a safe copy, encoded: what the PDF's image XObject holds.
+struct EncodedPage: Sendable {
+    enum Colours: Sendable, Equatable {
+        case rgb
+        case gray
+        /// `[/Indexed /DeviceRGB n-1 <palette>]`, `bits` per index.
+        case indexed(palette: [UInt8], bits: Int)
+    }
+    enum Filter: String, Sendable { case dct = "DCTDecode", flate = "FlateDecode" }
+
+    var width: Int
+    var height: Int
+    var pointWidth: Double
+    var pointHeight: Double
+    var colours: Colours
+    var filter: Filter
+    var data: [UInt8]
+    /// The same page as a JPEG at the retry quality, when this page is a JPEG large enough to matter.
+    var retry: [UInt8]?
+}
+
+/// Turns checked pixels into the smaller of a JPEG and an exact palette image compressed with Flate, and writes
+/// the safe copy's PDF: one page per image, each page's content `q W 0 0 H 0 0 cm /Im0 Do Q`, nothing else (no
+/// text, fonts, actions, annotations, names, outlines, metadata or encryption; no document information dictionary).
+///
+/// Reads no file format: it runs in the parent on pixels `PageRaster.violation` passed, so a renderer taken over
+/// by its PDF cannot plant a byte of its choosing in the copy.
+public struct SafeCopyBuilder: Sendable {
+    public let settings: PipelineSettings
+    /// The page count the renderer announced.
+    public private(set) var announced: Int?
+    private var pages: [EncodedPage] = []
+    /// Time spent encoding pages and writing the PDF.
+    public private(set) var encodingTime: Duration = .zero
+
+    public init(settings: PipelineSettings) { self.settings = settings }
+
+    /// Pages encoded so far.
+    public var pageCount: Int { pages.count }
+
+    /// The renderer's page count: a violation unless 1…`safeCopyMaxPages` and announced once, first.
+    public mutating func begin(pageCount: Int) -> String? {
+        guard announced == nil, pages.isEmpty else { return "a second page count" }
+        guard (1...settings.safeCopyMaxPages).contains(pageCount) else {
+            return "\(pageCount) pages announced (1 to \(settings.safeCopyMaxPages))"
+        }
+        announced = pageCount
+        return nil
+    }
+
+    /// Checks and encodes one page; a violation when it is not a page the renderer can have made, or one too many.
+    public mutating func add(_ page: PageRaster) -> String? {
+        guard let announced else { return "a page before the page count" }
+        guard pages.count < announced else { return "more than the \(announced) pages announced" }
+        if let violation = PageRaster.violation(page, settings: settings) { return violation }
+        let clock = ContinuousClock(), started = clock.now
+        defer { encodingTime += clock.now - started }
+        guard var encoded = PageEncoder.encode(page, quality: settings.safeCopyJPEGQuality) else {
+            return "page \(pages.count + 1) does not encode"
+        }
+        // The retry's JPEG is made now, while the pixels are here, for pages whose share of the limit matters.
+        if encoded.filter == .dct && encoded.data.count * announced > settings.safeCopyMaxBytes / 4 {
+            encoded.retry = PageEncoder.jpeg(page, gray: encoded.colours == .gray, quality: settings.safeCopyRetryQuality)
+        }
+        pages.append(encoded)
+        return nil
+    }
+
+    public enum Finished: Sendable {
+        case copy(Artifact)
+        case unavailable(SafeCopyUnavailable)
+        /// Fewer pages than announced, or none.
+        case violation(String)
+    }
+
+    /// The copy as a `safe_copy` artifact, retried once at the retry quality when over `safeCopyMaxBytes`.
+    public mutating func finish() -> Finished {
+        guard let announced, pages.count == announced else {
+            return .violation("\(pages.count) pages of the \(announced ?? 0) announced")
+        }
+        let clock = ContinuousClock(), started = clock.now
+        defer { encodingTime += clock.now - started }
+        var pdf = SafeCopyPDF.write(pages, retry: false)
+        if pdf.count > settings.safeCopyMaxBytes {
+            pdf = SafeCopyPDF.write(pages, retry: true)
+            guard pdf.count <= settings.safeCopyMaxBytes else { return .unavailable(.tooLarge) }
+        }
+        return .copy(Artifact(role: .safeCopy, contentType: MediaType.pdf, bytes: pdf, pages: pages.count))
+    }
+}
+
+/// The choice between a JPEG and an exact palette for one page.
+enum PageEncoder {
+    /// The smaller of a JPEG at `quality` (grey when every pixel is) and, when the page has at most 256 colours, those
+    /// colours as an indexed image (1, 2, 4 or 8 bits) with Flate. Nil only when an encoder fails.
+    static func encode(_ page: PageRaster, quality: Int) -> EncodedPage? {
+        let indexed = palette(page)
+        let gray = indexed?.gray ?? false
+        guard let jpeg = jpeg(page, gray: gray, quality: quality) else { return nil }
+        var best = EncodedPage(width: page.width, height: page.height, pointWidth: page.pointWidth, pointHeight: page.pointHeight,
+                               colours: gray ? .gray : .rgb, filter: .dct, data: jpeg)
+        if let indexed, let flate = deflate(indexed.packed), flate.count < jpeg.count {
+            best.colours = .indexed(palette: indexed.palette, bits: indexed.bits)
+            best.filter = .flate
+            best.data = flate
+        }
+        return best
+    }
+
+    static func jpeg(_ page: PageRaster, gray: Bool, quality: Int) -> [UInt8]? {
+        var samples = page.pixels
+        if gray {
+            samples = [UInt8](unsafeUninitializedCapacity: page.width * page.height) { out, count in
+                page.pixels.withUnsafeBufferPointer { rgb in
+                    for i in 0..<(page.width * page.height) { out[i] = rgb[3 * i] }
+                }
+                count = page.width * page.height
+            }
+        }
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var length = 0
+        let status = samples.withUnsafeBufferPointer {
+            mw_jpeg_encode($0.baseAddress, Int32(page.width), Int32(page.height), gray ? 1 : 3, Int32(quality), &out, &length)
+        }
+        defer { free(out) }
+        guard status == MW_PAGE_OK, let out else { return nil }
+        return [UInt8](UnsafeBufferPointer(start: out, count: length))
+    }
+
+    static func deflate(_ bytes: [UInt8]) -> [UInt8]? {
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var length = 0
+        let status = bytes.withUnsafeBufferPointer { mw_deflate($0.baseAddress, $0.count, 6, &out, &length) }
+        defer { free(out) }
+        guard status == MW_PAGE_OK, let out else { return nil }
+        return [UInt8](UnsafeBufferPointer(start: out, count: length))
+    }
+
+    /// The page's colours when there are at most 256: the palette (RGB triplets), the indices packed at the fewest
+    /// bits that hold them (rows start on a byte), and whether every colour is a grey. Nil past 256 colours (a photo
+    /// stops within its first few rows).
+    static func palette(_ page: PageRaster) -> (palette: [UInt8], packed: [UInt8], bits: Int, gray: Bool)? {
+        let count = page.width * page.height
+        var colours: [UInt32] = []
+        var lookup: [UInt32: UInt8] = [:]
+        var gray = true
+        var indices = [UInt8](repeating: 0, count: count)
+        let complete = page.pixels.withUnsafeBufferPointer { rgb -> Bool in
+            indices.withUnsafeMutableBufferPointer { index -> Bool in
+                var last: UInt32 = .max, lastIndex: UInt8 = 0
+                for i in 0..<count {
+                    let r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2]
+                    let colour = UInt32(r) << 16 | UInt32(g) << 8 | UInt32(b)
+                    if colour != last {
+                        if let known = lookup[colour] {
+                            lastIndex = known
+                        } else {
+                            guard colours.count < 256 else { return false }
+                            lastIndex = UInt8(colours.count)
+                            lookup[colour] = lastIndex
+                            colours.append(colour)
+                            if r != g || g != b { gray = false }
+                        }
+                        last = colour
+                    }
+                    index[i] = lastIndex
+                }
+                return true
+            }
+        }
+        guard complete else { return nil }
+        let bits = colours.count <= 2 ? 1 : colours.count <= 4 ? 2 : colours.count <= 16 ? 4 : 8
+        let palette = colours.flatMap { [UInt8($0 >> 16 & 0xFF), UInt8($0 >> 8 & 0xFF), UInt8($0 & 0xFF)] }
+        guard bits < 8 else { return (palette, indices, 8, gray) }
+        let perByte = 8 / bits, rowBytes = (page.width + perByte - 1) / perByte
+        var packed = [UInt8](repeating: 0, count: rowBytes * page.height)
+        for y in 0..<page.height {
+            for x in 0..<page.width {
+                let shift = 8 - bits * (x % perByte + 1)
+                packed[y * rowBytes + x / perByte] |= indices[y * page.width + x] << UInt8(shift)
+            }
+        }
+        return (palette, packed, bits, gray)
+    }
+}
+
+/// A minimal PDF 1.4 writer for image-only pages.
+enum SafeCopyPDF {
+    static func write(_ pages: [EncodedPage], retry: Bool) -> [UInt8] {
+        var out: [UInt8] = Array("%PDF-1.4\n%\u{E2}\u{E3}\u{CF}\u{D3}\n".utf8)
+        var offsets: [Int] = []
+        func object(_ body: String, stream: [UInt8]? = nil) {
+            offsets.append(out.count)
+            out.append(contentsOf: "\(offsets.count) 0 obj\n\(body)\n".utf8)
+            if let stream {
+                out.append(contentsOf: "stream\n".utf8)
+                out.append(contentsOf: stream)
+                out.append(contentsOf: "\nendstream\n".utf8)
+            }
+            out.append(contentsOf: "endobj\n".utf8)
+        }
+        // 1 the catalog, 2 the page tree, then per page: the page, its content stream, its image.
+        let kids = pages.indices.map { "\(3 + 3 * $0) 0 R" }.joined(separator: " ")
+        object("<< /Type /Catalog /Pages 2 0 R >>")
+        object("<< /Type /Pages /Kids [\(kids)] /Count \(pages.count) >>")
+        for (i, page) in pages.enumerated() {
+            let first = 3 + 3 * i
+            let (w, h) = (number(page.pointWidth), number(page.pointHeight))
+            object("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(w) \(h)] /Resources << /XObject << /Im0 \(first + 2) 0 R >> >> /Contents \(first + 1) 0 R >>")
+            let content = Array("q \(w) 0 0 \(h) 0 0 cm /Im0 Do Q".utf8)
+            object("<< /Length \(content.count) >>", stream: content)
+            var colours = page.colours, filter = page.filter, data = page.data
+            if retry, let smaller = page.retry, smaller.count < data.count {
+                filter = .dct
+                data = smaller
+                if colours != .gray { colours = .rgb }
+            }
+            let space: String, bits: Int
+            switch colours {
+            case .rgb: (space, bits) = ("/DeviceRGB", 8)
+            case .gray: (space, bits) = ("/DeviceGray", 8)
+            case .indexed(let palette, let b):
+                (space, bits) = ("[/Indexed /DeviceRGB \(palette.count / 3 - 1) <\(hex(palette))>]", b)
+            }
+            object("<< /Type /XObject /Subtype /Image /Width \(page.width) /Height \(page.height) /ColorSpace \(space) /BitsPerComponent \(bits) /Filter /\(filter.rawValue) /Length \(data.count) >>",
+                   stream: data)
+        }
+        let xref = out.count
+        var table = "xref\n0 \(offsets.count + 1)\n0000000000 65535 f \n"
+        for offset in offsets {
+            let digits = String(offset)
+            table += String(repeating: "0", count: 10 - digits.count) + digits + " 00000 n \n"
+        }
+        table += "trailer\n<< /Size \(offsets.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n"
+        out.append(contentsOf: table.utf8)
+        return out
+    }
+
+    /// A PDF real with at most two decimals, no exponent.
+    static func number(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        let whole = hundredths / 100, fraction = hundredths % 100
+        if fraction == 0 { return "\(whole)" }
+        return fraction % 10 == 0 ? "\(whole).\(fraction / 10)" : "\(whole).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
