@@ -209,7 +209,7 @@ let package = Package(
                           path: "Tests/AttackHelper"),
         // Shared by the test targets: the fixture manifest and independent WebP/MP3 readers.
         .target(name: "MediaTestSupport", dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaSQLite", "MediaPostgres",
-                                                   "MediaS3"],
+                                                   "MediaS3", "MediaIntake", .product(name: "PostgresNIO", package: "postgres-nio")],
                 path: "Tests/MediaTestSupport"),
         .testTarget(
             name: "MediaPipelineTests",

@@ -88,6 +88,8 @@ struct ConsoleService: Sendable {
         group.get("jobs") { request, context in try await jobsPage(request, context) }
         group.get("jobs/:id") { _, context in try await jobPage(context) }
         group.post("jobs/:id/retry") { request, context in try await retryOne(request, context) }
+        group.get("jobs/:id/erase") { _, context in try await confirmErase(context) }
+        group.post("jobs/:id/erase") { request, context in try await eraseOne(request, context) }
         group.get("retry") { request, context in try await confirmRetry(request, context) }
         group.post("retry") { request, context in try await retryAll(request, context) }
         group.get("media/:jobId/:role") { _, context in try media(context) }
@@ -226,6 +228,29 @@ struct ConsoleService: Sendable {
         if done {
             service.wake()
             logger.notice("console: dead job re-queued", metadata: ["user": "\(session.user)", "job": "\(id)"])
+        }
+        return Response.redirect(to: "/console/jobs/\(id)", type: .normal)
+    }
+
+    /// The erase button's page: erasing cannot be undone, so it asks first.
+    func confirmErase(_ context: ConsoleContext) async throws -> Response {
+        let session = try requireSession(context)
+        let id = try context.parameters.require("id")
+        let queue = self.queue
+        guard JobID.isValid(id), let job = try await queue.job(id: id), job.state != .erased else {
+            return Response.redirect(to: JobID.isValid(id) ? "/console/jobs/\(id)" : "/console/jobs", type: .normal)
+        }
+        return html(.ok, views.render("confirmErase", views.page(session: session, title: "Erase job \(id)", extra: ["id": id])))
+    }
+
+    /// Erases one job as `DELETE /v1/jobs/{id}` does (same eraser: blobs, personal fields, cache, events).
+    func eraseOne(_ request: Request, _ context: ConsoleContext) async throws -> Response {
+        let (session, refused) = try await checkedAction(request, context)
+        if let refused { return refused }
+        let id = try context.parameters.require("id")
+        guard JobID.isValid(id) else { return Response.redirect(to: "/console/jobs", type: .normal) }
+        if try await service.eraser.erase(jobID: id) != nil {
+            logger.notice("console: job erased", metadata: ["user": "\(session.user)", "job": "\(id)"])
         }
         return Response.redirect(to: "/console/jobs/\(id)", type: .normal)
     }

@@ -95,10 +95,12 @@ extension ConsoleViews {
             <h1>Job <code>{{id}}</code> <span class="state {{state}}">{{state}}</span></h1>
             {{#dead}}<form method="post" action="/console/jobs/{{id}}/retry" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
             <button type="submit" id="retry">Retry this job</button></form>{{/dead}}
+            {{^erased}}<a href="/console/jobs/{{id}}/erase" class="action" id="erase">Erase this job…</a>{{/erased}}
+            {{#erased}}<p class="warn" id="tombstone">Erased. Its file, its artifacts, its file name, conversation, business number and outcome are deleted; only this record of the erasure is kept.</p>{{/erased}}
             <h2>Submission and progress</h2>
             <dl class="facts">{{#facts}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/facts}}</dl>
-            <h2>Phase timings</h2>
-            <dl class="facts">{{#phases}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/phases}}</dl>
+            {{#hasPhases}}<h2>Phase timings</h2>
+            <dl class="facts">{{#phases}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/phases}}</dl>{{/hasPhases}}
             {{#hasLastError}}<h2>Last error</h2><pre class="error" id="last-error">{{lastError}}</pre>{{/hasLastError}}
             {{#hasArtifacts}}<h2>Artifacts</h2>
             {{#artifacts}}<figure class="artifact" data-role="{{role}}"><figcaption><a href="{{url}}">{{role}}</a> · {{contentType}} · {{size}} {{details}}</figcaption>
@@ -107,6 +109,15 @@ extension ConsoleViews {
             {{#video}}<video controls muted preload="metadata" src="{{url}}"></video>{{/video}}
             </figure>{{/artifacts}}{{/hasArtifacts}}
             {{#hasOutcome}}<h2>Outcome</h2><pre id="outcome">{{outcome}}</pre>{{/hasOutcome}}
+            {{> foot}}
+            """,
+        "confirmErase": """
+            {{> head}}
+            <h1>Erase job <code>{{id}}</code>?</h1>
+            <p>Its file, every artifact, its file name, conversation, business number and outcome are deleted for good; the
+            desk's links to its media answer 410 Gone. Only a record that it was erased is kept.</p>
+            <form method="post" action="/console/jobs/{{id}}/erase"><input type="hidden" name="csrf" value="{{csrf}}">
+            <button type="submit" id="confirm-erase">Erase this job</button> <a href="/console/jobs/{{id}}">cancel</a></form>
             {{> foot}}
             """,
         "confirm": """

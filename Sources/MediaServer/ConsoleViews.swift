@@ -97,6 +97,18 @@ struct ConsoleViews: Sendable {
     }
 
     func job(_ job: Job, session: ConsoleSession) -> [String: Any] {
+        if job.state == .erased {
+            // A tombstone: what is left, and nothing to show or do.
+            let facts: [[String: String]] = [
+                ["name": "state", "value": job.state.rawValue],
+                ["name": "erased", "value": job.erasedAt.map(Job.timestamp) ?? ""],
+                ["name": "erasure", "value": job.erasure == .retention ? "retention period ended" : "on request"],
+                ["name": "submitted", "value": Job.timestamp(job.createdAt)],
+            ]
+            return page(session: session, title: "Job \(job.id)", extra: [
+                "jobsNav": true, "id": job.id, "state": job.state.rawValue, "facts": facts, "erased": true,
+            ])
+        }
         let outcome = job.outcomeJSON.flatMap(OutcomeSummary.init(json:))
         var facts: [[String: String]] = [
             ["name": "state", "value": job.state.rawValue], ["name": "from", "value": job.submission.from.rawValue],
@@ -151,6 +163,7 @@ struct ConsoleViews: Sendable {
             "lastError": job.lastError ?? "", "hasLastError": job.lastError != nil,
             "outcome": outcomeText, "hasOutcome": !outcomeText.isEmpty,
             "artifacts": artifacts, "hasArtifacts": !artifacts.isEmpty, "dead": job.state == .dead,
+            "hasPhases": true,
         ])
     }
 

@@ -57,8 +57,8 @@ struct WorkCommand: AsyncParsableCommand {
 /// `mediaworker jobs show|list|retry`.
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "jobs", abstract: "Inspect and re-queue jobs.",
-        subcommands: [Show.self, List.self, Retry.self])
+        commandName: "jobs", abstract: "Inspect, re-queue and erase jobs.",
+        subcommands: [Show.self, List.self, Retry.self, Erase.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print one job as JSON (exit 4 when there is none).")
@@ -73,7 +73,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print jobs, newest first, one JSON object per line.")
-        @Option(help: "Only jobs in this state: queued, running, accepted, rejected or dead.") var state: JobState?
+        @Option(help: "Only jobs in this state: queued, running, accepted, rejected, dead or erased.") var state: JobState?
         @Option(help: "At most this many.") var limit: Int = 100
         @OptionGroup var storage: StorageOptions
         func run() async throws {
@@ -92,6 +92,36 @@ struct JobsCommand: AsyncParsableCommand {
                 let retried = try await storage.queue.retry(id: id, now: Date())
                 try printJob(retried ? try await storage.queue.job(id: id) : nil,
                              or: "job \(id) is not dead (or does not exist)")
+            }
+        }
+    }
+}
+
+extension JobsCommand {
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase one job (print its tombstone; exit 4 when there is none), or every job of a conversation or business number (print {\"erased\":N}).",
+            discussion: "As DELETE /v1/jobs/{id} and POST /v1/erasures: every blob is deleted and the job keeps only a tombstone. It cannot be undone.")
+        @Argument(help: "The job to erase.") var id: String?
+        @Option(name: .customLong("conversation-id"), help: "Erase every job of this conversation.") var conversationId: String?
+        @Option(name: .customLong("business-number"), help: "Erase every job of this business number.") var businessNumber: String?
+        @OptionGroup var storage: StorageOptions
+
+        func validate() throws {
+            guard [id, conversationId, businessNumber].compactMap({ $0 }).count == 1 else {
+                throw ValidationError("give exactly one of a job id, --conversation-id and --business-number")
+            }
+        }
+
+        func run() async throws {
+            try await storage.using { storage in
+                let eraser = JobEraser(queue: storage.queue, store: storage.store)
+                if let id {
+                    try printJob(JobID.isValid(id) ? try await eraser.erase(jobID: id.lowercased()) : nil, or: "no job \(id)")
+                } else {
+                    let selector: ErasureSelector = conversationId.map { .conversation($0) } ?? .businessNumber(businessNumber ?? "")
+                    printJSON(.object([("erased", .int(try await eraser.erase(selector)))]))
+                }
             }
         }
     }

@@ -143,7 +143,7 @@ import Testing
 }
 
 /// A queue whose enqueue fails after (or before) it committed: the connection broke around the commit.
-final class BrokenCommitQueue: JobQueue, @unchecked Sendable {
+final class BrokenCommitQueue: JobQueue, ErasureForwarding, @unchecked Sendable {
     let inner: any JobQueue
     let commitsFirst: Bool
     init(_ inner: any JobQueue, commitsFirst: Bool) { self.inner = inner; self.commitsFirst = commitsFirst }
