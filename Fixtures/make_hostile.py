@@ -21,6 +21,8 @@
   `setup.exe` (/EmbeddedFiles, plus a /FileAttachment annotation), an /AcroForm text field with a /JS format action,
   an /Outlines entry and XMP /Metadata, over visible Helvetica text (with a hidden, invisible text run, rendering mode
   3, that says something else). It renders; its safe copy must keep none of that (issue #23).
+- pdf_slow_second_page.pdf: page 1 a plain text page (the thumbnail is quick), page 2 the nested forms of
+  pdf_nested_xobjects.pdf (seven levels: minutes of rendering): the safe copy stops at its own time limit.
 """
 import io
 import os
@@ -170,6 +172,31 @@ def active_content() -> bytes:
     return pdf(objects)
 
 
+def slow_second_page(levels: int = 7, fanout: int = 10) -> bytes:
+    """pdf_slow_second_page.pdf: 1 catalog, 2 pages, 3 page one, 4 its content, 5 font, 6 page two, 7 its content,
+    8.. the nested forms."""
+    first = 8
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        stream(b"", b"BT /F1 24 Tf 72 760 Td (A quick first page) Tj ET"),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 7 0 R /Resources << /XObject << /X 8 0 R >> >> >>",
+        stream(b"", b"/X Do"),
+    ]
+    for level in range(levels):
+        number = first + level
+        if level == levels - 1:
+            body = b"0 0 1 rg " + b" ".join(b"%d %d 10 10 re f" % (i * 10, i * 10) for i in range(fanout))
+            resources = b""
+        else:
+            body = b" ".join(b"q 1 0 0 1 %d 0 cm /X Do Q" % (i % 3) for i in range(fanout))
+            resources = b" /Resources << /XObject << /X %d 0 R >> >>" % (number + 1)
+        objects.append(stream(b"/Type /XObject /Subtype /Form /BBox [0 0 200 200]" + resources, body))
+    return pdf(objects)
+
+
 def gif_many_frames(frames: int = 3500) -> bytes:
     """A 1x1 GIF of `frames` frames of 20 ms: tiny (23 bytes a frame), over MEDIAWORKER_MAX_FRAMES (3000)."""
     head = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
@@ -195,6 +222,7 @@ def main() -> None:
     open(os.path.join(out, "pdf_zip_polyglot.pdf"), "wb").write(zip_polyglot())
     open(os.path.join(out, "pdf_wrapped_elf.pdf"), "wb").write(wrapped_elf())
     open(os.path.join(out, "pdf_active_content.pdf"), "wb").write(active_content())
+    open(os.path.join(out, "pdf_slow_second_page.pdf"), "wb").write(slow_second_page())
     open(os.path.join(out, "gif_3500_frames.gif"), "wb").write(gif_many_frames())
     open(os.path.join(out, "mp4_truncated.mp4"), "wb").write(truncated_mp4())
 

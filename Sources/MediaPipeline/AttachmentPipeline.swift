@@ -32,23 +32,36 @@ public final class AttachmentPipeline: AttachmentProcessor {
     /// just before decoding starts (a helper process tells its parent, which needs them if the decoder hangs).
     public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings,
                         transforming: ((String, AttachmentKind) -> Void)?) throws -> Outcome {
-        try process(bytes, facts: facts, timings: &timings, transforming: transforming, pages: nil)
+        try process(bytes, facts: facts, timings: &timings, transforming: transforming, deferSafeCopy: false)
     }
 
-    /// The same; with `pages`, a visitor's PDF is rendered for its safe copy and each page handed to `pages` (a
-    /// helper sends them to its parent, which encodes the copy): the outcome then has no `safe_copy` of its own.
-    /// Without it the copy is encoded here. `pages` returning false stops the rendering.
+    /// The same; with `deferSafeCopy`, a visitor's PDF that previews gets neither a `safe_copy` nor a
+    /// `safeCopyUnavailable` here: the caller renders its pages afterwards with `renderSafeCopy` (a helper, whose
+    /// parent encodes the copy from the pixels). Without it the copy is rendered and encoded here.
     public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings,
-                        transforming: ((String, AttachmentKind) -> Void)?,
-                        pages: ((SafeCopyRenderer.Event) -> Bool)?) throws -> Outcome {
+                        transforming: ((String, AttachmentKind) -> Void)?, deferSafeCopy: Bool) throws -> Outcome {
         try bytes.withUnsafeBytes { raw in
-            try process(raw, original: bytes, facts: facts, timings: &timings, transforming: transforming, pages: pages)
+            try process(raw, original: bytes, facts: facts, timings: &timings, transforming: transforming,
+                        deferSafeCopy: deferSafeCopy)
         }
+    }
+
+    /// Whether `outcome` (for a file with `facts`) still waits for its safe copy: a visitor's PDF that previewed,
+    /// processed with `deferSafeCopy`.
+    public static func awaitsSafeCopy(_ outcome: Outcome, facts: AttachmentFacts, settings: PipelineSettings) -> Bool {
+        guard case .accepted(let a) = outcome else { return false }
+        return settings.safeCopies && facts.from == .visitor && a.kind == .document && a.detectedType == MediaType.pdf
+            && a.previewUnavailable == nil && a.safeCopyUnavailable == nil && !a.artifacts.contains { $0.role == .safeCopy }
+    }
+
+    /// Renders a PDF's pages for its safe copy, handing each to `emit` (see `SafeCopyRenderer`).
+    public func renderSafeCopy(_ bytes: [UInt8], emit: (SafeCopyRenderer.Event) -> Bool) -> SafeCopyRenderer.Result {
+        bytes.withUnsafeBytes { SafeCopyRenderer(settings: settings).render($0, emit: emit) }
     }
 
     private func process(_ raw: UnsafeRawBufferPointer, original: [UInt8], facts: AttachmentFacts,
                          timings: inout PhaseTimings, transforming: ((String, AttachmentKind) -> Void)?,
-                         pages: ((SafeCopyRenderer.Event) -> Bool)?) throws -> Outcome {
+                         deferSafeCopy: Bool) throws -> Outcome {
         let size = raw.count
         let clock = ContinuousClock()
         let started = clock.now
@@ -113,9 +126,10 @@ public final class AttachmentPipeline: AttachmentProcessor {
                 case .encrypted: safeCopyWhy = .encrypted
                 case .timeLimit: safeCopyWhy = .timeLimit
                 case .unrenderable, .unplayable: safeCopyWhy = .unrenderable
+                case nil where deferSafeCopy: break
                 case nil:
-                    switch safeCopy(raw, pages: pages) {
-                    case .success(let copy): if let copy { made.append(copy) }
+                    switch safeCopy(raw) {
+                    case .success(let copy): made.append(copy)
                     case .failure(let reason): safeCopyWhy = reason
                     }
                 }
@@ -140,17 +154,9 @@ public final class AttachmentPipeline: AttachmentProcessor {
         }
     }
 
-    /// A PDF's safe copy: rendered and handed to `pages` (nil copy), or rendered and encoded here.
-    private func safeCopy(_ raw: UnsafeRawBufferPointer,
-                          pages: ((SafeCopyRenderer.Event) -> Bool)?) -> Result<Artifact?, SafeCopyUnavailable> {
+    /// A PDF's safe copy, rendered and encoded here.
+    private func safeCopy(_ raw: UnsafeRawBufferPointer) -> Result<Artifact, SafeCopyUnavailable> {
         let renderer = SafeCopyRenderer(settings: settings)
-        if let pages {
-            switch renderer.render(raw, emit: pages) {
-            case .rendered: return .success(nil)
-            case .unavailable(let why): return .failure(why)
-            case .stopped: return .failure(.unrenderable)
-            }
-        }
         var builder = SafeCopyBuilder(settings: settings)
         let rendered = renderer.render(raw) { event in
             switch event {

@@ -104,31 +104,40 @@ package enum AnswerVerifier {
         settings.safeCopies && facts.from == .visitor && kind == .document && type == MediaType.pdf
     }
 
-    /// After `verify`: the copy the parent encoded from the helper's pages (`copy`) joins the outcome, or the outcome says
-    /// why there is none. A helper may report `too_many_pages`, `time_limit`, `encrypted` or `unrenderable` (it saw
-    /// the document; the parent cannot), never `too_large`; pages for a file that gets no copy, or fewer than announced,
-    /// are violations.
-    package static func attachSafeCopy(to outcome: Outcome, copy: inout SafeCopyBuilder, facts: AttachmentFacts,
-                                       settings: PipelineSettings) -> Result<Outcome, Violation> {
+    /// After `verify`: the copy the parent encoded from the helper's pages (`copy`; `end` the stream's last word:
+    /// nil when no page stream came, `.some(nil)` when every page came) joins the outcome, or the outcome says why
+    /// there is none. A helper may report `too_many_pages`, `time_limit`, `encrypted` or `unrenderable` (it saw the
+    /// document; the parent cannot), never `too_large`; pages for a file that gets no copy, a reason beside pages,
+    /// or fewer pages than announced are violations.
+    package static func attachSafeCopy(to outcome: Outcome, copy: inout SafeCopyBuilder, end: SafeCopyUnavailable??,
+                                       facts: AttachmentFacts, settings: PipelineSettings) -> Result<Outcome, Violation> {
         func violation(_ detail: String) -> Result<Outcome, Violation> { .failure(Violation(rule: .safeCopy, detail: detail)) }
         guard case .accepted(var a) = outcome,
               getsSafeCopy(type: a.detectedType, kind: a.kind, facts: facts, settings: settings) else {
-            if copy.announced != nil { return violation("safe copy pages for a file that gets no copy") }
+            if copy.announced != nil || end != nil { return violation("safe copy pages for a file that gets no copy") }
             if case .accepted(let a) = outcome, a.safeCopyUnavailable != nil {
                 return violation("safeCopyUnavailable for a file that gets no copy")
             }
             return .success(outcome)
         }
-        if a.artifacts.contains(where: { $0.role == .safeCopy }) { return violation("a safe copy made by the helper") }
         if let why = a.safeCopyUnavailable {
+            guard copy.announced == nil, end == nil else { return violation("pages, yet \(why.rawValue) in the outcome") }
             guard why != .tooLarge else { return violation("too_large from the helper") }
             return .success(outcome)
         }
         guard a.previewUnavailable == nil else { return violation("no thumbnail, yet no reason for the missing copy") }
-        switch copy.finish() {
-        case .copy(let artifact): a.artifacts.append(artifact)
-        case .unavailable(let why): a.safeCopyUnavailable = why
-        case .violation(let detail): return violation(detail)
+        switch end {
+        case .none:
+            return violation("no safe copy pages for a PDF that previewed")
+        case .some(.some(let why)):
+            guard why != .tooLarge else { return violation("too_large from the helper") }
+            a.safeCopyUnavailable = why
+        case .some(.none):
+            switch copy.finish() {
+            case .copy(let artifact): a.artifacts.append(artifact)
+            case .unavailable(let why): a.safeCopyUnavailable = why
+            case .violation(let detail): return violation(detail)
+            }
         }
         return .success(.accepted(a))
     }

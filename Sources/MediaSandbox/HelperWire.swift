@@ -16,10 +16,12 @@ package enum HelperMessage: Equatable, Sendable {
     case outcome(Outcome, sniffNanoseconds: Int64, transformNanoseconds: Int64, residentBytes: Int64)
     /// Helper → parent: an internal failure (not the file's fault): the job is retried.
     case failure(String)
-    /// Helper → parent, before the outcome of a visitor's PDF: the page count of its safe copy.
+    /// Helper → parent, after the outcome of a visitor's PDF that previewed: the page count of its safe copy.
     case safeCopyPages(Int)
     /// Helper → parent, after `safeCopyPages`: one page as raw RGB (the parent checks and encodes it).
     case safeCopyPage(PageRaster)
+    /// Helper → parent, last: every page was sent (nil), or why the copy stopped.
+    case safeCopyEnd(SafeCopyUnavailable?)
     /// Both ways, after `ready`: a `job`, or its `transforming`, `outcome` or `failure`, under the job's request id.
     /// An answer with another id is stale (left from an earlier job) or forged.
     indirect case request(RequestID, HelperMessage)
@@ -74,6 +76,9 @@ package enum HelperMessage: Equatable, Sendable {
             w.u32(UInt32(truncatingIfNeeded: page.width)); w.u32(UInt32(truncatingIfNeeded: page.height))
             w.f64(page.pointWidth); w.f64(page.pointHeight)
             w.bytes(page.pixels)
+        case .safeCopyEnd(let why):
+            w.u8(9)
+            w.optional(why?.rawValue)
         case .request(let request, let message):
             w.u8(6)
             w.request(request)
@@ -166,6 +171,12 @@ package enum HelperMessage: Equatable, Sendable {
             let pointWidth = try r.f64(), pointHeight = try r.f64()
             return .safeCopyPage(PageRaster(width: width, height: height, pointWidth: pointWidth, pointHeight: pointHeight,
                                             pixels: try r.bytes()))
+        case 9:
+            let why = try r.optional().map { raw throws(WireError) in
+                guard let v = SafeCopyUnavailable(rawValue: raw) else { throw .malformed("unknown safeCopyUnavailable") }
+                return v
+            }
+            return .safeCopyEnd(why)
         case 6:
             let request = try r.request()
             switch try decode(r.rest(), original: original) {

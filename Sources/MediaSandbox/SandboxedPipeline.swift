@@ -185,19 +185,21 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
         for attempt in 1...2 {
             let helper = try checkout()
             let deadline = ContinuousClock.now + .seconds(settings.timeLimitSeconds)
-            // A visitor's PDF: its pages arrive as raw pixels, checked and encoded here as they come (a helper
-            // taken over by the PDF cannot choose a byte of the copy). Its own time limit starts with the page count.
+            // A visitor's PDF that previewed: after the outcome its pages arrive as raw pixels, checked and encoded
+            // here as they come (a helper taken over by the PDF cannot choose a byte of the copy), under the copy's own
+            // time limit.
             var copy = SafeCopyBuilder(settings: settings)
-            let copyLimit = Duration.seconds(settings.safeCopyTimeLimitSeconds) + Self.safeCopyGrace
-            let run = helper.run(bytes, facts: facts, request: .random(), deadline: deadline) { event, deadline in
-                guard facts.from == .visitor, settings.safeCopies else { return "safe copy pages for a file that gets none" }
+            var copyEnd: SafeCopyUnavailable?? = nil
+            let settings = self.settings
+            let run = helper.run(bytes, facts: facts, request: .random(), deadline: deadline,
+                                 copyTime: .seconds(settings.safeCopyTimeLimitSeconds) + Self.safeCopyGrace,
+                                 pagesFollow: { AttachmentPipeline.awaitsSafeCopy($0, facts: facts, settings: settings) }) { event in
                 switch event {
-                case .begin(let count):
-                    if let violation = copy.begin(pageCount: count) { return violation }
-                    deadline = max(deadline, .now + copyLimit)
+                case .begin(let count): return copy.begin(pageCount: count)
+                case .page(let page): return copy.add(page)
+                case .end(let why), .cutShort(let why as SafeCopyUnavailable?):
+                    copyEnd = .some(why)
                     return nil
-                case .page(let page):
-                    return copy.add(page)
                 }
             }
             // What the helper said it was decoding is believed only once the policy agrees.
@@ -210,9 +212,16 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
                 timings.sniff = .nanoseconds(sniff)
                 timings.transform = .nanoseconds(transform)
                 switch AnswerVerifier.verify(outcome, input: bytes, facts: facts, settings: settings, transforming: transforming)
-                    .flatMap({ AnswerVerifier.attachSafeCopy(to: $0, copy: &copy, facts: facts, settings: settings) }) {
+                    .flatMap({ AnswerVerifier.attachSafeCopy(to: $0, copy: &copy, end: copyEnd, facts: facts, settings: settings) }) {
                 case .success(let verified):
-                    checkin(helper)
+                    if helper.hasEnded {
+                        // Killed at the copy's time limit, or dead while rendering a page: the outcome stands.
+                        retire(helper, event: copyEnd == .some(.timeLimit) ? "deadline_kill" : "crash")
+                        logger.warning("helper ended while rendering a safe copy", metadata: [
+                            "pid": "\(helper.pid)", "safe_copy_unavailable": "\((copyEnd ?? nil)?.rawValue ?? "")"])
+                    } else {
+                        checkin(helper)
+                    }
                     return verified
                 case .failure(let violation):
                     return invalidAnswer(helper, "\(violation)", bytes: bytes)
