@@ -86,6 +86,7 @@ bench: deps
 	bash Benchmarks/slowloris.sh
 	bash Benchmarks/console.sh
 	bash Benchmarks/s3.sh
+	bash Benchmarks/safecopy.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
 fuzz: deps

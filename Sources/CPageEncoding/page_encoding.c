@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <jpeglib.h>
 #include <zlib.h>
+#include <libimagequant.h>
 
 struct mw_jpeg_error {
     struct jpeg_error_mgr base;
@@ -73,4 +74,44 @@ mw_page_status mw_deflate(const unsigned char *in, size_t len, int level, unsign
     *out = buffer;
     *out_len = (size_t) bound;
     return MW_PAGE_OK;
+}
+
+mw_page_status mw_quantize(const unsigned char *rgb, int width, int height, int max_colours, int speed, int min_quality, float dither,
+                           unsigned char *indices, unsigned char *palette, int *colours) {
+    if (!rgb || width <= 0 || height <= 0 || !indices || !palette || !colours) return MW_PAGE_BAD_ARGUMENT;
+    size_t count = (size_t) width * (size_t) height;
+    unsigned char *rgba = malloc(count * 4);
+    if (!rgba) return MW_PAGE_NO_MEMORY;
+    for (size_t i = 0; i < count; i++) {
+        rgba[4 * i] = rgb[3 * i];
+        rgba[4 * i + 1] = rgb[3 * i + 1];
+        rgba[4 * i + 2] = rgb[3 * i + 2];
+        rgba[4 * i + 3] = 255;
+    }
+    mw_page_status status = MW_PAGE_ENCODER_FAILED;
+    liq_attr *attr = liq_attr_create();
+    liq_image *image = NULL;
+    liq_result *result = NULL;
+    if (!attr) { free(rgba); return MW_PAGE_NO_MEMORY; }
+    if (liq_set_max_colors(attr, max_colours) != LIQ_OK || liq_set_speed(attr, speed) != LIQ_OK
+        || liq_set_quality(attr, min_quality, 100) != LIQ_OK) goto done;
+    image = liq_image_create_rgba(attr, rgba, width, height, 0);
+    if (!image || liq_image_quantize(image, attr, &result) != LIQ_OK) goto done;
+    liq_set_dithering_level(result, dither);
+    if (liq_write_remapped_image(result, image, indices, count) != LIQ_OK) goto done;
+    const liq_palette *entries = liq_get_palette(result);
+    if (!entries || entries->count < 1 || entries->count > 256) goto done;
+    for (unsigned int c = 0; c < entries->count; c++) {
+        palette[3 * c] = entries->entries[c].r;
+        palette[3 * c + 1] = entries->entries[c].g;
+        palette[3 * c + 2] = entries->entries[c].b;
+    }
+    *colours = (int) entries->count;
+    status = MW_PAGE_OK;
+done:
+    if (result) liq_result_destroy(result);
+    if (image) liq_image_destroy(image);
+    liq_attr_destroy(attr);
+    free(rgba);
+    return status;
 }

@@ -92,20 +92,45 @@ public struct SafeCopyBuilder: Sendable {
     }
 }
 
-/// The choice between a JPEG and an exact palette for one page.
+extension SafeCopyBuilder {
+    /// Dangerzone's way, for the benchmark's comparison: the same pages as lossless RGB with Flate (zlib level 6), in
+    /// the same PDF structure. Nil when a page does not deflate.
+    public static func losslessReference(_ pages: [PageRaster]) -> [UInt8]? {
+        var encoded: [EncodedPage] = []
+        for page in pages {
+            guard let data = PageEncoder.deflate(page.pixels) else { return nil }
+            encoded.append(EncodedPage(width: page.width, height: page.height, pointWidth: page.pointWidth,
+                                       pointHeight: page.pointHeight, colours: .rgb, filter: .flate, data: data))
+        }
+        return SafeCopyPDF.write(encoded, retry: false)
+    }
+}
+
+/// The choice between a JPEG and a palette for one page.
 enum PageEncoder {
-    /// The smaller of a JPEG at `quality` (grey when every pixel is) and, when the page has at most 256 colours, those
-    /// colours as an indexed image (1, 2, 4 or 8 bits) with Flate. Nil only when an encoder fails.
+    /// Pages with at most this many colours (anti-aliased text, charts, coloured lines) also try a palette of 256
+    /// made by libimagequant; more colours (a photo, a scan in colour) go straight to JPEG.
+    static let quantizeUpTo = 4096
+
+    /// The smallest of: a JPEG at `quality` (grey when every pixel is); the page's own colours as an indexed image
+    /// (1, 2, 4 or 8 bits) with Flate when there are at most 256 (lossless); a 256-colour libimagequant palette with
+    /// Flate when there are at most `quantizeUpTo`. Nil only when an encoder fails.
     static func encode(_ page: PageRaster, quality: Int) -> EncodedPage? {
-        let indexed = palette(page)
-        let gray = indexed?.gray ?? false
+        let census = census(page)
+        let gray = census.exact?.gray ?? false
         guard let jpeg = jpeg(page, gray: gray, quality: quality) else { return nil }
         var best = EncodedPage(width: page.width, height: page.height, pointWidth: page.pointWidth, pointHeight: page.pointHeight,
                                colours: gray ? .gray : .rgb, filter: .dct, data: jpeg)
-        if let indexed, let flate = deflate(indexed.packed), flate.count < jpeg.count {
-            best.colours = .indexed(palette: indexed.palette, bits: indexed.bits)
-            best.filter = .flate
-            best.data = flate
+        var indexed: (palette: [UInt8], indices: [UInt8])? = census.exact.map { ($0.palette, $0.indices) }
+        // 16 colours (4 bits) keep anti-aliased text readable at half the bits of 256; 256 when 16 cannot.
+        if indexed == nil, census.distinct <= quantizeUpTo { indexed = quantized(page, colours: 16) ?? quantized(page, colours: 256) }
+        if let (palette, indices) = indexed {
+            let bits = palette.count <= 6 ? 1 : palette.count <= 12 ? 2 : palette.count <= 48 ? 4 : 8
+            if let flate = deflate(pack(indices, width: page.width, height: page.height, bits: bits)), flate.count < jpeg.count {
+                best.colours = .indexed(palette: palette, bits: bits)
+                best.filter = .flate
+                best.data = flate
+            }
         }
         return best
     }
@@ -139,18 +164,36 @@ enum PageEncoder {
         return [UInt8](UnsafeBufferPointer(start: out, count: length))
     }
 
-    /// The page's colours when there are at most 256: the palette (RGB triplets), the indices packed at the fewest
-    /// bits that hold them (rows start on a byte), and whether every colour is a grey. Nil past 256 colours (a photo
-    /// stops within its first few rows).
-    static func palette(_ page: PageRaster) -> (palette: [UInt8], packed: [UInt8], bits: Int, gray: Bool)? {
+    /// At most `colours` colours chosen by libimagequant (speed 8, no dithering: text stays crisp), or nil when it
+    /// cannot keep quality 80.
+    static func quantized(_ page: PageRaster, colours maximum: Int) -> (palette: [UInt8], indices: [UInt8])? {
+        var indices = [UInt8](repeating: 0, count: page.width * page.height)
+        var palette = [UInt8](repeating: 0, count: 768)
+        var colours: Int32 = 0
+        let status = page.pixels.withUnsafeBufferPointer { rgb in
+            indices.withUnsafeMutableBufferPointer { index in
+                palette.withUnsafeMutableBufferPointer { entries in
+                    mw_quantize(rgb.baseAddress, Int32(page.width), Int32(page.height), Int32(maximum), 8, maximum <= 16 ? 50 : 80, 0, index.baseAddress,
+                                entries.baseAddress, &colours)
+                }
+            }
+        }
+        guard status == MW_PAGE_OK, (1...256).contains(colours) else { return nil }
+        return (Array(palette.prefix(3 * Int(colours))), indices)
+    }
+
+    /// The page's distinct colours, counted up to `quantizeUpTo + 1`; when there are at most 256, the exact palette
+    /// (RGB triplets, in order of first appearance), each pixel's index, and whether every colour is a grey. A photo
+    /// stops within its first rows.
+    static func census(_ page: PageRaster) -> (distinct: Int, exact: (palette: [UInt8], indices: [UInt8], gray: Bool)?) {
         let count = page.width * page.height
         var colours: [UInt32] = []
-        var lookup: [UInt32: UInt8] = [:]
+        var lookup: [UInt32: UInt16] = [:]
         var gray = true
         var indices = [UInt8](repeating: 0, count: count)
-        let complete = page.pixels.withUnsafeBufferPointer { rgb -> Bool in
-            indices.withUnsafeMutableBufferPointer { index -> Bool in
-                var last: UInt32 = .max, lastIndex: UInt8 = 0
+        page.pixels.withUnsafeBufferPointer { rgb in
+            indices.withUnsafeMutableBufferPointer { index in
+                var last: UInt32 = .max, lastIndex: UInt16 = 0
                 for i in 0..<count {
                     let r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2]
                     let colour = UInt32(r) << 16 | UInt32(g) << 8 | UInt32(b)
@@ -158,32 +201,39 @@ enum PageEncoder {
                         if let known = lookup[colour] {
                             lastIndex = known
                         } else {
-                            guard colours.count < 256 else { return false }
-                            lastIndex = UInt8(colours.count)
+                            guard colours.count <= quantizeUpTo else { return }
+                            lastIndex = UInt16(colours.count)
                             lookup[colour] = lastIndex
                             colours.append(colour)
                             if r != g || g != b { gray = false }
                         }
                         last = colour
                     }
-                    index[i] = lastIndex
+                    index[i] = UInt8(truncatingIfNeeded: lastIndex)
                 }
-                return true
             }
         }
-        guard complete else { return nil }
-        let bits = colours.count <= 2 ? 1 : colours.count <= 4 ? 2 : colours.count <= 16 ? 4 : 8
+        guard colours.count <= 256 else { return (colours.count, nil) }
         let palette = colours.flatMap { [UInt8($0 >> 16 & 0xFF), UInt8($0 >> 8 & 0xFF), UInt8($0 & 0xFF)] }
-        guard bits < 8 else { return (palette, indices, 8, gray) }
-        let perByte = 8 / bits, rowBytes = (page.width + perByte - 1) / perByte
-        var packed = [UInt8](repeating: 0, count: rowBytes * page.height)
-        for y in 0..<page.height {
-            for x in 0..<page.width {
-                let shift = 8 - bits * (x % perByte + 1)
-                packed[y * rowBytes + x / perByte] |= indices[y * page.width + x] << UInt8(shift)
+        return (colours.count, (palette, indices, gray))
+    }
+
+    /// Indices packed at `bits` per pixel (rows start on a byte, the first pixel in the high bits).
+    static func pack(_ indices: [UInt8], width: Int, height: Int, bits: Int) -> [UInt8] {
+        guard bits < 8 else { return indices }
+        let perByte = 8 / bits, rowBytes = (width + perByte - 1) / perByte
+        var packed = [UInt8](repeating: 0, count: rowBytes * height)
+        packed.withUnsafeMutableBufferPointer { out in
+            indices.withUnsafeBufferPointer { index in
+                for y in 0..<height {
+                    for x in 0..<width {
+                        let shift = 8 - bits * (x % perByte + 1)
+                        out[y * rowBytes + x / perByte] |= index[y * width + x] << UInt8(shift)
+                    }
+                }
             }
         }
-        return (palette, packed, bits, gray)
+        return packed
     }
 }
 

@@ -50,7 +50,7 @@ import Testing
         #expect(copy.role == .safeCopy && copy.contentType == MediaType.pdf && copy.pages == 2)
     }
 
-    @Test("a page of few colours becomes an exact palette with Flate (1 bit for black on white); a photo-like page a JPEG")
+    @Test("a page of few colours becomes an exact palette with Flate (1 bit for black on white); a photo-like page a JPEG; anti-aliased colour text a 256-colour palette")
     func encoderChoice() throws {
         let text = Self.page(400, 300) { p in for i in stride(from: 0, to: p.count / 2, by: 7) { p[i - i % 3] = 0; p[i - i % 3 + 1] = 0; p[i - i % 3 + 2] = 0 } }
         let encoded = try #require(PageEncoder.encode(text, quality: 75))
@@ -62,6 +62,17 @@ import Testing
         let photo = try #require(PageEncoder.encode(noisy, quality: 75))
         #expect(photo.filter == .dct && photo.colours == .rgb)
         #expect(photo.data.starts(with: [0xFF, 0xD8, 0xFF]))
+        // 600 colours in bands (what anti-aliased coloured text and lines make): more than an exact palette holds.
+        let banded = Self.page(600, 400) { p in
+            for i in stride(from: 0, to: p.count, by: 3) {
+                let x = (i / 3) % 600, y = (i / 3) / 600
+                guard (y / 20) % 2 == 0 else { continue }
+                p[i] = UInt8(x % 200); p[i + 1] = UInt8(x / 200 * 60); p[i + 2] = 200
+            }
+        }
+        #expect(PageEncoder.census(banded).distinct == 600)
+        let quantized = try #require(PageEncoder.encode(banded, quality: 75))
+        #expect(quantized.filter == .flate, "\(quantized.filter) \(quantized.data.count) bytes")
     }
 
     @Test("PDF numbers: at most two decimals, no exponent")

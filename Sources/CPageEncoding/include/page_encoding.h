@@ -21,4 +21,10 @@ mw_page_status mw_jpeg_encode(const unsigned char *samples, int width, int heigh
 /// zlib (RFC 1950) stream of `len` bytes at `level` 0–9.
 mw_page_status mw_deflate(const unsigned char *in, size_t len, int level, unsigned char **out, size_t *out_len);
 
+/// At most `max_colours` (2–256) colours for packed 8-bit RGB (libimagequant at `speed` 1–10, dithering `dither` 0–1): `indices` (width ×
+/// height bytes) and `palette` (3 × `*colours` bytes, at most 768) filled by the caller's buffers.
+/// MW_PAGE_ENCODER_FAILED when the result would be below `min_quality` (0–100): a photo is better as a JPEG.
+mw_page_status mw_quantize(const unsigned char *rgb, int width, int height, int max_colours, int speed, int min_quality, float dither,
+                           unsigned char *indices, unsigned char *palette, int *colours);
+
 #endif
