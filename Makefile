@@ -62,6 +62,7 @@ test: deps lint $(TOOLS)/venv/.ready
 	bash scripts/run-tests.sh "$(SWIFT)"
 	$(TOOLS)/venv/bin/python Tests/browser/playback_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	$(TOOLS)/venv/bin/python Tests/browser/console_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
+	$(TOOLS)/venv/bin/python Tests/browser/safe_copy_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	bash Tests/http/schemathesis_check.sh "$$($(SWIFT) build --show-bin-path)/mediaworker"
 
 # Python tools for the tests: hadolint (Dockerfile lint), selenium (drives Debian's chromium), schemathesis,

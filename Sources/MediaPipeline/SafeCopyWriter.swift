@@ -188,28 +188,43 @@ enum PageEncoder {
     static func census(_ page: PageRaster) -> (distinct: Int, exact: (palette: [UInt8], indices: [UInt8], gray: Bool)?) {
         let count = page.width * page.height
         var colours: [UInt32] = []
-        var lookup: [UInt32: UInt16] = [:]
+        colours.reserveCapacity(quantizeUpTo + 1)
+        // Open addressing over colour + 1 (0: empty), 8,192 slots for at most 4,097 colours: a noisy scan changes
+        // colour at every pixel, and Dictionary costs several times this per lookup.
+        let slots = 8192, mask = UInt32(slots - 1)
+        var keys = [UInt32](repeating: 0, count: slots)
+        var values = [UInt16](repeating: 0, count: slots)
         var gray = true
         var indices = [UInt8](repeating: 0, count: count)
         page.pixels.withUnsafeBufferPointer { rgb in
             indices.withUnsafeMutableBufferPointer { index in
-                var last: UInt32 = .max, lastIndex: UInt16 = 0
-                for i in 0..<count {
-                    let r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2]
-                    let colour = UInt32(r) << 16 | UInt32(g) << 8 | UInt32(b)
-                    if colour != last {
-                        if let known = lookup[colour] {
-                            lastIndex = known
-                        } else {
-                            guard colours.count <= quantizeUpTo else { return }
-                            lastIndex = UInt16(colours.count)
-                            lookup[colour] = lastIndex
-                            colours.append(colour)
-                            if r != g || g != b { gray = false }
+                keys.withUnsafeMutableBufferPointer { keys in
+                    values.withUnsafeMutableBufferPointer { values in
+                        var last: UInt32 = .max, lastIndex: UInt16 = 0
+                        for i in 0..<count {
+                            let r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2]
+                            let colour = UInt32(r) << 16 | UInt32(g) << 8 | UInt32(b)
+                            if colour != last {
+                                var slot = Int((colour &* 0x9E37_79B1) >> 19 & mask)
+                                while true {
+                                    let key = keys[slot]
+                                    if key == colour &+ 1 { lastIndex = values[slot]; break }
+                                    if key == 0 {
+                                        guard colours.count <= quantizeUpTo else { return }
+                                        lastIndex = UInt16(colours.count)
+                                        keys[slot] = colour &+ 1
+                                        values[slot] = lastIndex
+                                        colours.append(colour)
+                                        if r != g || g != b { gray = false }
+                                        break
+                                    }
+                                    slot = (slot + 1) & Int(mask)
+                                }
+                                last = colour
+                            }
+                            index[i] = UInt8(truncatingIfNeeded: lastIndex)
                         }
-                        last = colour
                     }
-                    index[i] = UInt8(truncatingIfNeeded: lastIndex)
                 }
             }
         }
