@@ -126,7 +126,10 @@ enum PageEncoder {
         if indexed == nil, census.distinct <= quantizeUpTo { indexed = quantized(page, colours: 16) ?? quantized(page, colours: 256) }
         if let (palette, indices) = indexed {
             let bits = palette.count <= 6 ? 1 : palette.count <= 12 ? 2 : palette.count <= 48 ? 4 : 8
-            if let flate = deflate(pack(indices, width: page.width, height: page.height, bits: bits)), flate.count < jpeg.count {
+            let packed = pack(indices, width: page.width, height: page.height, bits: bits)
+            // A fast first pass: when even level 1 is far larger than the JPEG (a noisy grey scan), level 6 will not win.
+            let quick = deflate(packed, level: 1)
+            if let quick, quick.count < 2 * jpeg.count, let flate = deflate(packed), flate.count < jpeg.count {
                 best.colours = .indexed(palette: palette, bits: bits)
                 best.filter = .flate
                 best.data = flate
@@ -155,10 +158,10 @@ enum PageEncoder {
         return [UInt8](UnsafeBufferPointer(start: out, count: length))
     }
 
-    static func deflate(_ bytes: [UInt8]) -> [UInt8]? {
+    static func deflate(_ bytes: [UInt8], level: Int = 6) -> [UInt8]? {
         var out: UnsafeMutablePointer<UInt8>? = nil
         var length = 0
-        let status = bytes.withUnsafeBufferPointer { mw_deflate($0.baseAddress, $0.count, 6, &out, &length) }
+        let status = bytes.withUnsafeBufferPointer { mw_deflate($0.baseAddress, $0.count, Int32(level), &out, &length) }
         defer { free(out) }
         guard status == MW_PAGE_OK, let out else { return nil }
         return [UInt8](UnsafeBufferPointer(start: out, count: length))
