@@ -113,27 +113,34 @@ enum PageEncoder {
     static let quantizeUpTo = 4096
 
     /// The smallest of: a JPEG at `quality` (grey when every pixel is); the page's own colours as an indexed image
-    /// (1, 2, 4 or 8 bits) with Flate when there are at most 256 (lossless); a 256-colour libimagequant palette with
-    /// Flate when there are at most `quantizeUpTo`. Nil only when an encoder fails.
+    /// (1, 2, 4 or 8 bits) with Flate when there are at most 256 (lossless); a libimagequant palette of 16 colours
+    /// (or 256 when 16 cannot keep quality 50 and there are more than 256) with Flate when there are 17 to
+    /// `quantizeUpTo`. Nil only when an encoder fails.
     static func encode(_ page: PageRaster, quality: Int) -> EncodedPage? {
         let census = census(page)
         let gray = census.exact?.gray ?? false
         guard let jpeg = jpeg(page, gray: gray, quality: quality) else { return nil }
         var best = EncodedPage(width: page.width, height: page.height, pointWidth: page.pointWidth, pointHeight: page.pointHeight,
                                colours: gray ? .gray : .rgb, filter: .dct, data: jpeg)
-        var indexed: (palette: [UInt8], indices: [UInt8])? = census.exact.map { ($0.palette, $0.indices) }
-        // 16 colours (4 bits) keep anti-aliased text readable at half the bits of 256; 256 when 16 cannot.
-        if indexed == nil, census.distinct <= quantizeUpTo { indexed = quantized(page, colours: 16) ?? quantized(page, colours: 256) }
-        if let (palette, indices) = indexed {
+        /// Whether the indexed candidate won; false also when even a fast level-1 deflate is over twice the best so far
+        /// (a noisy grey scan against its JPEG): level 6 will not win, nor will fewer colours of the same noise.
+        func tryIndexed(_ palette: [UInt8], _ indices: [UInt8]) -> Bool? {
             let bits = palette.count <= 6 ? 1 : palette.count <= 12 ? 2 : palette.count <= 48 ? 4 : 8
             let packed = pack(indices, width: page.width, height: page.height, bits: bits)
-            // A fast first pass: when even level 1 is far larger than the JPEG (a noisy grey scan), level 6 will not win.
-            let quick = deflate(packed, level: 1)
-            if let quick, quick.count < 2 * jpeg.count, let flate = deflate(packed), flate.count < jpeg.count {
-                best.colours = .indexed(palette: palette, bits: bits)
-                best.filter = .flate
-                best.data = flate
-            }
+            guard let quick = deflate(packed, level: 1), quick.count < 2 * best.data.count else { return nil }
+            guard let flate = deflate(packed), flate.count < best.data.count else { return false }
+            best.colours = .indexed(palette: palette, bits: bits)
+            best.filter = .flate
+            best.data = flate
+            return true
+        }
+        var noisy = false
+        if let exact = census.exact { noisy = tryIndexed(exact.palette, exact.indices) == nil }
+        // 16 colours (4 bits) keep anti-aliased text readable at a fraction of the bytes of its 100-odd greys; 256 when
+        // 16 cannot keep the quality. Pages of a few colours (≤ 16) are exact already.
+        if !noisy, census.distinct > 16, census.distinct <= quantizeUpTo {
+            if let (palette, indices) = quantized(page, colours: 16) { _ = tryIndexed(palette, indices) }
+            else if census.exact == nil, let (palette, indices) = quantized(page, colours: 256) { _ = tryIndexed(palette, indices) }
         }
         return best
     }
