@@ -91,11 +91,13 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
         return kept
     }
 
-    /// The largest answer a helper may send: artifacts are bounded by the input size (thumbnails, an MP3 of at
-    /// most the duration limit at ≤ 64 kbps) with generous room.
+    /// The largest frame a helper may send: artifacts are bounded by the input size (thumbnails, an MP3 of at
+    /// most the duration limit at ≤ 64 kbps) with generous room; a safe copy's page by the page pixel limit.
     private var maxAnswer: Int {
         let mp3 = Int(settings.maxDurationSeconds * 16_000)
-        return min(HelperMessage.maxFrame, 2 * settings.maxBytes + mp3 + (16 << 20))
+        // A safe copy's page is its own frame: width × height × 3 bytes of RGB.
+        let page = 3 * settings.safeCopyMaxPagePixels + (1 << 20)
+        return min(HelperMessage.maxFrame, max(2 * settings.maxBytes + mp3 + (16 << 20), page))
     }
 
     /// Starts `capacity` helpers now; a failure is recorded (see `canProcess()`, `status`), not thrown.
