@@ -40,7 +40,14 @@ struct AttackPlan: Decodable {
 struct Attacker: HelperTakeover {
     func answer(job: HelperJob, pipeline: AttachmentPipeline, write: ([HelperMessage]) -> Bool) -> Bool {
         guard let plan = AttackPlan.read(job.bytes) else {
-            return write([HelperMain.answer(job, pipeline: pipeline, write: write)])
+            let reply = HelperMain.answer(job, pipeline: pipeline, write: write)
+            guard write([reply]) else { return false }
+            // A visitor's PDF: its safe copy's pages follow, as from a healthy helper.
+            if case .request(_, .outcome(let outcome, _, _, _)) = reply,
+               AttachmentPipeline.awaitsSafeCopy(outcome, facts: job.facts, settings: pipeline.settings) {
+                return HelperMain.sendSafeCopyPages(job, pipeline: pipeline, write: write)
+            }
+            return true
         }
         let forge = ForgedAnswers(job: job)
         switch plan.attack {

@@ -73,6 +73,12 @@ import Testing
             #expect(pool.statistics.invalidAnswers == i + 1, "\(name)")
             try expectServesPhoto(pool, after: name)
         }
+        // And a real visitor's PDF still gets its copy from a fresh helper.
+        let fixture = FixtureManifest.named("pdf-text-3-pages")
+        guard case .accepted(let pdf) = try process(pool, try fixture.bytes(), fixture.facts) else {
+            Issue.record("the real PDF is not accepted"); return
+        }
+        #expect(pdf.artifacts.first { $0.role == .safeCopy }?.pages == 3)
     }
 
     @Test("pixels a taken-over renderer chose (PDF syntax with a JavaScript action, as RGB bytes) only ever become one image: the copy the parent writes passes the pikepdf walk and holds none of those bytes")
