@@ -88,6 +88,7 @@ bench: deps
 	bash Benchmarks/console.sh
 	bash Benchmarks/s3.sh
 	bash Benchmarks/safecopy.sh
+	bash Benchmarks/erasure.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.
 fuzz: deps

@@ -193,7 +193,7 @@ let package = Package(
             name: "mediaworker-bench",
             dependencies: ["MediaPipeline", "MediaQueue", "MediaStore", "MediaIntake", "MediaWorker", "MediaSQLite", "MediaPostgres",
                            "MediaSandbox", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/mediaworker-bench"
         ),

@@ -121,6 +121,8 @@ public struct BlobRepair: Sendable {
 
     /// The blobs a job names, with their sizes.
     static func named(_ job: Job) -> [(role: String, size: Int)] {
+        // A tombstone names nothing: every blob of an erased job is a leftover.
+        guard job.state != .erased else { return [] }
         var named = [(ArtifactRole.original.rawValue, job.submission.size)]
         for artifact in job.artifacts where artifact.role != .original { named.append((artifact.role.rawValue, artifact.size)) }
         return named

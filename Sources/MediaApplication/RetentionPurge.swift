@@ -95,6 +95,15 @@ public struct RetentionPurge: Service {
         public var finished = 0
         /// Another process held the purge lock.
         public var skipped = false
+        /// The database's files were rewritten without the stale copies erasures leave (SQLite's VACUUM).
+        public var reclaimed = false
+
+        public init(erased: Int = 0, finished: Int = 0, skipped: Bool = false, reclaimed: Bool = false) {
+            self.erased = erased
+            self.finished = finished
+            self.skipped = skipped
+            self.reclaimed = reclaimed
+        }
     }
 
     /// One round: the gauge, then (under the lock) the interrupted erasures and the expired jobs. Errors are logged;
@@ -115,11 +124,13 @@ public struct RetentionPurge: Service {
                     round.erased = try await eraser.erase(.expired(policy), now: now, pause: pause, compactEachBatch: false)
                     if round.erased > 0 { await eraser.compact() }
                 }
+                round.reclaimed = try await eraser.queue.reclaimErasedSpace(now: now())
                 return round
             }
             guard let done else { return Round(skipped: true) }
-            if done.erased > 0 || done.finished > 0 {
-                logger.notice("retention purge", metadata: ["erased": "\(done.erased)", "interrupted_finished": "\(done.finished)"])
+            if done.erased > 0 || done.finished > 0 || done.reclaimed {
+                logger.notice("retention purge", metadata: ["erased": "\(done.erased)", "interrupted_finished": "\(done.finished)",
+                                                            "database_rewritten": "\(done.reclaimed)"])
                 if !policy.isEmpty { Gauge(label: "mediaworker_retention_overdue_seconds").record(0) }
             }
             return done

@@ -50,7 +50,8 @@ public func makeStorage(_ configuration: ApplicationConfiguration) async throws 
     } else {
         let path = settings["MEDIAWORKER_DATABASE"] ?? configuration.dataURL.appendingPathComponent("mediaworker.sqlite").path
         let durability = try settings.choice("MEDIAWORKER_SQLITE_SYNCHRONOUS", SQLiteJobQueue.Durability.self) ?? .normal
-        queue = try SQLiteJobQueue(path: path, durability: durability, recordsEvents: notifies)
+        let reclaimDelay = try settings.duration("MEDIAWORKER_SQLITE_VACUUM_DELAY", 0...(30 * 86_400)) ?? SQLiteJobQueue.defaultReclaimDelay
+        queue = try SQLiteJobQueue(path: path, durability: durability, recordsEvents: notifies, reclaimDelay: reclaimDelay)
     }
     let store: any BlobStore
     switch settings["MEDIAWORKER_STORE"] {

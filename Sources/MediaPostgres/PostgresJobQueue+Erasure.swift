@@ -104,6 +104,9 @@ extension PostgresJobQueue {
     /// Nothing to do here: the rows are updated and deleted; PostgreSQL's (auto)vacuum reclaims the old versions.
     public func compactAfterErasure() async throws {}
 
+    /// Nothing here: PostgreSQL's own vacuum reclaims old row versions; see docs/erasure.md.
+    public func reclaimErasedSpace(now: Date) async throws -> Bool { false }
+
     /// A session advisory lock on one pooled connection, held while `body` runs (on other connections) and let go
     /// of afterwards; a process that dies loses its connection and with it the lock.
     public func withPurgeLock<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {

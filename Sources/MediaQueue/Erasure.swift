@@ -89,6 +89,12 @@ public protocol JobErasure: Sendable {
     /// see to it (SQLite: the WAL is checkpointed and truncated; its pages were zeroed by `secure_delete`).
     func compactAfterErasure() async throws
 
+    /// Rewrites the database's files once an erasure's `reclaimDelay` has passed, where the database leaves stale
+    /// copies a query cannot see but a reader of the file can (SQLite: b-tree pages rebuilt by earlier inserts and
+    /// updates keep old copies of rows in their unused space, and index pages keep old keys as dividers; `VACUUM`
+    /// rewrites the file without them). Answers whether it rewrote anything. The purge runs it, under the purge lock.
+    func reclaimErasedSpace(now: Date) async throws -> Bool
+
     /// Runs `body` unless another process is running one under the same lock (then nil): one retention purge at a
     /// time across every process of a deployment. The lock goes with the process that holds it.
     func withPurgeLock<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T?

@@ -16,6 +16,7 @@ extension SQLiteJobQueue {
 
     public func erase(_ selector: ErasureSelector, limit: Int, now: Date) async throws -> [String] {
         let t = now.timeIntervalSince1970, kind = selector.kind.rawValue, events = recordsEvents
+        let reclaimSeconds = reclaimDelay.inSeconds
         return try await write { db in
             let ids = try Self.matching(db, selector, limit: limit, now: now)
             guard !ids.isEmpty else { return [] }
@@ -25,6 +26,11 @@ extension SQLiteJobQueue {
                 """, arguments: StatementArguments([t, kind] as [any DatabaseValueConvertible]) + StatementArguments(ids))
             // The job's earlier events name its file; the gateway hears of the erasure instead.
             try db.execute(sql: "DELETE FROM outbox WHERE job_id IN (\(marks))", arguments: StatementArguments(ids))
+            // The file keeps stale copies until it is rewritten: due `reclaimDelay` after the first erasure since the last.
+            if !rows.isEmpty {
+                try db.execute(sql: "UPDATE erasure_reclaim SET pending = pending + ?, due_at = COALESCE(due_at, ?) WHERE id = 1",
+                               arguments: [rows.count, t + reclaimSeconds])
+            }
             var erased: [String] = []
             for row in rows {
                 let job = try Self.job(row)
@@ -123,6 +129,29 @@ extension SQLiteJobQueue {
         try await withTaskExecutorPreference(threads) {
             try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
         }
+    }
+
+    /// `VACUUM` once the first erasure since the last rewrite is `reclaimDelay` old, then the WAL truncated. It holds the
+    /// write lock for as long as it copies the file (about a second per 100 MB here): uploads wait meanwhile, which is
+    /// why it is delayed and batched rather than run after each erasure.
+    public func reclaimErasedSpace(now: Date) async throws -> Bool {
+        let state = try await read { db in
+            try Row.fetchOne(db, sql: "SELECT pending, due_at FROM erasure_reclaim WHERE id = 1")
+                .map { (pending: $0[0] as Int, due: $0[1] as Double?) }
+        }
+        guard let state, state.pending > 0, let due = state.due, due <= now.timeIntervalSince1970 else { return false }
+        try await withTaskExecutorPreference(threads) {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
+        }
+        // Erasures that came after the VACUUM (it held the write lock throughout) stay pending.
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE erasure_reclaim SET pending = MAX(0, pending - ?),
+                    due_at = CASE WHEN pending - ? > 0 THEN due_at ELSE NULL END WHERE id = 1
+                """, arguments: [state.pending, state.pending])
+        }
+        try await compactAfterErasure()
+        return true
     }
 
     /// An exclusive `flock` on `DATABASE.purge-lock`, held while `body` runs; the kernel drops it if the process dies.

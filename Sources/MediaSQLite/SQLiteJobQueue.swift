@@ -29,6 +29,9 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
         try await withTaskExecutorPreference(threads) { try pool.read(body) }
     }
 
+    /// `MEDIAWORKER_SQLITE_VACUUM_DELAY`'s default: an hour after an erasure its stale copies are gone from the file.
+    public static let defaultReclaimDelay: Duration = .seconds(3600)
+
     /// How SQLite syncs commits to disk (`MEDIAWORKER_SQLITE_SYNCHRONOUS`).
     public enum Durability: String, Sendable, CaseIterable {
         /// A commit survives the process being killed; the last ones may be lost on power failure.
@@ -41,14 +44,20 @@ public final class SQLiteJobQueue: JobQueue, EventOutbox {
     let recordsEvents: Bool
     /// The file whose lock makes one process at a time the retention purger (`withPurgeLock`).
     let purgeLockPath: String
+    /// How long after an erasure the file is rewritten without its stale copies (`reclaimErasedSpace`,
+    /// `MEDIAWORKER_SQLITE_VACUUM_DELAY`).
+    let reclaimDelay: Duration
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations. With `recordsEvents`,
     /// every final state also writes its notification to the outbox in the same transaction; without, the
     /// outbox stays empty instead of growing by one undeliverable row per job.
     /// `threads`: where its calls block (threads that may block, never the cooperative pool).
+    /// `reclaimDelay`: how long after an erasure the purge rewrites the file (`VACUUM`) to drop the stale copies
+    /// b-tree rebuilds leave in unused page space (`MEDIAWORKER_SQLITE_VACUUM_DELAY`).
     public init(path: String, durability: Durability = .normal, recordsEvents: Bool = false,
-                threads: BlockingCallExecutor = .sqlite) throws {
+                threads: BlockingCallExecutor = .sqlite, reclaimDelay: Duration = SQLiteJobQueue.defaultReclaimDelay) throws {
         self.recordsEvents = recordsEvents
+        self.reclaimDelay = reclaimDelay
         self.purgeLockPath = path + ".purge-lock"
         self.threads = threads
         self.executor = threads

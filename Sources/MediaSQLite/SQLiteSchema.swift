@@ -104,6 +104,8 @@ enum SQLiteSchema {
                 CREATE INDEX jobs_erased ON jobs(erased_at) WHERE state = 'erased';
                 CREATE INDEX jobs_blobs_pending ON jobs(id) WHERE blobs_pending = 1;
                 CREATE INDEX jobs_retention ON jobs(business_number, finished_at);
+                CREATE TABLE erasure_reclaim (id INTEGER PRIMARY KEY CHECK (id = 1), pending INTEGER NOT NULL, due_at REAL);
+                INSERT INTO erasure_reclaim (id, pending, due_at) VALUES (1, 0, NULL);
                 """)
         }
         return m

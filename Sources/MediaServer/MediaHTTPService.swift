@@ -178,20 +178,25 @@ public struct MediaHTTPService: Sendable {
     /// `POST /v1/erasures` with exactly one of `{"conversationId":…}` and `{"businessNumber":…}`: every job it names,
     /// batch by batch (uploads keep flowing between batches); `{"erased": N}` once all are gone.
     func erasures(_ request: Request, _ context: MediaRequestContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: 16 * 1024)
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: 16 * 1024)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.tooLarge, "an erasure request is a small JSON object (at most 16 KiB)")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], object.count == 1 else {
             throw APIError(.invalidParameter, "the body must be a JSON object with exactly one of conversationId and businessNumber")
         }
         let selector: ErasureSelector
         switch (object["conversationId"], object["businessNumber"]) {
-        case (let id as String, nil) where !id.isEmpty && id.utf8.count <= 255:
+        case (let id as String, nil) where !id.isEmpty && id.utf8.count <= 255 && !id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }):
             selector = .conversation(id)
         case (nil, let number as String) where UploadParameters.isE164(number):
             selector = .businessNumber(number)
         case (nil, .some):
             throw APIError(.invalidParameter, "businessNumber must be an E.164 number such as +34600000000")
         case (.some, nil):
-            throw APIError(.invalidParameter, "conversationId must be a string of 1–255 bytes")
+            throw APIError(.invalidParameter, "conversationId must be a string of 1–255 UTF-8 bytes without control characters")
         default:
             throw APIError(.invalidParameter, "the body must be a JSON object with exactly one of conversationId and businessNumber")
         }

@@ -5,6 +5,7 @@ import MediaDomain
 import MediaIntake
 import MediaJSON
 import MediaQueue
+import MediaServer
 import ServiceLifecycle
 
 /// `mediaworker enqueue FILE`: stores the file and queues its job; prints the job.
@@ -111,11 +112,15 @@ extension JobsCommand {
             guard [id, conversationId, businessNumber].compactMap({ $0 }).count == 1 else {
                 throw ValidationError("give exactly one of a job id, --conversation-id and --business-number")
             }
+            if let businessNumber, !UploadParameters.isE164(businessNumber) {
+                throw ValidationError("--business-number must be an E.164 number such as +34600000000")
+            }
         }
 
         func run() async throws {
+            let batch = try storage.configuration.settings.int("MEDIAWORKER_ERASURE_BATCH", 1...10_000) ?? 500
             try await storage.using { storage in
-                let eraser = JobEraser(queue: storage.queue, store: storage.store)
+                let eraser = JobEraser(queue: storage.queue, store: storage.store, batch: batch)
                 if let id {
                     try printJob(JobID.isValid(id) ? try await eraser.erase(jobID: id.lowercased()) : nil, or: "no job \(id)")
                 } else {

@@ -89,4 +89,33 @@ final class CallbackReceiver: @unchecked Sendable {
             #expect(Set(deliveries.map(\.eventID)).count == 3)
         }
     }
+
+    @Test("an erasure sends job.erased with the tombstone, signed like every event", arguments: TestBackend.allCases)
+    func erasedEvent(_ backend: TestBackend) async throws {
+        let port = Self.freePort()
+        let secret = "callback-secret-5e4d3c2b1a0f9e8d7c6b5a49"
+        let receiver = CallbackReceiver()
+        let app = Application(router: receiver.router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let running = Task { try await app.runService() }
+        defer { running.cancel() }
+        try await withServer(backend, env: ["MEDIAWORKER_CALLBACK_URL": "http://127.0.0.1:\(port)/hook", "MEDIAWORKER_CALLBACK_SECRET": secret]) { server in
+            let job = try await server.uploadAndWait("images/gif87a.gif", query: "from=visitor&fileName=secret-callback.gif&conversationId=conv-cb")
+            let id = try #require(job["id"] as? String)
+            #expect(try await server.request("DELETE", "/v1/jobs/\(id)").status == 200)
+            let outbox = try await server.storage.queue()
+            let deadline = Date().addingTimeInterval(30)
+            while (receiver.received.contains { String(decoding: $0.body, as: UTF8.self).contains("job.erased") } == false) && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let erased = try #require(receiver.received.first { String(decoding: $0.body, as: UTF8.self).contains("job.erased") })
+            let mac = HMAC<SHA256>.authenticationCode(for: Data("\(erased.timestamp).".utf8) + erased.body, using: SymmetricKey(data: Data(secret.utf8)))
+            #expect(erased.signature == "sha256=" + mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
+            let event = try #require(try JSONSerialization.jsonObject(with: erased.body) as? [String: Any])
+            let tombstone = try #require(event["job"] as? [String: Any])
+            #expect(tombstone["id"] as? String == id && tombstone["state"] as? String == "erased" && tombstone["erasure"] as? String == "request")
+            #expect(Set(tombstone.keys) == ["id", "state", "erasedAt", "erasure", "createdAt"])
+            #expect(!String(decoding: erased.body, as: UTF8.self).contains("secret-callback"))
+            #expect(try await outbox.pendingEvents() == 0)
+        }
+    }
 }

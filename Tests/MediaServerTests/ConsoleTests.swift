@@ -211,6 +211,41 @@ import Testing
         }
     }
 
+    @Test("erasing from a job's page: a confirmation page, refused without the CSRF token, then a tombstone page without media",
+          arguments: TestBackend.allCases)
+    func erase(_ backend: TestBackend) async throws {
+        try await withServer(backend, env: Self.consoleEnvironment, .live) { server in
+            let queue = try await server.storage.queue()
+            let id = try await Self.deadJob(server.storage, business: "+34600000042")
+            let session = try Self.login(server.port)
+            let page = Self.exchange(server.port, "GET", "/console/jobs/\(id)", cookie: session)
+            #expect(page.body.contains("id=\"erase\"") && page.body.contains("x.jpg"))
+            let confirm = Self.exchange(server.port, "GET", "/console/jobs/\(id)/erase", cookie: session)
+            #expect(confirm.status == 200 && confirm.body.contains("id=\"confirm-erase\""))
+            #expect(try await queue.job(id: id)?.state == .dead, "asking is not erasing")
+            #expect(Self.exchange(server.port, "POST", "/console/jobs/\(id)/erase", cookie: session).status == 403)
+            #expect(Self.exchange(server.port, "POST", "/console/jobs/\(id)/erase", cookie: session, form: ["csrf": "wrong"]).status == 403)
+            #expect(Self.exchange(server.port, "POST", "/console/jobs/\(id)/erase", form: ["csrf": "x"]).status == 303, "no session: to the login form")
+            #expect(try await queue.job(id: id)?.state == .dead)
+
+            let done = Self.exchange(server.port, "POST", "/console/jobs/\(id)/erase", cookie: session,
+                                     form: ["csrf": try #require(Self.csrf(in: confirm.body))])
+            #expect(done.status == 303 && done.header("Location") == "/console/jobs/\(id)")
+            let job = try #require(try await queue.job(id: id))
+            #expect(job.state == .erased && job.erasure == .request)
+            let tombstone = Self.exchange(server.port, "GET", "/console/jobs/\(id)", cookie: session)
+            #expect(tombstone.status == 200 && tombstone.body.contains("id=\"tombstone\""))
+            for personal in ["x.jpg", "c-9", "+34600000042", "helper crashed"] { #expect(!tombstone.body.contains(personal), "\(personal)") }
+            #expect(!tombstone.body.contains("id=\"erase\"") && !tombstone.body.contains("/console/media/"))
+            let list = Self.exchange(server.port, "GET", "/console/jobs?state=erased", cookie: session)
+            #expect(list.body.contains("data-id=\"\(id)\"") && list.body.contains("data-state=\"erased\""))
+            // Its media through the console: the signed link it redirects to answers 410.
+            let redirect = Self.exchange(server.port, "GET", "/console/media/\(id)/original", cookie: session)
+            let location = try #require(redirect.header("Location"))
+            #expect(Self.exchange(server.port, "GET", location).status == 410)
+        }
+    }
+
     @Test("console POSTs from another site are refused 403 (Origin, else Referer; neither is refused too); the console's own origin passes")
     func crossSite() async throws {
         try await withServer(.sqlite, env: Self.consoleEnvironment, .live) { server in

@@ -160,6 +160,7 @@ extension ErasureForwarding {
     public func oldestExpiry(_ policy: RetentionPolicy, now: Date) async throws -> Date? { try await inner.oldestExpiry(policy, now: now) }
     public func erasedIDs(since: Date, limit: Int) async throws -> [String] { try await inner.erasedIDs(since: since, limit: limit) }
     public func compactAfterErasure() async throws { try await inner.compactAfterErasure() }
+    public func reclaimErasedSpace(now: Date) async throws -> Bool { try await inner.reclaimErasedSpace(now: now) }
     public func withPurgeLock<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
         try await inner.withPurgeLock(body)
     }

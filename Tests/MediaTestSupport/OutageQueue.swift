@@ -68,6 +68,7 @@ public final class OutageQueue: JobQueue, Sendable {
     }
     public func erasedIDs(since: Date, limit: Int) async throws -> [String] { try await check { try await inner.erasedIDs(since: since, limit: limit) } }
     public func compactAfterErasure() async throws { try await check { try await inner.compactAfterErasure() } }
+    public func reclaimErasedSpace(now: Date) async throws -> Bool { try await check { try await inner.reclaimErasedSpace(now: now) } }
     public func withPurgeLock<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
         try await check { try await inner.withPurgeLock(body) }
     }

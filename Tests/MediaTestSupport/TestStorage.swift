@@ -67,17 +67,19 @@ public struct TestStorage: Sendable {
     /// Temporary folder: the SQLite file and blob files, or just logs with PostgreSQL.
     public let folder: URL
     /// Variables a child `mediaworker` process needs to reach this storage.
-    public internal(set) var environment: [String: String]
+    public var environment: [String: String]
 
     /// Another connection to this storage's queue.
     /// `executor`: SQLite's calls block their thread while the file is locked; a test that locks it for a minute gives
     /// its queue threads of its own, so the other suites' queues (on `BlockingCallExecutor.sqlite`) are not held up
     /// meanwhile.
-    public func queue(recordsEvents: Bool = false, executor: BlockingCallExecutor = .sqlite) async throws -> any JobQueue & EventOutbox {
+    /// `reclaimDelay`: how long after an erasure a purge round rewrites the SQLite file (tests: at once).
+    public func queue(recordsEvents: Bool = false, executor: BlockingCallExecutor = .sqlite,
+                      reclaimDelay: Duration = .zero) async throws -> any JobQueue & EventOutbox {
         switch backend {
         case .sqlite:
             return try SQLiteJobQueue(path: folder.appendingPathComponent("mediaworker.sqlite").path, recordsEvents: recordsEvents,
-                                      threads: executor)
+                                      threads: executor, reclaimDelay: reclaimDelay)
         case .postgres:
             return try await PostgresJobQueue(database: try database(), recordsEvents: recordsEvents)
         }

@@ -74,4 +74,21 @@ import Testing
         #expect(try await store.get(jobID: queued, role: "thumbnail") == [6])
         #expect(try run(["blobs", "gc", "--dry-run"], storage).json["orphans"] as? Int == 0)
     }
+
+    @Test("a tombstone names no blob: verify passes after an erasure, and gc takes what a worker left after it", arguments: StoreDriver.allCases)
+    func tombstones(_ driver: StoreDriver) async throws {
+        let storage = try driver.make("mw-repair-erased")
+        defer { storage.remove() }
+        let queue = try await storage.queue(), store = try await storage.store()
+        let seeded = try await ErasureChecks.seed(3, queue: queue, store: store, finishedAt: Date().addingTimeInterval(-7200))
+        #expect(try await JobEraser(queue: queue, store: store).erase(jobID: seeded[0].id)?.state == .erased)
+        let verified = try run(["blobs", "verify"], storage)
+        #expect(verified.status == 0 && verified.json["problems"] as? Int == 0, "\(verified.json)")
+        // A worker that died after storing an artifact of the job it lost to the erasure.
+        try await store.put(jobID: seeded[0].id, role: "thumbnail", bytes: [7])
+        let gc = try run(["blobs", "gc", "--min-age", "0"], storage)
+        #expect(gc.json["deleted"] as? Int == 1, "\(gc.json)")
+        #expect(try await store.allBlobs().filter { $0.jobID == seeded[0].id }.isEmpty)
+        #expect(try await store.get(jobID: seeded[1].id, role: "original") == seeded[1].original)
+    }
 }
