@@ -62,6 +62,7 @@ test: deps lint $(TOOLS)/venv/.ready
 	bash scripts/run-tests.sh "$(SWIFT)"
 	$(TOOLS)/venv/bin/python Tests/browser/playback_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	$(TOOLS)/venv/bin/python Tests/browser/console_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
+	$(TOOLS)/venv/bin/python Tests/browser/safe_copy_test.py "$$($(SWIFT) build --show-bin-path)/mediaworker"
 	bash Tests/http/schemathesis_check.sh "$$($(SWIFT) build --show-bin-path)/mediaworker"
 
 # Python tools for the tests: hadolint (Dockerfile lint), selenium (drives Debian's chromium), schemathesis,
@@ -86,6 +87,7 @@ bench: deps
 	bash Benchmarks/slowloris.sh
 	bash Benchmarks/console.sh
 	bash Benchmarks/s3.sh
+	bash Benchmarks/safecopy.sh
 	bash Benchmarks/erasure.sh
 
 # libFuzzer on the pipeline and each decoder (FUZZ_SECONDS per target, default 60); see scripts/fuzz.sh.

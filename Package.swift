@@ -59,6 +59,9 @@ let package = Package(
         .target(name: "CAVCodec", dependencies: ["CAV"],
                 linkerSettings: [.linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("swscale"),
                                  .linkedLibrary("avutil")]),
+        // Safe copies of PDFs: JPEG (libjpeg-turbo), palettes (libimagequant) and deflate (zlib) of pixels the parent
+        // has checked; reads no format.
+        .target(name: "CPageEncoding", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("z"), .linkedLibrary("imagequant")]),
         // libseccomp, for the helper sandbox's C target only.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // The helper processes' confinement in C: the seccomp allow-list, Landlock (entered before main), resource
@@ -115,7 +118,7 @@ let package = Package(
         .target(
             name: "MediaPipeline",
             dependencies: ["MediaDomain", "MediaJSON", "CVips", "CVipsOperations", "CMagic", "COpusFile", "CVorbisFile",
-                           "CMpg123", "CAudioDecoding", "CLame", "CAVCodec"]
+                           "CMpg123", "CAudioDecoding", "CLame", "CAVCodec", "CPageEncoding"]
         ),
         // The pipeline in sandboxed, resource-limited helper processes: the pool the worker and the CLI use.
         .target(

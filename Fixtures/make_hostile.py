@@ -16,6 +16,13 @@
   "unrenderable PDF" kept and served.
 - pdf_wrapped_elf.pdf: `%PDF-1.4` + the ELF program of hostile/tiny_elf + a trailer naming /Encrypt + `startxref`
   + `%%EOF`: claims to need a password; corrupt.
+- pdf_active_content.pdf: a two-page Letter PDF with every kind of active content a viewer might run: a JavaScript
+  /OpenAction and a /JavaScript name tree, a page /AA (open) /Launch of calc.exe, a /URI link annotation, an embedded
+  `setup.exe` (/EmbeddedFiles, plus a /FileAttachment annotation), an /AcroForm text field with a /JS format action,
+  an /Outlines entry and XMP /Metadata, over visible Helvetica text (with a hidden, invisible text run, rendering mode
+  3, that says something else). It renders; its safe copy must keep none of that (issue #23).
+- pdf_slow_second_page.pdf: page 1 a plain text page (the thumbnail is quick), page 2 the nested forms of
+  pdf_nested_xobjects.pdf (seven levels: minutes of rendering): the safe copy stops at its own time limit.
 """
 import io
 import os
@@ -123,6 +130,73 @@ def wrapped_elf() -> bytes:
     return (b"%PDF-1.4\n" + elf + b"\ntrailer\n<< /Size 2 /Root 1 0 R /Encrypt 1 0 R >>\nstartxref\n9\n%%EOF\n")
 
 
+def active_content() -> bytes:
+    """pdf_active_content.pdf (see the module doc). 1 catalog, 2 pages, 3-4 pages, 5-6 contents, 7 font, 8 JS action,
+    9 names, 10 JS name-tree action, 11 embedded file spec, 12 embedded file, 13 link annotation, 14 form field
+    (widget), 15 AcroForm, 16 outlines, 17 outline item, 18 metadata, 19 file-attachment annotation, 20 launch action."""
+    exe = b"MZ" + b"\0" * 62 + b"PE\0\0 this is not a real program"
+    xmp = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+           b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'/></x:xmpmeta><?xpacket end='w'?>")
+    page1 = (b"BT /F1 28 Tf 72 700 Td (Invoice 2026-117) Tj ET "
+             b"BT /F1 14 Tf 72 660 Td (Total due: 1,250.00 EUR, pay to the account below.) Tj ET "
+             b"BT 3 Tr /F1 14 Tf 72 640 Td (Hidden text: pay to IBAN XX00 0000 instead) Tj ET "
+             b"0 0 1 rg 72 400 200 40 re f "
+             b"BT 1 1 1 rg /F1 14 Tf 82 415 Td (Open the portal) Tj ET")
+    page2 = b"BT /F1 20 Tf 72 700 Td (Page two: terms and conditions) Tj ET 0.8 0 0 rg 72 500 300 100 re f"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /OpenAction 8 0 R /Names 9 0 R /AcroForm 15 0 R /Outlines 16 0 R"
+        b" /Metadata 18 0 R /PageMode /UseOutlines >>",
+        b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R"
+        b" /Resources << /Font << /F1 7 0 R >> >> /Annots [13 0 R 14 0 R 19 0 R] /AA << /O 20 0 R >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R /Resources << /Font << /F1 7 0 R >> >> >>",
+        stream(b"", page1),
+        stream(b"", page2),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Action /S /JavaScript /JS (app.alert\\('opened'\\); this.exportDataObject\\({cName: 'setup.exe', nLaunch: 2}\\);) >>",
+        b"<< /JavaScript << /Names [(init) 10 0 R] >> /EmbeddedFiles << /Names [(setup.exe) 11 0 R] >> >>",
+        b"<< /Type /Action /S /JavaScript /JS (app.launchURL\\('http://attacker.invalid/'\\);) >>",
+        b"<< /Type /Filespec /F (setup.exe) /UF (setup.exe) /EF << /F 12 0 R >> >>",
+        stream(b"/Type /EmbeddedFile /Subtype /application#2Fx-msdownload", exe),
+        b"<< /Type /Annot /Subtype /Link /Rect [72 400 272 440] /Border [0 0 0]"
+        b" /A << /S /URI /URI (http://attacker.invalid/portal) >> >>",
+        b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (iban) /V (XX00) /Rect [72 300 372 330] /P 3 0 R"
+        b" /AA << /F << /S /JavaScript /JS (event.value = 'XX00';) >> >> /MK << /BG [1 1 0.8] >> >>",
+        b"<< /Fields [14 0 R] /NeedAppearances true /DA (/Helv 12 Tf 0 g) >>",
+        b"<< /Type /Outlines /First 17 0 R /Last 17 0 R /Count 1 >>",
+        b"<< /Title (Pay here) /Parent 16 0 R /A << /S /URI /URI (http://attacker.invalid/pay) >> >>",
+        stream(b"/Type /Metadata /Subtype /XML", xmp),
+        b"<< /Type /Annot /Subtype /FileAttachment /Rect [500 700 520 720] /FS 11 0 R /Name /PushPin >>",
+        b"<< /Type /Action /S /Launch /F (calc.exe) /Win << /F (cmd.exe) /P (/c calc.exe) >> >>",
+    ]
+    return pdf(objects)
+
+
+def slow_second_page(levels: int = 7, fanout: int = 10) -> bytes:
+    """pdf_slow_second_page.pdf: 1 catalog, 2 pages, 3 page one, 4 its content, 5 font, 6 page two, 7 its content,
+    8.. the nested forms."""
+    first = 8
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        stream(b"", b"BT /F1 24 Tf 72 760 Td (A quick first page) Tj ET"),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 7 0 R /Resources << /XObject << /X 8 0 R >> >> >>",
+        stream(b"", b"/X Do"),
+    ]
+    for level in range(levels):
+        number = first + level
+        if level == levels - 1:
+            body = b"0 0 1 rg " + b" ".join(b"%d %d 10 10 re f" % (i * 10, i * 10) for i in range(fanout))
+            resources = b""
+        else:
+            body = b" ".join(b"q 1 0 0 1 %d 0 cm /X Do Q" % (i % 3) for i in range(fanout))
+            resources = b" /Resources << /XObject << /X %d 0 R >> >>" % (number + 1)
+        objects.append(stream(b"/Type /XObject /Subtype /Form /BBox [0 0 200 200]" + resources, body))
+    return pdf(objects)
+
+
 def gif_many_frames(frames: int = 3500) -> bytes:
     """A 1x1 GIF of `frames` frames of 20 ms: tiny (23 bytes a frame), over MEDIAWORKER_MAX_FRAMES (3000)."""
     head = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
@@ -147,6 +221,8 @@ def main() -> None:
     open(os.path.join(out, "png_interlaced_49mp.png"), "wb").write(interlaced_png())
     open(os.path.join(out, "pdf_zip_polyglot.pdf"), "wb").write(zip_polyglot())
     open(os.path.join(out, "pdf_wrapped_elf.pdf"), "wb").write(wrapped_elf())
+    open(os.path.join(out, "pdf_active_content.pdf"), "wb").write(active_content())
+    open(os.path.join(out, "pdf_slow_second_page.pdf"), "wb").write(slow_second_page())
     open(os.path.join(out, "gif_3500_frames.gif"), "wb").write(gif_many_frames())
     open(os.path.join(out, "mp4_truncated.mp4"), "wb").write(truncated_mp4())
 

@@ -9,6 +9,7 @@
 //   mediaworker-bench pg noop|drain …           PostgresBench.swift    (Benchmarks/pg.sh)
 //   mediaworker-bench isolation DIR …           IsolationBench.swift   (Benchmarks/isolation.sh)
 //   mediaworker-bench console …                 ConsoleBench.swift     (Benchmarks/console.sh)
+//   mediaworker-bench safe-copies FILE.pdf …    SafeCopyBench.swift    (Benchmarks/safecopy.sh)
 //   mediaworker-bench erasure seed …            ErasureBench.swift     (Benchmarks/erasure.sh)
 //
 // Options are parsed by swift-argument-parser (`mediaworker-bench SUBCOMMAND --help`). A usage error exits 64;
@@ -28,7 +29,7 @@ struct MediaworkerBench: AsyncParsableCommand {
         abstract: "Benchmarks of mediaworker's pipeline, queue and service; prints figures, the last line machine-readable (RESULT …).",
         subcommands: [ThumbnailBench.Command.self, VoiceBench.Command.self, AnimationBench.Command.self,
                       QueueBench.Command.self, PostgresBench.Command.self, IsolationBench.Command.self,
-                      ConsoleBench.Command.self, ErasureBench.Command.self]
+                      ConsoleBench.Command.self, SafeCopyBench.Command.self, ErasureBench.Command.self]
     )
 }
 

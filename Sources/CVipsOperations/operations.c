@@ -86,3 +86,37 @@ int mw_n_pages(VipsImage *in) { return vips_image_get_n_pages(in); }
 int mw_save_png8(VipsImage *in, void **buf, size_t *len) {
     return vips_pngsave_buffer(in, buf, len, "strip", TRUE, "bitdepth", 8, NULL);
 }
+
+int mw_pdf_page(const void *buf, size_t len, int page, double dpi, VipsImage **out) {
+    return vips_pdfload_buffer((void *) buf, len, out, "page", page, "n", 1, "dpi", dpi, NULL);
+}
+
+int mw_pdf_n_pages(VipsImage *in) {
+    int n = 1;
+    if (vips_image_get_typeof(in, "n-pages") && vips_image_get_int(in, "n-pages", &n)) return 1;
+    return n;
+}
+
+int mw_rgb8_pixels(VipsImage *in, void **buf, size_t *len) {
+    VipsImage *srgb = NULL, *flat = NULL;
+    if (mw_to_srgb8(in, &srgb)) return -1;
+    if (vips_image_hasalpha(srgb)) {
+        int r = mw_flatten_white(srgb, &flat);
+        g_object_unref(srgb);
+        if (r) return -1;
+    } else {
+        flat = srgb;
+    }
+    // Flatten leaves float pixels: exactly three 8-bit bands, or an error.
+    if (vips_image_get_bands(flat) != 3 || vips_image_get_format(flat) != VIPS_FORMAT_UCHAR) {
+        VipsImage *cast = NULL, *three = NULL;
+        if (vips_extract_band(flat, &three, 0, "n", 3, NULL)) { g_object_unref(flat); return -1; }
+        g_object_unref(flat);
+        if (vips_cast(three, &cast, VIPS_FORMAT_UCHAR, NULL)) { g_object_unref(three); return -1; }
+        g_object_unref(three);
+        flat = cast;
+    }
+    *buf = vips_image_write_to_memory(flat, len);
+    g_object_unref(flat);
+    return *buf ? 0 : -1;
+}

@@ -14,6 +14,8 @@ public enum ArtifactRole: String, Sendable, Codable, CaseIterable {
     case playback
     /// An operator file as the gateway sends it to WhatsApp, unchanged (`sendAs` says how).
     case delivery
+    /// A visitor's PDF re-drawn from pixels: one image per page, nothing else (`pages` says how many).
+    case safeCopy = "safe_copy"
 }
 
 /// How the gateway sends a `delivery` artifact through WhatsApp's API.
@@ -32,9 +34,12 @@ public struct StoredArtifact: Sendable, Equatable {
     public var height: Int?
     public var durationMs: Int?
     public var sendAs: SendAs?
+    /// Safe copies: the number of pages.
+    public var pages: Int?
 
     public init(role: ArtifactRole, contentType: String, size: Int, etag: String? = nil, width: Int? = nil,
-                height: Int? = nil, durationMs: Int? = nil, sendAs: SendAs? = nil) {
+                height: Int? = nil, durationMs: Int? = nil, sendAs: SendAs? = nil, pages: Int? = nil) {
+        self.pages = pages
         self.role = role
         self.contentType = contentType
         self.size = size
@@ -55,6 +60,7 @@ public struct StoredArtifact: Sendable, Equatable {
         if let height { m.append(("height", .int(height))) }
         if let durationMs { m.append(("durationMs", .int(durationMs))) }
         if let sendAs { m.append(("sendAs", .string(sendAs.rawValue))) }
+        if let pages { m.append(("pages", .int(pages))) }
         if let url { m.append(("url", .string(url))) }
         return .object(m)
     }
@@ -81,7 +87,7 @@ public struct StoredArtifact: Sendable, Equatable {
 /// `contentType` or `size`, an unknown role or `sendAs`, or a member of the wrong type is an error.
 extension StoredArtifact: Decodable {
     private enum CodingKeys: String, CodingKey {
-        case role, contentType, size, etag, width, height, durationMs, sendAs
+        case role, contentType, size, etag, width, height, durationMs, sendAs, pages
     }
 }
 

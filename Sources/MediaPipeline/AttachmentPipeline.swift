@@ -32,13 +32,36 @@ public final class AttachmentPipeline: AttachmentProcessor {
     /// just before decoding starts (a helper process tells its parent, which needs them if the decoder hangs).
     public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings,
                         transforming: ((String, AttachmentKind) -> Void)?) throws -> Outcome {
+        try process(bytes, facts: facts, timings: &timings, transforming: transforming, deferSafeCopy: false)
+    }
+
+    /// The same; with `deferSafeCopy`, a visitor's PDF that previews gets neither a `safe_copy` nor a
+    /// `safeCopyUnavailable` here: the caller renders its pages afterwards with `renderSafeCopy` (a helper, whose
+    /// parent encodes the copy from the pixels). Without it the copy is rendered and encoded here.
+    public func process(_ bytes: [UInt8], facts: AttachmentFacts, timings: inout PhaseTimings,
+                        transforming: ((String, AttachmentKind) -> Void)?, deferSafeCopy: Bool) throws -> Outcome {
         try bytes.withUnsafeBytes { raw in
-            try process(raw, original: bytes, facts: facts, timings: &timings, transforming: transforming)
+            try process(raw, original: bytes, facts: facts, timings: &timings, transforming: transforming,
+                        deferSafeCopy: deferSafeCopy)
         }
     }
 
+    /// Whether `outcome` (for a file with `facts`) still waits for its safe copy: a visitor's PDF that previewed,
+    /// processed with `deferSafeCopy`.
+    public static func awaitsSafeCopy(_ outcome: Outcome, facts: AttachmentFacts, settings: PipelineSettings) -> Bool {
+        guard case .accepted(let a) = outcome else { return false }
+        return settings.safeCopies && facts.from == .visitor && a.kind == .document && a.detectedType == MediaType.pdf
+            && a.previewUnavailable == nil && a.safeCopyUnavailable == nil && !a.artifacts.contains { $0.role == .safeCopy }
+    }
+
+    /// Renders a PDF's pages for its safe copy, handing each to `emit` (see `SafeCopyRenderer`).
+    public func renderSafeCopy(_ bytes: [UInt8], emit: (SafeCopyRenderer.Event) -> Bool) -> SafeCopyRenderer.Result {
+        bytes.withUnsafeBytes { SafeCopyRenderer(settings: settings).render($0, emit: emit) }
+    }
+
     private func process(_ raw: UnsafeRawBufferPointer, original: [UInt8], facts: AttachmentFacts,
-                         timings: inout PhaseTimings, transforming: ((String, AttachmentKind) -> Void)?) throws -> Outcome {
+                         timings: inout PhaseTimings, transforming: ((String, AttachmentKind) -> Void)?,
+                         deferSafeCopy: Bool) throws -> Outcome {
         let size = raw.count
         let clock = ContinuousClock()
         let started = clock.now
@@ -70,9 +93,12 @@ public final class AttachmentPipeline: AttachmentProcessor {
 
         transforming?(detected, kind)
         let originalArtifact = Artifact(role: .original, contentType: detected, bytes: original)
-        func accepted(_ kind: AttachmentKind, _ artifacts: [Artifact], _ why: PreviewUnavailable?) -> Outcome {
-            .accepted(.init(detectedType: detected, kind: kind, size: size, artifacts: [originalArtifact] + artifacts,
-                            previewUnavailable: why))
+        func accepted(_ kind: AttachmentKind, _ artifacts: [Artifact], _ why: PreviewUnavailable?,
+                      safeCopy: SafeCopyUnavailable? = nil) -> Outcome {
+            var a = Outcome.Accepted(detectedType: detected, kind: kind, size: size, artifacts: [originalArtifact] + artifacts,
+                                     previewUnavailable: why)
+            a.safeCopyUnavailable = safeCopy
+            return .accepted(a)
         }
         switch kind {
         case .image, .document, .sticker:
@@ -94,7 +120,21 @@ public final class AttachmentPipeline: AttachmentProcessor {
                 case .timeLimit: why = why ?? .timeLimit
                 }
             }
-            return accepted(finalKind, made, why)
+            var safeCopyWhy: SafeCopyUnavailable? = nil
+            if kind == .document && facts.from == .visitor && settings.safeCopies {
+                switch why {
+                case .encrypted: safeCopyWhy = .encrypted
+                case .timeLimit: safeCopyWhy = .timeLimit
+                case .unrenderable, .unplayable: safeCopyWhy = .unrenderable
+                case nil where deferSafeCopy: break
+                case nil:
+                    switch safeCopy(raw) {
+                    case .success(let copy): made.append(copy)
+                    case .failure(let reason): safeCopyWhy = reason
+                    }
+                }
+            }
+            return accepted(finalKind, made, why, safeCopy: safeCopyWhy)
         case .animation, .video:
             switch try AnimationProcessor(settings: settings).process(raw, type: detected) {
             case .rejected(let r): return reject(r)
@@ -110,6 +150,28 @@ public final class AttachmentPipeline: AttachmentProcessor {
                 return .accepted(.init(detectedType: detected, kind: kind, size: size,
                                        artifacts: [originalArtifact, playback], previewUnavailable: nil,
                                        waveform: waveform, gainDb: gainDb))
+            }
+        }
+    }
+
+    /// A PDF's safe copy, rendered and encoded here.
+    private func safeCopy(_ raw: UnsafeRawBufferPointer) -> Result<Artifact, SafeCopyUnavailable> {
+        let renderer = SafeCopyRenderer(settings: settings)
+        var builder = SafeCopyBuilder(settings: settings)
+        let rendered = renderer.render(raw) { event in
+            switch event {
+            case .begin(let count): return builder.begin(pageCount: count) == nil
+            case .page(let page): return builder.add(page) == nil
+            }
+        }
+        switch rendered {
+        case .unavailable(let why): return .failure(why)
+        case .stopped: return .failure(.unrenderable)
+        case .rendered:
+            switch builder.finish() {
+            case .copy(let copy): return .success(copy)
+            case .unavailable(let why): return .failure(why)
+            case .violation: return .failure(.unrenderable)
             }
         }
     }

@@ -10,6 +10,20 @@ public enum PreviewUnavailable: String, Sendable, Codable {
     case unplayable
 }
 
+/// Why a visitor's PDF has no safe copy (the desk offers only the original, as a download).
+public enum SafeCopyUnavailable: String, Sendable, Codable, CaseIterable, Error {
+    /// More pages than `MEDIAWORKER_SAFE_COPY_MAX_PAGES`.
+    case tooManyPages = "too_many_pages"
+    /// Rendering every page took longer than `MEDIAWORKER_SAFE_COPY_TIME_LIMIT`.
+    case timeLimit = "time_limit"
+    /// Larger than `MEDIAWORKER_SAFE_COPY_MAX_BYTES`, even at the retry quality.
+    case tooLarge = "too_large"
+    /// The PDF needs a password to open.
+    case encrypted
+    /// The renderer could not draw a page.
+    case unrenderable
+}
+
 /// One file the pipeline made (or the original it keeps).
 public struct Artifact: Sendable, Equatable {
     public var role: ArtifactRole
@@ -21,9 +35,12 @@ public struct Artifact: Sendable, Equatable {
     public var durationMs: Int?
     /// Delivery artifacts: the WhatsApp message type to send the bytes as.
     public var sendAs: SendAs?
+    /// Safe copies: the number of pages.
+    public var pages: Int?
 
     public init(role: ArtifactRole, contentType: String, bytes: [UInt8], width: Int? = nil, height: Int? = nil, durationMs: Int? = nil,
-                sendAs: SendAs? = nil) {
+                sendAs: SendAs? = nil, pages: Int? = nil) {
+        self.pages = pages
         self.sendAs = sendAs
         self.role = role
         self.contentType = contentType
@@ -50,6 +67,8 @@ public enum Outcome: Sendable, Equatable {
         public var waveform: [Double]? = nil
         /// Voice notes: the loudness gain applied, dB (0 when none).
         public var gainDb: Double? = nil
+        /// Visitors' PDFs without a `safe_copy`: why.
+        public var safeCopyUnavailable: SafeCopyUnavailable? = nil
 
         public init(detectedType: String, kind: AttachmentKind, size: Int, artifacts: [Artifact],
                     previewUnavailable: PreviewUnavailable?, waveform: [Double]? = nil, gainDb: Double? = nil) {

@@ -12,6 +12,7 @@ extension Outcome {
             if let h = a.height { members.append(("height", .int(h))) }
             if let d = a.durationMs { members.append(("durationMs", .int(d))) }
             if let s = a.sendAs { members.append(("sendAs", .string(s.rawValue))) }
+            if let p = a.pages { members.append(("pages", .int(p))) }
             return .object(members)
         }
         switch self {
@@ -21,6 +22,7 @@ extension Outcome {
                 ("kind", .string(a.kind.rawValue)), ("size", .int(a.size)),
             ]
             if let why = a.previewUnavailable { members.append(("previewUnavailable", .string(why.rawValue))) }
+            if let why = a.safeCopyUnavailable { members.append(("safeCopyUnavailable", .string(why.rawValue))) }
             if let gain = a.gainDb { members.append(("gainDb", .double(gain))) }
             if let waveform = a.waveform { members.append(("waveform", .array(waveform.map { .double($0) }))) }
             members.append(("artifacts", .array(a.artifacts.map(artifactJSON))))

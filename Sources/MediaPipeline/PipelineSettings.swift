@@ -64,6 +64,24 @@ public struct PipelineSettings: Sendable, Equatable {
     public var videoThreads: Int = 1
     /// JPEG quality of re-encoded operator images sent to WhatsApp (`MEDIAWORKER_DELIVERY_JPEG_QUALITY`).
     public var deliveryJPEGQuality: Int = 85
+    /// Visitors' PDFs get a `safe_copy` re-drawn from pixels (`MEDIAWORKER_SAFE_COPY`: true or false).
+    public var safeCopies: Bool = true
+    /// Most pages a safe copy is made of; longer PDFs get none (`MEDIAWORKER_SAFE_COPY_MAX_PAGES`).
+    public var safeCopyMaxPages: Int = 50
+    /// Time for rendering every page of a safe copy, seconds, apart from the thumbnail's
+    /// (`MEDIAWORKER_SAFE_COPY_TIME_LIMIT`).
+    public var safeCopyTimeLimitSeconds: Double = 30
+    /// Largest safe copy in bytes, after one retry at `safeCopyRetryQuality` (`MEDIAWORKER_SAFE_COPY_MAX_BYTES`, 20 MiB).
+    public var safeCopyMaxBytes: Int = 20 << 20
+    /// Resolution pages are rendered at (`MEDIAWORKER_SAFE_COPY_DPI`); larger pages get less, see below.
+    public var safeCopyDPI: Double = 150
+    /// Most pixels of one rendered page (`MEDIAWORKER_SAFE_COPY_MAX_PAGE_PIXELS`): a page larger than this at
+    /// `safeCopyDPI` is rendered at the resolution that fits.
+    public var safeCopyMaxPagePixels: Int = 4_000_000
+    /// JPEG quality of photo-like pages (`MEDIAWORKER_SAFE_COPY_JPEG_QUALITY`).
+    public var safeCopyJPEGQuality: Int = 75
+    /// JPEG quality of the one retry when a copy is over `safeCopyMaxBytes` (`MEDIAWORKER_SAFE_COPY_RETRY_QUALITY`).
+    public var safeCopyRetryQuality: Int = 40
 
     public init() {}
 
@@ -79,6 +97,14 @@ public struct PipelineSettings: Sendable, Equatable {
         "MEDIAWORKER_MAX_FRAMES",
         "MEDIAWORKER_MAX_PIXELS",
         "MEDIAWORKER_MP3_QUALITY",
+        "MEDIAWORKER_SAFE_COPY",
+        "MEDIAWORKER_SAFE_COPY_DPI",
+        "MEDIAWORKER_SAFE_COPY_JPEG_QUALITY",
+        "MEDIAWORKER_SAFE_COPY_MAX_BYTES",
+        "MEDIAWORKER_SAFE_COPY_MAX_PAGES",
+        "MEDIAWORKER_SAFE_COPY_MAX_PAGE_PIXELS",
+        "MEDIAWORKER_SAFE_COPY_RETRY_QUALITY",
+        "MEDIAWORKER_SAFE_COPY_TIME_LIMIT",
         "MEDIAWORKER_STICKERS",
         "MEDIAWORKER_THUMBNAIL_FORMAT",
         "MEDIAWORKER_THUMBNAIL_QUALITY",
@@ -126,6 +152,16 @@ public struct PipelineSettings: Sendable, Equatable {
         }) { voiceTargetDbfs = v }
         if let v = try env.bool("MEDIAWORKER_VOICE_NORMALIZE") { normalizeVoiceNotes = v }
         if let v = try env.choice("MEDIAWORKER_THUMBNAIL_FORMAT", ThumbnailFormat.self) { thumbnailFormat = v }
+        if let v = try env.bool("MEDIAWORKER_SAFE_COPY") { safeCopies = v }
+        if let v = try env.int("MEDIAWORKER_SAFE_COPY_MAX_PAGES", 1...10_000) { safeCopyMaxPages = v }
+        if let v = try env.positive("MEDIAWORKER_SAFE_COPY_TIME_LIMIT") { safeCopyTimeLimitSeconds = v }
+        if let v = try env.int("MEDIAWORKER_SAFE_COPY_MAX_BYTES", 1024...(1 << 30)) { safeCopyMaxBytes = v }
+        if let v = try env.parsed("MEDIAWORKER_SAFE_COPY_DPI", expected: "a resolution from 36 to 600", {
+            Double($0).flatMap { $0 >= 36 && $0 <= 600 ? $0 : nil }
+        }) { safeCopyDPI = v }
+        if let v = try env.int("MEDIAWORKER_SAFE_COPY_MAX_PAGE_PIXELS", 10_000...50_000_000) { safeCopyMaxPagePixels = v }
+        if let v = try env.int("MEDIAWORKER_SAFE_COPY_JPEG_QUALITY", 1...100) { safeCopyJPEGQuality = v }
+        if let v = try env.int("MEDIAWORKER_SAFE_COPY_RETRY_QUALITY", 1...100) { safeCopyRetryQuality = v }
     }
 }
 

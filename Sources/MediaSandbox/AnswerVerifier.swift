@@ -45,6 +45,9 @@ package enum AnswerVerifier {
         case message
         /// The outcome's detected type or kind contradicts the helper's own `transforming` report.
         case transforming
+        /// Safe copy pages or a `safeCopyUnavailable` for a file that gets no copy; a page count or page outside the
+        /// limits (`PageRaster.violation`); fewer pages than announced; a `too_large` the parent alone decides.
+        case safeCopy
     }
 
     /// Why an answer failed: the rule and what was seen (for the log, never for the job's message).
@@ -92,6 +95,51 @@ package enum AnswerVerifier {
         } catch {
             return error
         }
+    }
+
+    // MARK: - Safe copies
+
+    /// Whether a file gets a safe copy: a visitor's PDF while the setting is on.
+    package static func getsSafeCopy(type: String, kind: AttachmentKind, facts: AttachmentFacts, settings: PipelineSettings) -> Bool {
+        settings.safeCopies && facts.from == .visitor && kind == .document && type == MediaType.pdf
+    }
+
+    /// After `verify`: the copy the parent encoded from the helper's pages (`copy`; `end` the stream's last word:
+    /// nil when no page stream came, `.some(nil)` when every page came) joins the outcome, or the outcome says why
+    /// there is none. A helper may report `too_many_pages`, `time_limit`, `encrypted` or `unrenderable` (it saw the
+    /// document; the parent cannot), never `too_large`; pages for a file that gets no copy, a reason beside pages,
+    /// or fewer pages than announced are violations.
+    package static func attachSafeCopy(to outcome: Outcome, copy: inout SafeCopyBuilder, end: SafeCopyUnavailable??,
+                                       facts: AttachmentFacts, settings: PipelineSettings) -> Result<Outcome, Violation> {
+        func violation(_ detail: String) -> Result<Outcome, Violation> { .failure(Violation(rule: .safeCopy, detail: detail)) }
+        guard case .accepted(var a) = outcome,
+              getsSafeCopy(type: a.detectedType, kind: a.kind, facts: facts, settings: settings) else {
+            if copy.announced != nil || end != nil { return violation("safe copy pages for a file that gets no copy") }
+            if case .accepted(let a) = outcome, a.safeCopyUnavailable != nil {
+                return violation("safeCopyUnavailable for a file that gets no copy")
+            }
+            return .success(outcome)
+        }
+        if let why = a.safeCopyUnavailable {
+            guard copy.announced == nil, end == nil else { return violation("pages, yet \(why.rawValue) in the outcome") }
+            guard why != .tooLarge else { return violation("too_large from the helper") }
+            return .success(outcome)
+        }
+        guard a.previewUnavailable == nil else { return violation("no thumbnail, yet no reason for the missing copy") }
+        switch end {
+        case .none:
+            return violation("no safe copy pages for a PDF that previewed")
+        case .some(.some(let why)):
+            guard why != .tooLarge else { return violation("too_large from the helper") }
+            a.safeCopyUnavailable = why
+        case .some(.none):
+            switch copy.finish() {
+            case .copy(let artifact): a.artifacts.append(artifact)
+            case .unavailable(let why): a.safeCopyUnavailable = why
+            case .violation(let detail): return violation(detail)
+            }
+        }
+        return .success(.accepted(a))
     }
 
     // MARK: - Accepted
@@ -244,6 +292,7 @@ package enum AnswerVerifier {
         switch role {
         case .original: return [detectedType]
         case .thumbnail: return [settings.thumbnailFormat.contentType]
+        case .safeCopy: return [MediaType.pdf]
         case .playback: return kind == .voiceNote ? [MediaType.mpeg] : [MediaType.mp4]
         case .delivery:
             let rules = AttachmentPolicy.forChannel(facts.channel).delivery
@@ -329,6 +378,7 @@ package enum AnswerVerifier {
         // MP3 at its highest bit rate (320 kbps) for the longest note; a video at most twice the input.
         case .playback: limit = type == MediaType.mpeg ? Int(settings.maxDurationSeconds * 40_000) + (1 << 20)
                                                         : 2 * settings.maxBytes + (16 << 20)
+        case .safeCopy: limit = settings.safeCopyMaxBytes
         case .delivery: limit = rules.documentTypes.contains(type) ? rules.documentMaxBytes
                               : type == rules.videoType ? rules.videoMaxBytes : rules.imageMaxBytes
         }

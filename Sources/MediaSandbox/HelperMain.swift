@@ -53,8 +53,36 @@ public enum HelperMain {
                 guard takeover.answer(job: job, pipeline: pipeline, write: write(_:)) else { return 75 }
                 continue
             }
-            guard write(answer(job, pipeline: pipeline, write: write(_:))) else { return 75 }
+            let reply = answer(job, pipeline: pipeline, write: write(_:))
+            guard write(reply) else { return 75 }
+            if case .request(_, .outcome(let outcome, _, _, _)) = reply,
+               AttachmentPipeline.awaitsSafeCopy(outcome, facts: job.facts, settings: pipeline.settings) {
+                guard sendSafeCopyPages(job, pipeline: pipeline, write: write(_:)) else { return 75 }
+            }
         }
+    }
+
+    /// After the outcome of a visitor's PDF that previewed: its pages as raw pixels, then the end (nil when every
+    /// page went, or why the copy stopped). The parent checks each page and writes the copy itself; a page that
+    /// hangs here costs only the copy (the parent has the outcome already). False when the parent is gone.
+    package static func sendSafeCopyPages(_ job: HelperJob, pipeline: AttachmentPipeline,
+                                          write: ([HelperMessage]) -> Bool) -> Bool {
+        var writing = true
+        let result = pipeline.renderSafeCopy(job.bytes) { event in
+            switch event {
+            case .begin(let count): writing = write([.request(job.request, .safeCopyPages(count))])
+            case .page(let page): writing = write([.request(job.request, .safeCopyPage(page))])
+            }
+            return writing
+        }
+        guard writing else { return false }
+        let why: SafeCopyUnavailable?
+        switch result {
+        case .rendered: why = nil
+        case .unavailable(let reason): why = reason
+        case .stopped: why = .unrenderable
+        }
+        return write([.request(job.request, .safeCopyEnd(why))])
     }
 
     /// What a healthy helper answers to `job`: the pipeline's outcome, or an internal failure. The `transforming`
@@ -65,9 +93,9 @@ public enum HelperMain {
         do {
             // The pipeline calls `transforming` only during `process`.
             let outcome = try withoutActuallyEscaping(write) { write in
-                try pipeline.process(job.bytes, facts: job.facts, timings: &timings) { type, kind in
+                try pipeline.process(job.bytes, facts: job.facts, timings: &timings, transforming: { type, kind in
                     _ = write([.request(job.request, .transforming(detectedType: type, kind: kind))])
-                }
+                }, deferSafeCopy: true)
             }
             return .request(job.request, .outcome(outcome, sniffNanoseconds: nanoseconds(timings.sniff),
                                                   transformNanoseconds: nanoseconds(timings.transform),

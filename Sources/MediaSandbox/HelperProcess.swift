@@ -167,8 +167,26 @@ final class HelperProcess: @unchecked Sendable {
         throw .spawn("\(failure) (\(describe(status: status)))" + (said.isEmpty ? "" : ": \(said.suffix(500))"))
     }
 
-    /// Gives the helper one file under a fresh `request` id and waits for its answer until `deadline`.
-    func run(_ bytes: [UInt8], facts: AttachmentFacts, request: RequestID, deadline: ContinuousClock.Instant) -> Run {
+    /// What a helper sends of a safe copy after its outcome, as `run` hands it on.
+    enum SafeCopyStream {
+        case begin(pages: Int)
+        case page(PageRaster)
+        /// The helper's last word: every page sent (nil), or why it stopped.
+        case end(SafeCopyUnavailable?)
+        /// The helper was killed at the copy's deadline (`time_limit`) or died (`unrenderable`) meanwhile.
+        case cutShort(SafeCopyUnavailable)
+    }
+
+    /// Gives the helper one file under a fresh `request` id and waits for its answer until `deadline`. When
+    /// `pagesFollow` says so of the outcome, the safe copy's pages are read next, until `copyTime` from the outcome,
+    /// and handed to `pages` (which returns why one is wrong: the helper is then killed, an invalid answer); the
+    /// outcome is returned after the copy's end, or after the helper was killed or died making it (see `hasEnded`).
+    func run(_ bytes: [UInt8], facts: AttachmentFacts, request: RequestID, deadline: ContinuousClock.Instant,
+             copyTime: Duration = .zero, pagesFollow: (Outcome) -> Bool = { _ in false },
+             pages: (SafeCopyStream) -> String? = { _ in "safe copy pages unasked" }) -> Run {
+        var deadline = deadline
+        /// The outcome, while the copy's pages are read.
+        var outcome: HelperMessage? = nil
         jobs += 1
         reader.resetSide()
         var transforming: (String, AttachmentKind)? = nil
@@ -182,9 +200,11 @@ final class HelperProcess: @unchecked Sendable {
             return .timedOut(transforming: nil)
         }
         func invalid(_ why: String) -> Run {
-            Self.killGroup(pid)
-            _ = Self.reap(pid, wait: true)
-            reaped = true
+            if !reaped {
+                Self.killGroup(pid)
+                _ = Self.reap(pid, wait: true)
+                reaped = true
+            }
             return .invalidAnswer(why, transforming: transforming)
         }
         while true {
@@ -197,28 +217,57 @@ final class HelperProcess: @unchecked Sendable {
                     return invalid("a message without a request id")
                 }
                 guard id == request else { return invalid("a frame for request \(id), not \(request) (stale or forged)") }
+                if let outcome {
+                    switch answer {
+                    case .safeCopyPages(let count):
+                        if let why = pages(.begin(pages: count)) { return invalid(why) }
+                    case .safeCopyPage(let page):
+                        if let why = pages(.page(page)) { return invalid(why) }
+                    case .safeCopyEnd(let why):
+                        if let violation = pages(.end(why)) { return invalid(violation) }
+                        return .answered(outcome, transforming: transforming)
+                    default:
+                        return invalid("a message other than a safe copy's after the outcome")
+                    }
+                    continue
+                }
                 switch answer {
                 case .transforming(let type, let kind):
                     guard transforming == nil else { return invalid("a second transforming report") }
                     transforming = (type, kind)
-                case .outcome(_, _, _, let rss):
+                case .outcome(let result, _, _, let rss):
                     residentBytes = rss
-                    return .answered(answer, transforming: transforming)
+                    guard pagesFollow(result) else { return .answered(answer, transforming: transforming) }
+                    // The copy's own time limit, apart from the file's.
+                    outcome = answer
+                    deadline = .now + copyTime
                 case .failure:
                     return .answered(answer, transforming: transforming)
-                case .job, .ready, .request:
-                    return invalid("a message a helper never sends during a job")
+                case .job, .ready, .request, .safeCopyPages, .safeCopyPage, .safeCopyEnd:
+                    return invalid("a message a helper never sends at this point of a job")
                 }
             case .closed, .failed:
+                if let outcome {
+                    _ = died(transforming: transforming)
+                    if let why = pages(.cutShort(.unrenderable)) { return invalid(why) }
+                    return .answered(outcome, transforming: transforming)
+                }
                 return died(transforming: transforming)
             case .timedOut:
                 Self.killGroup(pid)
                 _ = Self.reap(pid, wait: true)
                 reaped = true
+                if let outcome {
+                    if let why = pages(.cutShort(.timeLimit)) { return invalid(why) }
+                    return .answered(outcome, transforming: transforming)
+                }
                 return .timedOut(transforming: transforming)
             }
         }
     }
+
+    /// True once the helper is gone (killed or dead): it cannot take another job.
+    var hasEnded: Bool { reaped }
 
     /// True when the helper has written something nobody asked for (read already, or waiting in the pipe): between
     /// jobs a healthy helper is silent, so this is a frame left for the next job.

@@ -16,6 +16,12 @@ package enum HelperMessage: Equatable, Sendable {
     case outcome(Outcome, sniffNanoseconds: Int64, transformNanoseconds: Int64, residentBytes: Int64)
     /// Helper → parent: an internal failure (not the file's fault): the job is retried.
     case failure(String)
+    /// Helper → parent, after the outcome of a visitor's PDF that previewed: the page count of its safe copy.
+    case safeCopyPages(Int)
+    /// Helper → parent, after `safeCopyPages`: one page as raw RGB (the parent checks and encodes it).
+    case safeCopyPage(PageRaster)
+    /// Helper → parent, last: every page was sent (nil), or why the copy stopped.
+    case safeCopyEnd(SafeCopyUnavailable?)
     /// Both ways, after `ready`: a `job`, or its `transforming`, `outcome` or `failure`, under the job's request id.
     /// An answer with another id is stale (left from an earlier job) or forged.
     indirect case request(RequestID, HelperMessage)
@@ -54,6 +60,7 @@ package enum HelperMessage: Equatable, Sendable {
                     w.optional(artifact.sendAs?.rawValue)
                     w.bytes(artifact.role == .original ? [] : artifact.bytes)
                 }
+                w.optional(a.safeCopyUnavailable?.rawValue)
             case .rejected(let r):
                 w.u8(1)
                 w.string(r.reason.rawValue); w.string(r.message); w.optional(r.detectedType); w.i64(Int64(r.size))
@@ -61,6 +68,17 @@ package enum HelperMessage: Equatable, Sendable {
         case .failure(let message):
             w.u8(5)
             w.string(message)
+        case .safeCopyPages(let count):
+            w.u8(7)
+            w.i64(Int64(count))
+        case .safeCopyPage(let page):
+            w.u8(8)
+            w.u32(UInt32(truncatingIfNeeded: page.width)); w.u32(UInt32(truncatingIfNeeded: page.height))
+            w.f64(page.pointWidth); w.f64(page.pointHeight)
+            w.bytes(page.pixels)
+        case .safeCopyEnd(let why):
+            w.u8(9)
+            w.optional(why?.rawValue)
         case .request(let request, let message):
             w.u8(6)
             w.request(request)
@@ -124,8 +142,13 @@ package enum HelperMessage: Equatable, Sendable {
                     artifacts.append(Artifact(role: role, contentType: contentType, bytes: role == .original ? original : bytes,
                                               width: width, height: height, durationMs: duration, sendAs: sendAs))
                 }
+                let safeCopyWhy = try r.optional().map { raw throws(WireError) in
+                    guard let v = SafeCopyUnavailable(rawValue: raw) else { throw .malformed("unknown safeCopyUnavailable") }
+                    return v
+                }
                 var accepted = Outcome.Accepted(detectedType: type, kind: kind, size: size, artifacts: artifacts,
                                                 previewUnavailable: why)
+                accepted.safeCopyUnavailable = safeCopyWhy
                 accepted.waveform = waveform
                 accepted.gainDb = gain
                 outcome = .accepted(accepted)
@@ -139,6 +162,21 @@ package enum HelperMessage: Equatable, Sendable {
             return .outcome(outcome, sniffNanoseconds: sniff, transformNanoseconds: transform, residentBytes: rss)
         case 5:
             return .failure(try r.string())
+        case 7:
+            let count = try r.i64()
+            guard count >= 0, count <= 1_000_000 else { throw .malformed("page count out of range") }
+            return .safeCopyPages(Int(count))
+        case 8:
+            let width = Int(try r.u32()), height = Int(try r.u32())
+            let pointWidth = try r.f64(), pointHeight = try r.f64()
+            return .safeCopyPage(PageRaster(width: width, height: height, pointWidth: pointWidth, pointHeight: pointHeight,
+                                            pixels: try r.bytes()))
+        case 9:
+            let why = try r.optional().map { raw throws(WireError) in
+                guard let v = SafeCopyUnavailable(rawValue: raw) else { throw .malformed("unknown safeCopyUnavailable") }
+                return v
+            }
+            return .safeCopyEnd(why)
         case 6:
             let request = try r.request()
             switch try decode(r.rest(), original: original) {

@@ -91,11 +91,13 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
         return kept
     }
 
-    /// The largest answer a helper may send: artifacts are bounded by the input size (thumbnails, an MP3 of at
-    /// most the duration limit at ≤ 64 kbps) with generous room.
+    /// The largest frame a helper may send: artifacts are bounded by the input size (thumbnails, an MP3 of at
+    /// most the duration limit at ≤ 64 kbps) with generous room; a safe copy's page by the page pixel limit.
     private var maxAnswer: Int {
         let mp3 = Int(settings.maxDurationSeconds * 16_000)
-        return min(HelperMessage.maxFrame, 2 * settings.maxBytes + mp3 + (16 << 20))
+        // A safe copy's page is its own frame: width × height × 3 bytes of RGB.
+        let page = 3 * settings.safeCopyMaxPagePixels + (1 << 20)
+        return min(HelperMessage.maxFrame, max(2 * settings.maxBytes + mp3 + (16 << 20), page))
     }
 
     /// Starts `capacity` helpers now; a failure is recorded (see `canProcess()`, `status`), not thrown.
@@ -151,9 +153,16 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
 
     public var statistics: Statistics { pool.withLock { $0.counters } }
 
-    /// The longest a job can take here: two helper attempts at the time limit, up to four helper starts, and a
+    /// The longest a job can take here: two helper attempts at the time limits, up to four helper starts, and a
     /// minute for loading and storing. The worker stops renewing a job's lease past it.
-    public var jobDeadline: Duration { .seconds(2 * settings.timeLimitSeconds + 4 * helperSettings.startTimeout + 60) }
+    public var jobDeadline: Duration {
+        let attempt: Double = settings.timeLimitSeconds + settings.safeCopyTimeLimitSeconds
+        let seconds: Double = 2 * attempt + 4 * helperSettings.startTimeout + 60
+        return Duration.seconds(seconds) + Self.safeCopyGrace * 2
+    }
+
+    /// Past a safe copy's own time limit, how long the helper has to notice it before it is killed.
+    static let safeCopyGrace: Duration = .seconds(5)
 
     /// Peak resident memory of every helper alive now (idle and busy), bytes.
     public var helperPeaks: [Int64] {
@@ -178,7 +187,23 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
         for attempt in 1...2 {
             let helper = try checkout()
             let deadline = ContinuousClock.now + .seconds(settings.timeLimitSeconds)
-            let run = helper.run(bytes, facts: facts, request: .random(), deadline: deadline)
+            // A visitor's PDF that previewed: after the outcome its pages arrive as raw pixels, checked and encoded
+            // here as they come (a helper taken over by the PDF cannot choose a byte of the copy), under the copy's own
+            // time limit.
+            var copy = SafeCopyBuilder(settings: settings)
+            var copyEnd: SafeCopyUnavailable?? = nil
+            let settings = self.settings
+            let run = helper.run(bytes, facts: facts, request: .random(), deadline: deadline,
+                                 copyTime: .seconds(settings.safeCopyTimeLimitSeconds) + Self.safeCopyGrace,
+                                 pagesFollow: { AttachmentPipeline.awaitsSafeCopy($0, facts: facts, settings: settings) }) { event in
+                switch event {
+                case .begin(let count): return copy.begin(pageCount: count)
+                case .page(let page): return copy.add(page)
+                case .end(let why), .cutShort(let why as SafeCopyUnavailable?):
+                    copyEnd = .some(why)
+                    return nil
+                }
+            }
             // What the helper said it was decoding is believed only once the policy agrees.
             if let (type, kind) = run.transforming,
                let violation = AnswerVerifier.verify(transforming: type, kind: kind, facts: facts, settings: settings) {
@@ -188,9 +213,17 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
             case .answered(.outcome(let outcome, let sniff, let transform, _), let transforming):
                 timings.sniff = .nanoseconds(sniff)
                 timings.transform = .nanoseconds(transform)
-                switch AnswerVerifier.verify(outcome, input: bytes, facts: facts, settings: settings, transforming: transforming) {
+                switch AnswerVerifier.verify(outcome, input: bytes, facts: facts, settings: settings, transforming: transforming)
+                    .flatMap({ AnswerVerifier.attachSafeCopy(to: $0, copy: &copy, end: copyEnd, facts: facts, settings: settings) }) {
                 case .success(let verified):
-                    checkin(helper)
+                    if helper.hasEnded {
+                        // Killed at the copy's time limit, or dead while rendering a page: the outcome stands.
+                        retire(helper, event: copyEnd == .some(.timeLimit) ? "deadline_kill" : "crash")
+                        logger.warning("helper ended while rendering a safe copy", metadata: [
+                            "pid": "\(helper.pid)", "safe_copy_unavailable": "\((copyEnd ?? nil)?.rawValue ?? "")"])
+                    } else {
+                        checkin(helper)
+                    }
                     return verified
                 case .failure(let violation):
                     return invalidAnswer(helper, "\(violation)", bytes: bytes)
@@ -208,7 +241,7 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
                 logger.warning("helper killed at the time limit", metadata: [
                     "pid": "\(helper.pid)", "time_limit_s": "\(settings.timeLimitSeconds)",
                     "detected_type": "\(transforming?.0 ?? "not yet known")"])
-                let outcome = timeLimitOutcome(bytes, transforming)
+                let outcome = timeLimitOutcome(bytes, transforming, facts: facts)
                 // Kept as the type the helper named: the original must start as that type does.
                 if case .failure(let violation) = AnswerVerifier.verify(outcome, input: bytes, facts: facts, settings: settings,
                                                                         transforming: transforming) {
@@ -261,15 +294,17 @@ public final class SandboxedPipeline: AttachmentProcessor, Sendable {
     }
 
     /// Past the time limit: kept without a preview once sniffing and policy passed, otherwise `corrupt`.
-    private func timeLimitOutcome(_ bytes: [UInt8], _ transforming: (String, AttachmentKind)?) -> Outcome {
+    private func timeLimitOutcome(_ bytes: [UInt8], _ transforming: (String, AttachmentKind)?, facts: AttachmentFacts) -> Outcome {
         guard let (type, kind) = transforming else {
             return .rejected(.init(reason: .corrupt,
                 message: "the file could not be identified within the \(grouped(settings.timeLimitSeconds)) s time limit",
                 detectedType: nil, size: bytes.count))
         }
-        return .accepted(.init(detectedType: type, kind: kind, size: bytes.count,
-                               artifacts: [Artifact(role: .original, contentType: type, bytes: bytes)],
-                               previewUnavailable: .timeLimit))
+        var accepted = Outcome.Accepted(detectedType: type, kind: kind, size: bytes.count,
+                                        artifacts: [Artifact(role: .original, contentType: type, bytes: bytes)],
+                                        previewUnavailable: .timeLimit)
+        if AnswerVerifier.getsSafeCopy(type: type, kind: kind, facts: facts, settings: settings) { accepted.safeCopyUnavailable = .timeLimit }
+        return .accepted(accepted)
     }
 
     /// A helper's last words that mean the kernel refused memory (glib, poppler, libstdc++, the Swift runtime).

@@ -107,6 +107,7 @@ extension ConsoleViews {
             {{#image}}<img src="{{url}}" alt="{{role}}" class="full">{{/image}}
             {{#audio}}<audio controls preload="metadata" src="{{url}}"></audio>{{{waveform}}}{{/audio}}
             {{#video}}<video controls muted preload="metadata" src="{{url}}"></video>{{/video}}
+            {{#safeCopy}}<p><a id="safe-copy" href="{{url}}" target="_blank" rel="noopener noreferrer">Open the safe copy</a>: every page re-drawn from pixels, without the original's text, links, scripts, forms or attachments.</p>{{/safeCopy}}
             </figure>{{/artifacts}}{{/hasArtifacts}}
             {{#hasOutcome}}<h2>Outcome</h2><pre id="outcome">{{outcome}}</pre>{{/hasOutcome}}
             {{> foot}}

@@ -147,6 +147,8 @@ struct ConsoleViews: Sendable {
             if let w = a.width, let h = a.height { details.append("\(w)×\(h)") }
             if let ms = a.durationMs { details.append(Self.duration(Double(ms) / 1000)) }
             if let s = a.sendAs { details.append("send as \(s.rawValue)") }
+            if let p = a.pages { details.append(p == 1 ? "1 page" : "\(p) pages") }
+            if a.role == .safeCopy { item["safeCopy"] = true }
             item["details"] = details.joined(separator: ", ")
             if type.hasPrefix("image/") { item["image"] = true }
             else if type.hasPrefix("audio/") {

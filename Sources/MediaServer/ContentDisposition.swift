@@ -9,11 +9,12 @@ public enum ContentDisposition {
             || contentType == MediaType.mp4 || contentType == MediaType.quicktime
     }
 
-    /// The header value for serving `contentType` to the desk, named after the sender's `fileName`.
-    public static func header(contentType: String, fileName: String?, fallback: String) -> String {
+    /// The header value for serving `contentType` to the desk, named after the sender's `fileName`; `inline` forces
+    /// `inline` (a safe copy: a PDF this service wrote, for the browser's viewer).
+    public static func header(contentType: String, fileName: String?, fallback: String, inline: Bool = false) -> String {
         let name = safeName(fileName, fallback: fallback) + "." + MediaType.fileExtension(contentType)
         let ascii = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0 != "\\" && $0 != "/" ? Character($0) : "_" })
-        return "\(isInline(contentType) ? "inline" : "attachment"); filename=\"\(ascii)\"; filename*=UTF-8''\(percentEncoded(name))"
+        return "\(inline || isInline(contentType) ? "inline" : "attachment"); filename=\"\(ascii)\"; filename*=UTF-8''\(percentEncoded(name))"
     }
 
     /// The user's name without any path, control or bidirectional-override characters, and without its own

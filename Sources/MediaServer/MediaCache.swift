@@ -10,6 +10,8 @@ final class MediaCache: Sendable {
         var contentType: String
         var etag: String
         var disposition: String
+        /// The artifact's role (`safe_copy` is served under its own CSP).
+        var role: String = ""
     }
 
     private struct Contents {

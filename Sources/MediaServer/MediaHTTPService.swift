@@ -245,7 +245,7 @@ public struct MediaHTTPService: Sendable {
             .eTag: etag,
             .cacheControl: "private, max-age=\(max(0, expires - Int(Date().timeIntervalSince1970)))",
             .xContentTypeOptions: "nosniff",
-            .contentSecurityPolicy: Self.mediaCSP,
+            .contentSecurityPolicy: served.role == ArtifactRole.safeCopy.rawValue ? Self.safeCopyCSP : Self.mediaCSP,
             .referrerPolicy: "no-referrer",
             // The sandboxed tab has an opaque origin, and Chrome's media document fetches with crossorigin=anonymous:
             // without this the audio never loads. The signed URL stays the only credential (no cookies involved).
@@ -280,6 +280,11 @@ public struct MediaHTTPService: Sendable {
     /// Audio plays and images show, but nothing can run: no script, no plugin, no fetch, a sandboxed origin.
     static let mediaCSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 
+    /// A safe copy (an image-only PDF this service wrote) shows in the browser's PDF viewer: no `sandbox` (which keeps
+    /// PDF viewers out in some browsers), `object-src 'self'` for viewers that count as a plugin of the document, and
+    /// still no script, fetch, form or base from the document (`default-src 'none'`).
+    static let safeCopyCSP = "default-src 'none'; object-src 'self'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
     /// An artifact ready to serve: bytes and headers. Final jobs never change, so what was served once is kept
     /// (within `MEDIAWORKER_MEDIA_CACHE_BYTES`) and later requests touch neither the database nor the disk.
     func servedArtifact(jobID: String, role roleName: String) async throws -> MediaCache.Entry? {
@@ -298,7 +303,9 @@ public struct MediaHTTPService: Sendable {
                 bytes: ByteBuffer(bytes: bytes), contentType: artifact.contentType,
                 etag: "\"\(artifact.etag ?? String(job.submission.contentSHA256.prefix(32)))\"",
                 disposition: ContentDisposition.header(contentType: artifact.contentType, fileName: job.submission.fileName,
-                                                       fallback: role == .original ? "attachment" : roleName))
+                                                       fallback: role == .original ? "attachment" : roleName,
+                                                       inline: role == .safeCopy),
+                role: roleName)
             if job.state.isFinal { mediaCache.put(key, entry) }
             return entry
         } catch let error as APIError {

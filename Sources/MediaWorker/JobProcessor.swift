@@ -146,7 +146,7 @@ public struct JobProcessor: Sendable {
             // A strong validator for HTTP caching and If-Range: the first 128 bits of the bytes' SHA-256.
             StoredArtifact(role: a.role, contentType: a.contentType, size: a.bytes.count,
                            etag: Hex.encode(SHA256.hash(data: a.bytes).prefix(16)), width: a.width, height: a.height,
-                           durationMs: a.durationMs, sendAs: a.sendAs)
+                           durationMs: a.durationMs, sendAs: a.sendAs, pages: a.pages)
         }
         return JobResult(state: .accepted, outcomeJSON: Self.withoutArtifacts(outcomeJSON), artifacts: artifacts)
     }

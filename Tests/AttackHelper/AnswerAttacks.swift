@@ -56,6 +56,22 @@ struct ForgedAnswers {
         accepted(MediaType.jpeg, .image, [thumbnail(width: 1_000_000, height: 1_000_000)])
     }
 
+    /// A visitor's PDF accepted with a thumbnail: the parent then reads its safe copy's pages.
+    func pdfWithThumbnail() -> HelperMessage {
+        accepted(MediaType.pdf, .document, [thumbnail(width: 339, height: 480)])
+    }
+
+    func pages(_ count: Int) -> HelperMessage { .request(job.request, .safeCopyPages(count)) }
+
+    /// One page of `width` × `height` pixels on a page sized for 150 DPI (`bytes` RGB bytes, white by default).
+    func page(width: Int, height: Int, bytes: Int? = nil, pixels: [UInt8]? = nil) -> HelperMessage {
+        let data = pixels ?? [UInt8](repeating: 255, count: bytes ?? width * height * 3)
+        return .request(job.request, .safeCopyPage(PageRaster(width: width, height: height, pointWidth: Double(width) * 72 / 150,
+                                                              pointHeight: Double(height) * 72 / 150, pixels: data)))
+    }
+
+    func pagesEnd(_ why: SafeCopyUnavailable? = nil) -> HelperMessage { .request(job.request, .safeCopyEnd(why)) }
+
     /// The same answer under another request id.
     func withRequest(_ message: HelperMessage, _ request: RequestID) -> HelperMessage {
         guard case .request(_, let answer) = message else { return message }

@@ -40,7 +40,14 @@ struct AttackPlan: Decodable {
 struct Attacker: HelperTakeover {
     func answer(job: HelperJob, pipeline: AttachmentPipeline, write: ([HelperMessage]) -> Bool) -> Bool {
         guard let plan = AttackPlan.read(job.bytes) else {
-            return write([HelperMain.answer(job, pipeline: pipeline, write: write)])
+            let reply = HelperMain.answer(job, pipeline: pipeline, write: write)
+            guard write([reply]) else { return false }
+            // A visitor's PDF: its safe copy's pages follow, as from a healthy helper.
+            if case .request(_, .outcome(let outcome, _, _, _)) = reply,
+               AttachmentPipeline.awaitsSafeCopy(outcome, facts: job.facts, settings: pipeline.settings) {
+                return HelperMain.sendSafeCopyPages(job, pipeline: pipeline, write: write)
+            }
+            return true
         }
         let forge = ForgedAnswers(job: job)
         switch plan.attack {
@@ -61,6 +68,23 @@ struct Attacker: HelperTakeover {
             return write([.request(job.request, .transforming(detectedType: "text/html", kind: .image)),
                           HelperMain.answer(job, pipeline: pipeline, write: { _ in true })])
         case "long-message": return write([forge.rejection(.unsupportedType, String(repeating: "x", count: 100_000))])
+
+        // A visitor's PDF whose safe copy pages are forged (the file starts `%PDF-` in its payload, so the original's
+        // signature holds): the parent's page checks must refuse each.
+        case "safe-copy-wrong-bytes":
+            return write([forge.pdfWithThumbnail(), forge.pages(1), forge.page(width: 100, height: 100, bytes: 100), forge.pagesEnd()])
+        case "safe-copy-huge-page":
+            return write([forge.pdfWithThumbnail(), forge.pages(1), forge.page(width: 2100, height: 2100), forge.pagesEnd()])
+        case "safe-copy-fewer-pages":
+            return write([forge.pdfWithThumbnail(), forge.pages(3), forge.page(width: 100, height: 100), forge.pagesEnd()])
+        case "safe-copy-too-large-claimed":
+            return write([forge.pdfWithThumbnail(), forge.pages(1), forge.page(width: 100, height: 100), forge.pagesEnd(.tooLarge)])
+        // Well-formed pages whose pixels the attacker chose: believed (they are only pixels), and the copy the parent
+        // writes holds one image per page and nothing else.
+        case "safe-copy-chosen-pixels":
+            let text = Array("endstream endobj 9 0 obj << /S /JavaScript /JS (app.alert(1)) >> ".utf8)
+            let pixels = (0..<(200 * 100 * 3)).map { text[$0 % text.count] }
+            return write([forge.pdfWithThumbnail(), forge.pages(1), forge.page(width: 200, height: 100, pixels: pixels), forge.pagesEnd()])
 
         // Lock-down attacks (LockdownAttacks.swift): every one tried, the outcome answered as a rejection whose
         // message is the report (the exfiltration channel of issue 19: a message readable through the job).

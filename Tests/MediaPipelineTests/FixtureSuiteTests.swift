@@ -77,6 +77,7 @@ import Testing
                 guard let delivery else { Issue.record("no delivery artifact"); return }
                 checkDelivery(delivery, want, original: bytes)
             }
+            checkSafeCopy(a, fixture, original: bytes)
             switch expect.thumbnail {
             case .none: break
             case .some(.none):
@@ -85,6 +86,29 @@ import Testing
                 guard let thumbnail else { Issue.record("no thumbnail"); return }
                 checkThumbnail(thumbnail, want)
             }
+        }
+    }
+
+    /// A visitor's PDF has a safe copy that passes the independent pikepdf walk, or says why it has none; nothing else
+    /// has either.
+    private func checkSafeCopy(_ a: Outcome.Accepted, _ fixture: FixtureManifest.Fixture, original: [UInt8]) {
+        let copy = a.artifacts.first { $0.role == .safeCopy }
+        #expect(a.safeCopyUnavailable?.rawValue == fixture.expect.safeCopyUnavailable)
+        guard fixture.from == .visitor, a.detectedType == MediaType.pdf else {
+            #expect(copy == nil && a.safeCopyUnavailable == nil, "safe copies are for visitors' PDFs only")
+            return
+        }
+        #expect((copy == nil) != (a.safeCopyUnavailable == nil), "a safe copy, or the reason there is none")
+        switch fixture.expect.safeCopy {
+        case .none: break
+        case .some(.none): #expect(copy == nil, "no safe copy expected")
+        case .some(.some(let want)):
+            guard let copy else { Issue.record("no safe copy"); return }
+            #expect(copy.contentType == MediaType.pdf)
+            #expect(copy.pages == want.pages)
+            let verdict = SafeCopyCheck.run(copy: copy.bytes, original: original)
+            #expect(verdict.ok, "\(verdict.output)")
+            #expect(verdict.output.contains("\"pages\": \(want.pages)"), "\(verdict.output)")
         }
     }
 

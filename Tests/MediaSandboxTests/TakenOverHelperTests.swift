@@ -57,6 +57,46 @@ import Testing
         #expect(pool.statistics.starts >= Self.forgeries.count + 1, "each taken-over helper is replaced")
     }
 
+    static let pageForgeries = ["safe-copy-wrong-bytes", "safe-copy-huge-page", "safe-copy-fewer-pages", "safe-copy-too-large-claimed"]
+
+    @Test("forged safe copy pages (a byte count that is not width × height × 3, a 4.4 MP page, fewer pages than announced, a too_large only the parent decides): the job ends corrupt, no copy comes back, the helper is replaced")
+    func forgedSafeCopyPagesAreRefused() throws {
+        let pool = try pool()
+        for (i, name) in Self.pageForgeries.enumerated() {
+            let bytes = Self.attack(name, payload: "%PDF-1.4 a PDF in the eyes of the signature check")
+            let outcome = try process(pool, bytes)
+            guard case .rejected(let rejection) = outcome else {
+                Issue.record("\(name): the forged pages were believed: \(outcome)"); continue
+            }
+            #expect(rejection.reason == .corrupt, "\(name)")
+            #expect(rejection.message.contains("the helper's answer failed verification"), "\(name): \(rejection.message)")
+            #expect(pool.statistics.invalidAnswers == i + 1, "\(name)")
+            try expectServesPhoto(pool, after: name)
+        }
+        // And a real visitor's PDF still gets its copy from a fresh helper.
+        let fixture = FixtureManifest.named("pdf-text-3-pages")
+        guard case .accepted(let pdf) = try process(pool, try fixture.bytes(), fixture.facts) else {
+            Issue.record("the real PDF is not accepted"); return
+        }
+        #expect(pdf.artifacts.first { $0.role == .safeCopy }?.pages == 3)
+    }
+
+    @Test("pixels a taken-over renderer chose (PDF syntax with a JavaScript action, as RGB bytes) only ever become one image: the copy the parent writes passes the pikepdf walk and holds none of those bytes")
+    func chosenPixelsStayPixels() throws {
+        let pool = try pool()
+        let bytes = Self.attack("safe-copy-chosen-pixels", payload: "%PDF-1.4 a PDF in the eyes of the signature check")
+        guard case .accepted(let a) = try process(pool, bytes),
+              let copy = a.artifacts.first(where: { $0.role == .safeCopy }) else {
+            Issue.record("no safe copy"); return
+        }
+        #expect(copy.pages == 1)
+        let planted = Array("/JavaScript".utf8)
+        #expect(!copy.bytes.indices.dropLast(planted.count).contains { copy.bytes[$0..<($0 + planted.count)].elementsEqual(planted) })
+        // The walk compares page sizes with an original: the copy itself stands in (its one page is 96 × 48 pt).
+        let verdict = SafeCopyCheck.run(copy: copy.bytes, original: copy.bytes)
+        #expect(verdict.ok, "\(verdict.output)")
+    }
+
     @Test("a stale frame left in the pipe never answers the next job: that helper is found out before the next job and replaced")
     func staleFrameIsNotTheNextAnswer() throws {
         let pool = try pool()

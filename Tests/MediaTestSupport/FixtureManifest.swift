@@ -39,9 +39,13 @@ public struct FixtureManifest: Decodable, Sendable {
             public var delivery: Delivery?
             /// The outcome must arrive within this many seconds (decoder attacks stopped by a limit).
             public var withinSeconds: Double?
+            /// Visitors' PDFs: absent, no expectation; null, no safe copy; an object, the copy's page count.
+            public var safeCopy: SafeCopy??
+            public var safeCopyUnavailable: String?
 
             enum CodingKeys: String, CodingKey {
                 case status, reason, detectedType, kind, thumbnail, previewUnavailable, playback, delivery, withinSeconds
+                case safeCopy, safeCopyUnavailable
             }
 
             public init(from decoder: Decoder) throws {
@@ -60,7 +64,13 @@ public struct FixtureManifest: Decodable, Sendable {
                 playback = try c.decodeIfPresent(Playback.self, forKey: .playback)
                 delivery = try c.decodeIfPresent(Delivery.self, forKey: .delivery)
                 withinSeconds = try c.decodeIfPresent(Double.self, forKey: .withinSeconds)
+                safeCopy = c.contains(.safeCopy) ? .some(try c.decodeIfPresent(SafeCopy.self, forKey: .safeCopy)) : .none
+                safeCopyUnavailable = try c.decodeIfPresent(String.self, forKey: .safeCopyUnavailable)
             }
+        }
+
+        public struct SafeCopy: Decodable, Sendable {
+            public var pages: Int
         }
 
         public struct Thumbnail: Decodable, Sendable {

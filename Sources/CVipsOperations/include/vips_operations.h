@@ -70,4 +70,16 @@ int mw_n_pages(VipsImage *in);
 /// An 8-bit PNG without metadata.
 int mw_save_png8(VipsImage *in, void **buf, size_t *len);
 
+// ---- safe copies of PDFs (pages rendered to raw pixels inside a helper) ---------------------------------------
+
+/// One page of a PDF, opened lazily (header only until its pixels are read) at `dpi`.
+int mw_pdf_page(const void *buf, size_t len, int page, double dpi, VipsImage **out);
+
+/// Pages in a PDF opened by mw_pdf_page (its "n-pages" field; 1 when absent).
+int mw_pdf_n_pages(VipsImage *in);
+
+/// The image flattened onto white as packed 8-bit RGB (width × height × 3 bytes) in a g_malloc'd buffer (free
+/// with g_free). The image's deadline (mw_watch_deadline) stops the rendering.
+int mw_rgb8_pixels(VipsImage *in, void **buf, size_t *len);
+
 #endif
