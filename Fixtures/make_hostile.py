@@ -73,6 +73,22 @@ def stream(dictionary: bytes, data: bytes) -> bytes:
     return b"<< " + dictionary + b" /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
 
 
+def form_chain(first: int, levels: int, fanout: int) -> list:
+    """Form XObjects numbered from `first`, each drawing the next `fanout` times; the last fills `fanout` rectangles
+    (fanout^levels fills in all: poppler's time grows with it, its memory does not)."""
+    forms = []
+    for level in range(levels):
+        number = first + level
+        if level == levels - 1:
+            body = b"0 0 1 rg " + b" ".join(b"%d %d 10 10 re f" % (i * 10, i * 10) for i in range(fanout))
+            resources = b""
+        else:
+            body = b" ".join(b"q 1 0 0 1 %d 0 cm /X Do Q" % (i % 3) for i in range(fanout))
+            resources = b" /Resources << /XObject << /X %d 0 R >> >>" % (number + 1)
+        forms.append(stream(b"/Type /XObject /Subtype /Form /BBox [0 0 200 200]" + resources, body))
+    return forms
+
+
 def nested_xobjects(levels: int = 8, fanout: int = 10) -> bytes:
     # 1 catalog, 2 pages, 3 page, 4 page content, 5.. the forms (5 draws 6, ..., the last fills a rectangle).
     first = 5
@@ -83,16 +99,7 @@ def nested_xobjects(levels: int = 8, fanout: int = 10) -> bytes:
         b" /Resources << /XObject << /X 5 0 R >> >> >>",
         stream(b"", b"/X Do"),
     ]
-    for level in range(levels):
-        number = first + level
-        if level == levels - 1:
-            body = b"0 0 1 rg " + b" ".join(b"%d %d 10 10 re f" % (i * 10, i * 10) for i in range(fanout))
-            resources = b""
-        else:
-            body = b" ".join(b"q 1 0 0 1 %d 0 cm /X Do Q" % (i % 3) for i in range(fanout))
-            resources = b" /Resources << /XObject << /X %d 0 R >> >>" % (number + 1)
-        objects.append(stream(b"/Type /XObject /Subtype /Form /BBox [0 0 200 200]" + resources, body))
-    return pdf(objects)
+    return pdf(objects + form_chain(first, levels, fanout))
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -185,16 +192,7 @@ def slow_second_page(levels: int = 7, fanout: int = 10) -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 7 0 R /Resources << /XObject << /X 8 0 R >> >> >>",
         stream(b"", b"/X Do"),
     ]
-    for level in range(levels):
-        number = first + level
-        if level == levels - 1:
-            body = b"0 0 1 rg " + b" ".join(b"%d %d 10 10 re f" % (i * 10, i * 10) for i in range(fanout))
-            resources = b""
-        else:
-            body = b" ".join(b"q 1 0 0 1 %d 0 cm /X Do Q" % (i % 3) for i in range(fanout))
-            resources = b" /Resources << /XObject << /X %d 0 R >> >>" % (number + 1)
-        objects.append(stream(b"/Type /XObject /Subtype /Form /BBox [0 0 200 200]" + resources, body))
-    return pdf(objects)
+    return pdf(objects + form_chain(first, levels, fanout))
 
 
 def gif_many_frames(frames: int = 3500) -> bytes:

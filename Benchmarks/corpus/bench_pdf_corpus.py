@@ -23,26 +23,10 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "Fixtures"))
+from make_hostile import pdf, stream  # noqa: E402 - the PDF writer the hostile fixtures are made with
+
 PHOTOS = ["whatsapp_photo.jpg", "progressive.jpg", "exif_rotated_gps.jpg", "camera_5mib.jpg"]
-
-
-def pdf(objects):
-    """Objects are bytes bodies numbered from 1; object 1 is the catalog."""
-    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
-def stream(dictionary, data):
-    return b"<< " + dictionary + b" /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
 
 
 def pages_pdf(pages):

@@ -67,16 +67,14 @@ extension PostgresJobQueue {
 
     /// Final jobs of `rule` that ended before its cutoff (tombstones have no `finished_at`).
     private static func expiredQuery(_ rule: (number: String?, cutoff: Date), listed: [String], select: String) -> PostgresQuery {
-        var q: PostgresQuery
+        var q: PostgresQuery = "SELECT \(unescaped: select) FROM jobs WHERE finished_at < \(rule.cutoff) AND state IN ('accepted', 'rejected', 'dead')"
         if let number = rule.number {
-            q = "SELECT id FROM jobs WHERE business_number = \(number) AND finished_at < \(rule.cutoff)"
-        } else if listed.isEmpty {
-            q = "SELECT id FROM jobs WHERE finished_at < \(rule.cutoff)"
-        } else {
-            q = "SELECT id FROM jobs WHERE finished_at < \(rule.cutoff) AND (business_number IS NULL OR NOT business_number = ANY(\(listed)::text[]))"
+            q.sql += " AND business_number = $\(q.binds.count + 1)"
+            q.binds.append(number)
+        } else if !listed.isEmpty {
+            q.sql += " AND (business_number IS NULL OR NOT business_number = ANY($\(q.binds.count + 1)::text[]))"
+            q.binds.append(listed)
         }
-        q.sql = q.sql.replacingOccurrences(of: "SELECT id ", with: "SELECT \(select) ")
-        q.sql += " AND state IN ('accepted', 'rejected', 'dead')"
         return q
     }
 

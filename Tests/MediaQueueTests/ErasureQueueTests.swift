@@ -7,8 +7,6 @@ import Testing
 
 /// The erasure half of the queue contract (`JobErasure`), on both drivers.
 @Suite(.onQueueExecutor) struct ErasureQueueTests {
-    static let tombstoneKeys: Set<String> = ["id", "state", "erasedAt", "erasure", "createdAt"]
-
     @Test("a queued, a running and a final job become tombstones; a repeat erases nothing; the running job's worker is refused",
           arguments: TestBackend.allCases)
     func tombstones(_ backend: TestBackend) async throws {
@@ -40,7 +38,7 @@ import Testing
             #expect(job.state == .erased && job.erasure == .request)
             #expect(abs((job.erasedAt ?? .distantPast).timeIntervalSince(now)) < 5, "the queue's clock (PostgreSQL: the server's)")
             guard case .object(let members) = job.json() else { Issue.record("not an object"); continue }
-            #expect(Set(members.map(\.0)) == Self.tombstoneKeys, "the tombstone shows nothing else")
+            #expect(Set(members.map(\.0)) == ErasureChecks.tombstoneKeys, "the tombstone shows nothing else")
             #expect(job.submission.fileName == nil && job.submission.conversationId == nil && job.submission.businessNumber == nil
                     && job.submission.declaredType == nil && job.outcomeJSON == nil && job.artifacts.isEmpty && job.lastError == nil
                     && job.submission.contentSHA256.isEmpty && job.leaseOwner == nil)

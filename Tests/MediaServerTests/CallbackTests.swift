@@ -113,7 +113,7 @@ final class CallbackReceiver: @unchecked Sendable {
             let event = try #require(try JSONSerialization.jsonObject(with: erased.body) as? [String: Any])
             let tombstone = try #require(event["job"] as? [String: Any])
             #expect(tombstone["id"] as? String == id && tombstone["state"] as? String == "erased" && tombstone["erasure"] as? String == "request")
-            #expect(Set(tombstone.keys) == ["id", "state", "erasedAt", "erasure", "createdAt"])
+            #expect(Set(tombstone.keys) == ErasureChecks.tombstoneKeys)
             #expect(!String(decoding: erased.body, as: UTF8.self).contains("secret-callback"))
             #expect(try await outbox.pendingEvents() == 0)
         }

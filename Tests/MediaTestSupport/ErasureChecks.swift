@@ -9,6 +9,9 @@ import Testing
 
 /// Jobs made for erasure tests, and the scans that prove erased data is gone from the store and the database files.
 public enum ErasureChecks {
+    /// The members of a tombstone's JSON, and no others (contract.md, "Erasure and retention").
+    public static let tombstoneKeys: Set<String> = ["id", "state", "erasedAt", "erasure", "createdAt"]
+
     /// One seeded job: its id, and the bytes that must disappear with it.
     public struct Seeded: Sendable {
         public var id: String
