@@ -39,9 +39,12 @@ public struct BlobRepair: Sendable {
     }
 
     /// Every blob every job names exists, with its size. Jobs are read newest first, a page at a time.
-    /// Erased jobs (none yet) and jobs whose original was never stored (none: intake stores it first) name nothing.
+    /// Erased jobs (tombstones) and jobs whose original was never stored (none: intake stores it first) name nothing.
     public func verify(pageSize: Int = 500) async throws -> Verification {
         var result = Verification()
+        // First the store itself: a bucket that does not exist, or credentials it refuses, is one clear error, not a
+        // report of every blob missing (an S3 HEAD answers a missing bucket as it answers a missing key: 404, no body).
+        try await store.checkReadable()
         try await forEachJob(pageSize: pageSize) { job in
             result.jobs += 1
             for (role, size) in Self.named(job) {

@@ -32,6 +32,8 @@ public struct MediaHTTPService: Sendable {
     let processing: @Sendable () -> ProcessingHealth
     /// Where the details `/readyz` does not answer with go.
     let logger = Logger(label: "mediaworker.http")
+    /// What `/readyz` answered last, so that a load balancer polling it logs a problem once, not every few seconds.
+    let readiness = ReadinessLog()
 
     public init(queue: any JobQueue & EventOutbox, store: any BlobStore, settings: ServerSettings,
                 registry: PrometheusCollectorRegistry, wake: @escaping @Sendable () -> Void = {},
@@ -107,8 +109,10 @@ public struct MediaHTTPService: Sendable {
         } catch let rejection as Rejection {
             throw checksumMismatch(rejection, parameters: parameters)
         } catch {
-            // The database or the store is away (a restart, a failover): say so, and that a retry is safe.
-            logger.warning("upload not stored: the queue or the store failed", metadata: ["error": "\(error)"])
+            // The database or the store is away (a restart, a failover): say so, and that a retry is safe. A store that
+            // refuses the settings has said so once in the log already (`/readyz` and the store's own report).
+            logger.log(level: Self.isConfiguration(error) ? .debug : .warning, "upload not stored: the queue or the store failed",
+                       metadata: ["error": "\(error)"])
             throw APIError(.storageUnavailable,
                            "the queue or the blob store cannot be reached; send the same upload again with the same idempotencyKey",
                            headers: [.retryAfter: "1"])
@@ -314,7 +318,8 @@ public struct MediaHTTPService: Sendable {
             throw CancellationError()
         } catch {
             // The queue or the store is away (an S3 volume server down, a database restarting): a retry will do.
-            logger.warning("media not served: the queue or the store failed", metadata: ["error": "\(error)", "job": "\(jobID)"])
+            logger.log(level: Self.isConfiguration(error) ? .debug : .warning, "media not served: the queue or the store failed",
+                       metadata: ["error": "\(error)", "job": "\(jobID)"])
             throw APIError(.storageUnavailable, "the queue or the blob store cannot be reached; try again", headers: [.retryAfter: "1"])
         }
     }
@@ -361,23 +366,21 @@ public struct MediaHTTPService: Sendable {
         do {
             counts = try await queue.activeCounts()
         } catch {
-            logger.error("not ready: the queue does not answer", metadata: ["error": "\(error)"])
-            throw APIError(.notReady, "the queue does not answer")
+            throw readiness.notReady("the queue does not answer", error: error, logger: logger)
         }
         do {
             try await store.checkReadable()
         } catch let error as BlobStoreError where error.isConfigurationError {
-            logger.error("not ready: the blob store refuses this service's settings", metadata: ["error": "\(error)"])
-            throw APIError(.notReady, "the blob store refuses this service's settings (credentials, bucket, region or endpoint)")
+            throw readiness.notReady("the blob store refuses this service's settings (credentials, bucket, region or endpoint)",
+                                     error: error, logger: logger)
         } catch {
-            logger.error("not ready: the blob store cannot be read", metadata: ["error": "\(error)"])
-            throw APIError(.notReady, "the blob store cannot be read")
+            throw readiness.notReady("the blob store cannot be read", error: error, logger: logger)
         }
         let health = processing()
         if let failure = health.failure {
-            logger.error("not ready: no helper process can be started", metadata: ["error": "\(failure)"])
-            throw APIError(.notReady, "no helper process can be started")
+            throw readiness.notReady("no helper process can be started", error: failure, logger: logger)
         }
+        readiness.isReady(logger: logger)
         var members: [(String, JSONValue)] = [("status", .string("ready")), ("queued", .int(counts[.queued] ?? 0))]
         if !health.missingProtections.isEmpty {
             // Which protections, without the kernel's words: `seccomp`, `no_new_privs`, …

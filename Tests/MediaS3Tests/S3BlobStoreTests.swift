@@ -177,6 +177,38 @@ import Testing
         }
     }
 
+    @Test("a digest the store says does not match (SeaweedFS never checks one) is sent again, signed again over the same body's real SHA-256; past the attempts it is an outage")
+    func digestMismatch() async throws {
+        let bytes = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 * 13) }
+        try await withFake({ n, _ in
+            switch n {
+            case 1:
+                // A second later, so that the next attempt's signature has another date.
+                try? await Task.sleep(for: .milliseconds(1_100))
+                return (400, [], Self.errorXML("XAmzContentSHA256Mismatch"))
+            case 2: return (400, [], Self.errorXML("BadDigest"))
+            default: return (200, [], "")
+            }
+        }) { endpoint, seen in
+            try await client(endpoint).putObject("k", bytes)
+            let requests = seen.requests.withLock { $0 }
+            #expect(requests.count == 3)
+            for request in requests {
+                #expect(request.body == bytes)
+                #expect(request.headers["x-amz-content-sha256"] == SigV4Signer.payloadHash(bytes))
+                #expect(request.headers["content-md5"] == Data(Insecure.MD5.hash(data: bytes)).base64EncodedString())
+            }
+            #expect(requests[0].headers["x-amz-date"] != requests[1].headers["x-amz-date"], "each attempt is signed when it is sent")
+            #expect(requests[0].headers["authorization"] != requests[1].headers["authorization"])
+        }
+        try await withFake({ _, _ in (400, [], Self.errorXML("BadDigest")) }) { endpoint, seen in
+            let error = await #expect(throws: S3Error.self) { try await client(endpoint, attempts: 2).putObject("k", bytes) }
+            #expect(error?.kind == .unavailable)
+            #expect(error?.code == "BadDigest")
+            #expect(seen.count == 2)
+        }
+    }
+
     @Test("a server that does not answer is an outage within attempts × timeout")
     func timeouts() async throws {
         try await withFake({ _, _ in
@@ -266,5 +298,15 @@ import Testing
         #expect(throws: SettingsError.self, "no credentials") {
             try S3Settings(store: "s3://ok-bucket", settings: Settings(environment: [:]))
         }
+        let own = try S3Settings(store: "s3://ok-bucket", settings: Settings(environment: env.merging(["MEDIAWORKER_S3_REGION": "ap-south-1"]) { $1 }))
+        #expect(own.region == "ap-south-1", "MEDIAWORKER_S3_REGION wins over AWS_REGION")
+        let badOwn = #expect(throws: SettingsError.self) {
+            try S3Settings(store: "s3://ok-bucket", settings: Settings(environment: env.merging(["MEDIAWORKER_S3_REGION": "bad region/"]) { $1 }))
+        }
+        #expect(badOwn?.key == "MEDIAWORKER_S3_REGION", "the refusal names the setting that was given")
+        let badAWS = #expect(throws: SettingsError.self) {
+            try S3Settings(store: "s3://ok-bucket", settings: Settings(environment: env.merging(["AWS_REGION": "bad region/"]) { $1 }))
+        }
+        #expect(badAWS?.key == "AWS_REGION")
     }
 }

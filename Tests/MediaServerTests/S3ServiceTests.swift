@@ -62,6 +62,26 @@ import Testing
         }
     }
 
+    @Test("a wrong secret is logged clearly once: repeated /readyz probes and refused uploads add no more lines")
+    func wrongSecretLoggedOnce() async throws {
+        let storage = try TestBackend.sqlite.make("mw-s3-once", s3: true)
+        let server = try ServerProcess(storage: storage, env: ["AWS_SECRET_ACCESS_KEY": "wrong-secret", "MEDIAWORKER_WORKERS": "0"])
+        defer { server.stop(); storage.remove() }
+        let gif = try FixtureManifest.named("gif87a").bytes().asData
+        for i in 0..<4 {
+            #expect(try await server.request("GET", "/readyz", auth: false).status == 503)
+            let upload = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=once:\(i)", body: gif)
+            #expect(upload.status == 503)
+        }
+        let log = try String(contentsOfFile: server.logPath, encoding: .utf8)
+        let lines = log.split(separator: "\n")
+        let readiness = lines.filter { $0.contains("not ready: the blob store refuses this service's settings") }
+        let store = lines.filter { $0.contains("the S3 store refuses this service") && $0.contains("SignatureDoesNotMatch") }
+        #expect(readiness.count == 1, "one readiness line for four probes:\n\(server.logTail(30))")
+        #expect(store.count == 1, "the store names the refusal once:\n\(server.logTail(30))")
+        #expect(!lines.contains { $0.contains("upload not stored") }, "refused uploads add no warning:\n\(server.logTail(30))")
+    }
+
     static func plainGET(_ url: URL) async throws -> (Int, Data) {
         let (data, response) = try await URLSession.shared.data(from: url)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
@@ -73,7 +93,7 @@ extension Array where Element == UInt8 {
 }
 
 extension S3ServiceTests {
-    @Test("the volume server stopped: /readyz 503 and uploads 503 within the gateway's patience (never 500), HEAD still answers; once it is back /readyz recovers by itself and the resent upload succeeds")
+    @Test("the volume server stopped: /readyz 503 and uploads 503 within the gateway's patience (never 500), HEAD and ListObjectsV2 still answer; once it is back /readyz recovers by itself and the resent upload succeeds")
     func volumeOutage() async throws {
         let s3 = try TestS3.server()
         let storage = try TestBackend.postgres.make("mw-s3-outage", s3: true)
@@ -94,6 +114,8 @@ extension S3ServiceTests {
             #expect(ready.status == 503, "a HEAD would still pass; the probe reads an object")
             #expect((ready.json["message"] as? String)?.contains("cannot be read") == true)
             #expect(try await storage.store().size(jobID: id, role: "original") == (done["outcome"] as? [String: Any])?["size"] as? Int ?? -1, "HEAD still answers")
+            let listed = try await storage.store().blobs(from: nil)
+            #expect(listed.blobs.contains { $0.jobID == id && $0.role == "original" }, "ListObjectsV2 still answers: \(listed.blobs.count) blobs")
             let refused = try await server.request("POST", "/v1/attachments?from=visitor&idempotencyKey=vol:1", body: gif)
             #expect(refused.status == 503 && refused.json["error"] as? String == "storage_unavailable")
             #expect(refused.header("Retry-After") != nil)

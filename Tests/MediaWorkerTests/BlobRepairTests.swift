@@ -75,6 +75,21 @@ import Testing
         #expect(try run(["blobs", "gc", "--dry-run"], storage).json["orphans"] as? Int == 0)
     }
 
+    @Test("verify against an S3 bucket that does not exist: one error (exit 1, no report), not every blob reported missing")
+    func missingBucket() async throws {
+        var storage = try StoreDriver.s3.make("mw-repair-nobucket")
+        defer { storage.remove() }
+        let queue = try await storage.queue(), store = try await storage.store()
+        let f = FixtureManifest.named("jpeg-whatsapp-photo")
+        _ = try await AttachmentIntake(queue: queue, store: store).submit(try f.bytes(), from: f.from)
+        let clean = try run(["blobs", "verify"], storage)
+        #expect(clean.status == 0 && clean.json["blobs"] as? Int == 1, "\(clean.json)")
+        storage.environment["MEDIAWORKER_STORE"] = "s3://mw-no-such-bucket-\(UInt32.random(in: 0...UInt32.max))"
+        let missing = try run(["blobs", "verify"], storage)
+        #expect(missing.status == 1, "a configuration error, not exit 5")
+        #expect(missing.json.isEmpty, "no report: \(missing.json)")
+    }
+
     @Test("a tombstone names no blob: verify passes after an erasure, and gc takes what a worker left after it", arguments: StoreDriver.allCases)
     func tombstones(_ driver: StoreDriver) async throws {
         let storage = try driver.make("mw-repair-erased")
