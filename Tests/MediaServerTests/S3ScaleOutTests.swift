@@ -104,17 +104,29 @@ import Testing
             return workers.kills
         }
         // The volume server away for 30 s after a quarter of the uploads; the filer restarted after two thirds.
-        let faults = Task.detached { () -> (Bool, Bool, Date) in
+        let faults = Task.detached { () -> (Bool, Bool, Int, TimeInterval, TimeInterval) in
             while answers.uploaded.load(ordering: .relaxed) < jobs / 4 { try? await Task.sleep(for: .milliseconds(5)) }
             let volume = (try? s3.stopVolume()) != nil
             try? await Task.sleep(for: .seconds(30))
+            let waitingAtEnd = (try? await JobChecks.waitingForOutage(storage)) ?? 0
+            let volumeStarted = Date()
             let volumeBack = (try? s3.startVolume()) != nil
+            // startVolume returns once a signed PUT and GET work again: the fault has cleared.
             let volumeBackAt = Date()
+            // For 20 s: when a job was last seen waiting for the outage to end (postponed, not yet released by a
+            // worker's probe). A job whose request was in flight when the server came back may be postponed a few
+            // seconds later, and released in turn.
+            var lastWaiting = volumeBackAt
+            while Date().timeIntervalSince(volumeBackAt) < 20 {
+                if let n = try? await JobChecks.waitingForOutage(storage), n > 0 { lastWaiting = Date() }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
             while answers.uploaded.load(ordering: .relaxed) < jobs * 2 / 3 { try? await Task.sleep(for: .milliseconds(5)) }
             let filer = (try? s3.stopFiler()) != nil
             try? await Task.sleep(for: .seconds(3))
             let filerBack = (try? s3.startFiler()) != nil
-            return (volume && volumeBack, filer && filerBack, volumeBackAt)
+            return (volume && volumeBack, filer && filerBack, waitingAtEnd, volumeBackAt.timeIntervalSince(volumeStarted),
+                    lastWaiting.timeIntervalSince(volumeBackAt))
         }
         defer {
             try? s3.startVolume()
@@ -142,7 +154,7 @@ import Testing
             }
         }
         #expect(expected.count == jobs)
-        let (volumeStopped, filerRestarted, volumeBackAt) = await faults.value
+        let (volumeStopped, filerRestarted, waitingAtEnd, volumeStart, releasedAfter) = await faults.value
 
         let counts = try await JobChecks.waitUntilFinal(queue, within: 300)
         chaos.cancel()
@@ -163,11 +175,12 @@ import Testing
         let finishedBy = try JobChecks.finishedLines(in: workers.logs).perJob
         #expect(finishedBy.values.allSatisfy { $0 == 1 }, "a job completed twice")
 
-        // Recovery: the jobs the volume server's outage postponed (released by a worker's probe when it came back) were
-        // final soon after it was back, not after a backoff grown with the outage.
-        let released = try await JobChecks.outageReleased(storage, createdBefore: volumeBackAt)
-        let recovery = released.lastFinished.map { $0.timeIntervalSince(volumeBackAt) } ?? 0
-        #expect(recovery < 15, "the jobs the outage postponed were final \(recovery) s after the volume server was back")
+        // Recovery: the jobs the volume server's outage postponed were released by a worker's probe as soon as it was back
+        // (when each is final then depends on the backlog of jobs due before it: with 4 workers killed every 1.2 s,
+        // minutes; the dedicated recovery tests, with no backlog, time that).
+        let postponed = try await JobChecks.outageReleased(storage)
+        #expect(postponed > 0 && waitingAtEnd > 0, "the volume outage postponed jobs: \(waitingAtEnd) waited for its end")
+        #expect(releasedAfter < 15, "a job still waited for the outage \(releasedAfter) s after the volume server was back")
 
         // Both servers ready again by themselves, and serving the same bytes, ETags and ranges.
         for server in servers {
@@ -203,7 +216,7 @@ import Testing
         #expect(orphans.count <= seen.refusals, "\(orphans.count) orphans, \(seen.refusals) refused upload attempts")
         let verify = try TestCLI.run(["blobs", "verify"], on: storage)
         #expect(verify.status == 0 && verify.json["problems"] as? Int == 0, "\(verify.json)")
-        print("s3 scale-out: \(jobs) jobs, \(kills) worker kills, refused uploads: \(seen.refusedKeys.count) (\(seen.refusals) attempts), upload retries: \(seen.retries), orphans: \(orphans.count), \(counts); \(compared) artifacts the same from both servers; \(released.count) jobs postponed by the volume outage, the last final \(String(format: "%.1f", recovery)) s after it ended")
+        print("s3 scale-out: \(jobs) jobs, \(kills) worker kills, refused uploads: \(seen.refusedKeys.count) (\(seen.refusals) attempts), upload retries: \(seen.retries), orphans: \(orphans.count), \(counts); \(compared) artifacts the same from both servers; \(postponed) jobs postponed by an outage and released, \(waitingAtEnd) waiting when the volume server was started, none \(String(format: "%.1f", releasedAfter)) s after it answered (its start took \(String(format: "%.1f", volumeStart)) s)")
     }
 }
 

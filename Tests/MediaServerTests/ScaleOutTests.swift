@@ -320,7 +320,8 @@ import Testing
         env["MEDIAWORKER_WORKERS"] = "2"
         env["MEDIAWORKER_MAX_ATTEMPTS"] = "1"
         env["MEDIAWORKER_LEASE"] = "120"
-        env["MEDIAWORKER_RETRY_MAX"] = "2"
+        // The default backoff (1 s doubling to 300 s): by the end of the 60 s outage a postponed job's next try would
+        // be a minute away; the worker's outage probe releases it once the database answers.
         env["MEDIAWORKER_LOG_LEVEL"] = "info"
         let log = storage.folder.appendingPathComponent("worker.log").path
         let worker = try ScaleOutTests.spawn([TestBinary.mediaworker.path, "work", "--data", storage.folder.path],

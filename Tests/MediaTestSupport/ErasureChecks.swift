@@ -168,16 +168,3 @@ extension ErasureForwarding {
         try await inner.withPurgeLock(body)
     }
 }
-
-extension JobChecks {
-    /// On PostgreSQL: how many jobs created before `before` an outage's end released (`releases > 0`), and when the last
-    /// of them was final (nil when there were none).
-    public static func outageReleased(_ storage: TestStorage, createdBefore before: Date) async throws -> (count: Int, lastFinished: Date?) {
-        let rows = try await storage.database().query("""
-            SELECT COUNT(*)::bigint, EXTRACT(EPOCH FROM MAX(finished_at))::float8 FROM jobs
-            WHERE releases > 0 AND created_at < to_timestamp(\(before.timeIntervalSince1970))
-            """).rows
-        let (count, last) = try rows.first?.decode((Int, Double?).self) ?? (0, nil)
-        return (count, last.map { Date(timeIntervalSince1970: $0) })
-    }
-}
