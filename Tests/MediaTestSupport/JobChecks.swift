@@ -20,6 +20,25 @@ public enum JobChecks {
         return counts
     }
 
+    /// Polls `queue` every 200 ms until no job is queued or running, giving up only when no job has become final for
+    /// `stall` seconds (a job stuck, not a slow machine: the wait lasts as long as the work keeps moving) or after
+    /// `cap` seconds; the last counts read. A failing read (the database restarting) is tried again.
+    public static func waitUntilFinal(_ queue: any JobQueue, stalledFor stall: TimeInterval, cap: TimeInterval) async throws -> [JobState: Int] {
+        let start = Date()
+        var counts: [JobState: Int] = [:]
+        var finalSeen = -1, moved = Date()
+        while Date().timeIntervalSince(start) < cap, Date().timeIntervalSince(moved) < stall {
+            if let c = try? await queue.counts() {
+                counts = c
+                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
+                let final = c.filter { $0.key.isFinal }.values.reduce(0, +)
+                if final != finalSeen { (finalSeen, moved) = (final, Date()) }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return counts
+    }
+
     /// Each job ended as its fixture expects, and each accepted job's files are whole in `store`: the original
     /// byte for byte, the thumbnail a WebP of the expected size, the playback an MP3 of the expected duration.
     public static func expectFinalAsManifest(_ jobs: [String: FixtureManifest.Fixture], queue: any JobQueue,
