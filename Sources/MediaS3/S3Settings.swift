@@ -58,10 +58,10 @@ public struct S3Settings: Sendable {
             }
             endpoint = url
         }
-        let region = settings["MEDIAWORKER_S3_REGION"] ?? settings["AWS_REGION"] ?? "us-east-1"
+        let regionKey = settings["MEDIAWORKER_S3_REGION"] != nil ? "MEDIAWORKER_S3_REGION" : "AWS_REGION"
+        let region = settings[regionKey] ?? "us-east-1"
         guard !region.isEmpty, region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-            throw SettingsError(key: settings["MEDIAWORKER_S3_REGION"] != nil ? "MEDIAWORKER_S3_REGION" : "AWS_REGION", value: region,
-                                expected: "a region name such as us-east-1")
+            throw SettingsError(key: regionKey, value: region, expected: "a region name such as us-east-1")
         }
         guard let key = settings["AWS_ACCESS_KEY_ID"], let secret = settings["AWS_SECRET_ACCESS_KEY"] else {
             throw SettingsError(key: "AWS_ACCESS_KEY_ID", "MEDIAWORKER_STORE=s3://… needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")

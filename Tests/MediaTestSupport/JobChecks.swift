@@ -5,21 +5,6 @@ import Testing
 
 /// Checks shared by the tests that push fixtures through real worker processes.
 public enum JobChecks {
-    /// Polls `queue` every 200 ms until no job is queued or running, or `seconds` have passed; the last counts read.
-    /// A failing read (the database restarting) is tried again.
-    public static func waitUntilFinal(_ queue: any JobQueue, within seconds: TimeInterval) async throws -> [JobState: Int] {
-        let deadline = Date().addingTimeInterval(seconds)
-        var counts: [JobState: Int] = [:]
-        while Date() < deadline {
-            if let c = try? await queue.counts() {
-                counts = c
-                if (c[.queued] ?? 0) + (c[.running] ?? 0) == 0 { break }
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        return counts
-    }
-
     /// Polls `queue` every 200 ms until no job is queued or running, giving up only when no job has become final for
     /// `stall` seconds (a job stuck, not a slow machine: the wait lasts as long as the work keeps moving) or after
     /// `cap` seconds; the last counts read. A failing read (the database restarting) is tried again.
